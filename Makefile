@@ -1,0 +1,263 @@
+# timelog: build, test and packaging entry points (GNU make).
+#
+#   make test    set everything up on a fresh machine, then run every test:
+#                Criterion C tests plain and under ASan+UBSan, then pytest
+#   make demo    set everything up, then run the demo on built-in data
+#   make bench   set everything up, then run the benchmarks (never part of test)
+#
+# Everything Python lives in .venv; nothing is installed into the system
+# Python. System packages (Criterion, and on a bare Debian the venv module and
+# Python headers) are installed with apt-get when, and only when, missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+# Each recipe runs as one bash script (with -e: the first failing command
+# fails the target), so recipes can use multi-line if/fi blocks.
+.ONESHELL:
+.DEFAULT_GOAL := help
+# A recipe that fails half-way must not leave a target that looks up to date.
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+VPIP   := $(VENV)/bin/pip
+
+# make's built-in default for CC is "cc"; the project's default is gcc, while
+# `make CC=clang ...` or CC in the environment still wins.
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+CLANG ?= clang
+
+# ------------------------------------------------------------------ sources
+
+ENGINE_SRCS  := $(sort $(wildcard csrc/*.c))
+ENGINE_HDRS  := $(sort $(wildcard csrc/*.h))
+CTEST_SRCS   := $(sort $(wildcard tests/c/*.c))
+BINDING_SRCS := $(sort $(wildcard timelog/*.pyx timelog/*.pxd))
+
+# ------------------------------------------------------------------ stamps
+
+VENV_STAMP  := $(VENV)/.deps-stamp
+BUILD_STAMP := build/.inplace-stamp
+CBUILD      := tests/c/build
+
+# ------------------------------------------------------------------ helpers
+
+# Run a command as root: directly when we are root (CI), through sudo when it
+# exists, otherwise fail with a message saying what to install by hand.
+as_root = if [[ $$(id -u) -eq 0 ]]; then $(1); elif command -v sudo >/dev/null 2>&1; then sudo $(1); else echo "error: need root (or sudo) to run: $(1)" >&2; exit 1; fi
+
+APT_INSTALL := env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+
+.PHONY: test demo bench venv build criterion ctest ctest-plain ctest-asan \
+        ctest-clang pytest sdist wheel clean distclean help
+
+help: ## list the targets
+	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+# ------------------------------------------------------------------ one-command entry points
+
+# The README's promise: on a fresh machine this does all set-up and runs every
+# test. Order matters (system deps, venv, extension, C tests, Python tests),
+# and each step also names its own prerequisites so `make -j` stays correct.
+test: criterion venv build ctest pytest ## set up everything, run all C and Python tests
+
+demo: venv build ## set up everything, run the demo on built-in data
+	$(VPY) -m timelog
+
+# Benchmarks are slow and machine-dependent, so they are never part of `test`.
+bench: venv build ## set up everything, run the pytest-benchmark suite
+	$(VPY) -m pytest benchmarks --benchmark-only -q
+
+# ------------------------------------------------------------------ Python environment
+
+venv: $(VENV_STAMP) ## create .venv and install build + test requirements
+
+# Re-runs only when requirements-dev.txt changes (or the venv is new), so a
+# second `make test` does not touch the network. On a bare Debian the system
+# Python lacks ensurepip (package pythonX.Y-venv); install it and retry.
+$(VENV_STAMP): requirements-dev.txt
+	@if [[ ! -x $(VPY) ]]; then
+	  echo "== creating $(VENV) with $(PYTHON)"
+	  rm -rf $(VENV)
+	  if ! $(PYTHON) -m venv $(VENV); then
+	    echo "python venv module unusable; installing it with apt-get" >&2
+	    rm -rf $(VENV)
+	    pkg=$$($(PYTHON) -c 'import sys; print("python3.%d-venv" % sys.version_info[1])')
+	    $(call as_root,apt-get update)
+	    $(call as_root,$(APT_INSTALL) $$pkg) || $(call as_root,$(APT_INSTALL) python3-venv)
+	    $(PYTHON) -m venv $(VENV)
+	  fi
+	fi
+	echo "== installing requirements-dev.txt into $(VENV)"
+	$(VPIP) install -q -U pip
+	$(VPIP) install -q -U -r requirements-dev.txt
+	touch $@
+
+# Compiling the extension needs Python.h, which a bare Debian Python lacks
+# (package pythonX.Y-dev). Checked against the venv's interpreter.
+$(VENV)/.headers-stamp: $(VENV_STAMP)
+	@inc=$$($(VPY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+	if [[ ! -f "$$inc/Python.h" ]]; then
+	  echo "Python.h missing in $$inc; installing Python headers with apt-get" >&2
+	  pkg=$$($(VPY) -c 'import sys; print("python3.%d-dev" % sys.version_info[1])')
+	  $(call as_root,apt-get update)
+	  $(call as_root,$(APT_INSTALL) $$pkg) || $(call as_root,$(APT_INSTALL) python3-dev)
+	fi
+	touch $@
+
+# ------------------------------------------------------------------ the extension
+
+build: $(BUILD_STAMP) ## compile timelog._core in place (engine + binding)
+
+# The stamp records a successful in-place build; it is redone whenever an
+# engine or binding source, the build script or the venv changes. If the
+# compiled module itself has gone missing (say, `git clean`), FORCE rebuilds.
+# When a source file was added, removed or renamed, setuptools would still see
+# an up-to-date module (nothing is newer than it), so that case uses --force.
+ifeq ($(wildcard timelog/_core*.so timelog/_core*.pyd),)
+$(BUILD_STAMP): FORCE
+endif
+$(BUILD_STAMP): $(ENGINE_SRCS) $(ENGINE_HDRS) $(BINDING_SRCS) setup.py pyproject.toml \
+                build/sources.list $(VENV_STAMP) $(VENV)/.headers-stamp
+	@force=
+	if [[ build/sources.list -nt $@ ]]; then force=--force; fi
+	echo "== building timelog._core in place"
+	$(VPY) setup.py build_ext --inplace -j 2 $$force
+	touch $@
+
+# Files whose content is a list of sources, rewritten only when the list
+# changes: a target that depends on one is rebuilt when a source is added or
+# removed, which plain timestamps cannot see.
+define write_if_changed
+@mkdir -p $(@D)
+new='$(1)'
+if [[ ! -f $@ || "$$(< $@)" != "$$new" ]]; then printf '%s\n' "$$new" > $@; fi
+endef
+
+build/sources.list: FORCE
+	$(call write_if_changed,$(ENGINE_SRCS) $(BINDING_SRCS))
+
+$(CBUILD)/sources.list: FORCE
+	$(call write_if_changed,$(ENGINE_SRCS) $(CTEST_SRCS))
+
+.PHONY: FORCE
+FORCE:
+
+# ------------------------------------------------------------------ C tests (Criterion)
+
+# Criterion comes from Debian's libcriterion-dev; install it only when its
+# header is missing, so a machine that has it never needs root.
+criterion: ## install libcriterion-dev with apt-get if it is missing
+	@if [[ ! -f /usr/include/criterion/criterion.h ]]; then
+	  echo "Criterion not found; installing libcriterion-dev with apt-get" >&2
+	  $(call as_root,apt-get update)
+	  $(call as_root,$(APT_INSTALL) libcriterion-dev)
+	fi
+
+CTEST_CFLAGS := -std=c17 -Wall -Wextra -Werror -Icsrc -Itests/c -pthread
+CTEST_LIBS   := -lcriterion -lm -pthread
+PLAIN_FLAGS  := -O2
+ASAN_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+                -fno-sanitize-recover=all
+# Criterion runs tests in worker processes; 2 matches the machine's 2 cores.
+CRITERION_RUN := --jobs 2
+
+# Objects are kept per configuration (and per source directory, so that
+# csrc/foo.c and tests/c/foo.c cannot collide). -MMD -MP writes header
+# dependencies next to each object, so editing a header rebuilds what uses it.
+plain_objs = $(patsubst %.c,$(CBUILD)/$(1)/%.o,$(ENGINE_SRCS) $(CTEST_SRCS))
+
+PLAIN_OBJS := $(call plain_objs,plain)
+ASAN_OBJS  := $(call plain_objs,asan)
+CLANG_OBJS := $(call plain_objs,clang)
+
+$(CBUILD)/plain/%.o: %.c | criterion
+	mkdir -p $(@D)
+	$(CC) $(CTEST_CFLAGS) $(PLAIN_FLAGS) -MMD -MP -c $< -o $@
+
+$(CBUILD)/asan/%.o: %.c | criterion
+	mkdir -p $(@D)
+	$(CC) $(CTEST_CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
+
+$(CBUILD)/clang/%.o: %.c | criterion
+	mkdir -p $(@D)
+	$(CLANG) $(CTEST_CFLAGS) $(PLAIN_FLAGS) -MMD -MP -c $< -o $@
+
+$(CBUILD)/test_plain: $(PLAIN_OBJS) $(CBUILD)/sources.list
+	$(CC) $(PLAIN_FLAGS) -o $@ $(filter %.o,$^) $(CTEST_LIBS)
+
+$(CBUILD)/test_asan: $(ASAN_OBJS) $(CBUILD)/sources.list
+	$(CC) $(ASAN_FLAGS) -o $@ $(filter %.o,$^) $(CTEST_LIBS)
+
+$(CBUILD)/test_clang: $(CLANG_OBJS) $(CBUILD)/sources.list
+	$(CLANG) $(PLAIN_FLAGS) -o $@ $(filter %.o,$^) $(CTEST_LIBS)
+
+-include $(PLAIN_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(CLANG_OBJS:.o=.d)
+
+ctest: ctest-plain ctest-asan ## build and run the Criterion tests, plain and under ASan+UBSan
+
+ctest-plain: $(CBUILD)/test_plain
+	@echo "== Criterion tests (plain, $(CC) -O2)"
+	$(CBUILD)/test_plain $(CRITERION_RUN) || { echo "error: Criterion tests failed (plain)" >&2; exit 1; }
+
+# Criterion reports a test as passed before LeakSanitizer runs at the worker's
+# exit, so a leak alone does not change its exit status: scan the output for
+# sanitizer reports as well, and fail on any.
+ctest-asan: $(CBUILD)/test_asan
+	@echo "== Criterion tests (ASan+UBSan, $(CC) -O1)"
+	log=$(CBUILD)/test_asan.log
+	rc=0
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(CBUILD)/test_asan $(CRITERION_RUN) 2>&1 | tee "$$log" || rc=$$?
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$$log"; then
+	  echo "error: sanitizer reports in the Criterion run (see $$log)" >&2
+	  exit 1
+	fi
+	exit $$rc
+
+# A second compiler catches non-portable C; not part of `test` because clang
+# may be absent. Skips (successfully) when it is.
+ctest-clang: ## build and run the plain Criterion tests with clang, if installed
+	@if ! command -v $(CLANG) >/dev/null 2>&1; then
+	  echo "$(CLANG) not installed; skipping ctest-clang"
+	  exit 0
+	fi
+	$(MAKE) --no-print-directory $(CBUILD)/test_clang
+	echo "== Criterion tests (plain, $(CLANG) -O2)"
+	$(CBUILD)/test_clang $(CRITERION_RUN)
+
+# ------------------------------------------------------------------ Python tests
+
+# `python -m pytest` puts the repo root on sys.path, so the in-place build is
+# what gets imported; no install step is needed.
+pytest: build ## run the Python test suite against the in-place build
+	$(VPY) -m pytest -q tests
+
+# ------------------------------------------------------------------ packaging
+
+# `python -m build` builds in an isolated environment from pyproject.toml, so
+# the artefacts do not depend on what happens to be in .venv.
+sdist: venv ## build the source distribution into dist/
+	$(VPIP) install -q build
+	$(VPY) -m build --sdist
+
+# The wheel is built from the sdist (python -m build's default), never from the
+# work tree: stale files under build/ cannot leak into it, and a file missing
+# from MANIFEST.in fails here instead of on a user's machine.
+wheel: venv ## build the sdist, then a wheel from it, into dist/
+	$(VPIP) install -q build
+	$(VPY) -m build
+
+# ------------------------------------------------------------------ cleaning
+
+clean: ## remove build products (keeps .venv)
+	rm -rf build dist *.egg-info $(CBUILD)
+	rm -f timelog/_core.c timelog/*.html timelog/_core*.so timelog/_core*.pyd
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -print0 | xargs -0 -r rm -rf
+	rm -rf .pytest_cache .hypothesis .benchmarks
+
+distclean: clean ## clean, and remove .venv too
+	rm -rf $(VENV)

@@ -1,0 +1,278 @@
+/*
+ * timelog.h: the public API of the timelog engine.
+ *
+ * An in-memory, time-indexed multimap from signed 64-bit timestamps to opaque
+ * 64-bit handles. Writes land in a mutable memtable, are sealed into immutable
+ * sorted memruns, flushed into L0 segments and compacted into non-overlapping,
+ * time-windowed L1 segments. Reads work on snapshots.
+ *
+ * Conventions (see STYLE.md):
+ * - Every fallible call returns tl_status_t and writes its result through a
+ *   trailing out pointer, which is set to NULL/0 on failure.
+ * - Destructors return void and accept NULL.
+ * - Ranges are half-open [t1, t2); t1 >= t2 is an empty range, never an error.
+ *   Calls named *_since reach INT64_MAX inclusive; *_until start at INT64_MIN.
+ * - Threads: one writer (appends, deletes, flush, compact, maint_step, close
+ *   are serialized by the caller); snapshots, iterators and their reads may
+ *   run in any thread concurrently with the writer.
+ * - The engine never calls back into its caller except through on_drop, which
+ *   it invokes only from tl_drain_retired() and from the final teardown (the
+ *   thread that calls tl_close() or releases the last snapshot).
+ */
+#ifndef TIMELOG_H
+#define TIMELOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TL_NODISCARD __attribute__((warn_unused_result))
+#else
+#define TL_NODISCARD
+#endif
+
+/* ---------------------------------------------------------------- types */
+
+typedef int64_t tl_ts_t;      /* a timestamp; every int64 value is valid */
+typedef uint64_t tl_handle_t; /* an opaque payload reference */
+typedef uint64_t tl_seq_t;    /* write/delete sequence number */
+
+#define TL_TS_MIN INT64_MIN
+#define TL_TS_MAX INT64_MAX
+
+typedef struct tl_log tl_log_t;           /* opaque: one engine instance */
+typedef struct tl_snapshot tl_snapshot_t; /* opaque: a consistent read view */
+typedef struct tl_iter tl_iter_t;         /* opaque: a cursor over a snapshot */
+typedef struct tl_span_iter tl_span_iter_t; /* opaque: zero-copy spans of a snapshot */
+
+typedef enum tl_status {
+    TL_OK = 0,
+    TL_EOF,       /* iterator exhausted / nothing found / no work: not an error */
+    TL_EBUSY,     /* backpressure; the write WAS accepted */
+    TL_ENOMEM,    /* an allocation failed; the engine state is unchanged */
+    TL_EINVAL,    /* invalid argument or configuration */
+    TL_ESTATE,    /* call not allowed in this state (e.g. log closed) */
+    TL_EINTERNAL  /* an invariant broke: a bug in the engine */
+} tl_status_t;
+
+/* A static string, never freed. Unknown codes get a generic message. */
+const char *tl_strerror(tl_status_t st);
+
+/* ---------------------------------------------------------------- config */
+
+/* Allocator hooks. All zero = libc. Sizes are always passed to realloc and
+ * free so a counting allocator needs no header. realloc_fn may be NULL
+ * (the engine then allocates, copies and frees). */
+typedef struct tl_allocator {
+    void *ctx;
+    void *(*malloc_fn)(void *ctx, size_t n);
+    void *(*realloc_fn)(void *ctx, void *p, size_t old_n, size_t new_n);
+    void (*free_fn)(void *ctx, void *p, size_t n);
+} tl_allocator_t;
+
+/* Called once for every handle the engine stops referencing (a record was
+ * physically dropped, or the log was torn down). See the threading note at
+ * the top for which threads may run it. */
+typedef void (*tl_on_drop_fn)(void *ctx, tl_handle_t h);
+
+typedef enum tl_time_unit {
+    TL_UNIT_S = 0, TL_UNIT_MS = 1, TL_UNIT_US = 2, TL_UNIT_NS = 3
+} tl_time_unit_t;
+
+typedef enum tl_maintenance {
+    TL_MAINT_DISABLED = 0,  /* only explicit flush/compact/maint_step */
+    TL_MAINT_BACKGROUND = 1 /* the engine keeps fan-out bounded by itself */
+} tl_maintenance_t;
+
+/* Zero in a numeric field means "engine default" (documented per field). */
+typedef struct tl_config {
+    size_t size;                 /* sizeof(tl_config_t); set by tl_config_init */
+    tl_time_unit_t time_unit;    /* unit of tl_append_now and default windows */
+    tl_maintenance_t maintenance;
+    size_t memtable_max_bytes;   /* seal the memtable past this (default 4 MiB) */
+    size_t target_page_bytes;    /* page size for fence keys (default 64 KiB) */
+    size_t sealed_max_runs;      /* memruns awaiting flush before EBUSY (default 4) */
+    size_t ooo_budget_bytes;     /* out-of-order bytes before an early seal (default 1 MiB) */
+    uint32_t sealed_wait_ms;     /* backpressure wait before EBUSY (background only) */
+    uint32_t maintenance_wakeup_ms; /* worker wake interval (default 10) */
+    size_t drain_batch_limit;    /* handles per tl_drain_retired call (0 = all) */
+    size_t max_delta_segments;   /* L0 segments before compaction (default 8) */
+    tl_ts_t window_size;         /* L1 window width (default 1 hour in time_unit) */
+    tl_ts_t window_origin;       /* L1 window alignment (default 0) */
+    double delete_debt_threshold;/* share of hidden records that triggers compaction (0 = off) */
+    size_t compaction_target_bytes; /* max bytes of one L1 output segment (default 64 MiB) */
+    size_t compaction_max_inputs;   /* max L0 inputs per policy compaction (0 = all) */
+    size_t compaction_max_windows;  /* max windows per policy compaction (0 = all) */
+    tl_allocator_t alloc;        /* zeroed = libc */
+    tl_on_drop_fn on_drop;       /* may be NULL */
+    void *on_drop_ctx;
+} tl_config_t;
+
+/* Fills defaults (all knobs 0 = engine default, ms, background). */
+void tl_config_init(tl_config_t *cfg);
+
+/* ---------------------------------------------------------------- lifecycle */
+
+/* Opens an engine. Copies cfg. Returns TL_EINVAL naming no field: use
+ * tl_config_check for a message. */
+TL_NODISCARD tl_status_t tl_open(const tl_config_t *cfg, tl_log_t **out);
+
+/* Checks a config without opening. On TL_EINVAL, *why (if not NULL) names the
+ * offending field with a static string. */
+TL_NODISCARD tl_status_t tl_config_check(const tl_config_t *cfg, const char **why);
+
+/* Closes the log: later writes return TL_ESTATE. Memory and handles are
+ * released now if no snapshot is pinned, otherwise when the last snapshot is
+ * released (on_drop then runs in that thread). Accepts NULL; cannot fail. */
+void tl_close(tl_log_t *log);
+
+/* ---------------------------------------------------------------- writes */
+/* All writes return TL_ESTATE after close, TL_ENOMEM with nothing stored, or
+ * TL_EBUSY with the write stored (backpressure). The engine holds the handle
+ * until the record is physically dropped or the log torn down. */
+
+TL_NODISCARD tl_status_t tl_append(tl_log_t *log, tl_ts_t ts, tl_handle_t h);
+
+/* Appends with the wall clock (CLOCK_REALTIME) in the log's time unit. */
+TL_NODISCARD tl_status_t tl_append_now(tl_log_t *log, tl_handle_t h, tl_ts_t *ts_out);
+
+/* Appends n records atomically: all or none on TL_ENOMEM. Sorted input is
+ * detected; unsorted input is sorted here. The arrays are not retained. */
+TL_NODISCARD tl_status_t tl_append_batch(tl_log_t *log, const tl_ts_t *ts,
+                                         const tl_handle_t *h, size_t n);
+
+/* Logical deletes (sequenced tombstones): they hide every record written
+ * before them, never one written after. */
+TL_NODISCARD tl_status_t tl_delete_range(tl_log_t *log, tl_ts_t t1, tl_ts_t t2); /* [t1, t2) */
+TL_NODISCARD tl_status_t tl_delete_since(tl_log_t *log, tl_ts_t t1);  /* [t1, MAX] */
+TL_NODISCARD tl_status_t tl_delete_before(tl_log_t *log, tl_ts_t t2); /* [MIN, t2) */
+TL_NODISCARD tl_status_t tl_delete_ts(tl_log_t *log, tl_ts_t ts);     /* [ts, ts] */
+TL_NODISCARD tl_status_t tl_delete_all(tl_log_t *log);                /* [MIN, MAX] */
+
+/* ---------------------------------------------------------------- maintenance */
+
+/* Seals the memtable and turns every memrun into an L0 segment. Publishes
+ * pending writes to zero-copy views; not durability. */
+TL_NODISCARD tl_status_t tl_flush(tl_log_t *log);
+
+/* Full compaction: flushes memruns, merges all L0 segments and every L1
+ * segment they overlap or that carries delete debt into windowed L1 segments,
+ * dropping deleted records (their handles are retired). */
+TL_NODISCARD tl_status_t tl_compact(tl_log_t *log);
+
+/* One unit of policy-driven maintenance (seal, flush one memrun, or a policy
+ * compaction). TL_OK if work was done, TL_EOF if there was nothing to do. */
+TL_NODISCARD tl_status_t tl_maint_step(tl_log_t *log);
+
+/* Calls on_drop for retired handles that no snapshot can still see, at most
+ * limit of them (0 = cfg.drain_batch_limit, itself 0 = all). Safe to re-enter
+ * from on_drop. *n_out (may be NULL) receives the count. Works after close
+ * (until teardown). */
+TL_NODISCARD tl_status_t tl_drain_retired(tl_log_t *log, size_t limit, size_t *n_out);
+
+/* Handles waiting in the retired queue (including ones still pinned). */
+size_t tl_retired_len(const tl_log_t *log);
+
+/* ---------------------------------------------------------------- stats */
+
+typedef struct tl_stats {
+    uint64_t records;            /* exact visible records */
+    uint64_t physical_records;   /* stored, including hidden-not-yet-dropped */
+    uint64_t memtable_records;   /* in the memtable (in-order + out-of-order) */
+    uint64_t memtable_ooo_records;
+    uint64_t memruns;            /* sealed runs awaiting flush */
+    uint64_t memrun_records;
+    uint64_t l0_segments, l0_records;
+    uint64_t l1_segments, l1_records;
+    uint64_t pages;              /* pages across all segments */
+    uint64_t tombstones;         /* intervals in the tombstone set */
+    tl_ts_t min_ts, max_ts;      /* visible bounds; min > max when empty */
+    uint64_t seq;                /* last sequence number issued */
+    uint64_t engine_bytes;       /* bytes live in the accounted allocator */
+    uint64_t peak_bytes;
+    uint64_t alloc_calls, alloc_failures;
+    uint64_t seals, flushes, compactions, busy_events;
+    uint64_t retired_len;        /* handles waiting to be released */
+    uint64_t dropped_handles;    /* handles released so far */
+    uint64_t snapshots;          /* snapshots currently pinned */
+} tl_stats_t;
+
+TL_NODISCARD tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out);
+
+/* Checks every invariant: sort order and fence keys of every source, L1
+ * non-overlap and windows, tombstone set shape, reference counts, and the
+ * allocator's totals. On failure returns TL_EINTERNAL and *why names it. */
+TL_NODISCARD tl_status_t tl_validate(tl_log_t *log, const char **why);
+
+/* ---------------------------------------------------------------- snapshots */
+
+/* Pins the current state: immutable sources, a view of the memtable, the
+ * tombstones and the sequence. Returns TL_ESTATE after close. */
+TL_NODISCARD tl_status_t tl_snapshot_acquire(tl_log_t *log, tl_snapshot_t **out);
+void tl_snapshot_release(tl_snapshot_t *snap); /* accepts NULL */
+tl_seq_t tl_snapshot_seq(const tl_snapshot_t *snap);
+
+/* Exact visible counts, tombstone-aware, by binary search per source. */
+TL_NODISCARD tl_status_t tl_count_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t t2, uint64_t *out);
+TL_NODISCARD tl_status_t tl_count_since(tl_snapshot_t *snap, tl_ts_t t1, uint64_t *out);
+TL_NODISCARD tl_status_t tl_count_all(tl_snapshot_t *snap, uint64_t *out);
+
+/* Visible timestamp neighbours. TL_EOF (and *out untouched) when none. */
+TL_NODISCARD tl_status_t tl_min_ts(tl_snapshot_t *snap, tl_ts_t *out);
+TL_NODISCARD tl_status_t tl_max_ts(tl_snapshot_t *snap, tl_ts_t *out);
+TL_NODISCARD tl_status_t tl_next_ts(tl_snapshot_t *snap, tl_ts_t ts, tl_ts_t *out); /* smallest > ts */
+TL_NODISCARD tl_status_t tl_prev_ts(tl_snapshot_t *snap, tl_ts_t ts, tl_ts_t *out); /* largest < ts */
+
+/* ---------------------------------------------------------------- iterators */
+
+/* An iterator holds its own pin on the snapshot: the caller may release the
+ * snapshot right after opening it. Records come in non-decreasing timestamp
+ * order, tombstone-filtered. */
+TL_NODISCARD tl_status_t tl_iter_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t t2, tl_iter_t **out);
+TL_NODISCARD tl_status_t tl_iter_since(tl_snapshot_t *snap, tl_ts_t t1, tl_iter_t **out);
+TL_NODISCARD tl_status_t tl_iter_until(tl_snapshot_t *snap, tl_ts_t t2, tl_iter_t **out);
+TL_NODISCARD tl_status_t tl_iter_all(tl_snapshot_t *snap, tl_iter_t **out);
+TL_NODISCARD tl_status_t tl_iter_point(tl_snapshot_t *snap, tl_ts_t ts, tl_iter_t **out);
+
+/* TL_OK with one record, or TL_EOF when exhausted. */
+TL_NODISCARD tl_status_t tl_iter_next(tl_iter_t *it, tl_ts_t *ts, tl_handle_t *h);
+
+/* Fills up to cap records into the caller's arrays (h may be NULL to skip
+ * handles). *n_out < cap only when the iterator is exhausted. */
+TL_NODISCARD tl_status_t tl_iter_next_batch(tl_iter_t *it, tl_ts_t *ts, tl_handle_t *h,
+                                            size_t cap, size_t *n_out);
+
+/* Records not yet returned (exact, tombstone-aware). */
+TL_NODISCARD tl_status_t tl_iter_remaining(tl_iter_t *it, uint64_t *out);
+
+void tl_iter_close(tl_iter_t *it); /* accepts NULL */
+
+/* ---------------------------------------------------------------- zero-copy spans */
+
+/* A span is a run of records inside one immutable source (memrun or
+ * segment), clipped to the query range, with the records hidden by
+ * tombstones cut out. Pointers stay valid while the snapshot is pinned; the
+ * span iterator holds its own pin. The memtable is never exposed: flush first. */
+typedef struct tl_span {
+    const tl_ts_t *ts;      /* sorted, n entries; never written by anyone */
+    const tl_handle_t *h;   /* n entries */
+    size_t n;
+    int level;              /* 0 = memrun, 1 = L0, 2 = L1 */
+} tl_span_t;
+
+TL_NODISCARD tl_status_t tl_spans_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t t2,
+                                        tl_span_iter_t **out);
+TL_NODISCARD tl_status_t tl_spans_since(tl_snapshot_t *snap, tl_ts_t t1, tl_span_iter_t **out);
+TL_NODISCARD tl_status_t tl_spans_all(tl_snapshot_t *snap, tl_span_iter_t **out);
+/* TL_OK with a span, or TL_EOF. */
+TL_NODISCARD tl_status_t tl_spans_next(tl_span_iter_t *it, tl_span_t *out);
+void tl_spans_close(tl_span_iter_t *it); /* accepts NULL */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TIMELOG_H */

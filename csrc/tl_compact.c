@@ -1,0 +1,234 @@
+/*
+ * tl_compact.c: L0 (+ touched L1) -> windowed L1 (see tl_compact.h).
+ *
+ * Selection: an L1 segment is rewritten only if some L0 input has a record
+ * inside its [min, max] (found by binary search), or, with fold_debt, if a
+ * tombstone newer than its watermark meets it. Every other L1 segment
+ * survives untouched. A rewritten segment entirely covered by one hiding
+ * tombstone is dropped without being merged (retention cutoffs cost nothing
+ * per record but the handle hand-off).
+ *
+ * Merge and cut: inputs are merged by the shared k-way merge; hidden records
+ * are dropped (their handles collected); survivors are cut into output
+ * segments at (1) window boundaries, (2) the next surviving L1 segment, which
+ * no input record falls inside, so outputs slot between survivors without
+ * overlapping them, and (3) the target size, but only where the timestamp
+ * changes, so duplicates never straddle two segments and L1 stays strictly
+ * disjoint (prev.max < next.min).
+ *
+ * Threads: reads only immutable inputs; may run on a maintenance thread.
+ */
+#include "tl_compact.h"
+
+#include "tl_merge.h"
+
+typedef struct builder {
+    const tl_compact_in_t *in;
+    tl_compact_out_t *out;
+    tl_segment_t **made; /* outputs in time order */
+    size_t n_made, cap_made;
+    tl_recs_t *cur;      /* records of the segment being built */
+    tl_window_t win;
+    tl_ts_t ceiling;     /* last timestamp this segment may hold */
+    size_t remaining;    /* input records not yet consumed (sizes buffers) */
+} builder_t;
+
+static tl_status_t finish_segment(builder_t *b) {
+    tl_mem_t *m = b->in->mem;
+    if (b->cur == NULL) return TL_OK;
+    if (b->n_made == b->cap_made) {
+        size_t cap = b->cap_made == 0 ? 8 : 2 * b->cap_made;
+        tl_segment_t **v = tl_mem_realloc(m, b->made, b->cap_made * sizeof(*v), cap * sizeof(*v));
+        if (v == NULL) return TL_ERR(TL_ENOMEM);
+        b->made = v;
+        b->cap_made = cap;
+    }
+    tl_recs_shrink_to_fit(m, &b->cur);
+    tl_segment_t *seg;
+    tl_status_t st = tl_segment_create(m, TL_LEVEL_L1, b->cur, b->in->page_recs, b->in->wm, b->win, &seg);
+    if (st != TL_OK) return st;
+    tl_recs_release(m, b->cur); /* the segment holds its own reference */
+    b->cur = NULL;
+    b->made[b->n_made++] = seg;
+    return TL_OK;
+}
+
+static tl_status_t start_segment(builder_t *b, tl_ts_t ts, tl_segment_t *const *surv, size_t n_surv,
+                                 size_t *sv) {
+    const tl_compact_in_t *in = b->in;
+    b->win = tl_window_of(ts, in->window_size, in->window_origin);
+    while (*sv < n_surv && surv[*sv]->max < ts) (*sv)++;
+    b->ceiling = b->win.hi;
+    if (*sv < n_surv && surv[*sv]->min - 1 < b->ceiling) b->ceiling = surv[*sv]->min - 1;
+    /* remaining excludes the record about to be pushed. */
+    size_t cap = TL_MIN(in->target_recs, b->remaining + 1);
+    return tl_recs_create(in->mem, cap, &b->cur);
+}
+
+static tl_status_t push_record(builder_t *b, tl_ts_t ts, tl_handle_t h) {
+    tl_recs_t *r = b->cur;
+    if (r->n == r->cap) {
+        /* Only reachable through long runs of one duplicated timestamp past
+         * the target size: grow this block rather than split the run. */
+        tl_recs_t *bigger;
+        tl_status_t st = tl_recs_create(b->in->mem, 2 * r->cap, &bigger);
+        if (st != TL_OK) return st;
+        memcpy(bigger->ts, r->ts, r->n * sizeof(tl_ts_t));
+        memcpy(bigger->h, r->h, r->n * sizeof(tl_handle_t));
+        bigger->n = r->n;
+        tl_recs_release(b->in->mem, r);
+        b->cur = r = bigger;
+    }
+    r->ts[r->n] = ts;
+    r->h[r->n] = h;
+    r->n++;
+    return TL_OK;
+}
+
+/* True when an L0 input has a record inside [lo, hi]. */
+static bool l0_meets(const tl_compact_in_t *in, tl_ts_t lo, tl_ts_t hi) {
+    for (size_t i = 0; i < in->n_l0; i++) {
+        const tl_segment_t *s = in->l0[i];
+        if (s->max < lo || s->min > hi) continue;
+        size_t k = tl_segment_lower_bound(s, lo);
+        if (k < s->recs->n && s->recs->ts[k] <= hi) return true;
+    }
+    return false;
+}
+
+static bool fully_hidden(const tl_tombs_t *t, const tl_segment_t *s) {
+    size_t i = tl_tombs_seek(t, s->min);
+    return i < tl_tombs_count(t) && t->v[i].lo <= s->min && t->v[i].hi >= s->max &&
+           t->v[i].seq > s->wm;
+}
+
+static tl_status_t drop_all(tl_mem_t *m, tl_hlist_t *l, const tl_segment_t *s) {
+    for (size_t i = 0; i < s->recs->n; i++) {
+        tl_status_t st = tl_hlist_push(m, l, s->recs->h[i]);
+        if (st != TL_OK) return st;
+    }
+    return TL_OK;
+}
+
+tl_status_t tl_compact_run(const tl_compact_in_t *in, tl_compact_out_t *out) {
+    tl_mem_t *m = in->mem;
+    memset(out, 0, sizeof(*out));
+    /* Scratch: per-L1 role, cursors, heap, survivor list. */
+    size_t n_in_max = in->n_l0 + in->n_l1;
+    size_t scratch_bytes = in->n_l1 * sizeof(uint8_t) + n_in_max * (sizeof(tl_cur_t) + sizeof(uint32_t)) +
+                           in->n_l1 * sizeof(tl_segment_t *) + 64;
+    char *scratch = tl_mem_alloc(m, scratch_bytes);
+    if (scratch == NULL) return TL_ERR(TL_ENOMEM);
+    tl_cur_t *cur = (tl_cur_t *)scratch;
+    uint32_t *heap = (uint32_t *)(cur + n_in_max);
+    tl_segment_t **surv = (tl_segment_t **)(((uintptr_t)(heap + n_in_max) + 7) & ~(uintptr_t)7);
+    uint8_t *role = (uint8_t *)(surv + in->n_l1); /* 0 survive, 1 merge, 2 drop whole */
+
+    tl_status_t st = TL_OK;
+    builder_t b = {in, out, NULL, 0, 0, NULL, {0, 0}, 0, 0};
+    size_t n_cur = 0, n_surv = 0;
+    tl_range_t all = tl_range_closed(TL_TS_MIN, TL_TS_MAX);
+
+    for (size_t i = 0; i < in->n_l1; i++) {
+        const tl_segment_t *s = in->l1[i];
+        bool touched = l0_meets(in, s->min, s->max) ||
+                       (in->fold_debt && tl_tombs_max_seq_in(in->tombs, s->min, s->max) > s->wm);
+        role[i] = !touched ? 0 : fully_hidden(in->tombs, s) ? 2 : 1;
+    }
+    for (size_t i = 0; i < in->n_l0; i++) {
+        tl_cur_t *c = &cur[n_cur++];
+        tl_src_of_segment(&c->s, in->l0[i]);
+        c->pos = 0;
+        c->end = c->s.n;
+        c->chain = NULL;
+        b.remaining += c->s.n;
+    }
+    for (size_t i = 0; i < in->n_l1; i++) {
+        if (role[i] == 0) {
+            surv[n_surv++] = in->l1[i];
+        } else if (role[i] == 1) {
+            tl_cur_t *c = &cur[n_cur++];
+            tl_src_of_segment(&c->s, in->l1[i]);
+            c->pos = 0;
+            c->end = c->s.n;
+            c->chain = NULL;
+            b.remaining += c->s.n;
+            out->n_rewritten++;
+        } else {
+            st = drop_all(m, &out->dropped, in->l1[i]);
+            if (st != TL_OK) goto fail;
+            out->n_rewritten++;
+        }
+    }
+
+    tl_kmerge_t km;
+    tl_kmerge_init(&km, cur, heap, n_cur, all);
+    tl_tomb_cursor_t tc;
+    tl_tomb_cursor_init(&tc, in->tombs, TL_TS_MIN);
+    size_t sv = 0;
+    tl_ts_t last = TL_TS_MIN;
+    while (km.heap_n > 0) {
+        tl_ts_t ts;
+        tl_handle_t h;
+        tl_seq_t seq;
+        uint32_t src;
+        tl_kmerge_take(&km, &ts, &h, &seq, &src);
+        b.remaining--;
+        if (tc.n > 0 && tl_tomb_cursor_seq(&tc, ts) > seq) {
+            st = tl_hlist_push(m, &out->dropped, h);
+            if (st != TL_OK) goto fail;
+            continue;
+        }
+        bool cut = b.cur != NULL &&
+                   (ts > b.ceiling || (b.cur->n >= in->target_recs && ts != last));
+        if (cut) {
+            st = finish_segment(&b);
+            if (st != TL_OK) goto fail;
+        }
+        if (b.cur == NULL) {
+            st = start_segment(&b, ts, surv, n_surv, &sv);
+            if (st != TL_OK) goto fail;
+        }
+        st = push_record(&b, ts, h);
+        if (st != TL_OK) goto fail;
+        last = ts;
+    }
+    st = finish_segment(&b);
+    if (st != TL_OK) goto fail;
+
+    /* The new L1 list: survivors and outputs, both sorted, merged by min. */
+    out->n_l1 = n_surv + b.n_made;
+    out->l1_bytes = (out->n_l1 == 0 ? 1 : out->n_l1) * sizeof(tl_segment_t *);
+    out->l1 = tl_mem_alloc(m, out->l1_bytes);
+    if (out->l1 == NULL) {
+        st = TL_ERR(TL_ENOMEM);
+        goto fail;
+    }
+    size_t i = 0, j = 0, k = 0;
+    while (i < n_surv || j < b.n_made) {
+        bool take_made = i == n_surv || (j < b.n_made && b.made[j]->min < surv[i]->min);
+        tl_segment_t *s = take_made ? b.made[j++] : surv[i++];
+        if (!take_made) tl_segment_retain(s);
+        out->l1[k++] = s; /* outputs hand over their creation reference */
+    }
+    out->n_outputs = b.n_made;
+    tl_mem_free(m, b.made, b.cap_made * sizeof(tl_segment_t *));
+    tl_mem_free(m, scratch, scratch_bytes);
+    return TL_OK;
+
+fail:
+    tl_recs_release(m, b.cur);
+    for (size_t x = 0; x < b.n_made; x++) tl_segment_release(m, b.made[x]);
+    tl_mem_free(m, b.made, b.cap_made * sizeof(tl_segment_t *));
+    tl_hlist_free(m, &out->dropped);
+    tl_mem_free(m, scratch, scratch_bytes);
+    memset(out, 0, sizeof(*out));
+    return st;
+}
+
+void tl_compact_out_free(tl_mem_t *m, tl_compact_out_t *out) {
+    for (size_t i = 0; i < out->n_l1; i++) tl_segment_release(m, out->l1[i]);
+    tl_mem_free(m, out->l1, out->l1_bytes);
+    tl_hlist_free(m, &out->dropped);
+    memset(out, 0, sizeof(*out));
+}

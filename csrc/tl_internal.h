@@ -1,0 +1,84 @@
+/*
+ * tl_internal.h: what every engine component shares and nothing outside the
+ * engine sees: error birth (TL_ERR), branch hints, the inclusive range type
+ * used inside the engine, and reference-count helpers with their memory
+ * ordering spelled out.
+ */
+#ifndef TL_INTERNAL_H
+#define TL_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "timelog.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TL_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TL_NOINLINE __attribute__((noinline))
+#else
+#define TL_LIKELY(x) (x)
+#define TL_UNLIKELY(x) (x)
+#define TL_NOINLINE
+#endif
+
+/* Every error is born here, so a debugger breakpoint on tl__err catches the
+ * first failure of any call. Debug builds (TL_DEBUG) also print file:line. */
+tl_status_t tl__err(tl_status_t st, const char *file, int line);
+#define TL_ERR(code) tl__err((code), __FILE__, __LINE__)
+
+/* Inside the engine a query range is inclusive [lo, hi]. Half-open public
+ * ranges convert without overflow: [t1, t2) with t1 < t2 is [t1, t2 - 1],
+ * and "since" ranges reach TL_TS_MAX itself, which [t1, t2) cannot express. */
+typedef struct tl_range {
+    tl_ts_t lo, hi;
+    bool empty;
+} tl_range_t;
+
+static inline tl_range_t tl_range_halfopen(tl_ts_t t1, tl_ts_t t2) {
+    tl_range_t r = {t1, 0, t1 >= t2};
+    r.hi = r.empty ? t1 : t2 - 1;
+    return r;
+}
+
+static inline tl_range_t tl_range_closed(tl_ts_t lo, tl_ts_t hi) {
+    tl_range_t r = {lo, hi, lo > hi};
+    return r;
+}
+
+static inline bool tl_range_overlaps(tl_range_t r, tl_ts_t lo, tl_ts_t hi) {
+    return !r.empty && lo <= r.hi && hi >= r.lo;
+}
+
+/* Reference counts. Taking another reference to something you already hold
+ * needs no ordering (relaxed). Dropping one is a release, so every write made
+ * while holding it happens-before the free; the thread that sees zero issues
+ * an acquire fence before freeing. */
+typedef atomic_uint_fast32_t tl_refcnt_t;
+
+static inline void tl_ref_init(tl_refcnt_t *r) { atomic_init(r, 1); }
+
+static inline void tl_ref_inc(tl_refcnt_t *r) {
+    atomic_fetch_add_explicit(r, 1, memory_order_relaxed);
+}
+
+/* Returns true when the caller dropped the last reference and must free. */
+static inline bool tl_ref_dec(tl_refcnt_t *r) {
+    if (atomic_fetch_sub_explicit(r, 1, memory_order_release) == 1) {
+        atomic_thread_fence(memory_order_acquire);
+        return true;
+    }
+    return false;
+}
+
+static inline uint32_t tl_ref_get(const tl_refcnt_t *r) {
+    return (uint32_t)atomic_load_explicit(r, memory_order_relaxed);
+}
+
+#define TL_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define TL_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif /* TL_INTERNAL_H */

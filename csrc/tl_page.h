@@ -1,0 +1,62 @@
+/*
+ * tl_page.h: immutable sorted record arrays, their page index and searches.
+ *
+ * A record block (tl_recs_t) holds n timestamps and n handles as two separate
+ * contiguous arrays in one allocation: the timestamp array is what NumPy sees
+ * without a copy, the handle array is only read when a caller wants payloads.
+ * Blocks are reference counted and shared: a memrun and the L0 segment that
+ * flushing makes of it use the same block, so flush copies nothing.
+ *
+ * Pages are fixed-size slices of a block [i*P, min((i+1)*P, n)) with min/max
+ * fence keys. A search looks at the dense fence array first (one cache line
+ * covers eight pages) and then only inside the one page that can hold the key.
+ */
+#ifndef TL_PAGE_H
+#define TL_PAGE_H
+
+#include "tl_alloc.h"
+
+typedef struct tl_recs {
+    tl_refcnt_t refs;
+    size_t n;       /* records */
+    size_t cap;     /* records the allocation can hold */
+    tl_ts_t *ts;    /* sorted ascending (once published) */
+    tl_handle_t *h;
+} tl_recs_t;
+
+/* A block with room for cap records and n = 0. ts/h are 8-byte aligned. */
+TL_NODISCARD tl_status_t tl_recs_create(tl_mem_t *m, size_t cap, tl_recs_t **out);
+/* Shrinks capacity to n (only while the caller is the sole owner). Keeps the
+ * old allocation if the allocator refuses: shrinking is an optimisation. */
+void tl_recs_shrink_to_fit(tl_mem_t *m, tl_recs_t **recs);
+void tl_recs_retain(tl_recs_t *r);
+void tl_recs_release(tl_mem_t *m, tl_recs_t *r); /* accepts NULL */
+size_t tl_recs_bytes(const tl_recs_t *r);        /* bytes of the allocation */
+
+/* First index i in sorted a[0..n) with a[i] >= x (n if none). */
+size_t tl_lower_bound(const tl_ts_t *a, size_t n, tl_ts_t x);
+/* First index i in sorted a[0..n) with a[i] > x (n if none). */
+size_t tl_upper_bound(const tl_ts_t *a, size_t n, tl_ts_t x);
+
+typedef struct tl_pages {
+    size_t page_recs;  /* records per page (the last page may hold fewer) */
+    size_t n_pages;
+    tl_ts_t *min;      /* fence keys: first timestamp of each page */
+    tl_ts_t *max;      /* last timestamp of each page */
+} tl_pages_t;
+
+/* Builds the fence arrays for sorted ts[0..n). page_recs must be > 0. */
+TL_NODISCARD tl_status_t tl_pages_build(tl_mem_t *m, const tl_ts_t *ts, size_t n,
+                                        size_t page_recs, tl_pages_t *out);
+void tl_pages_free(tl_mem_t *m, tl_pages_t *p);
+size_t tl_pages_bytes(const tl_pages_t *p);
+
+/* lower/upper bound over a paged array: same answers as the flat searches. */
+size_t tl_pages_lower_bound(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x);
+size_t tl_pages_upper_bound(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x);
+
+/* Checks sort order of ts and that every fence key matches its page. */
+bool tl_pages_validate(const tl_pages_t *p, const tl_ts_t *ts, size_t n, const char **why);
+bool tl_ts_sorted(const tl_ts_t *ts, size_t n);
+
+#endif /* TL_PAGE_H */

@@ -1,0 +1,50 @@
+/*
+ * tl_retire.h: handles the engine no longer stores, waiting to be released.
+ *
+ * A record dropped by a seal or compaction may still be visible to a snapshot
+ * taken before the drop was published, so its handle cannot be released at
+ * once. Each entry carries the epoch of the publish that dropped it; it may
+ * be released once every live snapshot was taken at that epoch or later.
+ * Releasing is the caller's business (tl_drain_retired hands handles to
+ * on_drop from a thread that may run payload code, e.g. one holding the GIL).
+ *
+ * Threads: the queue has its own mutex (pushed by the writer or a maintenance
+ * thread, drained by whoever calls tl_drain_retired).
+ */
+#ifndef TL_RETIRE_H
+#define TL_RETIRE_H
+
+#include "tl_alloc.h"
+#include "tl_sync.h"
+
+typedef struct tl_retire_entry {
+    tl_handle_t h;
+    uint64_t epoch;
+} tl_retire_entry_t;
+
+typedef struct tl_retire {
+    tl_mutex_t mu;
+    tl_retire_entry_t *v; /* entries [head, len) are live, oldest first */
+    size_t head, len, cap;
+    atomic_size_t count;  /* len - head, readable without the lock */
+} tl_retire_t;
+
+TL_NODISCARD tl_status_t tl_retire_init(tl_retire_t *r);
+void tl_retire_destroy(tl_retire_t *r, tl_mem_t *m);
+
+/* Makes room for `extra` more entries so a later tl_retire_push_list cannot
+ * fail: call it before publishing the change that drops them. */
+TL_NODISCARD tl_status_t tl_retire_reserve(tl_retire_t *r, tl_mem_t *m, size_t extra);
+/* Appends reserved entries, all with the same epoch. */
+void tl_retire_push_list(tl_retire_t *r, const tl_hlist_t *l, uint64_t epoch);
+
+/* Pops up to max entries whose epoch <= safe_epoch into out. */
+size_t tl_retire_pop(tl_retire_t *r, uint64_t safe_epoch, tl_handle_t *out, size_t max);
+
+/* Teardown: calls fn for every entry, then empties the queue. */
+void tl_retire_drain_all(tl_retire_t *r, void (*fn)(void *ctx, tl_handle_t h), void *ctx);
+
+size_t tl_retire_len(const tl_retire_t *r);
+size_t tl_retire_bytes(const tl_retire_t *r);
+
+#endif /* TL_RETIRE_H */

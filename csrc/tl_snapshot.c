@@ -1,0 +1,67 @@
+/*
+ * tl_snapshot.c: snapshot lifetime and the uniform source view (see header).
+ * Acquisition lives in tl_log.c because it reads the log's state under its
+ * publish lock; this file owns everything after that.
+ */
+#include "tl_snapshot.h"
+
+void tl_snapshot_retain(tl_snapshot_t *snap) { tl_ref_inc(&snap->refs); }
+
+void tl_snapshot_release(tl_snapshot_t *snap) {
+    if (snap == NULL || !tl_ref_dec(&snap->refs)) return;
+    tl_mem_t *m = snap->mem;
+    tl_manifest_release(m, snap->man);
+    tl_mt_view_release(&snap->mv, m);
+    tl_tombs_release(m, snap->tombs);
+    tl_log_t *log = snap->log;
+    /* Unregistering may free the whole engine (closed log, last pin), so the
+     * snapshot's own memory is returned by the log, inside that call. */
+    tl_log__snapshot_gone(log, snap);
+}
+
+tl_seq_t tl_snapshot_seq(const tl_snapshot_t *snap) { return snap->seq; }
+
+void tl_src_of_segment(tl_src_t *s, const tl_segment_t *seg) {
+    s->ts = seg->recs->ts;
+    s->h = seg->recs->h;
+    s->seq = NULL;
+    s->wm = seg->wm;
+    s->n = seg->recs->n;
+    s->pages = &seg->pages;
+    s->level = seg->level == TL_LEVEL_L0 ? TL_SRC_L0 : TL_SRC_L1;
+}
+
+void tl_src_of_memrun(tl_src_t *s, const tl_memrun_t *mr) {
+    s->ts = mr->recs->ts;
+    s->h = mr->recs->h;
+    s->seq = NULL;
+    s->wm = mr->wm;
+    s->n = mr->recs->n;
+    s->pages = NULL;
+    s->level = TL_SRC_MEMRUN;
+}
+
+static void src_of_mtbuf(tl_src_t *s, const tl_mtbuf_t *b, size_t n) {
+    s->ts = b->ts;
+    s->h = b->h;
+    s->seq = b->seq;
+    s->wm = 0;
+    s->n = n;
+    s->pages = NULL;
+    s->level = TL_SRC_MEMTABLE;
+}
+
+size_t tl_snapshot_max_flat_sources(const tl_snapshot_t *snap) {
+    return 2 + snap->mv.n_ooo + snap->man->n_mr + snap->man->n_l0;
+}
+
+size_t tl_snapshot_flat_sources(const tl_snapshot_t *snap, tl_src_t *out) {
+    size_t k = 0;
+    const tl_mtview_t *v = &snap->mv;
+    if (v->run != NULL && v->run_n > 0) src_of_mtbuf(&out[k++], v->run, v->run_n);
+    if (v->stage != NULL && v->stage_n > 0) src_of_mtbuf(&out[k++], v->stage, v->stage_n);
+    for (size_t i = 0; i < v->n_ooo; i++) src_of_mtbuf(&out[k++], v->ooo[i], tl_mtbuf_len(v->ooo[i]));
+    for (size_t i = 0; i < snap->man->n_mr; i++) tl_src_of_memrun(&out[k++], snap->man->mr[i]);
+    for (size_t i = 0; i < snap->man->n_l0; i++) tl_src_of_segment(&out[k++], snap->man->l0[i]);
+    return k;
+}

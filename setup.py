@@ -1,0 +1,67 @@
+"""Build script for the one compiled extension, ``timelog._core``.
+
+Project metadata lives in pyproject.toml; this file exists only because the
+extension needs logic that static configuration cannot express: the list of
+engine sources, NumPy's include directory and per-compiler flags.
+
+The extension is the Cython binding (timelog/_core.pyx) linked with every C
+file of the engine (csrc/*.c) into one shared object, so the engine has no
+separate library to find at import time.
+"""
+
+import os
+import sys
+from glob import glob
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Paths must stay relative to the project root (setuptools refuses absolute
+# source paths in sdists); glob's root_dir keeps them so whatever the cwd is.
+# sorted(): a stable link order gives reproducible builds.
+ENGINE_SOURCES = sorted(glob("csrc/*.c", root_dir=HERE))
+ENGINE_HEADERS = sorted(glob("csrc/*.h", root_dir=HERE))
+
+# GCC and clang (setuptools' "unix" compiler type): the engine is C17, and
+# -O2 is pinned because some Pythons' default CFLAGS carry -O0 or -O3.
+UNIX_COMPILE_ARGS = ["-std=c17", "-O2"]
+
+
+class BuildExt(build_ext):
+    """Add flags that depend on the compiler, known only once it is chosen."""
+
+    def build_extensions(self):
+        if self.compiler.compiler_type == "unix":
+            for ext in self.extensions:
+                ext.extra_compile_args = UNIX_COMPILE_ARGS + list(ext.extra_compile_args)
+        super().build_extensions()
+
+
+extension = Extension(
+    "timelog._core",
+    sources=["timelog/_core.pyx", *ENGINE_SOURCES],
+    # Listed so that editing a header rebuilds the extension.
+    depends=ENGINE_HEADERS,
+    include_dirs=["csrc", numpy.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    # The engine's maintenance thread is a pthread.
+    libraries=["pthread"] if os.name == "posix" and sys.platform != "win32" else [],
+)
+
+setup(
+    ext_modules=cythonize(
+        [extension],
+        language_level=3,
+        compiler_directives={
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "embedsignature": True,
+        },
+    ),
+    cmdclass={"build_ext": BuildExt},
+)
