@@ -327,6 +327,7 @@ static tl_status_t seal(tl_log_t *log) {
     tl_recs_t *recs = NULL;
     tl_memrun_t *mr = NULL;
     tl_manifest_t *man = NULL;
+    size_t reserved = 0;
     /* Only the writer changes the memtable, so it can be read without the lock. */
     tl_status_t st = tl_mt_seal_build(&log->mt, m, log->tombs, &recs, &dropped);
     if (st != TL_OK) return st;
@@ -339,6 +340,7 @@ static tl_status_t seal(tl_log_t *log) {
     }
     st = tl_retire_reserve(&log->retire, m, dropped.n);
     if (st != TL_OK) goto done;
+    reserved = dropped.n;
     const tl_manifest_t *o = log->man;
     tl_memrun_t *mrs_stack[16];
     tl_memrun_t **mrs = mrs_stack;
@@ -354,8 +356,10 @@ static tl_status_t seal(tl_log_t *log) {
     if (mrs != mrs_stack) tl_mem_free(m, mrs, mrs_bytes);
     if (st != TL_OK) goto done;
     publish(log, man, true, &dropped);
+    reserved = 0;
     log->seals++;
 done:
+    if (reserved > 0) tl_retire_unreserve(&log->retire, reserved);
     tl_memrun_release(m, mr); /* the manifest holds its own reference */
     tl_hlist_free(m, &dropped);
     return st;
@@ -456,6 +460,7 @@ static tl_status_t compact(tl_log_t *log, size_t n_l0, bool fold_debt) {
     st = tl_retire_reserve(&log->retire, m, out.dropped.n);
     if (st == TL_OK) {
         st = tl_manifest_create(m, o->mr, o->n_mr, o->l0 + n_l0, o->n_l0 - n_l0, out.l1, out.n_l1, &man);
+        if (st != TL_OK) tl_retire_unreserve(&log->retire, out.dropped.n);
     }
     if (st == TL_OK) {
         publish(log, man, false, &out.dropped);
@@ -724,6 +729,7 @@ tl_status_t tl_drain_retired(tl_log_t *log, size_t limit, size_t *n_out) {
         atomic_fetch_add_explicit(&log->dropped, k, memory_order_relaxed);
         done += k;
     }
+    tl_retire_trim(&log->retire, &log->mem);
     if (n_out != NULL) *n_out = done;
     return TL_OK;
 }

@@ -24,15 +24,17 @@ tl_status_t tl_retire_reserve(tl_retire_t *r, tl_mem_t *m, size_t extra) {
     tl_status_t st = TL_OK;
     tl_mutex_lock(&r->mu);
     size_t live = r->len - r->head;
-    if (r->head > 0 && r->len + extra > r->cap) {
+    size_t need = r->len + r->reserved + extra;
+    if (r->head > 0 && need > r->cap) {
         /* Slide live entries to the front before growing. */
         memmove(r->v, r->v + r->head, live * sizeof(tl_retire_entry_t));
         r->len = live;
         r->head = 0;
+        need = r->len + r->reserved + extra;
     }
-    if (r->len + extra > r->cap) {
+    if (need > r->cap) {
         size_t cap = r->cap == 0 ? 256 : r->cap;
-        while (cap < r->len + extra) cap *= 2;
+        while (cap < need) cap *= 2;
         tl_retire_entry_t *v = tl_mem_realloc(m, r->v, r->cap * sizeof(tl_retire_entry_t),
                                               tl_mul_size(cap, sizeof(tl_retire_entry_t)));
         if (v == NULL) {
@@ -42,6 +44,7 @@ tl_status_t tl_retire_reserve(tl_retire_t *r, tl_mem_t *m, size_t extra) {
             r->cap = cap;
         }
     }
+    if (st == TL_OK) r->reserved += extra;
     tl_mutex_unlock(&r->mu);
     return st;
 }
@@ -49,12 +52,29 @@ tl_status_t tl_retire_reserve(tl_retire_t *r, tl_mem_t *m, size_t extra) {
 void tl_retire_push_list(tl_retire_t *r, const tl_hlist_t *l, uint64_t epoch) {
     if (l->n == 0) return;
     tl_mutex_lock(&r->mu);
+    r->reserved -= TL_MIN(r->reserved, l->n);
     for (size_t i = 0; i < l->n && r->len < r->cap; i++) {
         r->v[r->len].h = l->v[i];
         r->v[r->len].epoch = epoch;
         r->len++;
     }
     atomic_store_explicit(&r->count, r->len - r->head, memory_order_relaxed);
+    tl_mutex_unlock(&r->mu);
+}
+
+void tl_retire_unreserve(tl_retire_t *r, size_t n) {
+    tl_mutex_lock(&r->mu);
+    r->reserved -= TL_MIN(r->reserved, n);
+    tl_mutex_unlock(&r->mu);
+}
+
+void tl_retire_trim(tl_retire_t *r, tl_mem_t *m) {
+    tl_mutex_lock(&r->mu);
+    if (r->head == r->len && r->reserved == 0 && r->v != NULL) {
+        tl_mem_free(m, r->v, r->cap * sizeof(tl_retire_entry_t));
+        r->v = NULL;
+        r->cap = r->len = r->head = 0;
+    }
     tl_mutex_unlock(&r->mu);
 }
 

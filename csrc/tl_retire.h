@@ -26,6 +26,7 @@ typedef struct tl_retire {
     tl_mutex_t mu;
     tl_retire_entry_t *v; /* entries [head, len) are live, oldest first */
     size_t head, len, cap;
+    size_t reserved;      /* slots promised to reservers, not yet pushed */
     atomic_size_t count;  /* len - head, readable without the lock */
 } tl_retire_t;
 
@@ -35,8 +36,14 @@ void tl_retire_destroy(tl_retire_t *r, tl_mem_t *m);
 /* Makes room for `extra` more entries so a later tl_retire_push_list cannot
  * fail: call it before publishing the change that drops them. */
 TL_NODISCARD tl_status_t tl_retire_reserve(tl_retire_t *r, tl_mem_t *m, size_t extra);
-/* Appends reserved entries, all with the same epoch. */
+/* Appends reserved entries, all with the same epoch, and consumes the
+ * reservation made for them (pass the same count as reserved). */
 void tl_retire_push_list(tl_retire_t *r, const tl_hlist_t *l, uint64_t epoch);
+/* Gives back a reservation that will not be pushed (the change failed). */
+void tl_retire_unreserve(tl_retire_t *r, size_t n);
+/* Frees the buffer of an empty queue with no outstanding reservation, so a
+ * burst of drops does not keep its peak size allocated. */
+void tl_retire_trim(tl_retire_t *r, tl_mem_t *m);
 
 /* Pops up to max entries whose epoch <= safe_epoch into out. */
 size_t tl_retire_pop(tl_retire_t *r, uint64_t safe_epoch, tl_handle_t *out, size_t max);

@@ -1,0 +1,46 @@
+"""timelog: an in-memory, time-indexed multimap for Python, with a C17 engine.
+
+A :class:`Timelog` maps signed 64-bit integer timestamps to Python objects
+(duplicates kept, identity preserved). Every range is half-open ``[t1, t2)``,
+reads are snapshot-consistent, out-of-order writes are normal input, and
+deletes are sequenced tombstones: a delete hides what was written before it,
+never what is written after.
+
+>>> from timelog import Timelog
+>>> log = Timelog(time_unit="ms", maintenance="disabled")
+>>> log[10] = "A"
+>>> del log[5:15]          # delete [5, 15)
+>>> log[10] = "B"          # a later insert at the same timestamp
+>>> log[10]
+['B']
+>>> log.extend([(3, "x"), (1, "y"), (12, "z")])
+>>> list(log[0:12])
+[(1, 'y'), (3, 'x'), (10, 'B')]
+>>> log.flush()            # publish to zero-copy views
+>>> [span.timestamps.tolist() for span in log.views()]
+[[1, 3, 10, 12]]
+>>> log.close()
+"""
+
+from timelog._core import (
+    PageSpan,
+    PageSpanIter,
+    PageSpanObjectsView,
+    Timelog,
+    TimelogBusyError,
+    TimelogError,
+    TimelogIter,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PageSpan",
+    "PageSpanIter",
+    "PageSpanObjectsView",
+    "Timelog",
+    "TimelogBusyError",
+    "TimelogError",
+    "TimelogIter",
+    "__version__",
+]

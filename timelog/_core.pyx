@@ -1,0 +1,1801 @@
+# cython: language_level=3
+# cython: embedsignature=True
+"""timelog._core: the CPython binding of the timelog engine.
+
+Ownership model (STYLE.md sections 5-7)
+--------------------------------------
+- A stored record holds exactly one strong reference to its Python object:
+  the binding ``Py_INCREF``s the object when it hands the ``PyObject*`` to the
+  engine as an opaque 64-bit handle, and the engine gives the handle back
+  through ``on_drop`` exactly once, when the record is physically dropped
+  (compaction, a seal that applies a tombstone, teardown).
+- ``on_drop`` runs only inside ``tl_drain_retired``, ``tl_close``,
+  ``tl_iter_close``, ``tl_spans_close`` and ``tl_snapshot_release``, and this
+  module calls those only with the GIL held, never inside ``with nogil``.
+- Each extension class owns one C resource. Pin holders (``TimelogIter``,
+  ``PageSpanIter``, ``PageSpan``, ``PageSpanObjectsView`` and NumPy arrays
+  over page memory) reference a ``_Snapshot``, which references its
+  ``Timelog``; all of them are ``no_gc_clear`` so ``__dealloc__`` still sees
+  what it must release.
+"""
+
+cimport cython
+from cpython.ref cimport PyObject
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
+
+cimport numpy as cnp
+
+import datetime as _dt
+import math as _math
+import numbers as _numbers
+import operator as _operator
+import warnings as _warnings
+
+import numpy as _np
+
+cnp.import_array()
+
+
+cdef extern from "Python.h":
+    # Raw reference counting on PyObject* (the handles are stored PyObject*).
+    void _incref "Py_INCREF"(PyObject *o)
+    void _decref "Py_DECREF"(PyObject *o)
+    long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
+    bint PyIndex_Check(object o)
+    PyObject *PyList_GET_ITEM(object o, Py_ssize_t i)
+    PyObject *PyTuple_GET_ITEM(object o, Py_ssize_t i)
+
+
+# ---------------------------------------------------------------- exceptions
+
+class TimelogError(Exception):
+    """Base class of timelog's own errors (engine state, closed log, engine bugs)."""
+
+
+class TimelogBusyError(TimelogError):
+    """Write-path backpressure. The write WAS accepted: do not retry it.
+
+    Raised (with ``busy_policy="raise"``) when the engine has too many sealed
+    memtables waiting to be flushed. Call ``flush()`` or ``maint_step()``, or
+    use ``busy_policy="flush"`` / ``"silent"``.
+    """
+
+
+cdef enum:
+    _BUSY_RAISE = 0
+    _BUSY_SILENT = 1
+    _BUSY_FLUSH = 2
+
+cdef enum:
+    _K_RANGE = 0
+    _K_SINCE = 1
+    _K_UNTIL = 2
+    _K_ALL = 3
+    _K_POINT = 4
+
+cdef enum:
+    _NOGIL_BATCH = 4096   # fetch this many records or more with the GIL released
+
+_UNITS = {"s": TL_UNIT_S, "ms": TL_UNIT_MS, "us": TL_UNIT_US, "ns": TL_UNIT_NS}
+_UNIT_NAMES = {v: k for k, v in _UNITS.items()}
+_MAINT = {"background": TL_MAINT_BACKGROUND, "disabled": TL_MAINT_DISABLED}
+_BUSY = {"raise": _BUSY_RAISE, "silent": _BUSY_SILENT, "flush": _BUSY_FLUSH}
+_BUSY_NAMES = {v: k for k, v in _BUSY.items()}
+_COMPACTION_KEYS = ("target_bytes", "max_inputs", "max_windows")
+
+_BUSY_MSG = ("timelog is busy (write backpressure): the write WAS stored, do not "
+             "retry it; call flush() or maint_step(), or construct the log with "
+             "busy_policy='flush' or 'silent'")
+_CLOSED_MSG = "timelog is closed"
+
+
+cdef class _Missing:
+    """Sentinel type for 'argument not given' (None is a valid object to store)."""
+    def __repr__(self):
+        return "<missing>"
+
+cdef _Missing _MISSING = _Missing()
+
+
+# ---------------------------------------------------------------- status translation
+
+cdef int _raise_status(tl_status_t st) except -1:
+    cdef const char *s = tl_strerror(st)
+    msg = s.decode("utf-8", "replace") if s is not NULL else "unknown status %d" % <int>st
+    if st == TL_EBUSY:
+        raise TimelogBusyError(_BUSY_MSG)
+    if st == TL_ENOMEM:
+        raise MemoryError(msg)
+    if st == TL_EINVAL:
+        raise ValueError(msg)
+    if st == TL_ESTATE:
+        raise TimelogError(msg)
+    raise TimelogError(msg)
+
+
+cdef inline int _check(tl_status_t st) except -1:
+    """The one status translator: TL_OK/TL_EOF -> 0, anything else raises.
+
+    TL_EBUSY -> TimelogBusyError (the write was kept), TL_ENOMEM -> MemoryError,
+    TL_EINVAL -> ValueError, others -> TimelogError(tl_strerror(st)).
+    """
+    if st == TL_OK or st == TL_EOF:
+        return 0
+    return _raise_status(st)
+
+
+# ---------------------------------------------------------------- on_drop
+
+cdef void _on_drop(void *ctx, tl_handle_t h) noexcept:
+    # Runs only from tl_drain_retired / tl_close / the last pin's release, all
+    # of which this module calls with the GIL held. The reference dropped is
+    # the one taken when the record was stored.
+    _decref(<PyObject *> <size_t> h)
+
+
+cdef inline void _decref_handles(const tl_handle_t *h, size_t n) noexcept:
+    cdef size_t i
+    for i in range(n):
+        _decref(<PyObject *> <size_t> h[i])
+
+
+# ---------------------------------------------------------------- timestamps
+
+_TS_HELP = "timestamps are integers (int64) in the log's time_unit"
+
+
+cdef int64_t _ts_from_int(object x) except? -1:
+    cdef int overflow = 0
+    cdef long long v = PyLong_AsLongLongAndOverflow(x, &overflow)
+    if overflow != 0:
+        raise OverflowError(
+            "timestamp %d is outside the int64 range [-2**63, 2**63-1]" % x)
+    return <int64_t> v
+
+
+cdef int64_t _ts_slow(object x) except? -1:
+    if isinstance(x, (bool, _np.bool_)):
+        raise TypeError("%s; got a bool (%r)" % (_TS_HELP, x))
+    if isinstance(x, (_dt.datetime, _dt.date, _dt.time, _dt.timedelta,
+                      _np.datetime64, _np.timedelta64)):
+        raise TypeError(
+            "%s; got %s. datetime timestamps are not supported yet: convert "
+            "first, e.g. int(dt.timestamp() * 1000) for time_unit='ms'"
+            % (_TS_HELP, type(x).__name__))
+    if PyIndex_Check(x):
+        return _ts_from_int(_operator.index(x))
+    raise TypeError("%s; got %s (%r)" % (_TS_HELP, type(x).__name__, x))
+
+
+cdef inline int64_t _ts(object x) except? -1:
+    """Converts a timestamp: exact int fast path, then anything with __index__.
+
+    bool, float, str, None, datetime -> TypeError; outside int64 -> OverflowError.
+    """
+    if type(x) is int:
+        return _ts_from_int(x)
+    return _ts_slow(x)
+
+
+cdef int64_t _wall_clock(int unit) noexcept:
+    cdef timespec tsp
+    clock_gettime(CLOCK_REALTIME, &tsp)
+    if unit == TL_UNIT_S:
+        return <int64_t> tsp.tv_sec
+    if unit == TL_UNIT_MS:
+        return <int64_t> tsp.tv_sec * 1000 + tsp.tv_nsec // 1000000
+    if unit == TL_UNIT_US:
+        return <int64_t> tsp.tv_sec * 1000000 + tsp.tv_nsec // 1000
+    return <int64_t> tsp.tv_sec * 1000000000 + tsp.tv_nsec
+
+
+# ---------------------------------------------------------------- configuration
+
+_DEFAULTS = {
+    "time_unit": "ms",
+    "maintenance": "background",
+    "busy_policy": "raise",
+    "min_ts": None,
+    "mostly_ordered_default": True,
+    "memtable_max_bytes": 0,
+    "target_page_bytes": 0,
+    "sealed_max_runs": 0,
+    "ooo_budget_bytes": 0,
+    "sealed_wait_ms": 0,
+    "drain_batch_limit": 0,
+    "maintenance_wakeup_ms": 0,
+    "max_delta_segments": 0,
+    "window_size": 0,
+    "window_origin": 0,
+    "delete_debt_threshold": 0.0,
+    "compaction": None,
+}
+
+_SIZE_MAX = 2**63 - 1
+_U32_MAX = 2**32 - 1
+_I64_MIN = -2**63
+_I64_MAX = 2**63 - 1
+
+
+def _int_knob(name, value, lo, hi):
+    if isinstance(value, (bool, _np.bool_)):
+        raise TypeError("%s must be an int, got a bool (%r)" % (name, value))
+    if not PyIndex_Check(value):
+        raise TypeError("%s must be an int, got %s (%r)"
+                        % (name, type(value).__name__, value))
+    value = _operator.index(value)
+    if value < lo:
+        if lo == 0:
+            raise ValueError("%s must be >= 0 (0 means the engine default), got %d"
+                             % (name, value))
+        raise ValueError("%s must be >= %d, got %d" % (name, lo, value))
+    if value > hi:
+        raise ValueError("%s must be <= %d, got %d" % (name, hi, value))
+    return int(value)
+
+
+def _choice_knob(name, value, choices):
+    if not isinstance(value, str):
+        raise TypeError("%s must be a str, one of %s; got %s (%r)"
+                        % (name, ", ".join(map(repr, choices)), type(value).__name__, value))
+    if value not in choices:
+        raise ValueError("%s must be one of %s; got %r"
+                         % (name, ", ".join(map(repr, choices)), value))
+    return value
+
+
+def _normalize(dict kw):
+    """Validates every knob (naming it in the message); returns clean values."""
+    out = {}
+    for name, value in kw.items():
+        if name not in _DEFAULTS:
+            raise TypeError("unexpected keyword argument %r" % (name,))
+    for name, default in _DEFAULTS.items():
+        value = kw.get(name, default)
+        if name == "time_unit":
+            value = _choice_knob(name, value, tuple(_UNITS))
+        elif name == "maintenance":
+            value = _choice_knob(name, value, tuple(_MAINT))
+        elif name == "busy_policy":
+            value = _choice_knob(name, value, tuple(_BUSY))
+        elif name == "min_ts":
+            if value is not None:
+                try:
+                    value = int(_ts(value))
+                except OverflowError:
+                    raise ValueError("min_ts must be within the int64 range "
+                                     "[-2**63, 2**63-1], got %r" % (value,)) from None
+                except TypeError as e:
+                    raise TypeError("min_ts: %s" % (e,)) from None
+        elif name == "mostly_ordered_default":
+            if not isinstance(value, bool):
+                raise TypeError("mostly_ordered_default must be a bool, got %s (%r)"
+                                % (type(value).__name__, value))
+        elif name in ("sealed_wait_ms", "maintenance_wakeup_ms"):
+            value = _int_knob(name, value, 0, _U32_MAX)
+        elif name == "window_size":
+            value = _int_knob(name, value, 0, _I64_MAX)
+        elif name == "window_origin":
+            value = _int_knob(name, value, _I64_MIN, _I64_MAX)
+        elif name == "delete_debt_threshold":
+            if isinstance(value, (bool, _np.bool_)) or not isinstance(value, _numbers.Real):
+                raise TypeError("delete_debt_threshold must be a real number in "
+                                "[0, 1], got %s (%r)" % (type(value).__name__, value))
+            value = float(value)
+            if _math.isnan(value) or not (0.0 <= value <= 1.0):
+                raise ValueError("delete_debt_threshold must be in [0, 1], got %r"
+                                 % (value,))
+        elif name == "compaction":
+            if value is not None:
+                if not isinstance(value, dict):
+                    raise TypeError("compaction must be a dict with keys %s, got %s"
+                                    % (", ".join(map(repr, _COMPACTION_KEYS)),
+                                       type(value).__name__))
+                for key in value:
+                    if key not in _COMPACTION_KEYS:
+                        raise ValueError("compaction: unknown key %r (expected %s)"
+                                         % (key, ", ".join(map(repr, _COMPACTION_KEYS))))
+                value = {key: _int_knob("compaction[%r]" % (key,), value.get(key, 0),
+                                        0, _SIZE_MAX)
+                         for key in _COMPACTION_KEYS}
+        else:
+            value = _int_knob(name, value, 0, _SIZE_MAX)
+        out[name] = value
+    return out
+
+
+# ---------------------------------------------------------------- Timelog
+
+cdef class Timelog:
+    """An in-memory, time-indexed multimap: int64 timestamp -> Python objects.
+
+    Records are ``(ts, obj)`` pairs; duplicate timestamps are kept, stored
+    objects keep their identity, every range is half-open ``[t1, t2)`` and
+    reads see a snapshot taken when they start.
+
+    All arguments are keyword-only; a numeric knob of 0 means "engine
+    default". Unknown or invalid values raise ``TypeError``/``ValueError``
+    naming the parameter.
+
+    >>> from timelog import Timelog
+    >>> log = Timelog(maintenance="disabled")
+    >>> log[10] = "a"
+    >>> log.append(20, "b")
+    >>> list(log[0:20])
+    [(10, 'a')]
+    >>> log.close()
+    """
+
+    def __cinit__(self, *args, **kwargs):
+        # Only NULLs: a subclass may take any constructor arguments.
+        self._log = NULL
+
+    def __init__(self, *, time_unit="ms", maintenance="background",
+                 busy_policy="raise", min_ts=None, mostly_ordered_default=True,
+                 memtable_max_bytes=0, target_page_bytes=0, sealed_max_runs=0,
+                 ooo_budget_bytes=0, sealed_wait_ms=0, drain_batch_limit=0,
+                 maintenance_wakeup_ms=0, max_delta_segments=0, window_size=0,
+                 window_origin=0, delete_debt_threshold=0.0, compaction=None):
+        if self._log is not NULL:
+            raise TimelogError("Timelog.__init__ called on an open log; "
+                               "close() it and use reopen(...) instead")
+        settings = _normalize(dict(
+            time_unit=time_unit, maintenance=maintenance, busy_policy=busy_policy,
+            min_ts=min_ts, mostly_ordered_default=mostly_ordered_default,
+            memtable_max_bytes=memtable_max_bytes, target_page_bytes=target_page_bytes,
+            sealed_max_runs=sealed_max_runs, ooo_budget_bytes=ooo_budget_bytes,
+            sealed_wait_ms=sealed_wait_ms, drain_batch_limit=drain_batch_limit,
+            maintenance_wakeup_ms=maintenance_wakeup_ms,
+            max_delta_segments=max_delta_segments, window_size=window_size,
+            window_origin=window_origin, delete_debt_threshold=delete_debt_threshold,
+            compaction=compaction))
+        self._open(settings)
+
+    cdef int _open(self, dict settings) except -1:
+        cdef tl_config_t cfg
+        cdef const char *why = NULL
+        cdef tl_log_t *log = NULL
+        cdef tl_status_t st
+        tl_config_init(&cfg)
+        cfg.time_unit = <tl_time_unit_t> <int> _UNITS[settings["time_unit"]]
+        cfg.maintenance = <tl_maintenance_t> <int> _MAINT[settings["maintenance"]]
+        cfg.memtable_max_bytes = settings["memtable_max_bytes"]
+        cfg.target_page_bytes = settings["target_page_bytes"]
+        cfg.sealed_max_runs = settings["sealed_max_runs"]
+        cfg.ooo_budget_bytes = settings["ooo_budget_bytes"]
+        cfg.sealed_wait_ms = settings["sealed_wait_ms"]
+        cfg.maintenance_wakeup_ms = settings["maintenance_wakeup_ms"]
+        cfg.drain_batch_limit = settings["drain_batch_limit"]
+        cfg.max_delta_segments = settings["max_delta_segments"]
+        cfg.window_size = settings["window_size"]
+        cfg.window_origin = settings["window_origin"]
+        cfg.delete_debt_threshold = settings["delete_debt_threshold"]
+        comp = settings["compaction"]
+        if comp is not None:
+            cfg.compaction_target_bytes = comp["target_bytes"]
+            cfg.compaction_max_inputs = comp["max_inputs"]
+            cfg.compaction_max_windows = comp["max_windows"]
+        # _on_drop needs the GIL, which every caller of the draining calls holds
+        # (see the module docstring); the engine type says nogil only because
+        # its header cannot know that.
+        cfg.on_drop = <tl_on_drop_fn> <void *> _on_drop
+        cfg.on_drop_ctx = NULL
+
+        st = tl_config_check(&cfg, &why)
+        if st == TL_EINVAL:
+            raise ValueError("invalid configuration: %s" % (
+                why.decode("utf-8", "replace") if why is not NULL else "rejected by the engine"))
+        _check(st)
+        st = tl_open(&cfg, &log)
+        _check(st)
+        if settings["min_ts"] is not None:
+            st = tl_delete_before(log, <int64_t> settings["min_ts"])
+            if st != TL_OK and st != TL_EBUSY:
+                tl_close(log)
+                _check(st)
+
+        self._log = log
+        self._cfg = cfg
+        self._settings = settings
+        self._busy_policy = _BUSY[settings["busy_policy"]]
+        self._busy_events = 0
+        self._extend_skipped = 0
+        self._min_ts = settings["min_ts"]
+        self._has_min_ts = self._min_ts is not None
+        self._min_ts_c = self._min_ts if self._has_min_ts else 0
+        self._mostly_ordered_default = settings["mostly_ordered_default"]
+        self._unit = cfg.time_unit
+        return 0
+
+    def __dealloc__(self):
+        # C-only backstop: tl_close may run on_drop, which only Py_DECREFs
+        # (the GIL is held here).
+        if self._log is not NULL:
+            tl_close(self._log)
+            self._log = NULL
+
+    # ------------------------------------------------------------ presets
+
+    @classmethod
+    def for_streaming(cls, **overrides):
+        """Preset: background maintenance, ``busy_policy="flush"``.
+
+        Keyword arguments override the preset.
+
+        >>> log = Timelog.for_streaming(time_unit="us")
+        >>> log.busy_policy, log.maintenance_mode, log.time_unit
+        ('flush', 'background', 'us')
+        >>> log.close()
+        """
+        kw = {"maintenance": "background", "busy_policy": "flush"}
+        kw.update(overrides)
+        return cls(**kw)
+
+    @classmethod
+    def for_bulk_ingest(cls, **overrides):
+        """Preset: maintenance disabled, ``busy_policy="flush"``, 16 MiB memtable.
+
+        Suited to loading a large batch then querying; call ``compact()`` when
+        loading is done. Keyword arguments override the preset.
+        """
+        kw = {"maintenance": "disabled", "busy_policy": "flush",
+              "memtable_max_bytes": 16 * 1024 * 1024}
+        kw.update(overrides)
+        return cls(**kw)
+
+    @classmethod
+    def for_low_latency(cls, **overrides):
+        """Preset: background maintenance, ``busy_policy="raise"``, 256 KiB memtable,
+        ``sealed_wait_ms=0`` (never wait on backpressure). Overrides allowed."""
+        kw = {"maintenance": "background", "busy_policy": "raise",
+              "memtable_max_bytes": 256 * 1024, "sealed_wait_ms": 0}
+        kw.update(overrides)
+        return cls(**kw)
+
+    def reopen(self, **overrides):
+        """Opens a fresh, empty engine on a closed log; returns ``self``.
+
+        Settings not given keep their previous values; ``busy_events`` and
+        ``extend_skipped`` restart at 0. Raises TimelogError if the log is
+        open (close it first: ``close()`` discards all data).
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.close()
+        >>> log.reopen(time_unit="ns").time_unit
+        'ns'
+        >>> log.close()
+        """
+        if self._log is not NULL:
+            raise TimelogError("reopen()/configure() need a closed log; call close() first")
+        for name in overrides:
+            if name not in _DEFAULTS:
+                raise TypeError("reopen() got an unexpected keyword argument %r" % (name,))
+        base = dict(self._settings) if self._settings is not None else dict(_DEFAULTS)
+        base.update(overrides)
+        self._open(_normalize(base))
+        return self
+
+    def configure(self, **overrides):
+        """Alias of :meth:`reopen`: a fresh engine with changed settings."""
+        return self.reopen(**overrides)
+
+    # ------------------------------------------------------------ internals
+
+    cdef int _require_open(self) except -1:
+        if self._log is NULL:
+            raise TimelogError(_CLOSED_MSG)
+        return 0
+
+    cdef int _drain(self) except -1:
+        cdef size_t n = 0
+        cdef tl_status_t st
+        if self._log is not NULL and tl_retired_len(self._log) > 0:
+            st = tl_drain_retired(self._log, 0, &n)
+            _check(st)
+        return 0
+
+    cdef int _after_write(self, tl_status_t st) except -1:
+        """Drains retired handles, then applies the busy policy to TL_EBUSY.
+
+        Called only with TL_OK or TL_EBUSY: the write is stored either way.
+        """
+        cdef tl_status_t fst
+        self._drain()
+        if st == TL_OK:
+            return 0
+        self._busy_events += 1
+        if self._busy_policy == _BUSY_RAISE:
+            raise TimelogBusyError(_BUSY_MSG)
+        if self._busy_policy == _BUSY_FLUSH:
+            with nogil:
+                fst = tl_flush(self._log)
+            self._drain()
+            if fst != TL_EBUSY:
+                _check(fst)
+        return 0
+
+    cdef int _guard(self, int64_t ts) except -1:
+        if self._has_min_ts and ts < self._min_ts_c:
+            raise ValueError("timestamp %d is below this log's min_ts guard (%d); "
+                             "nothing was stored" % (ts, self._min_ts_c))
+        return 0
+
+    cdef int _append_one(self, int64_t ts, object obj) except -1:
+        cdef tl_status_t st
+        cdef PyObject *p = <PyObject *> obj
+        if self._log is NULL:
+            raise TimelogError(_CLOSED_MSG)
+        if self._has_min_ts:
+            self._guard(ts)
+        _incref(p)
+        st = tl_append(self._log, ts, <tl_handle_t> <size_t> p)
+        if st != TL_OK and st != TL_EBUSY:
+            _decref(p)
+            return _check(st)
+        if st == TL_OK and tl_retired_len(self._log) == 0:
+            return 0
+        return self._after_write(st)
+
+    cdef int _append_batch(self, tl_ts_t *ts, tl_handle_t *h, size_t n) except -1:
+        """Stores n records whose handles were already increfed, in one call.
+
+        On failure (nothing stored) the references are given back here.
+        """
+        cdef tl_status_t st
+        if n == 0:
+            return 0
+        if self._log is NULL:
+            _decref_handles(h, n)
+            raise TimelogError(_CLOSED_MSG)
+        with nogil:
+            st = tl_append_batch(self._log, ts, h, n)
+        if st != TL_OK and st != TL_EBUSY:
+            _decref_handles(h, n)
+            return _check(st)
+        return self._after_write(st)
+
+    cdef _Snapshot _snapshot(self):
+        cdef _Snapshot snap
+        cdef tl_status_t st
+        if self._log is NULL:
+            raise TimelogError(_CLOSED_MSG)
+        snap = _Snapshot.__new__(_Snapshot)
+        st = tl_snapshot_acquire(self._log, &snap._snap)
+        if st != TL_OK:
+            snap._snap = NULL
+            _check(st)
+            raise TimelogError("snapshot_acquire failed")
+        snap._owner = self
+        return snap
+
+    cdef TimelogIter _iter(self, int kind, int64_t t1, int64_t t2):
+        cdef _Snapshot snap = self._snapshot()
+        cdef TimelogIter it = TimelogIter.__new__(TimelogIter)
+        cdef tl_status_t st
+        if kind == _K_RANGE:
+            st = tl_iter_range(snap._snap, t1, t2, &it._it)
+        elif kind == _K_SINCE:
+            st = tl_iter_since(snap._snap, t1, &it._it)
+        elif kind == _K_UNTIL:
+            st = tl_iter_until(snap._snap, t2, &it._it)
+        elif kind == _K_POINT:
+            st = tl_iter_point(snap._snap, t1, &it._it)
+        else:
+            st = tl_iter_all(snap._snap, &it._it)
+        if st != TL_OK:
+            it._it = NULL
+            _check(st)
+        it._snap = snap
+        it._kind = kind
+        it._t1 = t1
+        it._t2 = t2
+        return it
+
+    # ------------------------------------------------------------ writes
+
+    def append(self, a, b=_MISSING, *, ts=_MISSING):
+        """Stores one record. Amortized O(1).
+
+        - ``append(obj)``: timestamp = the wall clock in ``time_unit`` (read in C);
+        - ``append(obj, ts=t)``;
+        - ``append(t, obj)``: two positionals are ``(ts, obj)``.
+
+        The object itself is stored (identity preserved). Raises
+        TimelogBusyError (with ``busy_policy="raise"``) when the engine is
+        under backpressure: the record WAS stored, do not retry.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.append(5, "x"); log.append("y", ts=5)
+        >>> log[5]
+        ['x', 'y']
+        >>> log.close()
+        """
+        cdef tl_status_t st
+        cdef tl_ts_t now = 0
+        cdef PyObject *p
+        if b is _MISSING:
+            if ts is _MISSING:
+                if self._log is NULL:
+                    raise TimelogError(_CLOSED_MSG)
+                if self._has_min_ts:
+                    self._guard(_wall_clock(self._unit))
+                p = <PyObject *> a
+                _incref(p)
+                st = tl_append_now(self._log, <tl_handle_t> <size_t> p, &now)
+                if st != TL_OK and st != TL_EBUSY:
+                    _decref(p)
+                    _check(st)
+                    return
+                if st == TL_OK and tl_retired_len(self._log) == 0:
+                    return
+                self._after_write(st)
+                return
+            self._append_one(_ts(ts), a)
+            return
+        if ts is not _MISSING:
+            raise TypeError("append() takes (obj), (obj, ts=...) or (ts, obj); "
+                            "got two positionals and ts=")
+        self._append_one(_ts(a), b)
+
+    def __setitem__(self, key, value):
+        """``log[ts] = obj`` appends a record (it never replaces: multimap)."""
+        if type(key) is slice:
+            raise TypeError("slice assignment is not supported; use extend()")
+        self._append_one(_ts(key), value)
+
+    def extend(self, a, b=_MISSING, *, mostly_ordered=None, insert_on_error=True):
+        """Stores many records with ONE engine call: all of them, or none.
+
+        - ``extend(pairs)``: an iterable of ``(ts, obj)`` pairs;
+        - ``extend(timestamps, objects)``: two iterables of the same length.
+
+        An item that is not a pair, or two iterables of different lengths,
+        raise ValueError and store nothing. A timestamp below ``min_ts``
+        raises ValueError and stores nothing. With ``insert_on_error=True``
+        (the default) records whose timestamp is invalid (TypeError or
+        OverflowError from a bool/float/str/None or an out-of-range int) are
+        skipped, counted in ``extend_skipped``, and a RuntimeWarning says how
+        many; with ``insert_on_error=False`` the first invalid timestamp
+        raises and nothing is stored. ``mostly_ordered`` is a hint only (the
+        engine detects sorted input itself); results never depend on it.
+        O(n) for sorted input, O(n log n) otherwise.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(3, "c"), (1, "a")])
+        >>> log.extend([2, 4], ["b", "d"])
+        >>> [obj for _, obj in log]
+        ['a', 'b', 'c', 'd']
+        >>> log.close()
+        """
+        cdef Py_ssize_t n, i
+        cdef size_t k = 0
+        cdef uint64_t skipped = 0
+        cdef tl_ts_t *tsa = NULL
+        cdef tl_handle_t *ha = NULL
+        cdef int64_t t
+        cdef PyObject *p
+        cdef bint skip_bad
+        cdef tl_status_t st
+        self._require_open()
+        if mostly_ordered is not None and not isinstance(mostly_ordered, bool):
+            raise TypeError("mostly_ordered must be None or a bool, got %s"
+                            % (type(mostly_ordered).__name__,))
+        if not isinstance(insert_on_error, bool):
+            raise TypeError("insert_on_error must be a bool, got %s"
+                            % (type(insert_on_error).__name__,))
+        skip_bad = insert_on_error
+
+        if b is _MISSING:
+            items = a if (type(a) is list or type(a) is tuple) else list(a)
+            tss = None
+            objs = None
+        else:
+            if isinstance(a, _np.ndarray):
+                a = a.tolist()
+            tss = a if (type(a) is list or type(a) is tuple) else list(a)
+            objs = b if (type(b) is list or type(b) is tuple) else list(b)
+            if len(tss) != len(objs):
+                raise ValueError("extend(timestamps, objects): length mismatch "
+                                 "(%d timestamps, %d objects); nothing was stored"
+                                 % (len(tss), len(objs)))
+            items = None
+        n = len(items) if items is not None else len(tss)
+        if n == 0:
+            return
+        tsa = <tl_ts_t *> PyMem_Malloc(n * sizeof(tl_ts_t))
+        ha = <tl_handle_t *> PyMem_Malloc(n * sizeof(tl_handle_t))
+        try:
+            if tsa is NULL or ha is NULL:
+                raise MemoryError()
+            for i in range(n):
+                if items is not None:
+                    item = items[i]
+                    if type(item) is tuple or type(item) is list:
+                        if len(item) != 2:
+                            raise ValueError(
+                                "extend(): item %d has length %d, expected a "
+                                "(ts, obj) pair; nothing was stored" % (i, len(item)))
+                        tobj = item[0]
+                        obj = item[1]
+                    else:
+                        tobj, obj = _pair(item, i)
+                else:
+                    tobj = tss[i]
+                    obj = objs[i]
+                try:
+                    t = _ts(tobj)
+                except (TypeError, OverflowError):
+                    if not skip_bad:
+                        raise
+                    skipped += 1
+                    continue
+                if self._has_min_ts:
+                    self._guard(t)
+                p = <PyObject *> obj
+                _incref(p)
+                tsa[k] = t
+                ha[k] = <tl_handle_t> <size_t> p
+                k += 1
+        except BaseException:
+            _decref_handles(ha, k)
+            PyMem_Free(tsa)
+            PyMem_Free(ha)
+            raise
+        try:
+            with nogil:
+                st = tl_append_batch(self._log, tsa, ha, k) if k > 0 else TL_OK
+        finally:
+            PyMem_Free(tsa)
+            tsa = NULL
+        if st != TL_OK and st != TL_EBUSY:
+            _decref_handles(ha, k)
+            PyMem_Free(ha)
+            _check(st)
+            return
+        PyMem_Free(ha)
+        if skipped:
+            self._extend_skipped += skipped
+        try:
+            self._after_write(st)
+        finally:
+            if skipped:
+                _warnings.warn(
+                    "extend() skipped %d record(s) with invalid timestamps (%s); "
+                    "pass insert_on_error=False to raise instead, or validate the "
+                    "timestamps first" % (skipped, _TS_HELP),
+                    # stacklevel=1: a compiled method has no frame of its
+                    # own, so level 1 is already the caller's line.
+                    RuntimeWarning, stacklevel=1)
+
+    def bulk_append(self, const int64_t[:] timestamps not None, objects):
+        """Typed fast path: any int64 buffer + a same-length list or tuple.
+
+        ``timestamps`` may be a NumPy int64 array of any stride, an
+        ``array('q')`` or a memoryview; ``objects`` must be a list or tuple
+        of the same length (TypeError / ValueError otherwise, nothing stored).
+        One engine call with the GIL released: all records or none.
+
+        >>> import numpy as np
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.bulk_append(np.array([2, 1, 3]), ["b", "a", "c"])
+        >>> len(log), log.min_ts(), log.max_ts()
+        (3, 1, 3)
+        >>> log.close()
+        """
+        cdef Py_ssize_t n = timestamps.shape[0]
+        cdef Py_ssize_t i
+        cdef const tl_ts_t *src
+        cdef tl_ts_t *copy = NULL
+        cdef tl_handle_t *ha = NULL
+        cdef bint is_list
+        cdef PyObject *p
+        cdef int64_t lo
+        self._require_open()
+        if isinstance(objects, list):
+            is_list = True
+        elif isinstance(objects, tuple):
+            is_list = False
+        else:
+            raise TypeError("bulk_append(): objects must be a list or tuple, got %s"
+                            % (type(objects).__name__,))
+        if len(objects) != n:
+            raise ValueError("bulk_append(): length mismatch (%d timestamps, %d "
+                             "objects); nothing was stored" % (n, len(objects)))
+        if n == 0:
+            return
+        try:
+            if timestamps.strides[0] == sizeof(tl_ts_t):
+                src = &timestamps[0]
+            else:
+                copy = <tl_ts_t *> PyMem_Malloc(n * sizeof(tl_ts_t))
+                if copy is NULL:
+                    raise MemoryError()
+                for i in range(n):
+                    copy[i] = timestamps[i]
+                src = copy
+            if self._has_min_ts:
+                lo = self._min_ts_c
+                for i in range(n):
+                    if src[i] < lo:
+                        self._guard(src[i])
+            ha = <tl_handle_t *> PyMem_Malloc(n * sizeof(tl_handle_t))
+            if ha is NULL:
+                raise MemoryError()
+            if is_list:
+                for i in range(n):
+                    p = PyList_GET_ITEM(objects, i)
+                    _incref(p)
+                    ha[i] = <tl_handle_t> <size_t> p
+            else:
+                for i in range(n):
+                    p = PyTuple_GET_ITEM(objects, i)
+                    _incref(p)
+                    ha[i] = <tl_handle_t> <size_t> p
+            self._append_batch(<tl_ts_t *> src, ha, <size_t> n)
+        finally:
+            PyMem_Free(copy)
+            PyMem_Free(ha)
+
+    # ------------------------------------------------------------ deletes
+
+    cdef int _delete(self, int kind, int64_t t1, int64_t t2) except -1:
+        cdef tl_status_t st
+        self._require_open()
+        with nogil:
+            if kind == _K_RANGE:
+                st = tl_delete_range(self._log, t1, t2)
+            elif kind == _K_SINCE:
+                st = tl_delete_since(self._log, t1)
+            elif kind == _K_UNTIL:
+                st = tl_delete_before(self._log, t2)
+            elif kind == _K_POINT:
+                st = tl_delete_ts(self._log, t1)
+            else:
+                st = tl_delete_all(self._log)
+        if st != TL_OK and st != TL_EBUSY:
+            return _check(st)
+        return self._after_write(st)
+
+    def delete(self, t1, t2=_MISSING):
+        """Deletes ``[t1, t2)`` (two arguments) or every record at ``t1`` (one).
+
+        A delete hides every record written before it; records written later
+        are visible. ``t1 >= t2`` deletes nothing. ``None`` as a bound of the
+        two-argument form means "open": ``delete(None, t2)`` = ``cutoff(t2)``,
+        ``delete(t1, None)`` reaches ``2**63-1`` inclusive. O(log T).
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (3, "c")])
+        >>> log.delete(2); log.delete(3, 10)
+        >>> list(log)
+        [(1, 'a')]
+        >>> log.close()
+        """
+        cdef int64_t a, b
+        if t2 is _MISSING:
+            self._delete(_K_POINT, _ts(t1), 0)
+            return
+        if t1 is None and t2 is None:
+            self._delete(_K_ALL, 0, 0)
+        elif t1 is None:
+            self._delete(_K_UNTIL, 0, _ts(t2))
+        elif t2 is None:
+            self._delete(_K_SINCE, _ts(t1), 0)
+        else:
+            a = _ts(t1)
+            b = _ts(t2)
+            self._delete(_K_RANGE, a, b)
+
+    def cutoff(self, ts):
+        """Deletes every record with timestamp ``< ts`` (retention). O(log T)."""
+        self._delete(_K_UNTIL, 0, _ts(ts))
+
+    def __delitem__(self, key):
+        """``del log[ts]``, ``del log[t1:t2]``; None bounds are open.
+
+        ``del log[:t2]`` = ``cutoff(t2)``, ``del log[t1:]`` reaches
+        ``2**63-1`` inclusive, ``del log[:]`` deletes everything.
+        """
+        if type(key) is slice:
+            lo, hi = _slice_bounds(key)
+            if lo is None and hi is None:
+                self._delete(_K_ALL, 0, 0)
+            elif lo is None:
+                self._delete(_K_UNTIL, 0, _ts(hi))
+            elif hi is None:
+                self._delete(_K_SINCE, _ts(lo), 0)
+            else:
+                self._delete(_K_RANGE, _ts(lo), _ts(hi))
+            return
+        self._delete(_K_POINT, _ts(key), 0)
+
+    # ------------------------------------------------------------ reads
+
+    def __getitem__(self, key):
+        """``log[t1:t2]`` (None bounds open) -> TimelogIter; ``log[ts]`` -> list.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (1, "b"), (5, "c")])
+        >>> log[1], list(log[2:]), list(log[:2])
+        (['a', 'b'], [(5, 'c')], [(1, 'a'), (1, 'b')])
+        >>> log.close()
+        """
+        cdef int64_t a
+        if type(key) is slice:
+            lo, hi = _slice_bounds(key)
+            if lo is None and hi is None:
+                return self._iter(_K_ALL, 0, 0)
+            if lo is None:
+                return self._iter(_K_UNTIL, 0, _ts(hi))
+            if hi is None:
+                return self._iter(_K_SINCE, _ts(lo), 0)
+            a = _ts(lo)
+            return self._iter(_K_RANGE, a, _ts(hi))
+        return self._at(_ts(key))
+
+    def at(self, ts):
+        """The list of objects stored at exactly ``ts`` (empty if none). O(log n + k).
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log[7] = "x"
+        >>> log.at(7), log.at(8)
+        (['x'], [])
+        >>> log.close()
+        """
+        return self._at(_ts(ts))
+
+    cdef list _at(self, int64_t t):
+        cdef tl_snapshot_t *snap = NULL
+        cdef tl_iter_t *it = NULL
+        cdef tl_status_t st
+        cdef tl_ts_t tsb[64]
+        cdef tl_handle_t hb[64]
+        cdef size_t n = 0, i
+        self._require_open()
+        _check(tl_snapshot_acquire(self._log, &snap))
+        try:
+            _check(tl_iter_point(snap, t, &it))
+            out = []
+            while True:
+                st = tl_iter_next_batch(it, tsb, hb, 64, &n)
+                _check(st)
+                for i in range(n):
+                    out.append(<object> <PyObject *> <size_t> hb[i])
+                if n < 64 or st == TL_EOF:
+                    break
+            return out
+        finally:
+            tl_iter_close(it)
+            tl_snapshot_release(snap)
+
+    def range(self, t1, t2):
+        """Iterator over ``[t1, t2)`` in timestamp order; ``t1 >= t2`` is empty.
+
+        Snapshot-consistent: later writes are not seen. O(log n + k).
+        """
+        cdef int64_t a = _ts(t1)
+        cdef int64_t b = _ts(t2)
+        return self._iter(_K_RANGE, a, b)
+
+    def since(self, t1):
+        """Iterator over ``[t1, 2**63-1]`` (inclusive of the int64 maximum)."""
+        return self._iter(_K_SINCE, _ts(t1), 0)
+
+    def until(self, t2):
+        """Iterator over ``[-2**63, t2)``."""
+        return self._iter(_K_UNTIL, 0, _ts(t2))
+
+    def all(self):
+        """Iterator over every record, in timestamp order."""
+        return self._iter(_K_ALL, 0, 0)
+
+    def point(self, ts):
+        """Iterator over the records at exactly ``ts``."""
+        return self._iter(_K_POINT, _ts(ts), 0)
+
+    def equal(self, ts):
+        """Alias of :meth:`point`."""
+        return self._iter(_K_POINT, _ts(ts), 0)
+
+    def __iter__(self):
+        return self._iter(_K_ALL, 0, 0)
+
+    def __contains__(self, ts):
+        """``ts in log``: whether any visible record has timestamp ``ts``."""
+        cdef int64_t t = _ts(ts)
+        cdef tl_snapshot_t *snap = NULL
+        cdef tl_iter_t *it = NULL
+        cdef tl_status_t st
+        cdef tl_ts_t rts
+        cdef tl_handle_t rh
+        self._require_open()
+        _check(tl_snapshot_acquire(self._log, &snap))
+        try:
+            _check(tl_iter_point(snap, t, &it))
+            st = tl_iter_next(it, &rts, &rh)
+            _check(st)
+            return st == TL_OK
+        finally:
+            tl_iter_close(it)
+            tl_snapshot_release(snap)
+
+    def __len__(self):
+        """Exact number of visible records (tombstone-aware, never an estimate)."""
+        cdef uint64_t n = 0
+        cdef tl_snapshot_t *snap = NULL
+        cdef tl_status_t st
+        self._require_open()
+        _check(tl_snapshot_acquire(self._log, &snap))
+        with nogil:
+            st = tl_count_all(snap, &n)
+        tl_snapshot_release(snap)
+        _check(st)
+        return n
+
+    def count(self, t1=None, t2=None):
+        """Exact visible records in ``[t1, t2)`` (None bounds open), without a scan."""
+        cdef uint64_t n = 0
+        cdef tl_snapshot_t *snap = NULL
+        cdef tl_status_t st
+        cdef int64_t a = TL_TS_MIN if t1 is None else _ts(t1)
+        cdef int64_t b = 0 if t2 is None else _ts(t2)
+        cdef bint open_hi = t2 is None
+        self._require_open()
+        _check(tl_snapshot_acquire(self._log, &snap))
+        with nogil:
+            if open_hi:
+                st = tl_count_since(snap, a, &n)
+            else:
+                st = tl_count_range(snap, a, b, &n)
+        tl_snapshot_release(snap)
+        _check(st)
+        return n
+
+    cdef object _neighbour(self, int which, int64_t t):
+        cdef tl_snapshot_t *snap = NULL
+        cdef tl_status_t st
+        cdef tl_ts_t out = 0
+        self._require_open()
+        _check(tl_snapshot_acquire(self._log, &snap))
+        if which == 0:
+            st = tl_min_ts(snap, &out)
+        elif which == 1:
+            st = tl_max_ts(snap, &out)
+        elif which == 2:
+            st = tl_next_ts(snap, t, &out)
+        else:
+            st = tl_prev_ts(snap, t, &out)
+        tl_snapshot_release(snap)
+        if st == TL_EOF:
+            return None
+        _check(st)
+        return out
+
+    def min_ts(self):
+        """Smallest visible timestamp, or None when empty."""
+        return self._neighbour(0, 0)
+
+    def max_ts(self):
+        """Largest visible timestamp, or None when empty."""
+        return self._neighbour(1, 0)
+
+    def next_ts(self, ts):
+        """Smallest visible timestamp ``> ts``, or None."""
+        return self._neighbour(2, _ts(ts))
+
+    def prev_ts(self, ts):
+        """Largest visible timestamp ``< ts``, or None."""
+        return self._neighbour(3, _ts(ts))
+
+    # ------------------------------------------------------------ zero-copy views
+
+    def views(self, t1=None, t2=None):
+        """Zero-copy page spans over ``[t1, t2)`` (None bounds open).
+
+        Yields :class:`PageSpan` objects whose ``timestamps`` are read-only
+        NumPy arrays over the engine's own page memory. Only flushed data
+        (memruns and segments) appears: records still in the memtable are
+        not exposed, so call ``flush()`` first. Records hidden by deletes are
+        cut out of the spans. Spans pin their snapshot until released.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (3, "c")]); log.flush()
+        >>> [span.timestamps.tolist() for span in log.views(2)]
+        [[2, 3]]
+        >>> log.close()
+        """
+        cdef _Snapshot snap = self._snapshot()
+        if t1 is None and t2 is None:
+            return _make_span_iter(snap, _K_ALL, 0, 0)
+        if t1 is None:
+            return _make_span_iter(snap, _K_RANGE, TL_TS_MIN, _ts(t2))
+        if t2 is None:
+            return _make_span_iter(snap, _K_SINCE, _ts(t1), 0)
+        return _make_span_iter(snap, _K_RANGE, _ts(t1), _ts(t2))
+
+    def page_spans(self, t1=None, t2=None):
+        """Alias of :meth:`views`."""
+        return self.views(t1, t2)
+
+    # ------------------------------------------------------------ maintenance
+
+    def flush(self):
+        """Seals the memtable and turns every memrun into an L0 segment.
+
+        Publishes pending writes to zero-copy ``views()``; not durability.
+        """
+        cdef tl_status_t st
+        self._require_open()
+        with nogil:
+            st = tl_flush(self._log)
+        self._drain()
+        if st != TL_EBUSY:
+            _check(st)
+
+    def compact(self):
+        """Full compaction into windowed L1 segments, dropping deleted records.
+
+        Their objects are released (``flush()`` + ``compact()`` leaves no
+        deleted record's object referenced by the engine).
+        """
+        cdef tl_status_t st
+        self._require_open()
+        with nogil:
+            st = tl_compact(self._log)
+        self._drain()
+        if st != TL_EBUSY:
+            _check(st)
+
+    def maint_step(self):
+        """One unit of policy maintenance; True if work was done."""
+        cdef tl_status_t st
+        self._require_open()
+        with nogil:
+            st = tl_maint_step(self._log)
+        self._drain()
+        _check(st)
+        return st == TL_OK
+
+    # ------------------------------------------------------------ introspection
+
+    def stats(self):
+        """A dict of counters, by section (see the module docs)."""
+        cdef tl_stats_t s
+        cdef tl_status_t st
+        self._require_open()
+        with nogil:
+            st = tl_stats(self._log, &s)
+        _check(st)
+        empty = s.min_ts > s.max_ts
+        cfg = dict(self._settings)
+        if cfg["compaction"] is not None:
+            cfg["compaction"] = dict(cfg["compaction"])
+        return {
+            "records": s.records,
+            "storage": {
+                "records_estimate": s.physical_records,
+                "physical_records": s.physical_records,
+                "memruns": s.memruns,
+                "memrun_records": s.memrun_records,
+                "segments_l0": s.l0_segments,
+                "segments_l1": s.l1_segments,
+                "records_l0": s.l0_records,
+                "records_l1": s.l1_records,
+                "pages_total": s.pages,
+                "tombstone_count": s.tombstones,
+                "min_ts": None if empty else s.min_ts,
+                "max_ts": None if empty else s.max_ts,
+            },
+            "memtable": {
+                "active_records": s.memtable_records,
+                "ooo_records": s.memtable_ooo_records,
+                "sealed_runs": s.memruns,
+            },
+            "memory": {
+                "engine_bytes": s.engine_bytes,
+                "peak_bytes": s.peak_bytes,
+                "alloc_calls": s.alloc_calls,
+                "alloc_failures": s.alloc_failures,
+            },
+            "operational": {
+                "seals_total": s.seals,
+                "flushes_total": s.flushes,
+                "compactions_total": s.compactions,
+                "busy_events": self._busy_events,
+                "extend_skipped": self._extend_skipped,
+                "retired_queue_len": s.retired_len,
+                "dropped_handles": s.dropped_handles,
+                "snapshots": s.snapshots,
+            },
+            "config": cfg,
+        }
+
+    def _validate(self):
+        """Checks every engine invariant; raises TimelogError naming the broken one."""
+        cdef tl_status_t st
+        cdef const char *why = NULL
+        self._require_open()
+        with nogil:
+            st = tl_validate(self._log, &why)
+        if st != TL_OK:
+            raise TimelogError("engine validation failed (%s): %s" % (
+                tl_strerror(st).decode("utf-8", "replace"),
+                why.decode("utf-8", "replace") if why is not NULL else "no reason given"))
+
+    @property
+    def busy_events(self):
+        """Writes that reported backpressure (each was stored)."""
+        return self._busy_events
+
+    @property
+    def extend_skipped(self):
+        """Records skipped by ``extend(..., insert_on_error=True)`` so far."""
+        return self._extend_skipped
+
+    @property
+    def retired_queue_len(self):
+        """Handles waiting to be released (0 when closed)."""
+        if self._log is NULL:
+            return 0
+        return tl_retired_len(self._log)
+
+    @property
+    def closed(self):
+        return self._log is NULL
+
+    @property
+    def time_unit(self):
+        return _UNIT_NAMES[self._unit] if self._settings is not None else None
+
+    @property
+    def maintenance_mode(self):
+        return self._settings["maintenance"] if self._settings is not None else None
+
+    @property
+    def busy_policy(self):
+        return _BUSY_NAMES[self._busy_policy] if self._settings is not None else None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def close(self):
+        """Releases the engine and every stored object; idempotent.
+
+        Iterators, spans and arrays created before still read their snapshot;
+        the memory they pin is freed when the last of them goes. Any other
+        call on a closed log raises TimelogError (use ``reopen()``).
+        """
+        cdef tl_log_t *log = self._log
+        if log is NULL:
+            return
+        self._drain()
+        self._log = NULL
+        tl_close(log)
+
+    def __enter__(self):
+        self._require_open()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def __sizeof__(self):
+        cdef tl_stats_t s
+        base = object.__sizeof__(self)
+        if self._log is not NULL and tl_stats(self._log, &s) == TL_OK:
+            return base + <Py_ssize_t> s.engine_bytes
+        return base
+
+    def __repr__(self):
+        name = type(self).__name__
+        if self._log is NULL:
+            return "<%s closed>" % (name,)
+        return "<%s records=%d time_unit=%r maintenance=%r>" % (
+            name, len(self), self.time_unit, self.maintenance_mode)
+
+    def __reduce__(self):
+        raise TypeError("%s objects cannot be pickled yet" % (type(self).__name__,))
+
+
+# ---------------------------------------------------------------- helpers for extend / slices
+
+cdef tuple _pair(object item, Py_ssize_t i):
+    if isinstance(item, (str, bytes, bytearray, dict, set, frozenset)):
+        raise ValueError("extend(): item %d is a %s, expected a (ts, obj) pair; "
+                         "nothing was stored" % (i, type(item).__name__))
+    try:
+        n = len(item)
+        if n == 2:
+            return (item[0], item[1])
+    except (TypeError, KeyError, IndexError):
+        pass
+    raise ValueError("extend(): item %d (%s) is not a (ts, obj) pair; nothing "
+                     "was stored" % (i, type(item).__name__))
+
+
+cdef tuple _slice_bounds(slice key):
+    if key.step is not None and not (type(key.step) is int and key.step == 1):
+        raise ValueError("slice step is not supported (got %r): timelog slices are "
+                         "half-open time ranges [t1, t2)" % (key.step,))
+    return key.start, key.stop
+
+
+cdef PageSpanIter _make_span_iter(_Snapshot snap, int kind, int64_t t1, int64_t t2):
+    cdef PageSpanIter it = PageSpanIter.__new__(PageSpanIter)
+    cdef tl_status_t st
+    if snap._snap is NULL:
+        raise TimelogError("snapshot released")
+    if kind == _K_ALL:
+        st = tl_spans_all(snap._snap, &it._it)
+    elif kind == _K_SINCE:
+        st = tl_spans_since(snap._snap, t1, &it._it)
+    else:
+        st = tl_spans_range(snap._snap, t1, t2, &it._it)
+    if st != TL_OK:
+        it._it = NULL
+        _check(st)
+    it._snap = snap
+    return it
+
+
+# ---------------------------------------------------------------- snapshot pin
+
+@cython.final
+@cython.no_gc_clear
+@cython.freelist(8)
+cdef class _Snapshot:
+    """Owns one engine snapshot pin; the base of every zero-copy array."""
+
+    def __cinit__(self):
+        self._snap = NULL
+
+    cdef int _release(self) except -1:
+        cdef tl_snapshot_t *snap = self._snap
+        if snap is not NULL:
+            self._snap = NULL
+            tl_snapshot_release(snap)
+            if self._owner is not None:
+                self._owner._drain()
+        return 0
+
+    def __dealloc__(self):
+        cdef size_t n = 0
+        cdef tl_log_t *log
+        cdef tl_status_t st
+        if self._snap is not NULL:
+            tl_snapshot_release(self._snap)   # may run on_drop: GIL held
+            self._snap = NULL
+            if self._owner is not None:
+                log = self._owner._log
+                if log is not NULL and tl_retired_len(log) > 0:
+                    st = tl_drain_retired(log, 0, &n)   # nothing to report from here
+
+    def __reduce__(self):
+        raise TypeError("snapshot pins cannot be pickled")
+
+
+# ---------------------------------------------------------------- TimelogIter
+
+@cython.final
+@cython.no_gc_clear
+cdef class TimelogIter:
+    """Iterator over ``(ts, obj)`` records of one snapshot, in timestamp order.
+
+    Created by ``log[t1:t2]``, ``range()``, ``since()``, ``until()``,
+    ``all()``, ``point()``. ``len(it)`` is the number of records not yet
+    yielded. Closing (``close()``, ``with``, or reaching the end) releases the
+    snapshot pin.
+
+    >>> log = Timelog(maintenance="disabled")
+    >>> log.extend([(1, "a"), (2, "b"), (3, "c")])
+    >>> with log[1:3] as it:
+    ...     print(len(it), next(it), len(it), it.next_batch(5))
+    2 (1, 'a') 1 [(2, 'b')]
+    >>> log.close()
+    """
+
+    def __cinit__(self):
+        self._it = NULL
+        self._pos = 0
+        self._n = 0
+        self._eof = False
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("TimelogIter objects are created by Timelog methods "
+                        "(log[t1:t2], range(), since(), ...)")
+
+    def __dealloc__(self):
+        if self._it is not NULL:
+            tl_iter_close(self._it)   # may run on_drop: GIL held
+            self._it = NULL
+
+    cdef int _close(self) except -1:
+        cdef tl_iter_t *it = self._it
+        self._it = NULL
+        self._pos = 0
+        self._n = 0
+        self._eof = True
+        if it is not NULL:
+            tl_iter_close(it)
+        # Dropping the last reference to the snapshot releases its pin and
+        # drains the handles that only this snapshot still kept alive.
+        self._snap = None
+        return 0
+
+    cdef int _refill(self) except -1:
+        cdef size_t n = 0
+        cdef tl_status_t st = tl_iter_next_batch(self._it, self._tsbuf, self._hbuf,
+                                                 _ITER_BUF, &n)
+        _check(st)
+        self._pos = 0
+        self._n = n
+        if st == TL_EOF or n < _ITER_BUF:
+            self._eof = True
+        return 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef size_t i
+        if self._pos >= self._n:
+            if self._it is NULL:
+                raise StopIteration
+            if self._eof:
+                self._close()
+                raise StopIteration
+            self._refill()
+            if self._n == 0:
+                self._close()
+                raise StopIteration
+        i = self._pos
+        self._pos = i + 1
+        item = (self._tsbuf[i], <object> <PyObject *> <size_t> self._hbuf[i])
+        if self._eof and self._pos >= self._n:
+            self._close()   # the tuple holds its own reference to obj
+        return item
+
+    def __len__(self):
+        """Records not yet yielded."""
+        cdef uint64_t rem = 0
+        cdef tl_status_t st
+        if self._it is NULL:
+            return 0
+        if self._eof:
+            return self._n - self._pos
+        with nogil:
+            st = tl_iter_remaining(self._it, &rem)
+        _check(st)
+        return rem + (self._n - self._pos)
+
+    def next_batch(self, n):
+        """Up to ``n`` next records as a list of ``(ts, obj)`` (``[]`` at the end)."""
+        cdef Py_ssize_t want, got = 0, take, j
+        cdef size_t fetched = 0
+        cdef tl_ts_t *tsb = NULL
+        cdef tl_handle_t *hb = NULL
+        cdef tl_status_t st
+        if isinstance(n, bool) or not PyIndex_Check(n):
+            raise TypeError("next_batch(n): n must be an int, got %s" % (type(n).__name__,))
+        want = n
+        if want < 0:
+            raise ValueError("next_batch(n): n must be >= 0, got %d" % (want,))
+        out = []
+        while got < want:
+            if self._pos < self._n:
+                take = min(<Py_ssize_t> (self._n - self._pos), want - got)
+                for j in range(take):
+                    out.append((self._tsbuf[self._pos + j],
+                                <object> <PyObject *> <size_t> self._hbuf[self._pos + j]))
+                self._pos += take
+                got += take
+                continue
+            if self._it is NULL or self._eof:
+                break
+            if want - got >= _NOGIL_BATCH:
+                # One large fetch straight into temporary arrays, GIL released.
+                take = want - got
+                tsb = <tl_ts_t *> PyMem_Malloc(take * sizeof(tl_ts_t))
+                hb = <tl_handle_t *> PyMem_Malloc(take * sizeof(tl_handle_t))
+                try:
+                    if tsb is NULL or hb is NULL:
+                        raise MemoryError()
+                    with nogil:
+                        st = tl_iter_next_batch(self._it, tsb, hb, <size_t> take, &fetched)
+                    _check(st)
+                    for j in range(<Py_ssize_t> fetched):
+                        out.append((tsb[j], <object> <PyObject *> <size_t> hb[j]))
+                    got += fetched
+                    if st == TL_EOF or <Py_ssize_t> fetched < take:
+                        self._eof = True
+                finally:
+                    PyMem_Free(tsb)
+                    PyMem_Free(hb)
+                    tsb = NULL
+                    hb = NULL
+                continue
+            self._refill()
+            if self._n == 0:
+                break
+        if self._it is not NULL and self._eof and self._pos >= self._n:
+            self._close()
+        return out
+
+    def view(self):
+        """Zero-copy :class:`PageSpanIter` over this iterator's range and snapshot.
+
+        Covers the iterator's whole range (not only what is left), and only
+        flushed data. Raises TimelogError once the iterator is closed.
+        """
+        if self._snap is None:
+            raise TimelogError("iterator is closed")
+        if self._kind == _K_ALL:
+            return _make_span_iter(self._snap, _K_ALL, 0, 0)
+        if self._kind == _K_SINCE:
+            return _make_span_iter(self._snap, _K_SINCE, self._t1, 0)
+        if self._kind == _K_UNTIL:
+            return _make_span_iter(self._snap, _K_RANGE, TL_TS_MIN, self._t2)
+        if self._kind == _K_POINT:
+            if self._t1 == TL_TS_MAX:
+                return _make_span_iter(self._snap, _K_SINCE, self._t1, 0)
+            return _make_span_iter(self._snap, _K_RANGE, self._t1, self._t1 + 1)
+        return _make_span_iter(self._snap, _K_RANGE, self._t1, self._t2)
+
+    def close(self):
+        """Releases the snapshot pin now; idempotent."""
+        self._close()
+
+    @property
+    def closed(self):
+        return self._it is NULL
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._close()
+        return False
+
+    def __repr__(self):
+        if self._it is NULL:
+            return "<TimelogIter closed>"
+        return "<TimelogIter remaining=%d>" % (len(self),)
+
+    def __reduce__(self):
+        raise TypeError("TimelogIter objects cannot be pickled")
+
+
+# ---------------------------------------------------------------- zero-copy spans
+
+@cython.final
+@cython.no_gc_clear
+cdef class PageSpanIter:
+    """Iterator of :class:`PageSpan` over one snapshot (flushed data only)."""
+
+    def __cinit__(self):
+        self._it = NULL
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("PageSpanIter objects are created by Timelog.views()")
+
+    def __dealloc__(self):
+        if self._it is not NULL:
+            tl_spans_close(self._it)   # may run on_drop: GIL held
+            self._it = NULL
+
+    cdef int _close(self) except -1:
+        cdef tl_span_iter_t *it = self._it
+        self._it = NULL
+        if it is not NULL:
+            tl_spans_close(it)
+        self._snap = None
+        return 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef tl_span_t sp
+        cdef tl_status_t st
+        cdef PageSpan span
+        while True:
+            if self._it is NULL:
+                raise StopIteration
+            st = tl_spans_next(self._it, &sp)
+            if st == TL_EOF:
+                self._close()
+                raise StopIteration
+            _check(st)
+            if sp.n > 0:
+                break
+        span = PageSpan.__new__(PageSpan)
+        span._snap = self._snap
+        span._ts = sp.ts
+        span._h = sp.h
+        span._n = sp.n
+        span._level = sp.level
+        return span
+
+    def close(self):
+        """Releases this iterator's pin (spans already yielded keep theirs)."""
+        self._close()
+
+    @property
+    def closed(self):
+        return self._it is NULL
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._close()
+        return False
+
+    def __reduce__(self):
+        raise TypeError("PageSpanIter objects cannot be pickled")
+
+
+@cython.final
+@cython.no_gc_clear
+@cython.freelist(16)
+cdef class PageSpan:
+    """A run of records inside one immutable page, exposed without copying.
+
+    ``timestamps`` is a read-only int64 NumPy array over the engine's page
+    memory; the array keeps the snapshot pin alive through its ``base``, so
+    it stays valid after the span, its iterator and even the log are closed.
+    The span covers ``[start_ts, end_ts)``; ``end_ts`` is ``last_ts + 1``, or
+    None when ``last_ts`` is ``2**63-1`` (an open end, usable as a slice
+    bound: ``log[span.start_ts:span.end_ts]``).
+    """
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("PageSpan objects are yielded by Timelog.views()")
+
+    cdef int _require(self) except -1:
+        if self._snap is None:
+            raise TimelogError("page span is closed")
+        return 0
+
+    @property
+    def timestamps(self):
+        """Read-only int64 ndarray over the page (no copy); a new view per access."""
+        cdef cnp.npy_intp dims
+        cdef cnp.ndarray arr
+        self._require()
+        dims = <cnp.npy_intp> self._n
+        arr = cnp.PyArray_SimpleNewFromData(1, &dims, cnp.NPY_INT64,
+                                            <void *> <tl_ts_t *> self._ts)
+        cnp.set_array_base(arr, self._snap)
+        cnp.PyArray_CLEARFLAGS(arr, cnp.NPY_ARRAY_WRITEABLE)
+        return arr
+
+    def copy_timestamps(self):
+        """An owned, writable copy of ``timestamps``."""
+        cdef cnp.npy_intp dims
+        cdef cnp.ndarray arr
+        self._require()
+        dims = <cnp.npy_intp> self._n
+        arr = cnp.PyArray_EMPTY(1, &dims, cnp.NPY_INT64, 0)
+        if self._n:
+            memcpy(cnp.PyArray_DATA(arr), self._ts, self._n * sizeof(tl_ts_t))
+        return arr
+
+    def objects(self):
+        """A lazy, read-only sequence of this span's objects."""
+        cdef PageSpanObjectsView v
+        self._require()
+        v = PageSpanObjectsView.__new__(PageSpanObjectsView)
+        v._snap = self._snap
+        v._h = self._h
+        v._n = self._n
+        return v
+
+    def __len__(self):
+        return self._n if self._snap is not None else 0
+
+    @property
+    def start_ts(self):
+        """First timestamp of the span."""
+        self._require()
+        return self._ts[0]
+
+    @property
+    def last_ts(self):
+        """Last timestamp of the span (inclusive)."""
+        self._require()
+        return self._ts[self._n - 1]
+
+    @property
+    def end_ts(self):
+        """Exclusive end: ``last_ts + 1``, or None when ``last_ts == 2**63-1``."""
+        self._require()
+        if self._ts[self._n - 1] == TL_TS_MAX:
+            return None
+        return self._ts[self._n - 1] + 1
+
+    @property
+    def t1(self):
+        """Alias of ``start_ts``: the span covers ``[t1, t2)``."""
+        return self.start_ts
+
+    @property
+    def t2(self):
+        """Alias of ``end_ts``."""
+        return self.end_ts
+
+    @property
+    def level(self):
+        """Where the page lives: 0 = memrun, 1 = L0 segment, 2 = L1 segment."""
+        return self._level
+
+    @property
+    def closed(self):
+        return self._snap is None
+
+    def close(self):
+        """Drops this span's pin (arrays already created keep their own)."""
+        self._snap = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def __repr__(self):
+        if self._snap is None:
+            return "<PageSpan closed>"
+        return "<PageSpan n=%d [%d, %d] level=%d>" % (
+            self._n, self._ts[0], self._ts[self._n - 1], self._level)
+
+    def __reduce__(self):
+        raise TypeError("PageSpan objects cannot be pickled; use copy_timestamps() "
+                        "and objects().copy()")
+
+
+@cython.final
+@cython.no_gc_clear
+cdef class PageSpanObjectsView:
+    """Lazy read-only sequence of a span's objects (reads handles on access)."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("PageSpanObjectsView objects come from PageSpan.objects()")
+
+    def __len__(self):
+        return self._n
+
+    def __getitem__(self, key):
+        cdef Py_ssize_t i
+        if isinstance(key, slice):
+            return [<object> <PyObject *> <size_t> self._h[i]
+                    for i in range(*key.indices(<Py_ssize_t> self._n))]
+        if isinstance(key, bool) or not PyIndex_Check(key):
+            raise TypeError("indices must be integers or slices, not %s"
+                            % (type(key).__name__,))
+        i = key
+        if i < 0:
+            i += <Py_ssize_t> self._n
+        if i < 0 or i >= <Py_ssize_t> self._n:
+            raise IndexError("PageSpanObjectsView index out of range")
+        return <object> <PyObject *> <size_t> self._h[i]
+
+    def __iter__(self):
+        cdef Py_ssize_t i
+        for i in range(<Py_ssize_t> self._n):
+            yield <object> <PyObject *> <size_t> self._h[i]
+
+    def copy(self):
+        """The objects as a new list."""
+        cdef Py_ssize_t i
+        return [<object> <PyObject *> <size_t> self._h[i] for i in range(<Py_ssize_t> self._n)]
+
+    def __repr__(self):
+        return "<PageSpanObjectsView n=%d>" % (self._n,)
+
+    def __reduce__(self):
+        raise TypeError("PageSpanObjectsView objects cannot be pickled; use copy()")
