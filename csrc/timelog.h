@@ -221,6 +221,13 @@ TL_NODISCARD tl_status_t tl_count_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t
 TL_NODISCARD tl_status_t tl_count_since(tl_snapshot_t *snap, tl_ts_t t1, uint64_t *out);
 TL_NODISCARD tl_status_t tl_count_all(tl_snapshot_t *snap, uint64_t *out);
 
+/* Per-bucket visible counts: out[i] counts [edges[i], edges[i+1]) for
+ * i < n_edges - 1 (the last bucket ends at edges[n-1] exclusive). edges must
+ * be non-decreasing (TL_EINVAL otherwise); n_edges < 2 writes nothing. Each
+ * bucket costs binary searches per source, not a scan of its records. */
+TL_NODISCARD tl_status_t tl_count_buckets(tl_snapshot_t *snap, const tl_ts_t *edges,
+                                          size_t n_edges, uint64_t *out);
+
 /* Visible timestamp neighbours. TL_EOF (and *out untouched) when none. */
 TL_NODISCARD tl_status_t tl_min_ts(tl_snapshot_t *snap, tl_ts_t *out);
 TL_NODISCARD tl_status_t tl_max_ts(tl_snapshot_t *snap, tl_ts_t *out);

@@ -87,7 +87,7 @@ void *tl_mem_calloc(tl_mem_t *m, size_t count, size_t size) {
 void *tl_mem_realloc(tl_mem_t *m, void *p, size_t old_n, size_t new_n) {
     if (p == NULL) return tl_mem_alloc(m, new_n);
     if (new_n == 0 || new_n == SIZE_MAX) return NULL;
-    atomic_fetch_add_explicit(&m->calls, 1, memory_order_relaxed);
+    if (new_n > old_n) atomic_fetch_add_explicit(&m->calls, 1, memory_order_relaxed);
     void *q;
     if (m->a.realloc_fn != NULL) {
         q = m->a.realloc_fn(m->a.ctx, p, old_n, new_n);

@@ -177,15 +177,16 @@ tl_status_t tl_open(const tl_config_t *cfg, tl_log_t **out) {
     atomic_init(&log->closed, false);
     atomic_init(&log->seq, 0);
     atomic_init(&log->dropped, 0);
-    if (!tl_mutex_init(&log->lock)) {
-        tl_mem_free(&log->mem, log, sizeof(*log));
-        return TL_ERR(TL_ENOMEM);
-    }
-    st = tl_retire_init(&log->retire);
+    bool locked_ok = tl_mutex_init(&log->lock);
+    st = locked_ok ? tl_retire_init(&log->retire) : TL_ERR(TL_ENOMEM);
+    bool retire_ok = st == TL_OK;
     if (st == TL_OK) st = tl_manifest_create(&log->mem, NULL, 0, NULL, 0, NULL, 0, &log->man);
     if (st != TL_OK) {
-        tl_mutex_destroy(&log->lock);
-        tl_mem_free(&log->mem, log, sizeof(*log));
+        if (retire_ok) tl_retire_destroy(&log->retire, &log->mem);
+        if (locked_ok) tl_mutex_destroy(&log->lock);
+        /* The accounting lives inside the block being freed: free through a copy. */
+        boot = log->mem;
+        tl_mem_free(&boot, log, sizeof(*log));
         return st;
     }
     *out = log;

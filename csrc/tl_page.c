@@ -8,8 +8,9 @@
  */
 #include "tl_page.h"
 
-/* The header is padded so the timestamp array starts on a 64-byte boundary
- * relative to the block start: NumPy users get cache-line aligned spans. */
+/* The header is padded to 64 bytes, so the timestamp array keeps the
+ * alignment the allocator gave the block (16 bytes with glibc; 64 with an
+ * allocator that aligns to cache lines). */
 #define RECS_HDR_BYTES ((sizeof(tl_recs_t) + 63u) & ~(size_t)63u)
 
 static size_t recs_alloc_bytes(size_t cap) {

@@ -111,6 +111,20 @@ tl_status_t tl_count_all(tl_snapshot_t *snap, uint64_t *out) {
     return tl_count_in(snap, tl_range_closed(TL_TS_MIN, TL_TS_MAX), out);
 }
 
+tl_status_t tl_count_buckets(tl_snapshot_t *snap, const tl_ts_t *edges, size_t n_edges,
+                             uint64_t *out) {
+    if (n_edges < 2) return TL_OK;
+    if (edges == NULL || out == NULL) return TL_ERR(TL_EINVAL);
+    for (size_t i = 1; i < n_edges; i++) {
+        if (edges[i] < edges[i - 1]) return TL_ERR(TL_EINVAL);
+    }
+    for (size_t i = 0; i + 1 < n_edges; i++) {
+        tl_status_t st = tl_count_in(snap, tl_range_halfopen(edges[i], edges[i + 1]), &out[i]);
+        if (st != TL_OK) return st;
+    }
+    return TL_OK;
+}
+
 /* ---------------------------------------------------------------- neighbours */
 
 /* The tombstone interval holding ts, or NULL. */

@@ -13,20 +13,22 @@ static tl_ts_t from_u(uint64_t u) { return (tl_ts_t)(u ^ ((uint64_t)1 << 63)); }
 tl_window_t tl_window_of(tl_ts_t ts, tl_ts_t size, tl_ts_t origin) {
     uint64_t usize = (uint64_t)size; /* size > 0 by contract */
     uint64_t u = to_u(ts), o = to_u(origin);
-    uint64_t start; /* in offset space; may be clipped to 0 */
+    uint64_t start, end; /* in offset space */
+    uint64_t span = usize - 1;
     if (u >= o) {
         uint64_t k = (u - o) / usize;
         start = o + k * usize; /* <= u, cannot wrap */
+        end = (UINT64_MAX - start < span) ? UINT64_MAX : start + span;
     } else {
-        /* Windows to the left of origin: the one holding u starts at
-         * o - ceil((o - u) / size) * size, clipped at 0. */
+        /* Windows to the left of origin: the one holding u ends just before
+         * rem = o - floor((o - u - 1) / size) * size, which is > u; it starts
+         * size earlier, or is clipped at the bottom of the int64 range. */
         uint64_t d = o - u;
         uint64_t back = ((d - 1) / usize) * usize; /* < d, no wrap */
-        uint64_t rem = o - back;                   /* > u */
+        uint64_t rem = o - back;
+        end = rem - 1;
         start = rem >= usize ? rem - usize : 0;
     }
-    uint64_t span = usize - 1;
-    uint64_t end = (UINT64_MAX - start < span) ? UINT64_MAX : start + span;
     tl_window_t w = {from_u(start), from_u(end)};
     return w;
 }

@@ -7,9 +7,11 @@ import pytest
 
 from timelog import Timelog, TimelogError
 
+# datetime.datetime and numpy.datetime64 are valid timestamps (test_datetime.py);
+# a date, a time of day or a duration is not.
 BAD_TYPES = [True, False, 1.0, 1.5, "1", b"1", None, [1], (1,), 1j,
-             np.float64(1.0), np.bool_(True), datetime.datetime(2024, 1, 1),
-             np.datetime64(1, "ms")]
+             np.float64(1.0), np.bool_(True), datetime.date(2024, 1, 1),
+             datetime.timedelta(seconds=1), np.timedelta64(1, "ms"), datetime.time(1)]
 OUT_OF_RANGE = [2**63, -(2**63) - 1, 2**100, -(2**70)]
 
 
@@ -52,13 +54,22 @@ READS = {
     "contains": lambda lg, t: t in lg,
     "views": lambda lg, t: lg.views(t, 10),
     "count": lambda lg, t: lg.count(t, 10),
+    "count_hi": lambda lg, t: lg.count(0, t),
+    "arrays": lambda lg, t: lg.arrays(t, 10),
+    "timestamps": lambda lg, t: lg.timestamps(0, t),
+    "histogram": lambda lg, t: lg.histogram(t, 10, bins=2),
+    "histogram_hi": lambda lg, t: lg.histogram(0, t, bins=2),
+    "counts": lambda lg, t: lg.counts(t, 10, 1),
+    "counts_hi": lambda lg, t: lg.counts(0, t, 1),
 }
 
 
 # None is an open bound where a call takes two bounds (a slice, delete(t1, t2),
-# views(), count()); everywhere else it is a bad timestamp.
+# views(), count(), arrays(), histogram(), ...); everywhere else it is a bad
+# timestamp.
 NONE_IS_OPEN = {"delete_range_lo", "delete_range_hi", "delitem_slice", "slice",
-                "slice_hi", "views", "count"}
+                "slice_hi", "views", "count", "count_hi", "arrays", "timestamps",
+                "histogram", "histogram_hi", "counts", "counts_hi"}
 
 
 @pytest.mark.parametrize("op", sorted(WRITES))
@@ -100,8 +111,10 @@ def test_read_out_of_range(seeded, op, bad):
 def test_type_error_message_explains_timestamps(seeded):
     with pytest.raises(TypeError, match="integers .*time_unit"):
         seeded[1.5] = "x"
-    with pytest.raises(TypeError, match="datetime"):
-        seeded[datetime.datetime(2024, 1, 1)] = "x"
+    with pytest.raises(TypeError, match="use a datetime.datetime"):
+        seeded[datetime.date(2024, 1, 1)] = "x"
+    with pytest.raises(TypeError, match="duration"):
+        seeded[datetime.timedelta(days=1)] = "x"
     with pytest.raises(OverflowError, match=r"2\*\*63"):
         seeded[2**63] = "x"
 
@@ -169,6 +182,10 @@ CLOSED_CALLS = {
     "len": lambda lg: len(lg),
     "contains": lambda lg: 1 in lg,
     "count": lambda lg: lg.count(),
+    "arrays": lambda lg: lg.arrays(),
+    "timestamps": lambda lg: lg.timestamps(0, 10),
+    "histogram": lambda lg: lg.histogram(0, 10, bins=2),
+    "counts": lambda lg: lg.counts(0, 10, 5),
     "min_ts": lambda lg: lg.min_ts(),
     "max_ts": lambda lg: lg.max_ts(),
     "next_ts": lambda lg: lg.next_ts(1),

@@ -164,6 +164,11 @@ cdef extern from "timelog.h" nogil:
     tl_status_t tl_count_since(tl_snapshot_t *snap, tl_ts_t t1, uint64_t *out)
     tl_status_t tl_count_all(tl_snapshot_t *snap, uint64_t *out)
 
+    # out[i] counts [edges[i], edges[i+1]); edges non-decreasing (TL_EINVAL
+    # otherwise); n_edges < 2 writes nothing.
+    tl_status_t tl_count_buckets(tl_snapshot_t *snap, const tl_ts_t *edges,
+                                 size_t n_edges, uint64_t *out)
+
     tl_status_t tl_min_ts(tl_snapshot_t *snap, tl_ts_t *out)
     tl_status_t tl_max_ts(tl_snapshot_t *snap, tl_ts_t *out)
     tl_status_t tl_next_ts(tl_snapshot_t *snap, tl_ts_t ts, tl_ts_t *out)

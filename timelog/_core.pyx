@@ -45,6 +45,10 @@ cdef extern from "Python.h":
     void _decref "Py_DECREF"(PyObject *o)
     long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
     bint PyIndex_Check(object o)
+    bint PyObject_CheckBuffer(object o)
+    object PyList_New(Py_ssize_t n)
+    # Steals the reference: the caller Py_INCREFs first.
+    void PyList_SET_ITEM_ptr "PyList_SET_ITEM"(object o, Py_ssize_t i, PyObject *v)
     PyObject *PyList_GET_ITEM(object o, Py_ssize_t i)
     PyObject *PyTuple_GET_ITEM(object o, Py_ssize_t i)
 
@@ -144,7 +148,24 @@ cdef inline void _decref_handles(const tl_handle_t *h, size_t n) noexcept:
 
 # ---------------------------------------------------------------- timestamps
 
-_TS_HELP = "timestamps are integers (int64) in the log's time_unit"
+_TS_HELP = ("timestamps are integers (int64) in the log's time_unit, or "
+            "datetime.datetime / numpy.datetime64 / pandas.Timestamp values")
+
+# Lengths of datetime64 units in attoseconds, so that every conversion between
+# two fixed-length units is exact integer arithmetic (a ratio of two of these).
+# "Y" and "M" are calendar units: they go through days first.
+_DT64_AS = {
+    "as": 1, "fs": 10**3, "ps": 10**6, "ns": 10**9, "us": 10**12, "ms": 10**15,
+    "s": 10**18, "m": 60 * 10**18, "h": 3600 * 10**18, "D": 86400 * 10**18,
+    "W": 7 * 86400 * 10**18,
+}
+_UNIT_AS = {TL_UNIT_S: 10**18, TL_UNIT_MS: 10**15, TL_UNIT_US: 10**12, TL_UNIT_NS: 10**9}
+# Beyond this many years (or months) from 1970 no time_unit can hold the value,
+# and the calendar conversion to days could itself overflow int64.
+_CALENDAR_LIMIT = 10**15
+
+_EPOCH_NAIVE = _dt.datetime(1970, 1, 1)
+_EPOCH_UTC = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 cdef int64_t _ts_from_int(object x) except? -1:
@@ -156,28 +177,191 @@ cdef int64_t _ts_from_int(object x) except? -1:
     return <int64_t> v
 
 
-cdef int64_t _ts_slow(object x) except? -1:
+cdef int64_t _ts_converted(object v, object what, int unit) except? -1:
+    """Range-checks v, a timestamp (Python int) converted from what."""
+    if v < _I64_MIN or v > _I64_MAX:
+        raise OverflowError(
+            "%r is %d in time_unit=%r, outside the int64 range [-2**63, 2**63-1]"
+            % (what, v, _UNIT_NAMES[unit]))
+    return <int64_t> v
+
+
+cdef int64_t _ts_datetime64(object x, int unit) except? -1:
+    """numpy.datetime64 -> the log's unit, from its integer value and unit.
+
+    Exact: v * len(src unit) // len(log unit) on Python ints (floor, so a
+    finer value lands in the log-unit tick that contains it).
+    """
+    name, count = _np.datetime_data(x.dtype)
+    if _np.isnat(x):
+        raise ValueError("NaT (not-a-time) is not a timestamp")
+    if name == "generic":
+        raise TypeError("numpy.datetime64 without a unit is not a timestamp; "
+                        "give it one, e.g. np.datetime64(v, 'ms')")
+    v = int(x.astype(_np.int64))
+    if name == "Y" or name == "M":
+        if abs(v) * count > _CALENDAR_LIMIT:
+            raise OverflowError("%r is outside the int64 range in time_unit=%r"
+                                % (x, _UNIT_NAMES[unit]))
+        v = int(x.astype("M8[D]").astype(_np.int64))
+        name, count = "D", 1
+    return _ts_converted(v * count * _DT64_AS[name] // _UNIT_AS[unit], x, unit)
+
+
+cdef int64_t _ts_datetime(object x, int unit) except? -1:
+    """datetime.datetime -> the log's unit; naive values are UTC.
+
+    Exact: computed from the timedelta to the epoch (days, seconds,
+    microseconds), never through a float timestamp(). Units coarser than a
+    microsecond floor. A pandas.Timestamp (a datetime subclass that may carry
+    nanoseconds) goes through its numpy.datetime64 value, which is UTC.
+    """
+    if type(x) is not _dt.datetime:
+        asm8 = getattr(x, "asm8", None)
+        if isinstance(asm8, _np.datetime64):
+            return _ts_datetime64(asm8, unit)
+    if x.utcoffset() is None:
+        d = x - _EPOCH_NAIVE
+    else:
+        d = x - _EPOCH_UTC
+    us = (d.days * 86400 + d.seconds) * 1000000 + d.microseconds
+    if unit == TL_UNIT_S:
+        v = us // 1000000
+    elif unit == TL_UNIT_MS:
+        v = us // 1000
+    elif unit == TL_UNIT_US:
+        v = us
+    else:
+        v = us * 1000
+    return _ts_converted(v, x, unit)
+
+
+cdef int64_t _ts_slow(object x, int unit) except? -1:
     if isinstance(x, (bool, _np.bool_)):
         raise TypeError("%s; got a bool (%r)" % (_TS_HELP, x))
-    if isinstance(x, (_dt.datetime, _dt.date, _dt.time, _dt.timedelta,
-                      _np.datetime64, _np.timedelta64)):
-        raise TypeError(
-            "%s; got %s. datetime timestamps are not supported yet: convert "
-            "first, e.g. int(dt.timestamp() * 1000) for time_unit='ms'"
-            % (_TS_HELP, type(x).__name__))
+    if isinstance(x, _dt.datetime):
+        return _ts_datetime(x, unit)
+    if isinstance(x, _np.datetime64):
+        return _ts_datetime64(x, unit)
+    if isinstance(x, _dt.date):
+        raise TypeError("%s; got a datetime.date (%r): use a datetime.datetime, "
+                        "e.g. datetime.datetime(d.year, d.month, d.day)" % (_TS_HELP, x))
+    if isinstance(x, (_dt.timedelta, _np.timedelta64)):
+        raise TypeError("%s; got a duration (%s, %r), not a point in time"
+                        % (_TS_HELP, type(x).__name__, x))
     if PyIndex_Check(x):
         return _ts_from_int(_operator.index(x))
     raise TypeError("%s; got %s (%r)" % (_TS_HELP, type(x).__name__, x))
 
 
-cdef inline int64_t _ts(object x) except? -1:
-    """Converts a timestamp: exact int fast path, then anything with __index__.
+cdef inline int64_t _ts(object x, int unit) except? -1:
+    """Converts a timestamp for a log of the given time_unit.
 
-    bool, float, str, None, datetime -> TypeError; outside int64 -> OverflowError.
+    The exact-int fast path comes first and does not look at the unit. Then:
+    anything with __index__ (numpy integers); datetime.datetime (naive = UTC),
+    pandas.Timestamp and numpy.datetime64, converted exactly into the unit.
+    bool, float, str, None, date, timedelta -> TypeError; NaT -> ValueError;
+    outside int64 -> OverflowError.
     """
     if type(x) is int:
         return _ts_from_int(x)
-    return _ts_slow(x)
+    return _ts_slow(x, unit)
+
+
+# ---------------------------------------------------------------- timestamp arrays
+
+cdef object _dt64_array_to_unit(object arr, int unit):
+    """A datetime64 ndarray -> a new int64 ndarray in the log's unit (exact)."""
+    name, count = _np.datetime_data(arr.dtype)
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    v = arr.view(_np.int64)
+    if v.size == 0:
+        return _np.empty(0, dtype=_np.int64)
+    nat = _np.flatnonzero(v == _I64_MIN)
+    if nat.size:
+        raise ValueError("bulk_append(): timestamps[%d] is NaT (not-a-time), which is "
+                         "not a timestamp; nothing was stored" % (nat[0],))
+    if name == "generic":
+        raise TypeError("bulk_append(): datetime64 timestamps need a unit (got %s)"
+                        % (arr.dtype,))
+    if name == "Y" or name == "M":
+        if max(abs(int(v.min())), abs(int(v.max()))) * count > _CALENDAR_LIMIT:
+            raise OverflowError("bulk_append(): %s timestamps outside the int64 range "
+                                "in time_unit=%r" % (arr.dtype, _UNIT_NAMES[unit]))
+        v = arr.astype("M8[D]").view(_np.int64)
+        name, count = "D", 1
+    num = count * _DT64_AS[name]
+    den = _UNIT_AS[unit]
+    g = _math.gcd(num, den)
+    num //= g
+    den //= g
+    if den == 1:
+        # Coarser source unit: multiply, after checking the result fits.
+        lo, hi = int(v.min()), int(v.max())
+        if lo * num < _I64_MIN or hi * num > _I64_MAX:
+            bad = lo if lo * num < _I64_MIN else hi
+            raise OverflowError(
+                "bulk_append(): %s value %d is %d in time_unit=%r, outside the int64 "
+                "range [-2**63, 2**63-1]; nothing was stored"
+                % (arr.dtype, bad, bad * num, _UNIT_NAMES[unit]))
+        return v * _np.int64(num) if num != 1 else v
+    if num == 1:
+        # Finer source unit: floor division cannot overflow.
+        return _np.floor_divide(v, _np.int64(den))
+    # A unit with a multiplier that neither divides nor is divided by the log's
+    # unit (e.g. datetime64[7ms] into seconds): rare, so exact Python ints.
+    out = [x * num // den for x in v.tolist()]
+    for x in out:
+        if x < _I64_MIN or x > _I64_MAX:
+            raise OverflowError("bulk_append(): %s value converts to %d in "
+                                "time_unit=%r, outside the int64 range"
+                                % (arr.dtype, x, _UNIT_NAMES[unit]))
+    return _np.array(out, dtype=_np.int64)
+
+
+cdef object _as_int64_timestamps(object x, int unit):
+    """Any 1-D buffer of timestamps -> an object exposing a native int64 buffer.
+
+    Returns x itself (no copy) when it already is one. Lossless integer
+    dtypes are converted, datetime64 goes through the log's unit, and every
+    other dtype raises TypeError naming it.
+    """
+    if isinstance(x, _np.ndarray):
+        arr = x
+    elif PyObject_CheckBuffer(x):
+        # Through memoryview so that only the buffer protocol decides the
+        # dtype (np.asarray(b"...") would make a 0-d bytes array instead).
+        arr = _np.asarray(memoryview(x))     # a view of the buffer, not a copy
+    elif hasattr(type(x), "__array__"):
+        arr = _np.asarray(x)     # pandas Series / DatetimeIndex and the like
+    else:
+        raise TypeError("bulk_append(): timestamps must be a 1-D buffer of int64 "
+                        "(a NumPy array, array('q'), memoryview, or an object with "
+                        "__array__), got %s; use extend() for other iterables"
+                        % (type(x).__name__,))
+    if arr.ndim != 1:
+        raise ValueError("bulk_append(): timestamps must be 1-D, got %d dimensions"
+                         % (arr.ndim,))
+    dt = arr.dtype
+    kind = dt.kind
+    if kind == "i":
+        if dt.itemsize == 8 and dt.isnative:
+            return arr
+        return arr.astype(_np.int64)
+    if kind == "u":
+        if dt.itemsize < 8:
+            return arr.astype(_np.int64)
+        if arr.size and int(arr.max()) > _I64_MAX:
+            raise TypeError("bulk_append(): timestamps of dtype %s hold values above "
+                            "2**63-1 (max %d), which int64 cannot represent; "
+                            "nothing was stored" % (dt, int(arr.max())))
+        return arr.astype(_np.int64)
+    if kind == "M":
+        return _dt64_array_to_unit(arr, unit)
+    raise TypeError("bulk_append(): timestamps of dtype %s cannot be converted to int64 "
+                    "without loss; pass integers or datetime64 (nothing was stored)"
+                    % (dt,))
 
 
 cdef int64_t _wall_clock(int unit) noexcept:
@@ -264,7 +448,7 @@ def _normalize(dict kw):
         elif name == "min_ts":
             if value is not None:
                 try:
-                    value = int(_ts(value))
+                    value = int(_ts(value, _UNITS[out["time_unit"]]))
                 except OverflowError:
                     raise ValueError("min_ts must be within the int64 range "
                                      "[-2**63, 2**63-1], got %r" % (value,)) from None
@@ -320,12 +504,32 @@ cdef class Timelog:
     default". Unknown or invalid values raise ``TypeError``/``ValueError``
     naming the parameter.
 
+    Timestamps are ints in ``time_unit`` ("s", "ms", "us" or "ns" since the
+    Unix epoch). Wherever a timestamp is taken (writes, deletes, slices,
+    queries, ``count``/``arrays``/``histogram`` bounds, ``min_ts``), a
+    ``datetime.datetime``, a ``numpy.datetime64`` or a ``pandas.Timestamp``
+    is accepted too and converted into this log's unit with exact integer
+    arithmetic (never through a float): naive datetimes are UTC, aware ones
+    use their offset, and a value finer than the unit is floored to the tick
+    that contains it. A ``datetime.date`` or a duration (``timedelta``,
+    ``timedelta64``) raises TypeError, NaT raises ValueError, and a value
+    outside int64 in this unit raises OverflowError.
+
     >>> from timelog import Timelog
     >>> log = Timelog(maintenance="disabled")
     >>> log[10] = "a"
     >>> log.append(20, "b")
     >>> list(log[0:20])
     [(10, 'a')]
+    >>> log.close()
+
+    >>> import datetime, numpy as np
+    >>> log = Timelog(time_unit="s", maintenance="disabled")
+    >>> log[datetime.datetime(2024, 1, 1)] = "new year"        # naive = UTC
+    >>> log.min_ts()
+    1704067200
+    >>> log[np.datetime64("2024-01-01T00:00:00.750")]          # floored to 1 s ticks
+    ['new year']
     >>> log.close()
     """
 
@@ -603,14 +807,22 @@ cdef class Timelog:
         - ``append(obj, ts=t)``;
         - ``append(t, obj)``: two positionals are ``(ts, obj)``.
 
-        The object itself is stored (identity preserved). Raises
-        TimelogBusyError (with ``busy_policy="raise"``) when the engine is
-        under backpressure: the record WAS stored, do not retry.
+        The object itself is stored (identity preserved). ``t`` is an int in
+        ``time_unit``, or a datetime / numpy.datetime64 / pandas.Timestamp
+        converted exactly into it (naive datetimes are UTC; see the class
+        docstring). Raises TimelogBusyError (with ``busy_policy="raise"``)
+        when the engine is under backpressure: the record WAS stored, do not
+        retry.
 
         >>> log = Timelog(maintenance="disabled")
         >>> log.append(5, "x"); log.append("y", ts=5)
         >>> log[5]
         ['x', 'y']
+        >>> import datetime
+        >>> utc = datetime.timezone.utc
+        >>> log.append(datetime.datetime(1970, 1, 1, 0, 0, 1, 500, tzinfo=utc), "z")
+        >>> log.max_ts()   # 1.0005 s in a "ms" log
+        1000
         >>> log.close()
         """
         cdef tl_status_t st
@@ -633,18 +845,18 @@ cdef class Timelog:
                     return
                 self._after_write(st)
                 return
-            self._append_one(_ts(ts), a)
+            self._append_one(_ts(ts, self._unit), a)
             return
         if ts is not _MISSING:
             raise TypeError("append() takes (obj), (obj, ts=...) or (ts, obj); "
                             "got two positionals and ts=")
-        self._append_one(_ts(a), b)
+        self._append_one(_ts(a, self._unit), b)
 
     def __setitem__(self, key, value):
         """``log[ts] = obj`` appends a record (it never replaces: multimap)."""
         if type(key) is slice:
             raise TypeError("slice assignment is not supported; use extend()")
-        self._append_one(_ts(key), value)
+        self._append_one(_ts(key, self._unit), value)
 
     def extend(self, a, b=_MISSING, *, mostly_ordered=None, insert_on_error=True):
         """Stores many records with ONE engine call: all of them, or none.
@@ -659,8 +871,11 @@ cdef class Timelog:
         OverflowError from a bool/float/str/None or an out-of-range int) are
         skipped, counted in ``extend_skipped``, and a RuntimeWarning says how
         many; with ``insert_on_error=False`` the first invalid timestamp
-        raises and nothing is stored. ``mostly_ordered`` is a hint only (the
-        engine detects sorted input itself); results never depend on it.
+        raises and nothing is stored. A NaT is an invalid timestamp too
+        (skipped, or ValueError when strict). Timestamps may be datetimes,
+        numpy.datetime64 or a datetime64 array, converted by ``time_unit``.
+        ``mostly_ordered`` is a hint only (the engine detects sorted input
+        itself); results never depend on it.
         O(n) for sorted input, O(n log n) otherwise.
 
         >>> log = Timelog(maintenance="disabled")
@@ -694,7 +909,9 @@ cdef class Timelog:
             objs = None
         else:
             if isinstance(a, _np.ndarray):
-                a = a.tolist()
+                # tolist() would turn datetime64[ns] into ints in the array's
+                # own unit: keep datetime64 scalars, converted one by one.
+                a = list(a) if a.dtype.kind == "M" else a.tolist()
             tss = a if (type(a) is list or type(a) is tuple) else list(a)
             objs = b if (type(b) is list or type(b) is tuple) else list(b)
             if len(tss) != len(objs):
@@ -726,8 +943,8 @@ cdef class Timelog:
                     tobj = tss[i]
                     obj = objs[i]
                 try:
-                    t = _ts(tobj)
-                except (TypeError, OverflowError):
+                    t = _ts(tobj, self._unit)
+                except (TypeError, OverflowError, ValueError):
                     if not skip_bad:
                         raise
                     skipped += 1
@@ -770,23 +987,54 @@ cdef class Timelog:
                     # own, so level 1 is already the caller's line.
                     RuntimeWarning, stacklevel=1)
 
-    def bulk_append(self, const int64_t[:] timestamps not None, objects):
-        """Typed fast path: any int64 buffer + a same-length list or tuple.
+    def bulk_append(self, timestamps, objects):
+        """Stores ``len(objects)`` records from a timestamp buffer, in ONE engine call.
 
-        ``timestamps`` may be a NumPy int64 array of any stride, an
-        ``array('q')`` or a memoryview; ``objects`` must be a list or tuple
-        of the same length (TypeError / ValueError otherwise, nothing stored).
-        One engine call with the GIL released: all records or none.
+        ``timestamps`` is any 1-D buffer: a NumPy array of any stride
+        (``arr[::2]``, ``arr[::-1]``, a column of a 2-D array), an
+        ``array('q')``, a memoryview, or an object NumPy converts through
+        ``__array__`` (a pandas Series or naive DatetimeIndex; a tz-aware
+        one becomes an object array: ``tz_convert(None)`` it first). int64
+        is read in place (a strided buffer is first gathered into a
+        contiguous one, with the GIL released); other dtypes are converted
+        when that is lossless and rejected with a TypeError naming the dtype
+        otherwise:
+
+        - int8/16/32 and uint8/16/32: always converted;
+        - uint64: converted when every value is <= 2**63-1;
+        - datetime64 of any unit: converted exactly into ``time_unit``
+          (``datetime64[s]`` into a "ms" log is multiplied by 1000; a finer
+          unit is floored), OverflowError when a value does not fit int64,
+          ValueError for NaT;
+        - float, bool, object, timedelta64, strings: TypeError.
+
+        ``objects`` is a list or tuple of the same length (ValueError
+        otherwise). The objects themselves are stored: the only per-record
+        Python work is one reference count each. The engine call runs with the
+        GIL released; already sorted input takes the in-order path and
+        unsorted input is sorted in C. All records are stored or none (an
+        error, including a timestamp below ``min_ts``, stores nothing;
+        TimelogBusyError means all were stored). O(n) for sorted input,
+        O(n log n) otherwise.
 
         >>> import numpy as np
         >>> log = Timelog(maintenance="disabled")
         >>> log.bulk_append(np.array([2, 1, 3]), ["b", "a", "c"])
         >>> len(log), log.min_ts(), log.max_ts()
         (3, 1, 3)
+        >>> log.bulk_append(np.array(["1970-01-01T00:00:01"], dtype="datetime64[s]"), ["d"])
+        >>> log.max_ts()   # 1 s in this "ms" log
+        1000
+        >>> log.bulk_append(np.array([1.5]), ["e"])
+        Traceback (most recent call last):
+            ...
+        TypeError: bulk_append(): timestamps of dtype float64 cannot be converted to int64 ...
         >>> log.close()
         """
-        cdef Py_ssize_t n = timestamps.shape[0]
-        cdef Py_ssize_t i
+        cdef const int64_t[:] mv
+        cdef Py_ssize_t n, i, bad = -1
+        cdef Py_ssize_t stride
+        cdef const char *base
         cdef const tl_ts_t *src
         cdef tl_ts_t *copy = NULL
         cdef tl_handle_t *ha = NULL
@@ -801,26 +1049,35 @@ cdef class Timelog:
         else:
             raise TypeError("bulk_append(): objects must be a list or tuple, got %s"
                             % (type(objects).__name__,))
+        mv = _as_int64_timestamps(timestamps, self._unit)
+        n = mv.shape[0]
         if len(objects) != n:
             raise ValueError("bulk_append(): length mismatch (%d timestamps, %d "
                              "objects); nothing was stored" % (n, len(objects)))
         if n == 0:
             return
         try:
-            if timestamps.strides[0] == sizeof(tl_ts_t):
-                src = &timestamps[0]
+            stride = mv.strides[0]
+            if stride == sizeof(tl_ts_t):
+                src = &mv[0]
             else:
                 copy = <tl_ts_t *> PyMem_Malloc(n * sizeof(tl_ts_t))
                 if copy is NULL:
                     raise MemoryError()
-                for i in range(n):
-                    copy[i] = timestamps[i]
+                base = <const char *> &mv[0]
+                with nogil:
+                    for i in range(n):
+                        copy[i] = (<const tl_ts_t *> (base + i * stride))[0]
                 src = copy
             if self._has_min_ts:
                 lo = self._min_ts_c
-                for i in range(n):
-                    if src[i] < lo:
-                        self._guard(src[i])
+                with nogil:
+                    for i in range(n):
+                        if src[i] < lo:
+                            bad = i
+                            break
+                if bad >= 0:
+                    self._guard(src[bad])
             ha = <tl_handle_t *> PyMem_Malloc(n * sizeof(tl_handle_t))
             if ha is NULL:
                 raise MemoryError()
@@ -876,22 +1133,22 @@ cdef class Timelog:
         """
         cdef int64_t a, b
         if t2 is _MISSING:
-            self._delete(_K_POINT, _ts(t1), 0)
+            self._delete(_K_POINT, _ts(t1, self._unit), 0)
             return
         if t1 is None and t2 is None:
             self._delete(_K_ALL, 0, 0)
         elif t1 is None:
-            self._delete(_K_UNTIL, 0, _ts(t2))
+            self._delete(_K_UNTIL, 0, _ts(t2, self._unit))
         elif t2 is None:
-            self._delete(_K_SINCE, _ts(t1), 0)
+            self._delete(_K_SINCE, _ts(t1, self._unit), 0)
         else:
-            a = _ts(t1)
-            b = _ts(t2)
+            a = _ts(t1, self._unit)
+            b = _ts(t2, self._unit)
             self._delete(_K_RANGE, a, b)
 
     def cutoff(self, ts):
         """Deletes every record with timestamp ``< ts`` (retention). O(log T)."""
-        self._delete(_K_UNTIL, 0, _ts(ts))
+        self._delete(_K_UNTIL, 0, _ts(ts, self._unit))
 
     def __delitem__(self, key):
         """``del log[ts]``, ``del log[t1:t2]``; None bounds are open.
@@ -904,13 +1161,13 @@ cdef class Timelog:
             if lo is None and hi is None:
                 self._delete(_K_ALL, 0, 0)
             elif lo is None:
-                self._delete(_K_UNTIL, 0, _ts(hi))
+                self._delete(_K_UNTIL, 0, _ts(hi, self._unit))
             elif hi is None:
-                self._delete(_K_SINCE, _ts(lo), 0)
+                self._delete(_K_SINCE, _ts(lo, self._unit), 0)
             else:
-                self._delete(_K_RANGE, _ts(lo), _ts(hi))
+                self._delete(_K_RANGE, _ts(lo, self._unit), _ts(hi, self._unit))
             return
-        self._delete(_K_POINT, _ts(key), 0)
+        self._delete(_K_POINT, _ts(key, self._unit), 0)
 
     # ------------------------------------------------------------ reads
 
@@ -929,12 +1186,12 @@ cdef class Timelog:
             if lo is None and hi is None:
                 return self._iter(_K_ALL, 0, 0)
             if lo is None:
-                return self._iter(_K_UNTIL, 0, _ts(hi))
+                return self._iter(_K_UNTIL, 0, _ts(hi, self._unit))
             if hi is None:
-                return self._iter(_K_SINCE, _ts(lo), 0)
-            a = _ts(lo)
-            return self._iter(_K_RANGE, a, _ts(hi))
-        return self._at(_ts(key))
+                return self._iter(_K_SINCE, _ts(lo, self._unit), 0)
+            a = _ts(lo, self._unit)
+            return self._iter(_K_RANGE, a, _ts(hi, self._unit))
+        return self._at(_ts(key, self._unit))
 
     def at(self, ts):
         """The list of objects stored at exactly ``ts`` (empty if none). O(log n + k).
@@ -945,7 +1202,7 @@ cdef class Timelog:
         (['x'], [])
         >>> log.close()
         """
-        return self._at(_ts(ts))
+        return self._at(_ts(ts, self._unit))
 
     cdef list _at(self, int64_t t):
         cdef tl_snapshot_t *snap = NULL
@@ -976,17 +1233,17 @@ cdef class Timelog:
 
         Snapshot-consistent: later writes are not seen. O(log n + k).
         """
-        cdef int64_t a = _ts(t1)
-        cdef int64_t b = _ts(t2)
+        cdef int64_t a = _ts(t1, self._unit)
+        cdef int64_t b = _ts(t2, self._unit)
         return self._iter(_K_RANGE, a, b)
 
     def since(self, t1):
         """Iterator over ``[t1, 2**63-1]`` (inclusive of the int64 maximum)."""
-        return self._iter(_K_SINCE, _ts(t1), 0)
+        return self._iter(_K_SINCE, _ts(t1, self._unit), 0)
 
     def until(self, t2):
         """Iterator over ``[-2**63, t2)``."""
-        return self._iter(_K_UNTIL, 0, _ts(t2))
+        return self._iter(_K_UNTIL, 0, _ts(t2, self._unit))
 
     def all(self):
         """Iterator over every record, in timestamp order."""
@@ -994,18 +1251,18 @@ cdef class Timelog:
 
     def point(self, ts):
         """Iterator over the records at exactly ``ts``."""
-        return self._iter(_K_POINT, _ts(ts), 0)
+        return self._iter(_K_POINT, _ts(ts, self._unit), 0)
 
     def equal(self, ts):
         """Alias of :meth:`point`."""
-        return self._iter(_K_POINT, _ts(ts), 0)
+        return self._iter(_K_POINT, _ts(ts, self._unit), 0)
 
     def __iter__(self):
         return self._iter(_K_ALL, 0, 0)
 
     def __contains__(self, ts):
         """``ts in log``: whether any visible record has timestamp ``ts``."""
-        cdef int64_t t = _ts(ts)
+        cdef int64_t t = _ts(ts, self._unit)
         cdef tl_snapshot_t *snap = NULL
         cdef tl_iter_t *it = NULL
         cdef tl_status_t st
@@ -1036,23 +1293,123 @@ cdef class Timelog:
         return n
 
     def count(self, t1=None, t2=None):
-        """Exact visible records in ``[t1, t2)`` (None bounds open), without a scan."""
+        """Exact number of visible records in ``[t1, t2)``, without a scan.
+
+        None bounds are open: ``t1=None`` starts at ``-2**63``, ``t2=None``
+        reaches ``2**63-1`` inclusive (so ``count()`` equals ``len(log)``).
+        Tombstone-aware and never an estimate: binary searches per source,
+        O(sources * (1 + tombstones in range) * log n), with the GIL released.
+        Bounds may be datetimes (see :meth:`append`).
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (2, "c"), (9, "d")])
+        >>> del log[9]
+        >>> log.count(), log.count(2), log.count(None, 2), log.count(2, 3)
+        (3, 2, 1, 2)
+        >>> log.close()
+        """
         cdef uint64_t n = 0
         cdef tl_snapshot_t *snap = NULL
         cdef tl_status_t st
-        cdef int64_t a = TL_TS_MIN if t1 is None else _ts(t1)
-        cdef int64_t b = 0 if t2 is None else _ts(t2)
-        cdef bint open_hi = t2 is None
+        cdef int64_t a = 0, b = 0
+        cdef int kind = _range_kind(t1, t2, self._unit, &a, &b)
         self._require_open()
         _check(tl_snapshot_acquire(self._log, &snap))
         with nogil:
-            if open_hi:
-                st = tl_count_since(snap, a, &n)
-            else:
-                st = tl_count_range(snap, a, b, &n)
+            st = _count_kind(snap, kind, a, b, &n)
         tl_snapshot_release(snap)
         _check(st)
         return n
+
+    # ------------------------------------------------------------ array-native reads
+
+    def arrays(self, t1=None, t2=None):
+        """``(timestamps, objects)`` of ``[t1, t2)``: an int64 ndarray and a list.
+
+        The same records, in the same order, as ``list(log[t1:t2])``
+        (timestamp order, tombstone-filtered, one snapshot), built in C: the
+        exact count sizes the array, the engine fills its buffer with the GIL
+        released, and the list costs one reference count per object. None
+        bounds are open (``t2=None`` reaches ``2**63-1`` inclusive); bounds
+        may be datetimes. O(log n + k).
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(3, "c"), (1, "a"), (2, "b")])
+        >>> ts, objs = log.arrays(2)
+        >>> ts, objs
+        (array([2, 3]), ['b', 'c'])
+        >>> log.close()
+        """
+        cdef int64_t a = 0, b = 0
+        cdef int kind = _range_kind(t1, t2, self._unit, &a, &b)
+        return _read_range(self, kind, a, b, True)
+
+    def timestamps(self, t1=None, t2=None):
+        """The timestamps of ``[t1, t2)`` as an int64 ndarray (no objects touched).
+
+        Like ``arrays(t1, t2)[0]``, but the engine never reads the payloads.
+        None bounds are open; bounds may be datetimes. O(log n + k), filled
+        with the GIL released.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(5, "x"), (1, "y"), (5, "z")])
+        >>> log.timestamps()
+        array([1, 5, 5])
+        >>> log.close()
+        """
+        cdef int64_t a = 0, b = 0
+        cdef int kind = _range_kind(t1, t2, self._unit, &a, &b)
+        return _read_range(self, kind, a, b, False)[0]
+
+    def histogram(self, t1=None, t2=None, bins=10):
+        """``(counts, edges)``: visible records per bucket over ``[t1, t2)``.
+
+        Like ``numpy.histogram(log.timestamps(), bins, range=...)`` but with
+        integer, half-open buckets: ``counts[i]`` is the exact number of
+        visible records in ``[edges[i], edges[i+1])``. ``edges`` (int64,
+        length ``bins + 1``) split ``[t1, t2)`` as evenly as integers allow:
+        ``edges[i] = t1 + floor(i * (t2 - t1) / bins)``, so bucket widths
+        differ by at most 1 (and some are empty when ``bins > t2 - t1``).
+
+        ``t1=None`` means the smallest visible timestamp; ``t2=None`` means
+        the largest one, inclusive (``t2 = max_ts() + 1``; when that
+        would be ``2**63``, the last edge is ``2**63-1`` and the last bucket
+        is closed). On an empty log a None bound takes the other bound's
+        value (0 when both are None). ``t1 >= t2`` is an empty range: every
+        edge is ``t1`` and every count 0. ``bins`` is a positive int.
+
+        Each bucket costs binary searches per source, not a scan:
+        O(bins * sources * log n), with the GIL released.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend((t, None) for t in [0, 1, 2, 2, 5, 9])
+        >>> counts, edges = log.histogram(0, 10, bins=3)
+        >>> counts, edges
+        (array([4, 1, 1]), array([ 0,  3,  6, 10]))
+        >>> log.histogram(bins=2)   # [min_ts, max_ts] = [0, 9]
+        (array([4, 2]), array([ 0,  5, 10]))
+        >>> log.close()
+        """
+        return _bucket_counts(self, t1, t2, bins, False)
+
+    def counts(self, t1, t2, step):
+        """Visible records per fixed-width bucket, as an int64 ndarray.
+
+        ``out[i]`` counts ``[t1 + i*step, t1 + (i+1)*step)``; the last bucket
+        is clipped at ``t2``, so there are ``ceil((t2 - t1) / step)``
+        buckets (none when ``t1 >= t2``). None bounds mean the smallest /
+        largest visible timestamp (the largest inclusive), as in
+        :meth:`histogram`. ``step`` is a positive int in ``time_unit``.
+        O(buckets * sources * log n), with the GIL released; exact and
+        tombstone-aware.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend((t, None) for t in [0, 1, 2, 2, 5, 9])
+        >>> log.counts(0, 10, 4)   # [0, 4), [4, 8), [8, 10)
+        array([4, 1, 1])
+        >>> log.close()
+        """
+        return _bucket_counts(self, t1, t2, step, True)[0]
 
     cdef object _neighbour(self, int which, int64_t t):
         cdef tl_snapshot_t *snap = NULL
@@ -1060,14 +1417,15 @@ cdef class Timelog:
         cdef tl_ts_t out = 0
         self._require_open()
         _check(tl_snapshot_acquire(self._log, &snap))
-        if which == 0:
-            st = tl_min_ts(snap, &out)
-        elif which == 1:
-            st = tl_max_ts(snap, &out)
-        elif which == 2:
-            st = tl_next_ts(snap, t, &out)
-        else:
-            st = tl_prev_ts(snap, t, &out)
+        with nogil:
+            if which == 0:
+                st = tl_min_ts(snap, &out)
+            elif which == 1:
+                st = tl_max_ts(snap, &out)
+            elif which == 2:
+                st = tl_next_ts(snap, t, &out)
+            else:
+                st = tl_prev_ts(snap, t, &out)
         tl_snapshot_release(snap)
         if st == TL_EOF:
             return None
@@ -1084,11 +1442,11 @@ cdef class Timelog:
 
     def next_ts(self, ts):
         """Smallest visible timestamp ``> ts``, or None."""
-        return self._neighbour(2, _ts(ts))
+        return self._neighbour(2, _ts(ts, self._unit))
 
     def prev_ts(self, ts):
         """Largest visible timestamp ``< ts``, or None."""
-        return self._neighbour(3, _ts(ts))
+        return self._neighbour(3, _ts(ts, self._unit))
 
     # ------------------------------------------------------------ zero-copy views
 
@@ -1111,10 +1469,10 @@ cdef class Timelog:
         if t1 is None and t2 is None:
             return _make_span_iter(snap, _K_ALL, 0, 0)
         if t1 is None:
-            return _make_span_iter(snap, _K_RANGE, TL_TS_MIN, _ts(t2))
+            return _make_span_iter(snap, _K_RANGE, TL_TS_MIN, _ts(t2, self._unit))
         if t2 is None:
-            return _make_span_iter(snap, _K_SINCE, _ts(t1), 0)
-        return _make_span_iter(snap, _K_RANGE, _ts(t1), _ts(t2))
+            return _make_span_iter(snap, _K_SINCE, _ts(t1, self._unit), 0)
+        return _make_span_iter(snap, _K_RANGE, _ts(t1, self._unit), _ts(t2, self._unit))
 
     def page_spans(self, t1=None, t2=None):
         """Alias of :meth:`views`."""
@@ -1341,6 +1699,231 @@ cdef PageSpanIter _make_span_iter(_Snapshot snap, int kind, int64_t t1, int64_t 
     return it
 
 
+# ---------------------------------------------------------------- array-native reads
+
+cdef int _range_kind(object t1, object t2, int unit, int64_t *a, int64_t *b) except -1:
+    """Maps (t1, t2) with None as open bounds to an iterator kind and bounds."""
+    if t1 is None and t2 is None:
+        return _K_ALL
+    if t1 is None:
+        b[0] = _ts(t2, unit)
+        return _K_UNTIL
+    if t2 is None:
+        a[0] = _ts(t1, unit)
+        return _K_SINCE
+    a[0] = _ts(t1, unit)
+    b[0] = _ts(t2, unit)
+    return _K_RANGE
+
+
+cdef tl_status_t _count_kind(tl_snapshot_t *snap, int kind, int64_t a, int64_t b,
+                             uint64_t *out) noexcept nogil:
+    if kind == _K_ALL:
+        return tl_count_all(snap, out)
+    if kind == _K_SINCE:
+        return tl_count_since(snap, a, out)
+    if kind == _K_UNTIL:
+        return tl_count_range(snap, TL_TS_MIN, b, out)
+    return tl_count_range(snap, a, b, out)
+
+
+cdef tl_status_t _iter_kind(tl_snapshot_t *snap, int kind, int64_t a, int64_t b,
+                            tl_iter_t **out) noexcept nogil:
+    if kind == _K_ALL:
+        return tl_iter_all(snap, out)
+    if kind == _K_SINCE:
+        return tl_iter_since(snap, a, out)
+    if kind == _K_UNTIL:
+        return tl_iter_until(snap, b, out)
+    return tl_iter_range(snap, a, b, out)
+
+
+cdef tuple _fill_arrays(tl_iter_t *it, size_t n, const tl_ts_t *pre_ts,
+                        const tl_handle_t *pre_h, size_t npre, bint with_objects):
+    """(int64 ndarray, list or None) of npre buffered records, then n from it.
+
+    n must be exactly what the iterator still holds (an exact count): the
+    array is sized once and the engine writes straight into its buffer with
+    the GIL released; handles go to a temporary C buffer and become the
+    list with one Py_INCREF each. Handles stay valid because it is pinned.
+    """
+    cdef size_t total = npre + n
+    cdef cnp.npy_intp dims = <cnp.npy_intp> total
+    cdef cnp.ndarray arr = cnp.PyArray_EMPTY(1, &dims, cnp.NPY_INT64, 0)
+    cdef tl_ts_t *data = <tl_ts_t *> cnp.PyArray_DATA(arr)
+    cdef tl_handle_t *hb = NULL
+    cdef tl_handle_t *hdst = NULL
+    cdef size_t got = 0, i
+    cdef tl_status_t st = TL_OK
+    cdef PyObject *p
+    if with_objects and total > 0:
+        hb = <tl_handle_t *> PyMem_Malloc(total * sizeof(tl_handle_t))
+        if hb is NULL:
+            raise MemoryError()
+    try:
+        if npre > 0:
+            memcpy(data, pre_ts, npre * sizeof(tl_ts_t))
+            if hb is not NULL:
+                memcpy(hb, pre_h, npre * sizeof(tl_handle_t))
+        if n > 0:
+            if hb is not NULL:
+                hdst = hb + npre
+            with nogil:
+                st = tl_iter_next_batch(it, data + npre, hdst, n, &got)
+            _check(st)
+            if got != n:
+                raise TimelogError("internal error: the engine yielded %d records "
+                                   "where its exact count said %d" % (got, n))
+        if not with_objects:
+            return (arr, None)
+        lst = PyList_New(<Py_ssize_t> total)
+        for i in range(total):
+            p = <PyObject *> <size_t> hb[i]
+            _incref(p)
+            PyList_SET_ITEM_ptr(lst, <Py_ssize_t> i, p)
+        return (arr, lst)
+    finally:
+        PyMem_Free(hb)
+
+
+cdef tuple _read_range(Timelog log, int kind, int64_t a, int64_t b, bint with_objects):
+    """arrays()/timestamps(): exact count and iterator over one snapshot."""
+    cdef tl_snapshot_t *snap = NULL
+    cdef tl_iter_t *it = NULL
+    cdef uint64_t n = 0
+    cdef tl_status_t st
+    log._require_open()
+    _check(tl_snapshot_acquire(log._log, &snap))
+    with nogil:
+        st = _count_kind(snap, kind, a, b, &n)
+        if st == TL_OK:
+            st = _iter_kind(snap, kind, a, b, &it)
+    # The iterator holds its own pin; the log is open, so this is no teardown.
+    tl_snapshot_release(snap)
+    if st != TL_OK:
+        tl_iter_close(it)
+        _check(st)
+    try:
+        return _fill_arrays(it, <size_t> n, NULL, NULL, 0, with_objects)
+    finally:
+        tl_iter_close(it)
+
+
+cdef object _positive_int(str what, object v):
+    if isinstance(v, (bool, _np.bool_)):
+        raise TypeError("%s must be a positive int, got a bool (%r)" % (what, v))
+    if not PyIndex_Check(v):
+        raise TypeError("%s must be a positive int, got %s (%r)"
+                        % (what, type(v).__name__, v))
+    v = _operator.index(v)
+    if v <= 0:
+        raise ValueError("%s must be a positive int, got %d" % (what, v))
+    return int(v)
+
+
+cdef void _fill_edges(int64_t *e, size_t nb, int64_t lo, uint64_t q, uint64_t r,
+                      uint64_t d) noexcept nogil:
+    """e[i] = lo + q*i + floor(r*i / d) for i < nb, with r < d.
+
+    Never overflows: the offset is accumulated in uint64 (it stays below the
+    range width, itself < 2**64 for every edge written) and the remainder
+    r*i mod d is carried instead of multiplied.
+    """
+    cdef uint64_t base = 0, rem = 0
+    cdef size_t i
+    for i in range(nb):
+        e[i] = <int64_t> (<uint64_t> lo + base)
+        base += q
+        rem += r
+        if rem >= d:
+            rem -= d
+            base += 1
+
+
+cdef tuple _bucket_counts(Timelog log, object t1, object t2, object k, bint by_step):
+    """(counts, edges) for histogram() (k = bins) and counts() (k = step).
+
+    Bounds are worked out on Python ints (t2 = max_ts + 1 may be 2**63),
+    edges are written by _fill_edges, and tl_count_buckets counts every
+    bucket on one snapshot with the GIL released.
+    """
+    cdef int unit = log._unit
+    cdef tl_snapshot_t *snap = NULL
+    cdef tl_status_t st = TL_OK, st_min = TL_OK, st_max = TL_OK
+    cdef tl_ts_t mn = 0, mx = 0
+    cdef cnp.ndarray edges, counts
+    cdef int64_t *e
+    cdef uint64_t *out
+    cdef size_t nb_c
+    cdef uint64_t q, r, d
+    cdef bint closed_last
+    cdef int64_t lo_c
+    lo = None if t1 is None else int(_ts(t1, unit))
+    hi = None if t2 is None else int(_ts(t2, unit))
+    what = "counts(): step" if by_step else "histogram(): bins"
+    k = _positive_int(what, k)
+    log._require_open()
+    _check(tl_snapshot_acquire(log._log, &snap))
+    try:
+        if lo is None or hi is None:
+            with nogil:
+                st_min = tl_min_ts(snap, &mn)
+                if st_min == TL_OK:
+                    st_max = tl_max_ts(snap, &mx)
+            _check(st_min)
+            _check(st_max)
+            if st_min == TL_EOF:          # empty: the range collapses
+                if lo is None:
+                    lo = 0 if hi is None else hi
+                if hi is None:
+                    hi = lo
+            else:
+                if lo is None:
+                    lo = mn
+                if hi is None:
+                    hi = int(mx) + 1      # max inclusive; may be 2**63 (Python int)
+        width = hi - lo if hi > lo else 0
+        if by_step:
+            nb = (width + k - 1) // k
+            if nb > _SIZE_MAX // 16:
+                raise ValueError("counts(): %d buckets of step %d are too many; use a "
+                                 "larger step" % (nb, k))
+            if nb >= 2:
+                q, r, d = k, 0, 1
+            else:
+                q, r, d = 0, 0, 1
+        else:
+            nb = k
+            if nb > _SIZE_MAX // 16:
+                raise ValueError("histogram(): %d bins are too many" % (nb,))
+            if nb >= 2:
+                q, r, d = width // k, width % k, k
+            else:
+                q, r, d = 0, 0, 1
+        nb_c = nb
+        closed_last = width > 0 and hi > _I64_MAX
+        edges = _np.empty(nb + 1, dtype=_np.int64)
+        counts = _np.zeros(nb, dtype=_np.int64)
+        e = <int64_t *> cnp.PyArray_DATA(edges)
+        out = <uint64_t *> cnp.PyArray_DATA(counts)
+        lo_c = lo
+        e[nb_c] = lo_c if width == 0 else <int64_t> min(hi, _I64_MAX)
+        with nogil:
+            _fill_edges(e, nb_c, lo_c, q, r, d)
+            if nb_c > 0 and closed_last:
+                # The last bucket ends at 2**63-1 inclusive, which no
+                # half-open int64 edge can express: count it separately.
+                st = tl_count_buckets(snap, e, nb_c, out)
+                if st == TL_OK:
+                    st = tl_count_since(snap, e[nb_c - 1], &out[nb_c - 1])
+            elif nb_c > 0:
+                st = tl_count_buckets(snap, e, nb_c + 1, out)
+        _check(st)
+        return (counts, edges)
+    finally:
+        tl_snapshot_release(snap)
+
+
 # ---------------------------------------------------------------- snapshot pin
 
 @cython.final
@@ -1524,6 +2107,41 @@ cdef class TimelogIter:
             self._close()
         return out
 
+    def to_numpy(self):
+        """The records not yet yielded as ``(int64 ndarray, list)``; closes the iterator.
+
+        Same records and order as ``list(it)``, built in C like
+        :meth:`Timelog.arrays`: sized by the exact remaining count and filled
+        with the GIL released. A closed or exhausted iterator gives empty
+        results.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (3, "c")])
+        >>> it = log[1:]
+        >>> next(it)
+        (1, 'a')
+        >>> it.to_numpy()
+        (array([2, 3]), ['b', 'c'])
+        >>> it.closed
+        True
+        >>> log.close()
+        """
+        cdef uint64_t rem = 0
+        cdef size_t npre
+        cdef tl_status_t st
+        if self._it is NULL:
+            return (_np.empty(0, dtype=_np.int64), [])
+        npre = self._n - self._pos
+        if not self._eof:
+            with nogil:
+                st = tl_iter_remaining(self._it, &rem)
+            _check(st)
+        try:
+            return _fill_arrays(self._it, <size_t> rem, &self._tsbuf[self._pos],
+                                &self._hbuf[self._pos], npre, True)
+        finally:
+            self._close()
+
     def view(self):
         """Zero-copy :class:`PageSpanIter` over this iterator's range and snapshot.
 
@@ -1642,14 +2260,34 @@ cdef class PageSpanIter:
 @cython.no_gc_clear
 @cython.freelist(16)
 cdef class PageSpan:
-    """A run of records inside one immutable page, exposed without copying.
+    """A run of visible records in the engine's immutable page memory, without copying.
 
-    ``timestamps`` is a read-only int64 NumPy array over the engine's page
-    memory; the array keeps the snapshot pin alive through its ``base``, so
-    it stays valid after the span, its iterator and even the log are closed.
+    A span lies inside one immutable source (a memrun, or an L0/L1 segment,
+    whose pages are one contiguous timestamp array with fence keys), clipped
+    to the query range, with the records hidden by deletes cut out; so a
+    span may cover several pages, and a page cut by a delete yields several
+    spans. ``timestamps`` is a read-only int64 NumPy array over that memory
+    (``flags.owndata`` and ``flags.writeable`` are False); the array keeps
+    the snapshot pin alive through its ``base``, so it stays valid after the
+    span, its iterator and even the log are closed (the engine frees the
+    pages when the last pin goes). ``objects()`` reads the payloads lazily.
+    ``len(span)``, ``with span:`` (``close()`` drops the span's own pin).
     The span covers ``[start_ts, end_ts)``; ``end_ts`` is ``last_ts + 1``, or
     None when ``last_ts`` is ``2**63-1`` (an open end, usable as a slice
     bound: ``log[span.start_ts:span.end_ts]``).
+
+    >>> import numpy as np
+    >>> log = Timelog(maintenance="disabled")
+    >>> log.extend((t, "v%d" % t) for t in range(5)); log.flush()
+    >>> span = next(log.views())
+    >>> a = span.timestamps
+    >>> a.flags.owndata, a.flags.writeable, np.shares_memory(a, span.timestamps)
+    (False, False, True)
+    >>> span.objects()[1:3]
+    ['v1', 'v2']
+    >>> span.close(); log.close()
+    >>> a.tolist()        # still valid: the array holds its own pin
+    [0, 1, 2, 3, 4]
     """
 
     def __init__(self, *args, **kwargs):
@@ -1672,6 +2310,13 @@ cdef class PageSpan:
         cnp.set_array_base(arr, self._snap)
         cnp.PyArray_CLEARFLAGS(arr, cnp.NPY_ARRAY_WRITEABLE)
         return arr
+
+    @property
+    def _address(self):
+        """The C address of the span's first timestamp, inside the engine's page
+        memory (for tests: ``timestamps`` must point exactly there)."""
+        self._require()
+        return <size_t> self._ts
 
     def copy_timestamps(self):
         """An owned, writable copy of ``timestamps``."""

@@ -1,0 +1,82 @@
+/*
+ * test_maint.c: the maintenance policy's decision table (tl_maint.h).
+ * Priority: a full memtable (seal) beats waiting memruns (flush), which beat
+ * L0 fan-out (compact), which beats delete debt (compact); a zero debt
+ * threshold turns debt compaction off. The policy allocates nothing.
+ */
+#include "comp_fixture.h"
+#include "tl_maint.h"
+
+static tl_maint_shape_t shape(bool full, size_t memruns, size_t l0, size_t max_delta,
+                              double debt, double threshold) {
+    tl_maint_shape_t s = {full, memruns, l0, max_delta, debt, threshold};
+    return s;
+}
+
+Test(maint, next_action_follows_the_priority_table) {
+    TC_MEM(t);
+    struct {
+        tl_maint_shape_t s;
+        tl_maint_action_t want;
+        const char *why;
+    } rows[] = {
+        {shape(false, 0, 0, 4, 0.0, 0.0), TL_MA_NONE, "idle log"},
+        {shape(true, 0, 0, 4, 0.0, 0.0), TL_MA_SEAL, "full memtable"},
+        {shape(true, 3, 9, 4, 0.9, 0.1), TL_MA_SEAL, "a full memtable comes first"},
+        {shape(false, 1, 0, 4, 0.0, 0.0), TL_MA_FLUSH, "a waiting memrun"},
+        {shape(false, 2, 9, 4, 0.9, 0.1), TL_MA_FLUSH, "flush before compaction"},
+        {shape(false, 0, 3, 4, 0.0, 0.0), TL_MA_NONE, "L0 below max_delta_segments"},
+        {shape(false, 0, 4, 4, 0.0, 0.0), TL_MA_COMPACT_L0, "L0 at max_delta_segments"},
+        {shape(false, 0, 5, 4, 0.0, 0.0), TL_MA_COMPACT_L0, "L0 past max_delta_segments"},
+        {shape(false, 0, 4, 4, 0.9, 0.1), TL_MA_COMPACT_L0, "L0 fan-out before debt"},
+        {shape(false, 0, 0, 0, 0.0, 0.0), TL_MA_NONE, "no L0 segment with max_delta 0"},
+        {shape(false, 0, 1, 1, 0.0, 0.0), TL_MA_COMPACT_L0, "one L0 segment, max_delta 1"},
+        {shape(false, 0, 0, 4, 0.5, 0.5), TL_MA_COMPACT_DEBT, "debt at the threshold"},
+        {shape(false, 0, 2, 4, 0.6, 0.5), TL_MA_COMPACT_DEBT, "debt past the threshold"},
+        {shape(false, 0, 0, 4, 0.49, 0.5), TL_MA_NONE, "debt below the threshold"},
+        {shape(false, 0, 0, 4, 1.0, 0.0), TL_MA_NONE, "threshold 0 turns debt off"},
+        {shape(false, 0, 0, 4, 1.0, 1.0), TL_MA_COMPACT_DEBT, "everything hidden, threshold 1"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        tl_maint_action_t got = tl_maint_next(&rows[i].s);
+        cr_assert_eq(got, rows[i].want, "%s: got %d want %d", rows[i].why, (int)got,
+                     (int)rows[i].want);
+    }
+    cr_assert_eq(t.a.calls, 0);
+    tc_end(&t);
+}
+
+/* The same rule written out independently, over a grid of shapes. */
+static tl_maint_action_t reference(const tl_maint_shape_t *s) {
+    if (s->memtable_full) return TL_MA_SEAL;
+    if (s->memruns != 0) return TL_MA_FLUSH;
+    bool fanout = s->l0_segments != 0 && s->l0_segments >= s->max_delta_segments;
+    if (fanout) return TL_MA_COMPACT_L0;
+    bool debt = s->delete_debt_threshold > 0.0 && s->delete_debt >= s->delete_debt_threshold;
+    return debt ? TL_MA_COMPACT_DEBT : TL_MA_NONE;
+}
+
+Test(maint, grid_agrees_with_the_priority_order) {
+    TC_MEM(t);
+    double debts[] = {0.0, 0.25, 0.5, 1.0};
+    double thresholds[] = {0.0, 0.25, 0.5, 1.0};
+    size_t counts[] = {0, 1, 2, 3, 8};
+    size_t n = 0;
+    for (int full = 0; full < 2; full++)
+        for (size_t a = 0; a < 5; a++)
+            for (size_t b = 0; b < 5; b++)
+                for (size_t c = 0; c < 5; c++)
+                    for (size_t d = 0; d < 4; d++)
+                        for (size_t e = 0; e < 4; e++) {
+                            tl_maint_shape_t s = shape(full, counts[a], counts[b], counts[c],
+                                                       debts[d], thresholds[e]);
+                            cr_assert_eq(tl_maint_next(&s), reference(&s),
+                                         "full=%d memruns=%zu l0=%zu max_delta=%zu debt=%g "
+                                         "threshold=%g",
+                                         full, counts[a], counts[b], counts[c], debts[d],
+                                         thresholds[e]);
+                            n++;
+                        }
+    cr_assert_eq(n, 2 * 5 * 5 * 5 * 4 * 4);
+    tc_end(&t);
+}

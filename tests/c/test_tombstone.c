@@ -1,0 +1,605 @@
+/*
+ * test_tombstone.c: the immutable sequenced interval set (tl_tombstone.h).
+ *
+ * The reference model is the header's own definition: f(ts) is the highest
+ * sequence of any delete covering ts (0 if none). Random sequences of adds are
+ * checked against it point by point, on a small dense domain and with
+ * intervals touching INT64_MIN / INT64_MAX. tl_tombs_validate then proves the
+ * representation is canonical (sorted, disjoint, touching neighbours differ
+ * in sequence), so equal functions have equal representations.
+ */
+#include "comp_fixture.h"
+#include "tl_tombstone.h"
+
+typedef struct add {
+    tl_ts_t lo, hi;
+    tl_seq_t seq;
+} add_t;
+
+static tl_seq_t model_f(const add_t *adds, size_t k, tl_ts_t x) {
+    tl_seq_t best = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (adds[i].lo <= x && x <= adds[i].hi && adds[i].seq > best) best = adds[i].seq;
+    }
+    return best;
+}
+
+static void assert_valid(const tl_tombs_t *t) {
+    const char *why = NULL;
+    cr_assert(tl_tombs_validate(t, &why), "tl_tombs_validate: %s", why ? why : "?");
+}
+
+/* The points where f can change: every endpoint and its neighbours, plus the
+ * extremes. f is constant between consecutive probes. */
+static size_t probes_of(const add_t *adds, size_t k, tl_ts_t *out) {
+    size_t n = 0;
+    out[n++] = TL_TS_MIN;
+    out[n++] = TL_TS_MIN + 1;
+    out[n++] = 0;
+    out[n++] = TL_TS_MAX - 1;
+    out[n++] = TL_TS_MAX;
+    for (size_t i = 0; i < k; i++) {
+        tl_ts_t e[2] = {adds[i].lo, adds[i].hi};
+        for (int j = 0; j < 2; j++) {
+            out[n++] = tlt_sat_add(e[j], -1);
+            out[n++] = e[j];
+            out[n++] = tlt_sat_add(e[j], 1);
+        }
+    }
+    qsort(out, n, sizeof *out, tc_cmp_ts);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w == 0 || out[w - 1] != out[i]) out[w++] = out[i];
+    }
+    return w;
+}
+
+/* Checks set t against the model of adds[0..k): f at every probe, the
+ * interval bound, max_seq, max_seq_in on probe pairs, and the cursor. */
+static void check_against_model(const tl_tombs_t *t, const add_t *adds, size_t k,
+                                tlt_rng_t *rng) {
+    assert_valid(t);
+    tl_ts_t *pr = tc_xmalloc((6 * k + 5) * sizeof *pr);
+    size_t np = probes_of(adds, k, pr);
+    tl_seq_t top = 0;
+    for (size_t i = 0; i < np; i++) {
+        tl_seq_t want = model_f(adds, k, pr[i]);
+        cr_assert_eq(tl_tombs_seq_at(t, pr[i]), want, "f(%lld): got %llu want %llu (k=%zu)",
+                     (long long)pr[i], (unsigned long long)tl_tombs_seq_at(t, pr[i]),
+                     (unsigned long long)want, k);
+        if (want > top) top = want;
+    }
+    cr_assert_leq(tl_tombs_count(t), 2 * k, "more than 2 intervals per delete");
+    if (k == 0) cr_assert_null(t);
+    if (t != NULL) cr_assert_eq(t->max_seq, top);
+    /* max_seq_in over random probe ranges: the max of f at the probes inside
+     * (f is constant between probes, and lo itself is included). */
+    for (int q = 0; q < 20 && np > 0; q++) {
+        size_t a = (size_t)tlt_rng_below(rng, np), b = (size_t)tlt_rng_below(rng, np);
+        if (a > b) {
+            size_t s = a;
+            a = b;
+            b = s;
+        }
+        tl_seq_t want = 0;
+        for (size_t i = a; i <= b; i++) {
+            tl_seq_t f = model_f(adds, k, pr[i]);
+            if (f > want) want = f;
+        }
+        cr_assert_eq(tl_tombs_max_seq_in(t, pr[a], pr[b]), want, "max_seq_in [%lld, %lld]",
+                     (long long)pr[a], (long long)pr[b]);
+    }
+    /* The forward cursor, started at a random probe, visiting later probes. */
+    size_t start = np == 0 ? 0 : (size_t)tlt_rng_below(rng, np);
+    tl_tomb_cursor_t c;
+    tl_tomb_cursor_init(&c, t, pr[start]);
+    for (size_t i = start; i < np; i++) {
+        if (tlt_rng_below(rng, 3) == 0) continue; /* skip some: the cursor must jump */
+        cr_assert_eq(tl_tomb_cursor_seq(&c, pr[i]), model_f(adds, k, pr[i]), "cursor at %lld",
+                     (long long)pr[i]);
+    }
+    free(pr);
+}
+
+/* A frozen copy of a set's contents, to prove old versions never change. */
+typedef struct frozen {
+    size_t n;
+    tl_seq_t max_seq;
+    tl_tomb_t *v;
+} frozen_t;
+
+static frozen_t freeze(const tl_tombs_t *t) {
+    frozen_t f = {tl_tombs_count(t), t ? t->max_seq : 0, NULL};
+    f.v = tc_xmalloc((f.n + 1) * sizeof *f.v);
+    if (f.n) memcpy(f.v, t->v, f.n * sizeof *f.v);
+    return f;
+}
+
+static void assert_unchanged(const tl_tombs_t *t, const frozen_t *f) {
+    cr_assert_eq(tl_tombs_count(t), f->n, "an old set changed size");
+    if (t == NULL) return;
+    cr_assert_eq(t->max_seq, f->max_seq);
+    cr_assert(memcmp(t->v, f->v, f->n * sizeof *f->v) == 0, "an old set changed contents");
+}
+
+/* Runs `adds` random adds with endpoints from gen; keeps every version alive
+ * to the end and checks each one against its own prefix of the model. */
+static void run_random(tc_t *tc, tlt_rng_t *rng, size_t n_adds,
+                       tl_ts_t (*gen)(tlt_rng_t *rng)) {
+    add_t *adds = tc_xmalloc(n_adds * sizeof *adds);
+    tl_tombs_t **ver = tc_xcalloc(n_adds + 1, sizeof *ver);
+    frozen_t *fz = tc_xmalloc((n_adds + 1) * sizeof *fz);
+    fz[0] = freeze(NULL);
+    tl_seq_t seq = 0;
+    for (size_t k = 0; k < n_adds; k++) {
+        tl_ts_t a = gen(rng), b = gen(rng);
+        adds[k].lo = a < b ? a : b;
+        adds[k].hi = a < b ? b : a;
+        seq += 1 + tlt_rng_below(rng, 3); /* gaps: sequences are shared with writes */
+        adds[k].seq = seq;
+        TLT_OK(tl_tombs_add(&tc->m, ver[k], adds[k].lo, adds[k].hi, seq, &ver[k + 1]));
+        fz[k + 1] = freeze(ver[k + 1]);
+        check_against_model(ver[k + 1], adds, k + 1, rng);
+    }
+    for (size_t k = 0; k <= n_adds; k++) {
+        assert_unchanged(ver[k], &fz[k]);
+        check_against_model(ver[k], adds, k, rng);
+        tl_tombs_release(&tc->m, ver[k]);
+        free(fz[k].v);
+    }
+    free(fz);
+    free(ver);
+    free(adds);
+}
+
+static tl_ts_t gen_small(tlt_rng_t *rng) { return tlt_rng_range(rng, -12, 12); }
+
+static tl_ts_t gen_extreme(tlt_rng_t *rng) {
+    static const tl_ts_t pool[] = {TL_TS_MIN,     TL_TS_MIN + 1, TL_TS_MIN + 2, -2, -1, 0, 1,
+                                   2,             TL_TS_MAX - 2, TL_TS_MAX - 1, TL_TS_MAX};
+    if (tlt_rng_below(rng, 4) == 0) return (tl_ts_t)tlt_rng_next(rng);
+    return pool[tlt_rng_below(rng, sizeof pool / sizeof pool[0])];
+}
+
+Test(tombstone, add_matches_step_function_model_on_a_small_domain) {
+    TC_MEM(t);
+    tlt_rng_t rng;
+    tlt_rng_seed(&rng, 11);
+    for (int round = 0; round < 150; round++) run_random(&t, &rng, 1 + round % 25, gen_small);
+    tc_end(&t);
+}
+
+Test(tombstone, add_matches_model_on_every_point_of_a_dense_domain) {
+    TC_MEM(t);
+    tlt_rng_t rng;
+    tlt_rng_seed(&rng, 12);
+    for (int round = 0; round < 60; round++) {
+        tl_seq_t f[41] = {0}; /* f on [-20, 20] */
+        tl_tombs_t *cur = NULL;
+        for (tl_seq_t seq = 1; seq <= 30; seq++) {
+            tl_ts_t a = tlt_rng_range(&rng, -16, 16), b = tlt_rng_range(&rng, -16, 16);
+            tl_ts_t lo = a < b ? a : b, hi = a < b ? b : a;
+            tl_tombs_t *next = NULL;
+            TLT_OK(tl_tombs_add(&t.m, cur, lo, hi, seq, &next));
+            tl_tombs_release(&t.m, cur);
+            cur = next;
+            for (tl_ts_t x = lo; x <= hi; x++) f[x + 20] = seq;
+            assert_valid(cur);
+            for (tl_ts_t x = -20; x <= 20; x++)
+                cr_assert_eq(tl_tombs_seq_at(cur, x), f[x + 20], "x=%lld", (long long)x);
+            for (int q = 0; q < 10; q++) {
+                tl_ts_t ql = tlt_rng_range(&rng, -20, 20), qh = tlt_rng_range(&rng, ql, 20);
+                tl_seq_t want = 0;
+                for (tl_ts_t x = ql; x <= qh; x++)
+                    if (f[x + 20] > want) want = f[x + 20];
+                cr_assert_eq(tl_tombs_max_seq_in(cur, ql, qh), want);
+            }
+            /* Count the maximal constant non-zero runs: the canonical size. */
+            size_t runs = 0;
+            for (int i = 0; i < 41; i++)
+                if (f[i] != 0 && (i == 0 || f[i - 1] != f[i])) runs++;
+            cr_assert_eq(tl_tombs_count(cur), runs, "set is not coalesced");
+        }
+        tl_tombs_release(&t.m, cur);
+    }
+    tc_end(&t);
+}
+
+Test(tombstone, add_matches_model_with_intervals_touching_int64_extremes) {
+    TC_MEM(t);
+    tlt_rng_t rng;
+    tlt_rng_seed(&rng, 13);
+    for (int round = 0; round < 150; round++) run_random(&t, &rng, 1 + round % 20, gen_extreme);
+    tc_end(&t);
+}
+
+static void expect_intervals(const tl_tombs_t *t, const tl_tomb_t *want, size_t n) {
+    assert_valid(t);
+    cr_assert_eq(tl_tombs_count(t), n, "got %zu intervals, want %zu", tl_tombs_count(t), n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert(t->v[i].lo == want[i].lo && t->v[i].hi == want[i].hi &&
+                      t->v[i].seq == want[i].seq,
+                  "interval %zu: got [%lld, %lld]@%llu want [%lld, %lld]@%llu", i,
+                  (long long)t->v[i].lo, (long long)t->v[i].hi,
+                  (unsigned long long)t->v[i].seq, (long long)want[i].lo,
+                  (long long)want[i].hi, (unsigned long long)want[i].seq);
+    }
+}
+
+/* Replaces *t by *t + [lo, hi]@seq. */
+static void add_to(tc_t *tc, tl_tombs_t **t, tl_ts_t lo, tl_ts_t hi, tl_seq_t seq) {
+    tl_tombs_t *next = NULL;
+    TLT_OK(tl_tombs_add(&tc->m, *t, lo, hi, seq, &next));
+    tl_tombs_release(&tc->m, *t);
+    *t = next;
+}
+
+Test(tombstone, splitting_the_whole_range_at_both_extremes) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    add_to(&t, &s, TL_TS_MIN, TL_TS_MAX, 1);
+    expect_intervals(s, (tl_tomb_t[]){{TL_TS_MIN, TL_TS_MAX, 1}}, 1);
+    add_to(&t, &s, TL_TS_MIN, TL_TS_MIN, 2);
+    expect_intervals(s, (tl_tomb_t[]){{TL_TS_MIN, TL_TS_MIN, 2}, {TL_TS_MIN + 1, TL_TS_MAX, 1}},
+                     2);
+    add_to(&t, &s, TL_TS_MAX, TL_TS_MAX, 3);
+    expect_intervals(s,
+                     (tl_tomb_t[]){{TL_TS_MIN, TL_TS_MIN, 2},
+                                   {TL_TS_MIN + 1, TL_TS_MAX - 1, 1},
+                                   {TL_TS_MAX, TL_TS_MAX, 3}},
+                     3);
+    add_to(&t, &s, 0, 0, 4);
+    expect_intervals(s,
+                     (tl_tomb_t[]){{TL_TS_MIN, TL_TS_MIN, 2},
+                                   {TL_TS_MIN + 1, -1, 1},
+                                   {0, 0, 4},
+                                   {1, TL_TS_MAX - 1, 1},
+                                   {TL_TS_MAX, TL_TS_MAX, 3}},
+                     5);
+    cr_assert_eq(tl_tombs_seq_at(s, TL_TS_MIN), 2);
+    cr_assert_eq(tl_tombs_seq_at(s, TL_TS_MAX), 3);
+    cr_assert_eq(tl_tombs_seq_at(s, TL_TS_MAX - 1), 1);
+    cr_assert_eq(tl_tombs_max_seq_in(s, TL_TS_MIN, TL_TS_MAX), 4);
+    cr_assert_eq(tl_tombs_max_seq_in(s, 1, TL_TS_MAX), 3);
+    cr_assert_eq(tl_tombs_max_seq_in(s, TL_TS_MIN + 1, -1), 1);
+    add_to(&t, &s, TL_TS_MIN, TL_TS_MAX, 5);
+    expect_intervals(s, (tl_tomb_t[]){{TL_TS_MIN, TL_TS_MAX, 5}}, 1);
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+Test(tombstone, repeated_cutoffs_collapse_to_one_interval) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    tl_seq_t seq = 0;
+    /* delete_before(t) with a growing t: [MIN, t - 1]. */
+    for (tl_ts_t c = -1000; c <= 1000; c += 7) {
+        add_to(&t, &s, TL_TS_MIN, c - 1, ++seq);
+        cr_assert_eq(tl_tombs_count(s), 1);
+        assert_valid(s);
+    }
+    cr_assert_eq(s->v[0].hi, 994);
+    cr_assert_eq(s->v[0].seq, seq);
+    tl_tombs_release(&t.m, s);
+    s = NULL;
+    /* delete_since(t) with a shrinking t: [t, MAX]. */
+    for (tl_ts_t c = 1000; c >= -1000; c -= 13) {
+        add_to(&t, &s, c, TL_TS_MAX, ++seq);
+        cr_assert_eq(tl_tombs_count(s), 1);
+    }
+    /* delete_all repeatedly. */
+    for (int i = 0; i < 50; i++) {
+        add_to(&t, &s, TL_TS_MIN, TL_TS_MAX, ++seq);
+        expect_intervals(s, (tl_tomb_t[]){{TL_TS_MIN, TL_TS_MAX, seq}}, 1);
+    }
+    /* The set's memory does not grow with the number of cutoffs. */
+    cr_assert_leq(tl_tombs_bytes(s), sizeof(tl_tombs_t) + 3 * sizeof(tl_tomb_t));
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+Test(tombstone, touching_intervals_with_different_sequences_stay_separate) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    add_to(&t, &s, 0, 4, 1);
+    add_to(&t, &s, 5, 9, 2);
+    expect_intervals(s, (tl_tomb_t[]){{0, 4, 1}, {5, 9, 2}}, 2);
+    add_to(&t, &s, -5, -1, 3);
+    expect_intervals(s, (tl_tomb_t[]){{-5, -1, 3}, {0, 4, 1}, {5, 9, 2}}, 3);
+    /* Overwriting a middle part leaves the remainders of the straddlers. */
+    add_to(&t, &s, -2, 6, 4);
+    expect_intervals(s, (tl_tomb_t[]){{-5, -3, 3}, {-2, 6, 4}, {7, 9, 2}}, 3);
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+Test(tombstone, old_sets_are_unchanged_after_add) {
+    TC_MEM(t);
+    tl_tombs_t *a = NULL, *b = NULL, *c = NULL;
+    TLT_OK(tl_tombs_add(&t.m, NULL, 0, 100, 1, &a));
+    frozen_t fa = freeze(a);
+    TLT_OK(tl_tombs_add(&t.m, a, 50, 60, 2, &b));
+    frozen_t fb = freeze(b);
+    TLT_OK(tl_tombs_add(&t.m, b, TL_TS_MIN, TL_TS_MAX, 3, &c));
+    cr_assert(a != b && b != c);
+    assert_unchanged(a, &fa);
+    assert_unchanged(b, &fb);
+    cr_assert_eq(tl_tombs_seq_at(a, 55), 1, "a pinned set still answers with its own f");
+    cr_assert_eq(tl_tombs_seq_at(b, 55), 2);
+    cr_assert_eq(tl_tombs_seq_at(c, 55), 3);
+    cr_assert_eq(tl_ref_get(&a->refs), 1, "add does not take a reference to old");
+    tl_tombs_release(&t.m, c);
+    tl_tombs_release(&t.m, a);
+    assert_unchanged(b, &fb);
+    tl_tombs_release(&t.m, b);
+    free(fa.v);
+    free(fb.v);
+    tc_end(&t);
+}
+
+Test(tombstone, add_rejects_stale_sequence_inverted_interval_and_seq_zero) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL, *out = (tl_tombs_t *)(uintptr_t)1;
+    TLT_OK(tl_tombs_add(&t.m, NULL, 0, 10, 5, &s));
+    size_t live = tl_mem_live(&t.m);
+    TLT_ST(tl_tombs_add(&t.m, s, 20, 30, 5, &out), TL_EINVAL);
+    cr_assert_null(out);
+    out = (tl_tombs_t *)(uintptr_t)1;
+    TLT_ST(tl_tombs_add(&t.m, s, 20, 30, 4, &out), TL_EINVAL);
+    cr_assert_null(out);
+    TLT_ST(tl_tombs_add(&t.m, s, 30, 20, 6, &out), TL_EINVAL);
+    TLT_ST(tl_tombs_add(&t.m, s, TL_TS_MAX, TL_TS_MIN, 6, &out), TL_EINVAL);
+    TLT_ST(tl_tombs_add(&t.m, NULL, 0, 0, 0, &out), TL_EINVAL);
+    cr_assert_null(out);
+    cr_assert_eq(tl_mem_live(&t.m), live, "rejected adds allocate nothing");
+    /* The single point and the next sequence are fine. */
+    TLT_OK(tl_tombs_add(&t.m, s, 30, 30, 6, &out));
+    tl_tombs_release(&t.m, out);
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+Test(tombstone, add_oom_returns_enomem_and_keeps_the_old_set) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    add_to(&t, &s, 0, 10, 1);
+    add_to(&t, &s, 20, 30, 2);
+    frozen_t f = freeze(s);
+    size_t live = tl_mem_live(&t.m);
+    tl_tombs_t *out = (tl_tombs_t *)(uintptr_t)1;
+    tlt_alloc_arm(&t.a, 1, 0, 0);
+    TLT_ST(tl_tombs_add(&t.m, s, 5, 25, 3, &out), TL_ENOMEM);
+    tlt_alloc_disarm(&t.a);
+    cr_assert_null(out);
+    cr_assert_eq(tl_mem_live(&t.m), live);
+    assert_unchanged(s, &f);
+    add_to(&t, &s, 5, 25, 3);
+    expect_intervals(s, (tl_tomb_t[]){{0, 4, 1}, {5, 25, 3}, {26, 30, 2}}, 3);
+    tl_tombs_release(&t.m, s);
+    free(f.v);
+    tc_end(&t);
+}
+
+/* ---------------------------------------------------------------- filter */
+
+static bool forget_upto(void *ctx, const tl_tomb_t *tb) { return tb->seq <= *(tl_seq_t *)ctx; }
+
+Test(tombstone, filter_drops_intervals_the_predicate_forgets) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    add_to(&t, &s, 0, 9, 1);
+    add_to(&t, &s, 20, 29, 2);
+    add_to(&t, &s, 40, 49, 3);
+    add_to(&t, &s, 25, 44, 4);
+    /* [0,9]@1 [20,24]@2 [25,44]@4 [45,49]@3 */
+    tl_seq_t w = 2;
+    tl_tombs_t *out = NULL;
+    bool changed = false;
+    TLT_OK(tl_tombs_filter(&t.m, s, forget_upto, &w, &out, &changed));
+    cr_assert(changed);
+    expect_intervals(out, (tl_tomb_t[]){{25, 44, 4}, {45, 49, 3}}, 2);
+    cr_assert_eq(out->max_seq, 4);
+    cr_assert_eq(tl_tombs_count(s), 4, "the input set is unchanged");
+    tl_tombs_release(&t.m, out);
+
+    w = 0;
+    TLT_OK(tl_tombs_filter(&t.m, s, forget_upto, &w, &out, &changed));
+    cr_assert_not(changed);
+    cr_assert_eq(out, s, "nothing dropped: the same set, retained");
+    cr_assert_eq(tl_ref_get(&s->refs), 2);
+    tl_tombs_release(&t.m, out);
+
+    w = 100;
+    out = (tl_tombs_t *)(uintptr_t)1;
+    TLT_OK(tl_tombs_filter(&t.m, s, forget_upto, &w, &out, &changed));
+    cr_assert(changed);
+    cr_assert_null(out, "everything forgotten is the empty set, NULL");
+
+    TLT_OK(tl_tombs_filter(&t.m, NULL, forget_upto, &w, &out, &changed));
+    cr_assert_null(out);
+    cr_assert_not(changed);
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+Test(tombstone, filter_keeps_max_seq_of_what_is_left) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    add_to(&t, &s, 0, 9, 1);
+    add_to(&t, &s, 20, 29, 5);
+    tl_seq_t w = 4; /* forget seq <= 4 */
+    tl_tombs_t *out = NULL;
+    bool changed;
+    TLT_OK(tl_tombs_filter(&t.m, s, forget_upto, &w, &out, &changed));
+    expect_intervals(out, (tl_tomb_t[]){{20, 29, 5}}, 1);
+    tl_tombs_release(&t.m, out);
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+static bool forget_high(void *ctx, const tl_tomb_t *tb) { return tb->seq > *(tl_seq_t *)ctx; }
+
+Test(tombstone, filter_recomputes_max_seq_when_the_newest_goes) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    add_to(&t, &s, 0, 9, 1);
+    add_to(&t, &s, 20, 29, 5);
+    tl_seq_t w = 4;
+    tl_tombs_t *out = NULL;
+    bool changed;
+    TLT_OK(tl_tombs_filter(&t.m, s, forget_high, &w, &out, &changed));
+    expect_intervals(out, (tl_tomb_t[]){{0, 9, 1}}, 1);
+    cr_assert_eq(out->max_seq, 1);
+    tl_tombs_release(&t.m, out);
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+Test(tombstone, filter_oom_returns_enomem_and_reports_no_change) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    add_to(&t, &s, 0, 9, 1);
+    add_to(&t, &s, 20, 29, 2);
+    tl_seq_t w = 1;
+    tl_tombs_t *out = (tl_tombs_t *)(uintptr_t)1;
+    bool changed = true;
+    size_t live = tl_mem_live(&t.m);
+    tlt_alloc_arm(&t.a, 1, 0, 0);
+    TLT_ST(tl_tombs_filter(&t.m, s, forget_upto, &w, &out, &changed), TL_ENOMEM);
+    tlt_alloc_disarm(&t.a);
+    cr_assert_null(out);
+    cr_assert_not(changed);
+    cr_assert_eq(tl_mem_live(&t.m), live);
+    cr_assert_eq(tl_ref_get(&s->refs), 1);
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+/* ---------------------------------------------------------------- queries */
+
+Test(tombstone, queries_on_the_empty_set_report_nothing) {
+    TC_MEM(t);
+    cr_assert_eq(tl_tombs_count(NULL), 0);
+    cr_assert_eq(tl_tombs_seq_at(NULL, 0), 0);
+    cr_assert_eq(tl_tombs_max_seq_in(NULL, TL_TS_MIN, TL_TS_MAX), 0);
+    cr_assert_eq(tl_tombs_seek(NULL, 0), 0);
+    cr_assert_eq(tl_tombs_bytes(NULL), 0);
+    tl_tomb_cursor_t c;
+    tl_tomb_cursor_init(&c, NULL, TL_TS_MIN);
+    cr_assert_eq(tl_tomb_cursor_seq(&c, TL_TS_MIN), 0);
+    cr_assert_eq(tl_tomb_cursor_seq(&c, TL_TS_MAX), 0);
+    tl_tombs_retain(NULL);
+    tl_tombs_release(&t.m, NULL);
+    const char *why = NULL;
+    cr_assert(tl_tombs_validate(NULL, &why));
+    tc_end(&t);
+}
+
+Test(tombstone, seek_finds_first_interval_ending_at_or_after_ts) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    add_to(&t, &s, 0, 9, 1);
+    add_to(&t, &s, 20, 29, 2);
+    add_to(&t, &s, 40, 49, 3);
+    cr_assert_eq(tl_tombs_seek(s, TL_TS_MIN), 0);
+    cr_assert_eq(tl_tombs_seek(s, 9), 0);
+    cr_assert_eq(tl_tombs_seek(s, 10), 1);
+    cr_assert_eq(tl_tombs_seek(s, 29), 1);
+    cr_assert_eq(tl_tombs_seek(s, 30), 2);
+    cr_assert_eq(tl_tombs_seek(s, 50), 3);
+    cr_assert_eq(tl_tombs_seek(s, TL_TS_MAX), 3);
+    cr_assert_eq(tl_tombs_seq_at(s, 15), 0, "gaps are not deleted");
+    cr_assert_eq(tl_tombs_max_seq_in(s, 10, 19), 0);
+    cr_assert_eq(tl_tombs_max_seq_in(s, 10, 20), 2);
+    cr_assert_eq(tl_tombs_max_seq_in(s, 9, 9), 1);
+    cr_assert_eq(tl_tombs_max_seq_in(s, 0, 49), 3);
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+Test(tombstone, cursor_walks_forward_across_gaps_and_intervals) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    add_to(&t, &s, 0, 9, 1);
+    add_to(&t, &s, 20, 29, 2);
+    add_to(&t, &s, 40, TL_TS_MAX, 3);
+    tl_tomb_cursor_t c;
+    tl_tomb_cursor_init(&c, s, TL_TS_MIN);
+    for (tl_ts_t x = -5; x <= 60; x++)
+        cr_assert_eq(tl_tomb_cursor_seq(&c, x), tl_tombs_seq_at(s, x), "x=%lld", (long long)x);
+    cr_assert_eq(tl_tomb_cursor_seq(&c, TL_TS_MAX), 3);
+    /* Started in the middle, it never looks back. */
+    tl_tomb_cursor_init(&c, s, 25);
+    cr_assert_eq(c.i, 1);
+    cr_assert_eq(tl_tomb_cursor_seq(&c, 25), 2);
+    cr_assert_eq(tl_tomb_cursor_seq(&c, 35), 0);
+    cr_assert_eq(tl_tomb_cursor_seq(&c, 40), 3);
+    /* Repeated queries at the same timestamp give the same answer. */
+    cr_assert_eq(tl_tomb_cursor_seq(&c, 40), 3);
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+Test(tombstone, bytes_match_the_allocation_and_release_returns_them) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    add_to(&t, &s, 0, 9, 1);
+    cr_assert_eq(tl_mem_live(&t.m), tl_tombs_bytes(s));
+    tc_assert_accounting(&t);
+    tl_tombs_retain(s);
+    tl_tombs_release(&t.m, s);
+    cr_assert_eq(tl_mem_live(&t.m), tl_tombs_bytes(s), "one reference left");
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+/* ---------------------------------------------------------------- validate */
+
+Test(tombstone, validate_rejects_malformed_sets) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    add_to(&t, &s, 0, 9, 1);
+    add_to(&t, &s, 20, 29, 2);
+    add_to(&t, &s, 40, 49, 3);
+    assert_valid(s);
+    const tl_tomb_t good[3] = {s->v[0], s->v[1], s->v[2]};
+    const char *why;
+#define EXPECT_INVALID(what)                                                     \
+    do {                                                                         \
+        why = NULL;                                                              \
+        cr_assert_not(tl_tombs_validate(s, &why), "validate accepted: %s", what); \
+        cr_assert_not_null(why);                                                 \
+        memcpy(s->v, good, sizeof good);                                         \
+        s->n = 3;                                                                \
+        s->max_seq = 3;                                                          \
+        assert_valid(s);                                                         \
+    } while (0)
+
+    s->n = 0;
+    EXPECT_INVALID("an empty non-NULL set");
+    s->v[1].lo = 30;
+    EXPECT_INVALID("lo > hi");
+    s->v[1].seq = 0;
+    EXPECT_INVALID("sequence 0");
+    s->v[0].hi = 20;
+    EXPECT_INVALID("overlapping intervals");
+    s->v[0] = good[2];
+    s->v[2] = good[0];
+    EXPECT_INVALID("unsorted intervals");
+    s->v[0].hi = 19;
+    s->v[1].seq = 1;
+    s->v[2].seq = 1;
+    s->max_seq = 1;
+    EXPECT_INVALID("touching intervals with equal sequence");
+    s->max_seq = 7;
+    EXPECT_INVALID("stale max_seq");
+    s->v[2].seq = 9; /* max_seq still 3 */
+    EXPECT_INVALID("max_seq below an interval's sequence");
+#undef EXPECT_INVALID
+    /* Touching with equal sequence only matters when they touch. */
+    s->v[1].seq = 1;
+    s->max_seq = 3;
+    assert_valid(s);
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
