@@ -168,6 +168,16 @@ TL_NODISCARD tl_status_t tl_compact(tl_log_t *log);
  * compaction). TL_OK if work was done, TL_EOF if there was nothing to do. */
 TL_NODISCARD tl_status_t tl_maint_step(tl_log_t *log);
 
+/* Starts / stops the maintenance worker thread (tl_open starts it in
+ * TL_MAINT_BACKGROUND mode; tl_close stops it). Stopping waits for the unit
+ * of work in progress and loses nothing; while stopped, writes report
+ * TL_EBUSY past the bounds like TL_MAINT_DISABLED. TL_ESTATE after close;
+ * TL_ENOMEM if the thread cannot be created. */
+TL_NODISCARD tl_status_t tl_maint_start(tl_log_t *log);
+TL_NODISCARD tl_status_t tl_maint_stop(tl_log_t *log);
+/* Whether the worker thread runs. Only meaningful on the writer's thread. */
+int tl_maint_running(const tl_log_t *log);
+
 /* Calls on_drop for retired handles that no snapshot can still see, at most
  * limit of them (0 = cfg.drain_batch_limit, itself 0 = all). Safe to re-enter
  * from on_drop. *n_out (may be NULL) receives the count. Works after close

@@ -20,38 +20,13 @@
 #include <math.h>
 #include <time.h>
 
-#include "tl_compact.h"
-#include "tl_flush.h"
+#include "tl_log_internal.h"
 #include "tl_maint.h"
 #include "tl_merge.h"
-#include "tl_retire.h"
 #include "tl_sort.h"
-#include "tl_sync.h"
 
 #define MT_RECORD_BYTES (sizeof(tl_ts_t) + sizeof(tl_handle_t) + sizeof(tl_seq_t))
 #define SEG_RECORD_BYTES (sizeof(tl_ts_t) + sizeof(tl_handle_t))
-
-struct tl_log {
-    tl_mem_t mem;
-    tl_config_t cfg; /* defaults resolved */
-    size_t page_recs, target_recs;
-    size_t batch_direct_min; /* batches this large become a memrun directly */
-    tl_refcnt_t refs;        /* the open handle + each live snapshot */
-    atomic_bool closed;
-    tl_mutex_t lock;         /* the publish lock */
-
-    tl_manifest_t *man;
-    tl_memtable_t mt;
-    tl_tombs_t *tombs;
-    atomic_uint_fast64_t seq; /* last sequence issued, release-stored */
-    uint64_t epoch;           /* bumped by every publish that drops handles */
-    tl_snapshot_t *snap_head, *snap_tail; /* live snapshots, oldest first */
-    size_t n_snaps;
-
-    tl_retire_t retire;
-    uint64_t seals, flushes, compactions, busy_events;
-    atomic_uint_fast64_t dropped;
-};
 
 /* ---------------------------------------------------------------- config */
 
@@ -176,21 +151,40 @@ tl_status_t tl_open(const tl_config_t *cfg, tl_log_t **out) {
     tl_ref_init(&log->refs);
     atomic_init(&log->closed, false);
     atomic_init(&log->seq, 0);
+    atomic_init(&log->seals, 0);
+    atomic_init(&log->flushes, 0);
+    atomic_init(&log->compactions, 0);
+    atomic_init(&log->busy_events, 0);
     atomic_init(&log->dropped, 0);
-    bool locked_ok = tl_mutex_init(&log->lock);
-    st = locked_ok ? tl_retire_init(&log->retire) : TL_ERR(TL_ENOMEM);
-    bool retire_ok = st == TL_OK;
-    if (st == TL_OK) st = tl_manifest_create(&log->mem, NULL, 0, NULL, 0, NULL, 0, &log->man);
-    if (st != TL_OK) {
-        if (retire_ok) tl_retire_destroy(&log->retire, &log->mem);
-        if (locked_ok) tl_mutex_destroy(&log->lock);
-        /* The accounting lives inside the block being freed: free through a copy. */
-        boot = log->mem;
-        tl_mem_free(&boot, log, sizeof(*log));
-        return st;
-    }
+    /* Build up in order; on failure undo exactly what was done. */
+    int done = 0;
+    st = TL_ERR(TL_ENOMEM);
+    if (!tl_mutex_init(&log->lock)) goto fail;
+    done = 1;
+    if (!tl_mutex_init(&log->maint_mu)) goto fail;
+    done = 2;
+    if (!tl_cond_init(&log->wake)) goto fail;
+    done = 3;
+    if (!tl_cond_init(&log->progress)) goto fail;
+    done = 4;
+    if ((st = tl_retire_init(&log->retire)) != TL_OK) goto fail;
+    done = 5;
+    if ((st = tl_manifest_create(&log->mem, NULL, 0, NULL, 0, NULL, 0, &log->man)) != TL_OK) goto fail;
+    done = 6;
+    if (cfg->maintenance == TL_MAINT_BACKGROUND && (st = tl_maint__worker_start(log)) != TL_OK) goto fail;
     *out = log;
     return TL_OK;
+fail:
+    if (done >= 6) tl_manifest_release(&log->mem, log->man);
+    if (done >= 5) tl_retire_destroy(&log->retire, &log->mem);
+    if (done >= 4) tl_cond_destroy(&log->progress);
+    if (done >= 3) tl_cond_destroy(&log->wake);
+    if (done >= 2) tl_mutex_destroy(&log->maint_mu);
+    if (done >= 1) tl_mutex_destroy(&log->lock);
+    /* The accounting lives inside the block being freed: free through a copy. */
+    boot = log->mem;
+    tl_mem_free(&boot, log, sizeof(*log));
+    return st;
 }
 
 typedef struct drop_ctx {
@@ -206,8 +200,8 @@ static void drop_recs(drop_ctx_t *c, const tl_recs_t *r) {
     for (size_t i = 0; i < r->n; i++) drop_one(c, r->h[i]);
 }
 
-/* The last reference is gone: hand every handle the instance still holds to
- * on_drop exactly once, then free everything. */
+/* The last reference is gone (no snapshot, no worker): hand every handle the
+ * instance still holds to on_drop exactly once, then free everything. */
 static void teardown(tl_log_t *log) {
     drop_ctx_t c = {log};
     tl_mt_for_each_handle(&log->mt, drop_one, &c);
@@ -222,6 +216,9 @@ static void teardown(tl_log_t *log) {
     tl_manifest_release(m, log->man);
     tl_tombs_release(m, log->tombs);
     tl_retire_destroy(&log->retire, m);
+    tl_cond_destroy(&log->progress);
+    tl_cond_destroy(&log->wake);
+    tl_mutex_destroy(&log->maint_mu);
     tl_mutex_destroy(&log->lock);
     tl_mem_t boot = log->mem;
     tl_mem_free(&boot, log, sizeof(*log));
@@ -234,12 +231,28 @@ static void log_unref(tl_log_t *log) {
 void tl_close(tl_log_t *log) {
     if (log == NULL) return;
     if (atomic_exchange(&log->closed, true)) return; /* closing twice is a no-op */
+    tl_maint__worker_stop(log);
     log_unref(log);
 }
 
 static bool is_closed(const tl_log_t *log) {
     return atomic_load_explicit(&((tl_log_t *)log)->closed, memory_order_acquire);
 }
+
+tl_status_t tl_maint_start(tl_log_t *log) {
+    if (log == NULL) return TL_ERR(TL_EINVAL);
+    if (is_closed(log)) return TL_ERR(TL_ESTATE);
+    return tl_maint__worker_start(log);
+}
+
+tl_status_t tl_maint_stop(tl_log_t *log) {
+    if (log == NULL) return TL_ERR(TL_EINVAL);
+    if (is_closed(log)) return TL_ERR(TL_ESTATE);
+    tl_maint__worker_stop(log);
+    return TL_OK;
+}
+
+int tl_maint_running(const tl_log_t *log) { return log->worker_running ? 1 : 0; }
 
 /* ---------------------------------------------------------------- snapshots */
 
@@ -299,6 +312,7 @@ void tl_log__snapshot_gone(tl_log_t *log, tl_snapshot_t *s) {
 /* ---------------------------------------------------------------- publishing */
 
 static tl_seq_t cur_seq(const tl_log_t *log) {
+    /* Only the writer issues sequences, so it may read its own relaxed. */
     return atomic_load_explicit(&((tl_log_t *)log)->seq, memory_order_relaxed);
 }
 
@@ -306,235 +320,92 @@ static void publish_seq(tl_log_t *log, tl_seq_t seq) {
     atomic_store_explicit(&log->seq, seq, memory_order_release);
 }
 
-/* Swaps in a new manifest (and optionally resets the memtable) under the
- * lock, then retires `dropped` with the new epoch. Space for the handles
- * must already be reserved. Consumes the caller's reference to man. */
-static void publish(tl_log_t *log, tl_manifest_t *man, bool reset_memtable, const tl_hlist_t *dropped) {
+tl_manifest_t *tl_log__pin_manifest(tl_log_t *log) {
+    tl_mutex_lock(&log->lock);
+    tl_manifest_t *man = log->man;
+    tl_manifest_retain(man);
+    tl_mutex_unlock(&log->lock);
+    return man;
+}
+
+void tl_log__pin_tombs(tl_log_t *log, tl_tombs_t **tombs, tl_seq_t *seq) {
+    tl_mutex_lock(&log->lock);
+    tl_tombs_retain(log->tombs);
+    *tombs = log->tombs;
+    /* Every tombstone in the set has a sequence <= this one, and every later
+     * tombstone a higher one: the pair is what compaction folds. */
+    *seq = atomic_load_explicit(&log->seq, memory_order_relaxed);
+    tl_mutex_unlock(&log->lock);
+}
+
+tl_status_t tl_log__publish(tl_log_t *log, const tl_manifest_edit_t *edit, bool reset_memtable,
+                            const tl_hlist_t *dropped) {
+    tl_manifest_t *man;
     tl_mutex_lock(&log->lock);
     tl_manifest_t *old = log->man;
+    tl_status_t st = tl_manifest_derive(&log->mem, old, edit, &man);
+    if (st != TL_OK) {
+        tl_mutex_unlock(&log->lock);
+        return st;
+    }
+#ifdef TL_DEBUG
+    const char *why;
+    if (!tl_manifest_validate(man, &why)) {
+        tl_mutex_unlock(&log->lock);
+        tl_manifest_release(&log->mem, man);
+        return TL_ERR(TL_EINTERNAL);
+    }
+#endif
     log->man = man;
     if (reset_memtable) tl_mt_reset(&log->mt, &log->mem);
     uint64_t epoch = ++log->epoch;
     tl_mutex_unlock(&log->lock);
     tl_manifest_release(&log->mem, old);
     if (dropped != NULL) tl_retire_push_list(&log->retire, dropped, epoch);
+    return TL_OK;
 }
 
-/* Memtable -> memrun. No-op on an empty memtable. */
-static tl_status_t seal(tl_log_t *log) {
+/* Memtable -> memrun: merges the memtable's sorted parts, drops what deletes
+ * hid (their handles are retired) and stamps the run with the current
+ * sequence. O(memtable) on the writer; nothing else is touched. */
+tl_status_t tl_log__seal(tl_log_t *log) {
     tl_mem_t *m = &log->mem;
     if (tl_mt_empty(&log->mt)) return TL_OK;
     tl_hlist_t dropped = {0};
     tl_recs_t *recs = NULL;
     tl_memrun_t *mr = NULL;
-    tl_manifest_t *man = NULL;
-    size_t reserved = 0;
-    /* Only the writer changes the memtable, so it can be read without the lock. */
-    tl_status_t st = tl_mt_seal_build(&log->mt, m, log->tombs, &recs, &dropped);
+    tl_tombs_t *tombs;
+    tl_seq_t seq;
+    tl_log__pin_tombs(log, &tombs, &seq); /* the worker may swap the set */
+    /* Only the writer changes the memtable, so it reads it without the lock. */
+    tl_status_t st = tl_mt_seal_build(&log->mt, m, tombs, &recs, &dropped);
+    tl_tombs_release(m, tombs);
     if (st != TL_OK) return st;
-    if (recs != NULL) {
-        st = tl_memrun_create(m, recs, cur_seq(log), &mr);
-        if (st != TL_OK) {
-            tl_recs_release(m, recs);
-            goto done;
-        }
-    }
-    st = tl_retire_reserve(&log->retire, m, dropped.n);
-    if (st != TL_OK) goto done;
-    reserved = dropped.n;
-    const tl_manifest_t *o = log->man;
-    tl_memrun_t *mrs_stack[16];
-    tl_memrun_t **mrs = mrs_stack;
-    size_t n_mr = o->n_mr + (mr != NULL);
-    size_t mrs_bytes = n_mr * sizeof(*mrs);
-    if (n_mr > 16 && (mrs = tl_mem_alloc(m, mrs_bytes)) == NULL) {
-        st = TL_ERR(TL_ENOMEM);
+    if (recs != NULL && (st = tl_memrun_create(m, recs, seq, &mr)) != TL_OK) {
+        tl_recs_release(m, recs);
         goto done;
     }
-    memcpy(mrs, o->mr, o->n_mr * sizeof(*mrs));
-    if (mr != NULL) mrs[o->n_mr] = mr;
-    st = tl_manifest_create(m, mrs, n_mr, o->l0, o->n_l0, o->l1, o->n_l1, &man);
-    if (mrs != mrs_stack) tl_mem_free(m, mrs, mrs_bytes);
-    if (st != TL_OK) goto done;
-    publish(log, man, true, &dropped);
-    reserved = 0;
-    log->seals++;
+    if ((st = tl_retire_reserve(&log->retire, m, dropped.n)) != TL_OK) goto done;
+    tl_manifest_edit_t e = {.add_mr = mr};
+    st = tl_log__publish(log, &e, true, &dropped);
+    if (st != TL_OK) {
+        tl_retire_unreserve(&log->retire, dropped.n);
+        goto done;
+    }
+    tl_log__count(&log->seals, 1);
 done:
-    if (reserved > 0) tl_retire_unreserve(&log->retire, reserved);
     tl_memrun_release(m, mr); /* the manifest holds its own reference */
     tl_hlist_free(m, &dropped);
     return st;
 }
 
-/* Turns the oldest `count` memruns into L0 segments. */
-static tl_status_t flush_memruns(tl_log_t *log, size_t count) {
-    tl_mem_t *m = &log->mem;
-    const tl_manifest_t *o = log->man;
-    if (count > o->n_mr) count = o->n_mr;
-    if (count == 0) return TL_OK;
-    size_t n_l0 = o->n_l0 + count;
-    size_t bytes = n_l0 * sizeof(tl_segment_t *);
-    tl_segment_t **l0 = tl_mem_alloc(m, bytes);
-    if (l0 == NULL) return TL_ERR(TL_ENOMEM);
-    memcpy(l0, o->l0, o->n_l0 * sizeof(*l0));
-    size_t made = 0;
-    tl_status_t st = TL_OK;
-    for (; made < count && st == TL_OK; made++) {
-        st = tl_flush_memrun(m, o->mr[made], log->page_recs, &l0[o->n_l0 + made]);
-        if (st != TL_OK) break;
-    }
-    tl_manifest_t *man = NULL;
-    if (st == TL_OK) {
-        st = tl_manifest_create(m, o->mr + count, o->n_mr - count, l0, n_l0, o->l1, o->n_l1, &man);
-    }
-    for (size_t i = 0; i < made; i++) tl_segment_release(m, l0[o->n_l0 + i]);
-    tl_mem_free(m, l0, bytes);
-    if (st != TL_OK) return st;
-    publish(log, man, false, NULL);
-    log->flushes += count;
-    return TL_OK;
-}
-
-/* Can tombstone t be forgotten? Only if no source meeting its interval could
- * still hold a record it hides. */
-static bool tomb_forgettable(void *vctx, const tl_tomb_t *t) {
-    const tl_log_t *log = vctx;
-    const tl_memtable_t *mt = &log->mt;
-    if (!tl_mt_empty(mt) && mt->min_seq < t->seq) return false;
-    const tl_manifest_t *man = log->man;
-    for (size_t i = 0; i < man->n_mr; i++) {
-        const tl_memrun_t *s = man->mr[i];
-        if (s->wm < t->seq && s->min <= t->hi && s->max >= t->lo) return false;
-    }
-    for (size_t i = 0; i < man->n_l0; i++) {
-        const tl_segment_t *s = man->l0[i];
-        if (s->wm < t->seq && s->min <= t->hi && s->max >= t->lo) return false;
-    }
-    for (size_t i = tl_manifest_l1_seek(man, t->lo); i < man->n_l1 && man->l1[i]->min <= t->hi; i++) {
-        if (man->l1[i]->wm < t->seq) return false;
-    }
-    return true;
-}
-
-static void forget_tombstones(tl_log_t *log) {
-    tl_tombs_t *nt;
-    bool changed;
-    if (tl_tombs_filter(&log->mem, log->tombs, tomb_forgettable, log, &nt, &changed) != TL_OK) {
-        return; /* forgetting is an optimisation; try again next time */
-    }
-    if (!changed) {
-        tl_tombs_release(&log->mem, nt);
-        return;
-    }
-    tl_mutex_lock(&log->lock);
-    tl_tombs_t *old = log->tombs;
-    log->tombs = nt;
-    tl_mutex_unlock(&log->lock);
-    tl_tombs_release(&log->mem, old);
-}
-
-/* Compacts L0 inputs [0, n_l0) (and, with fold_debt, every L1 segment with
- * delete debt) into L1. */
-static tl_status_t compact(tl_log_t *log, size_t n_l0, bool fold_debt) {
-    tl_mem_t *m = &log->mem;
-    const tl_manifest_t *o = log->man;
-    if (n_l0 > o->n_l0) n_l0 = o->n_l0;
-    if (n_l0 == 0 && !fold_debt) return TL_OK;
-    tl_compact_in_t in = {
-        .mem = m,
-        .l0 = o->l0,
-        .n_l0 = n_l0,
-        .l1 = o->l1,
-        .n_l1 = o->n_l1,
-        .tombs = log->tombs,
-        .wm = cur_seq(log),
-        .fold_debt = fold_debt,
-        .window_size = log->cfg.window_size,
-        .window_origin = log->cfg.window_origin,
-        .page_recs = log->page_recs,
-        .target_recs = log->target_recs,
-    };
-    tl_compact_out_t out;
-    tl_status_t st = tl_compact_run(&in, &out);
-    if (st != TL_OK) return st;
-    tl_manifest_t *man = NULL;
-    st = tl_retire_reserve(&log->retire, m, out.dropped.n);
-    if (st == TL_OK) {
-        st = tl_manifest_create(m, o->mr, o->n_mr, o->l0 + n_l0, o->n_l0 - n_l0, out.l1, out.n_l1, &man);
-        if (st != TL_OK) tl_retire_unreserve(&log->retire, out.dropped.n);
-    }
-    if (st == TL_OK) {
-        publish(log, man, false, &out.dropped);
-        log->compactions++;
-    }
-    tl_compact_out_free(m, &out);
-    if (st == TL_OK) forget_tombstones(log);
-    return st;
-}
-
-/* Share of records in immutable sources that tombstones hide. */
-static double delete_debt(tl_log_t *log) {
-    if (log->tombs == NULL) return 0.0;
-    tl_snapshot_t *s;
-    if (tl_snapshot_acquire(log, &s) != TL_OK) return 0.0;
-    /* Immutable sources only: the memtable's deletes are applied by sealing. */
-    tl_mtview_t saved = s->mv;
-    memset(&s->mv, 0, sizeof(s->mv));
-    tl_range_t all = tl_range_closed(TL_TS_MIN, TL_TS_MAX);
-    uint64_t phys = tl_count_physical_in(s, all), vis = 0;
-    double debt = 0.0;
-    if (phys > 0 && tl_count_in(s, all, &vis) == TL_OK) debt = (double)(phys - vis) / (double)phys;
-    s->mv = saved;
-    tl_snapshot_release(s);
-    return debt;
-}
-
-static tl_maint_action_t next_action(tl_log_t *log, bool with_debt) {
-    tl_maint_shape_t shape = {
-        .memtable_full = tl_mt_full(&log->mt),
-        .memruns = log->man->n_mr,
-        .l0_segments = log->man->n_l0,
-        .max_delta_segments = log->cfg.max_delta_segments,
-        .delete_debt = 0.0,
-        .delete_debt_threshold = log->cfg.delete_debt_threshold,
-    };
-    if (with_debt && shape.delete_debt_threshold > 0) shape.delete_debt = delete_debt(log);
-    return tl_maint_next(&shape);
-}
-
-static tl_status_t do_action(tl_log_t *log, tl_maint_action_t a) {
-    switch (a) {
-    case TL_MA_SEAL: return seal(log);
-    case TL_MA_FLUSH: return flush_memruns(log, 1);
-    case TL_MA_COMPACT_L0: {
-        size_t k = log->cfg.compaction_max_inputs;
-        return compact(log, k == 0 ? log->man->n_l0 : k, false);
-    }
-    case TL_MA_COMPACT_DEBT: return compact(log, log->man->n_l0, true);
-    case TL_MA_NONE: break;
-    }
-    return TL_OK;
-}
-
-/* After a write made the memtable full or added a memrun. Background mode
- * keeps fan-out bounded right here (until the maintenance thread exists);
- * disabled mode only seals and reports backpressure past sealed_max_runs.
- * The write itself is already stored, so a failure here is not reported as
- * a failed write: maintenance simply runs again on the next one. */
-static tl_status_t after_write(tl_log_t *log) {
-    if (tl_mt_full(&log->mt)) (void)seal(log);
-    if (log->cfg.maintenance == TL_MAINT_BACKGROUND) {
-        for (int guard = 0; guard < 64; guard++) {
-            tl_maint_action_t a = next_action(log, false);
-            if (a == TL_MA_NONE || do_action(log, a) != TL_OK) break;
-        }
-        return TL_OK;
-    }
-    if (log->man->n_mr > log->cfg.sealed_max_runs) {
-        log->busy_events++;
-        return TL_EBUSY;
-    }
-    return TL_OK;
+/* A write filled the memtable: seal it (the write is already stored, so a
+ * failed seal is not the write's failure; it is retried on the next write),
+ * then let maintenance know and apply backpressure. */
+static tl_status_t after_full(tl_log_t *log) {
+    tl_status_t seal_st = tl_log__seal(log);
+    (void)seal_st;
+    return tl_maint__after_seal(log);
 }
 
 /* ---------------------------------------------------------------- writes */
@@ -549,7 +420,7 @@ tl_status_t tl_append(tl_log_t *log, tl_ts_t ts, tl_handle_t h) {
         if (st != TL_OK) return st;
     }
     publish_seq(log, seq);
-    if (TL_UNLIKELY(tl_mt_full(&log->mt))) return after_write(log);
+    if (TL_UNLIKELY(tl_mt_full(&log->mt))) return after_full(log);
     return TL_OK;
 }
 
@@ -567,7 +438,8 @@ tl_status_t tl_append_now(tl_log_t *log, tl_handle_t h, tl_ts_t *ts_out) {
     return tl_append(log, ts, h);
 }
 
-/* A large batch becomes its own memrun: one sequence number, one sort. */
+/* A large batch becomes its own memrun: one sequence number, one sort, and
+ * the manifest and the sequence become visible together. */
 static tl_status_t batch_to_memrun(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t *h, size_t n) {
     tl_mem_t *m = &log->mem;
     tl_recs_t *recs;
@@ -586,28 +458,21 @@ static tl_status_t batch_to_memrun(tl_log_t *log, const tl_ts_t *ts, const tl_ha
         tl_recs_release(m, recs);
         return st;
     }
-    const tl_manifest_t *o = log->man;
-    size_t bytes = (o->n_mr + 1) * sizeof(tl_memrun_t *);
-    tl_memrun_t **mrs = tl_mem_alloc(m, bytes);
-    tl_manifest_t *man = NULL;
-    if (mrs == NULL) {
-        st = TL_ERR(TL_ENOMEM);
-    } else {
-        memcpy(mrs, o->mr, o->n_mr * sizeof(*mrs));
-        mrs[o->n_mr] = mr;
-        st = tl_manifest_create(m, mrs, o->n_mr + 1, o->l0, o->n_l0, o->l1, o->n_l1, &man);
-        tl_mem_free(m, mrs, bytes);
-    }
-    tl_memrun_release(m, mr);
-    if (st != TL_OK) return st;
-    /* The manifest and the sequence become visible together. */
+    tl_manifest_t *man;
     tl_mutex_lock(&log->lock);
     tl_manifest_t *old = log->man;
-    log->man = man;
-    publish_seq(log, seq);
+    tl_manifest_edit_t e = {.add_mr = mr};
+    st = tl_manifest_derive(m, old, &e, &man);
+    if (st == TL_OK) {
+        log->man = man;
+        log->epoch++;
+        publish_seq(log, seq);
+    }
     tl_mutex_unlock(&log->lock);
+    tl_memrun_release(m, mr);
+    if (st != TL_OK) return st;
     tl_manifest_release(m, old);
-    log->seals++;
+    tl_log__count(&log->seals, 1);
     return TL_OK;
 }
 
@@ -620,7 +485,7 @@ tl_status_t tl_append_batch(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t 
     if (n >= log->batch_direct_min) {
         st = batch_to_memrun(log, ts, h, n);
         if (st != TL_OK) return st;
-        return after_write(log);
+        return tl_maint__after_seal(log);
     }
     /* Small batch: sorted into scratch (unless it already is), then stored
      * atomically in the memtable under one sequence number. */
@@ -648,7 +513,7 @@ tl_status_t tl_append_batch(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t 
     tl_mutex_unlock(&log->lock);
     tl_mem_free(m, scratch, scratch_bytes);
     if (st != TL_OK) return st;
-    if (tl_mt_full(&log->mt)) return after_write(log);
+    if (tl_mt_full(&log->mt)) return after_full(log);
     return TL_OK;
 }
 
@@ -657,18 +522,20 @@ static tl_status_t delete_closed(tl_log_t *log, tl_ts_t lo, tl_ts_t hi) {
     if (lo > hi) return TL_OK; /* empty range */
     tl_seq_t seq = cur_seq(log) + 1;
     tl_tombs_t *nt;
-    tl_status_t st = tl_tombs_add(&log->mem, log->tombs, lo, hi, seq, &nt);
-    if (st != TL_OK) return st;
+    /* The set is swapped under the lock so a concurrent tombstone GC on the
+     * worker either sees this delete or loses its own swap. */
     tl_mutex_lock(&log->lock);
-    tl_tombs_t *old = log->tombs;
-    log->tombs = nt;
-    publish_seq(log, seq);
-    tl_mutex_unlock(&log->lock);
-    tl_tombs_release(&log->mem, old);
-    if (log->cfg.maintenance == TL_MAINT_BACKGROUND && log->cfg.delete_debt_threshold > 0 &&
-        next_action(log, true) == TL_MA_COMPACT_DEBT) {
-        (void)compact(log, log->man->n_l0, true);
+    tl_status_t st = tl_tombs_add(&log->mem, log->tombs, lo, hi, seq, &nt);
+    tl_tombs_t *old = NULL;
+    if (st == TL_OK) {
+        old = log->tombs;
+        log->tombs = nt;
+        publish_seq(log, seq);
     }
+    tl_mutex_unlock(&log->lock);
+    if (st != TL_OK) return st;
+    tl_tombs_release(&log->mem, old);
+    tl_maint__after_delete(log);
     return TL_OK;
 }
 
@@ -688,27 +555,7 @@ tl_status_t tl_delete_ts(tl_log_t *log, tl_ts_t ts) { return delete_closed(log, 
 
 tl_status_t tl_delete_all(tl_log_t *log) { return delete_closed(log, TL_TS_MIN, TL_TS_MAX); }
 
-/* ---------------------------------------------------------------- maintenance */
-
-tl_status_t tl_flush(tl_log_t *log) {
-    if (is_closed(log)) return TL_ERR(TL_ESTATE);
-    tl_status_t st = seal(log);
-    if (st != TL_OK) return st;
-    return flush_memruns(log, log->man->n_mr);
-}
-
-tl_status_t tl_compact(tl_log_t *log) {
-    tl_status_t st = tl_flush(log);
-    if (st != TL_OK) return st;
-    return compact(log, log->man->n_l0, true);
-}
-
-tl_status_t tl_maint_step(tl_log_t *log) {
-    if (is_closed(log)) return TL_ERR(TL_ESTATE);
-    tl_maint_action_t a = next_action(log, true);
-    if (a == TL_MA_NONE) return TL_EOF;
-    return do_action(log, a);
-}
+/* ---------------------------------------------------------------- retired handles */
 
 tl_status_t tl_drain_retired(tl_log_t *log, size_t limit, size_t *n_out) {
     if (n_out != NULL) *n_out = 0;
@@ -727,7 +574,7 @@ tl_status_t tl_drain_retired(tl_log_t *log, size_t limit, size_t *n_out) {
         for (size_t i = 0; i < k; i++) {
             if (log->cfg.on_drop != NULL) log->cfg.on_drop(log->cfg.on_drop_ctx, buf[i]);
         }
-        atomic_fetch_add_explicit(&log->dropped, k, memory_order_relaxed);
+        tl_log__count(&log->dropped, k);
         done += k;
     }
     tl_retire_trim(&log->retire, &log->mem);
@@ -738,6 +585,10 @@ tl_status_t tl_drain_retired(tl_log_t *log, size_t limit, size_t *n_out) {
 size_t tl_retired_len(const tl_log_t *log) { return tl_retire_len(&log->retire); }
 
 /* ---------------------------------------------------------------- stats */
+
+static uint64_t load(const atomic_uint_fast64_t *c) {
+    return atomic_load_explicit((atomic_uint_fast64_t *)c, memory_order_relaxed);
+}
 
 tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out) {
     memset(out, 0, sizeof(*out));
@@ -778,14 +629,14 @@ tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out) {
     tl_snapshot_release(s);
     out->engine_bytes = tl_mem_live(&log->mem);
     out->peak_bytes = tl_mem_peak(&log->mem);
-    out->alloc_calls = atomic_load_explicit(&log->mem.calls, memory_order_relaxed);
-    out->alloc_failures = atomic_load_explicit(&log->mem.failures, memory_order_relaxed);
-    out->seals = log->seals;
-    out->flushes = log->flushes;
-    out->compactions = log->compactions;
-    out->busy_events = log->busy_events;
+    out->alloc_calls = load(&log->mem.calls);
+    out->alloc_failures = load(&log->mem.failures);
+    out->seals = load(&log->seals);
+    out->flushes = load(&log->flushes);
+    out->compactions = load(&log->compactions);
+    out->busy_events = load(&log->busy_events);
     out->retired_len = tl_retire_len(&log->retire);
-    out->dropped_handles = atomic_load_explicit(&log->dropped, memory_order_relaxed);
+    out->dropped_handles = load(&log->dropped);
     tl_mutex_lock(&log->lock);
     out->snapshots = log->n_snaps;
     tl_mutex_unlock(&log->lock);
@@ -793,7 +644,7 @@ tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out) {
 }
 
 /* Bytes the current state owns; equals the allocator's live total when no
- * snapshot pins an older state. */
+ * snapshot pins an older state and no maintenance is in flight. */
 static size_t owned_bytes(const tl_log_t *log) {
     size_t b = sizeof(tl_log_t) + tl_mt_bytes(&log->mt) + tl_tombs_bytes(log->tombs) +
                tl_retire_bytes(&log->retire) + tl_manifest_own_bytes(log->man);
@@ -810,6 +661,9 @@ tl_status_t tl_validate(tl_log_t *log, const char **why) {
     *why = NULL;
     if (log == NULL) return TL_ERR(TL_EINVAL);
     bool ok = true;
+    /* Holding maint_mu keeps the worker between units, so no half-built
+     * output is live in the allocator while the totals are compared. */
+    tl_mutex_lock(&log->maint_mu);
     tl_mutex_lock(&log->lock);
     if (!tl_mt_validate(&log->mt, why) || !tl_manifest_validate(log->man, why) ||
         !tl_tombs_validate(log->tombs, why)) {
@@ -831,5 +685,6 @@ tl_status_t tl_validate(tl_log_t *log, const char **why) {
         }
     }
     tl_mutex_unlock(&log->lock);
+    tl_mutex_unlock(&log->maint_mu);
     return ok ? TL_OK : TL_ERR(TL_EINTERNAL);
 }

@@ -38,6 +38,54 @@ tl_status_t tl_manifest_create(tl_mem_t *m, tl_memrun_t *const *mr, size_t n_mr,
     return TL_OK;
 }
 
+static bool listed(const void *const *v, size_t n, const void *p) {
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == p) return true;
+    }
+    return false;
+}
+
+tl_status_t tl_manifest_derive(tl_mem_t *m, const tl_manifest_t *cur, const tl_manifest_edit_t *e,
+                               tl_manifest_t **out) {
+    *out = NULL;
+    size_t n_mr = 0, n_l0 = 0;
+    for (size_t i = 0; i < cur->n_mr; i++) {
+        n_mr += !listed((const void *const *)e->drop_mr, e->n_drop_mr, cur->mr[i]);
+    }
+    for (size_t i = 0; i < cur->n_l0; i++) {
+        n_l0 += !listed((const void *const *)e->drop_l0, e->n_drop_l0, cur->l0[i]);
+    }
+    n_mr += e->add_mr != NULL;
+    n_l0 += e->n_add_l0;
+    size_t n_l1 = e->replace_l1 ? e->n_l1 : cur->n_l1;
+    tl_manifest_t *man = tl_mem_alloc(m, man_bytes(n_mr, n_l0, n_l1));
+    if (man == NULL) return TL_ERR(TL_ENOMEM);
+    tl_ref_init(&man->refs);
+    man->n_mr = n_mr;
+    man->n_l0 = n_l0;
+    man->n_l1 = n_l1;
+    man->mr = (tl_memrun_t **)(man + 1);
+    man->l0 = (tl_segment_t **)(man->mr + n_mr);
+    man->l1 = man->l0 + n_l0;
+    size_t k = 0;
+    for (size_t i = 0; i < cur->n_mr; i++) {
+        if (!listed((const void *const *)e->drop_mr, e->n_drop_mr, cur->mr[i])) man->mr[k++] = cur->mr[i];
+    }
+    if (e->add_mr != NULL) man->mr[k++] = e->add_mr;
+    k = 0;
+    for (size_t i = 0; i < cur->n_l0; i++) {
+        if (!listed((const void *const *)e->drop_l0, e->n_drop_l0, cur->l0[i])) man->l0[k++] = cur->l0[i];
+    }
+    for (size_t i = 0; i < e->n_add_l0; i++) man->l0[k++] = e->add_l0[i];
+    tl_segment_t *const *l1 = e->replace_l1 ? e->l1 : cur->l1;
+    for (size_t i = 0; i < n_l1; i++) man->l1[i] = l1[i];
+    for (size_t i = 0; i < n_mr; i++) tl_memrun_retain(man->mr[i]);
+    for (size_t i = 0; i < n_l0; i++) tl_segment_retain(man->l0[i]);
+    for (size_t i = 0; i < n_l1; i++) tl_segment_retain(man->l1[i]);
+    *out = man;
+    return TL_OK;
+}
+
 void tl_manifest_retain(tl_manifest_t *man) { tl_ref_inc(&man->refs); }
 
 void tl_manifest_release(tl_mem_t *m, tl_manifest_t *man) {

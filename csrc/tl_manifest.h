@@ -27,6 +27,26 @@ TL_NODISCARD tl_status_t tl_manifest_create(tl_mem_t *m, tl_memrun_t *const *mr,
                                             tl_segment_t *const *l0, size_t n_l0,
                                             tl_segment_t *const *l1, size_t n_l1,
                                             tl_manifest_t **out);
+/* A change to a manifest. Removals are by identity; additions are appended
+ * (memruns and L0 keep their age order). With replace_l1 the L1 list becomes
+ * l1 (sorted). Sources named for removal that are absent are ignored. */
+typedef struct tl_manifest_edit {
+    tl_memrun_t *add_mr;
+    tl_memrun_t *const *drop_mr;
+    size_t n_drop_mr;
+    tl_segment_t *const *add_l0;
+    size_t n_add_l0;
+    tl_segment_t *const *drop_l0;
+    size_t n_drop_l0;
+    bool replace_l1;
+    tl_segment_t *const *l1;
+    size_t n_l1;
+} tl_manifest_edit_t;
+
+/* The manifest cur with edit applied (cur is not modified). */
+TL_NODISCARD tl_status_t tl_manifest_derive(tl_mem_t *m, const tl_manifest_t *cur,
+                                            const tl_manifest_edit_t *edit, tl_manifest_t **out);
+
 void tl_manifest_retain(tl_manifest_t *man);
 void tl_manifest_release(tl_mem_t *m, tl_manifest_t *man); /* accepts NULL */
 size_t tl_manifest_own_bytes(const tl_manifest_t *man);

@@ -42,6 +42,7 @@ static void mtbuf_set_len(tl_mtbuf_t *b, size_t n) {
 
 void tl_mt_init(tl_memtable_t *mt, size_t max_records, size_t ooo_budget) {
     memset(mt, 0, sizeof(*mt));
+    mt->min_seq = UINT64_MAX;
     mt->max_records = max_records < 1 ? 1 : max_records;
     mt->ooo_budget = ooo_budget < 1 ? 1 : ooo_budget;
 }
@@ -160,7 +161,7 @@ tl_status_t tl_mt_append_slow(tl_memtable_t *mt, tl_mem_t *m, tl_ts_t ts, tl_han
         st = append_late(mt, m, ts, h, seq);
     }
     if (st != TL_OK) return st;
-    if (mt->records == 0) mt->min_seq = seq;
+    if (mt->min_seq == UINT64_MAX) mt->min_seq = seq;
     mt->records++;
     return TL_OK;
 }
@@ -213,7 +214,7 @@ tl_status_t tl_mt_append_sorted_batch(tl_memtable_t *mt, tl_mem_t *m, const tl_t
         mtbuf_set_len(r, run_n + n_in);
         mt->run_last = ts[n - 1];
     }
-    if (mt->records == 0) mt->min_seq = seq;
+    if (mt->min_seq == UINT64_MAX) mt->min_seq = seq;
     mt->records += n;
     return TL_OK;
 }

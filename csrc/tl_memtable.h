@@ -45,7 +45,8 @@ typedef struct tl_memtable {
     size_t n_ooo;
     size_t records;     /* everything held */
     size_t ooo_records; /* stage + late runs */
-    tl_seq_t min_seq;   /* smallest sequence held (meaningful when records > 0) */
+    tl_seq_t min_seq;   /* smallest sequence held, UINT64_MAX when empty; written
+                         * only under the publish lock (the worker reads it) */
     size_t max_records; /* seal threshold */
     size_t ooo_budget;  /* late records before an early seal */
 } tl_memtable_t;

@@ -19,4 +19,22 @@ static inline void tl_mutex_destroy(tl_mutex_t *mu) { (void)pthread_mutex_destro
 static inline void tl_mutex_lock(tl_mutex_t *mu) { (void)pthread_mutex_lock(mu); }
 static inline void tl_mutex_unlock(tl_mutex_t *mu) { (void)pthread_mutex_unlock(mu); }
 
+/* Condition variables wait with a relative timeout in milliseconds. They use
+ * CLOCK_MONOTONIC where the platform lets a condvar use it, so a wall-clock
+ * jump neither stalls nor shortens a backpressure wait. */
+typedef pthread_cond_t tl_cond_t;
+
+bool tl_cond_init(tl_cond_t *cv);
+void tl_cond_destroy(tl_cond_t *cv);
+/* Waits (mu held) until signalled or ms elapse; spurious wake-ups happen. */
+void tl_cond_wait_ms(tl_cond_t *cv, tl_mutex_t *mu, uint32_t ms);
+void tl_cond_broadcast(tl_cond_t *cv);
+
+typedef pthread_t tl_thread_t;
+bool tl_thread_start(tl_thread_t *t, void *(*fn)(void *), void *arg);
+void tl_thread_join(tl_thread_t t);
+
+/* Monotonic milliseconds, for deadlines. */
+uint64_t tl_now_ms(void);
+
 #endif /* TL_SYNC_H */

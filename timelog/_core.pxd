@@ -116,6 +116,9 @@ cdef extern from "timelog.h" nogil:
     tl_status_t tl_flush(tl_log_t *log)
     tl_status_t tl_compact(tl_log_t *log)
     tl_status_t tl_maint_step(tl_log_t *log)
+    tl_status_t tl_maint_start(tl_log_t *log)
+    tl_status_t tl_maint_stop(tl_log_t *log)
+    int tl_maint_running(const tl_log_t *log)
     # Runs on_drop: call with the GIL held.
     tl_status_t tl_drain_retired(tl_log_t *log, size_t limit, size_t *n_out)
     size_t tl_retired_len(const tl_log_t *log)

@@ -1517,6 +1517,34 @@ cdef class Timelog:
         _check(st)
         return st == TL_OK
 
+    def start_maintenance(self):
+        """Start the background maintenance worker (no-op if it runs).
+
+        Works on a log opened with ``maintenance="disabled"`` too: from then
+        on the worker flushes and compacts by policy.
+        """
+        self._require_open()
+        _check(tl_maint_start(self._log))
+
+    def stop_maintenance(self):
+        """Stop the background worker after its current unit of work.
+
+        Nothing is lost. While stopped, writes report backpressure past the
+        bounds as with ``maintenance="disabled"``; call ``flush()``/``compact()``
+        or ``start_maintenance()``.
+        """
+        cdef tl_status_t st
+        self._require_open()
+        with nogil:
+            st = tl_maint_stop(self._log)
+        self._drain()
+        _check(st)
+
+    @property
+    def maintenance_running(self):
+        """True while the background maintenance worker thread runs."""
+        return self._log is not NULL and tl_maint_running(self._log) != 0
+
     # ------------------------------------------------------------ introspection
 
     def stats(self):
@@ -1534,7 +1562,7 @@ cdef class Timelog:
         return {
             "records": s.records,
             "storage": {
-                "records_estimate": s.physical_records,
+                "records_estimate": s.records,
                 "physical_records": s.physical_records,
                 "memruns": s.memruns,
                 "memrun_records": s.memrun_records,
