@@ -125,9 +125,12 @@ TL_NODISCARD tl_status_t tl_open(const tl_config_t *cfg, tl_log_t **out);
  * offending field with a static string. */
 TL_NODISCARD tl_status_t tl_config_check(const tl_config_t *cfg, const char **why);
 
-/* Closes the log: later writes return TL_ESTATE. Memory and handles are
- * released now if no snapshot is pinned, otherwise when the last snapshot is
- * released (on_drop then runs in that thread). Accepts NULL; cannot fail. */
+/* Closes the log: stops the maintenance worker and releases the caller's
+ * handle. Memory and handles are released now if no snapshot is pinned;
+ * otherwise when the last snapshot is released (on_drop then runs in that
+ * thread), and until then calls on log return TL_ESTATE (snapshots keep
+ * reading). Once nothing pins it the pointer is gone: do not use it after
+ * tl_close unless you hold a snapshot. Accepts NULL; cannot fail. */
 void tl_close(tl_log_t *log);
 
 /* ---------------------------------------------------------------- writes */

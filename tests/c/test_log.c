@@ -1,11 +1,19 @@
 /*
  * test_log.c: behaviour tests of the public API (timelog.h), one Test per
- * behaviour. Every test runs on the counting allocator and ends with
- * tlt_env_teardown, which fails on a live byte, an allocator error or a
- * handle dropped twice. Small memtables, pages and windows make seals,
- * flushes and compactions happen within a few hundred records.
+ * behaviour. Every test that opens a log runs it on the counting allocator
+ * (test_util.h) and ends with tlt_env_teardown, which fails on a live byte,
+ * an allocator error or a handle dropped twice; fx_finish also checks that
+ * every handle ever stored was passed to on_drop exactly once. Small
+ * memtables, pages and windows make seals, flushes and compactions happen
+ * within a few hundred records. Maintenance is disabled (deterministic)
+ * unless a test is about the background worker.
+ *
+ * The model (tlt_model_t) applies each delete to the records present when
+ * it runs, which is the sequenced-tombstone rule; see test_model.c.
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,8 +119,9 @@ static void fx_delete_all(fx_t *f) {
     tlt_model_delete_incl(&f->m, INT64_MIN, INT64_MAX, mark_dead, f);
 }
 
-/* validate + full comparison + a few ranges. */
+/* validate + full comparison against the model. */
 static void fx_check(fx_t *f) {
+    tlt_alloc_check(&f->env.alloc); /* guard words, sizes passed to free */
     TLT_VALID(f->log);
     tlt_expect_model(f->log, &f->m);
 }
@@ -1515,6 +1524,172 @@ Test(log, writes_after_close_return_estate) {
     fx_finish(&f);
 }
 
+typedef struct release_arg {
+    tl_snapshot_t *snap;
+    tlt_drops_t *drops;
+} release_arg_t;
+
+static void *release_in_thread(void *p) {
+    release_arg_t *a = p;
+    pthread_mutex_lock(&a->drops->mu);
+    a->drops->owner = pthread_self(); /* on_drop is expected in this thread now */
+    pthread_mutex_unlock(&a->drops->mu);
+    tl_snapshot_release(a->snap);
+    return NULL;
+}
+
+Test(log, last_snapshot_release_tears_down_in_its_own_thread) {
+    fx_t f;
+    fx_open(&f, NULL);
+    fx_mixed_state(&f);
+    tl_snapshot_t *snap = NULL;
+    TLT_OK(tl_snapshot_acquire(f.log, &snap));
+    tlt_close(&f.env);
+    release_arg_t a = {snap, &f.env.drops};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, release_in_thread, &a), 0);
+    pthread_join(th, NULL);
+    cr_assert_eq(tlt_alloc_live_bytes(&f.env.alloc), 0);
+    f.env.drops.owner = pthread_self();
+    fx_finish(&f); /* every handle dropped once, by the releasing thread */
+}
+
+/* ---------------------------------------------------------------- concurrency */
+
+/* Records carry ts = conc_ts(h), so a reader in another thread can check
+ * every record it sees without sharing a model with the writer. */
+static tl_ts_t conc_ts(tl_handle_t h) {
+    return (tl_ts_t)((h * 7919u) % 100000u) - 50000;
+}
+
+typedef struct conc {
+    tl_log_t *log;
+    tlt_drops_t *drops;
+    atomic_int stop;
+    atomic_int failed;
+    char why[160];
+    uint64_t scans;
+} conc_t;
+
+static void conc_fail(conc_t *c, const char *msg, long long a, long long b) {
+    if (atomic_exchange(&c->failed, 1) == 0)
+        snprintf(c->why, sizeof c->why, "%s (%lld, %lld)", msg, a, b);
+}
+
+/* Reader thread: repeatedly pins a snapshot and checks it is internally
+ * consistent while the writer appends, deletes, compacts and drains. No
+ * Criterion assertion here (it cannot unwind from another thread). */
+static void *conc_reader(void *p) {
+    conc_t *c = p;
+    tl_ts_t ts[256];
+    tl_handle_t h[256];
+    while (!atomic_load(&c->stop) && !atomic_load(&c->failed)) {
+        tl_snapshot_t *snap = NULL;
+        if (tl_snapshot_acquire(c->log, &snap) != TL_OK) {
+            conc_fail(c, "snapshot_acquire failed", 0, 0);
+            break;
+        }
+        uint64_t count = 0, seen = 0;
+        if (tl_count_all(snap, &count) != TL_OK)
+            conc_fail(c, "count_all failed", 0, 0);
+        tl_iter_t *it = NULL;
+        if (tl_iter_all(snap, &it) != TL_OK) {
+            conc_fail(c, "iter_all failed", 0, 0);
+            tl_snapshot_release(snap);
+            break;
+        }
+        tl_ts_t last = INT64_MIN;
+        for (;;) {
+            size_t n = 0;
+            tl_status_t st = tl_iter_next_batch(it, ts, h, 256, &n);
+            if (st != TL_OK && st != TL_EOF) {
+                conc_fail(c, "next_batch failed", st, 0);
+                break;
+            }
+            for (size_t i = 0; i < n; i++) {
+                if (ts[i] < last)
+                    conc_fail(c, "records out of order", last, ts[i]);
+                if (ts[i] != conc_ts(h[i]))
+                    conc_fail(c, "record with a foreign timestamp", ts[i], (long long)h[i]);
+                if (tlt_drops_of(c->drops, h[i]) != 0)
+                    conc_fail(c, "pinned handle already passed to on_drop", (long long)h[i], 0);
+                last = ts[i];
+            }
+            seen += n;
+            if (n < 256)
+                break;
+        }
+        tl_iter_close(it);
+        if (seen != count)
+            conc_fail(c, "count_all disagrees with iteration", (long long)count, (long long)seen);
+        /* Spans of the same snapshot: immutable memory, read while the
+         * writer compacts (ASan catches a page freed under a pin). */
+        tl_span_iter_t *sp = NULL;
+        if (tl_spans_all(snap, &sp) == TL_OK) {
+            tl_span_t span;
+            uint64_t in_spans = 0;
+            while (tl_spans_next(sp, &span) == TL_OK) {
+                for (size_t i = 0; i < span.n; i++)
+                    if (span.ts[i] != conc_ts(span.h[i]))
+                        conc_fail(c, "span record with a foreign timestamp", span.ts[i],
+                                  (long long)span.h[i]);
+                in_spans += span.n;
+            }
+            tl_spans_close(sp);
+            if (in_spans > count)
+                conc_fail(c, "spans hold more than the visible records", (long long)in_spans,
+                          (long long)count);
+        } else {
+            conc_fail(c, "spans_all failed", 0, 0);
+        }
+        tl_snapshot_release(snap);
+        c->scans++;
+    }
+    return NULL;
+}
+
+Test(log, concurrent_readers_see_consistent_snapshots, .timeout = 60) {
+    fx_t f;
+    tl_config_t cfg;
+    tlt_small_config(NULL, &cfg);
+    cfg.maintenance = TL_MAINT_BACKGROUND;
+    cfg.maintenance_wakeup_ms = 1;
+    cfg.sealed_wait_ms = 1;
+    fx_open(&f, &cfg);
+    conc_t c = {.log = f.log, .drops = &f.env.drops}, c2 = {.log = f.log, .drops = &f.env.drops};
+    atomic_init(&c.stop, 0);
+    atomic_init(&c.failed, 0);
+    atomic_init(&c2.stop, 0);
+    atomic_init(&c2.failed, 0);
+    pthread_t r1, r2;
+    cr_assert_eq(pthread_create(&r1, NULL, conc_reader, &c), 0);
+    cr_assert_eq(pthread_create(&r2, NULL, conc_reader, &c2), 0);
+    for (int i = 0; i < 30000 && !atomic_load(&c.failed) && !atomic_load(&c2.failed); i++) {
+        tl_handle_t h = f.next_h;
+        fx_append(&f, conc_ts(h));
+        if (i % 500 == 499) {
+            tl_ts_t a = tlt_rng_range(&f.rng, -50000, 49000);
+            fx_delete_range(&f, a, a + 1000);
+        }
+        if (i % 3000 == 2999)
+            TLT_OK(tl_compact(f.log));
+        if (i % 700 == 0)
+            tlt_drain_all(f.log);
+    }
+    atomic_store(&c.stop, 1);
+    atomic_store(&c2.stop, 1);
+    pthread_join(r1, NULL);
+    pthread_join(r2, NULL);
+    cr_assert_eq(atomic_load(&c.failed), 0, "reader 1: %s", c.why);
+    cr_assert_eq(atomic_load(&c2.failed), 0, "reader 2: %s", c2.why);
+    cr_assert_gt(c.scans + c2.scans, 0);
+    cr_log_info("concurrent readers: %llu + %llu snapshot scans",
+                (unsigned long long)c.scans, (unsigned long long)c2.scans);
+    fx_check(&f);
+    fx_settle_drops(&f);
+    fx_finish(&f);
+}
+
 /* ---------------------------------------------------------------- batches */
 
 static void batch_case(const tl_ts_t *ts, size_t n) {
@@ -1916,6 +2091,104 @@ Test(log, spans_never_expose_the_memtable) {
     cr_assert_eq(total, 0, "spans exposed %zu memtable records", total);
     TLT_OK(tl_flush(f.log));
     check_spans(&f, 0, 0, true);
+    fx_finish(&f);
+}
+
+Test(log, spans_expose_memruns_at_level_0) {
+    fx_t f;
+    tl_config_t cfg;
+    tlt_small_config(NULL, &cfg);
+    cfg.sealed_max_runs = 64; /* let memruns pile up without backpressure */
+    fx_open(&f, &cfg);
+    for (int i = 0; i < 2000; i++) /* in order: the memtable holds the newest records */
+        fx_append(&f, i);
+    tl_stats_t st;
+    TLT_OK(tl_stats(f.log, &st));
+    cr_assert_gt(st.memruns, 0, "2000 records over a 4 KiB memtable sealed no memrun");
+    cr_assert_eq(st.l0_segments + st.l1_segments, 0);
+    size_t exposed = f.m.n - (size_t)st.memtable_records;
+    tl_snapshot_t *snap = NULL;
+    tl_span_iter_t *sp = NULL;
+    TLT_OK(tl_snapshot_acquire(f.log, &snap));
+    TLT_OK(tl_spans_all(snap, &sp));
+    tl_snapshot_release(snap);
+    tl_ts_t *ts = ts_array(f.m.n);
+    tl_handle_t *h = malloc(f.m.n * sizeof *h);
+    size_t n = 0;
+    tl_span_t span;
+    while (tl_spans_next(sp, &span) == TL_OK) {
+        cr_assert(span.n == 0 || span.level == 0, "level %d before any flush", span.level);
+        cr_assert_leq(n + span.n, f.m.n);
+        memcpy(ts + n, span.ts, span.n * sizeof *ts);
+        memcpy(h + n, span.h, span.n * sizeof *h);
+        n += span.n;
+    }
+    tl_spans_close(sp);
+    tlt_sort_pairs(ts, h, n);
+    tlt_expect_same(ts, h, n, f.m.r, exposed, "memrun spans");
+    free(ts);
+    free(h);
+    fx_finish(&f);
+}
+
+/* Every size knob at the smallest value tl_config_check accepts (found by
+ * doubling from 1; a rejection must name the field). */
+Test(log, tiny_knobs_still_give_exact_results) {
+    tl_config_t cfg;
+    tlt_small_config(NULL, &cfg);
+    struct {
+        size_t *p;
+        const char *name;
+    } knobs[] = {
+        {&cfg.memtable_max_bytes, "memtable_max_bytes"},
+        {&cfg.target_page_bytes, "target_page_bytes"},
+        {&cfg.sealed_max_runs, "sealed_max_runs"},
+        {&cfg.ooo_budget_bytes, "ooo_budget_bytes"},
+        {&cfg.drain_batch_limit, "drain_batch_limit"},
+        {&cfg.max_delta_segments, "max_delta_segments"},
+        {&cfg.compaction_target_bytes, "compaction_target_bytes"},
+        {&cfg.compaction_max_inputs, "compaction_max_inputs"},
+        {&cfg.compaction_max_windows, "compaction_max_windows"},
+    };
+    for (size_t k = 0; k < sizeof knobs / sizeof knobs[0]; k++) {
+        size_t saved = *knobs[k].p;
+        size_t v = 1;
+        for (;;) {
+            *knobs[k].p = v;
+            const char *why = NULL;
+            tl_status_t st = tl_config_check(&cfg, &why);
+            if (st == TL_OK)
+                break;
+            cr_assert_eq(st, TL_EINVAL);
+            cr_assert(why != NULL && names_field(why, knobs[k].name), "%s = %zu rejected: %s",
+                      knobs[k].name, v, why ? why : "(no why)");
+            cr_assert_lt(v, (size_t)1 << 40, "%s: no small value accepted", knobs[k].name);
+            v *= 2;
+        }
+        cr_log_info("smallest accepted %s: %zu (default %zu in this test)", knobs[k].name, v,
+                    saved);
+    }
+    cfg.window_size = 1;
+    TLT_OK(tl_config_check(&cfg, NULL));
+    fx_t f;
+    fx_open(&f, &cfg);
+    for (int i = 0; i < 300; i++) {
+        fx_append(&f, (tl_ts_t)((i * 37) % 50));
+        if (i % 40 == 39)
+            fx_delete_range(&f, i % 50, i % 50 + 5);
+        if (i % 60 == 59) {
+            for (int k = 0; k < 1000 && tl_maint_step(f.log) == TL_OK; k++) {
+            }
+        }
+    }
+    fx_check(&f);
+    check_neighbours(f.log, &f.m);
+    TLT_OK(tl_flush(f.log));
+    check_spans(&f, 0, 0, true);
+    TLT_OK(tl_compact(f.log));
+    fx_check(&f);
+    check_spans(&f, 10, 30, false);
+    fx_settle_drops(&f);
     fx_finish(&f);
 }
 
@@ -2370,4 +2643,140 @@ Test(log, close_and_teardown_need_no_allocation) {
         tlt_alloc_disarm(&f.env.alloc);
         fx_finish(&f);
     }
+}
+
+/* ---------------------------------------------------------------- the test allocator itself */
+
+/* The fixtures are only as good as their checks: make sure the counting
+ * allocator really catches what it claims to. */
+
+Test(test_util, allocator_counts_and_detects_a_size_mismatch) {
+    tlt_alloc_t a;
+    tlt_alloc_init(&a);
+    void *p = tlt_malloc(&a, 24);
+    void *q = tlt_malloc(&a, 0);
+    cr_assert(p != NULL && q != NULL);
+    cr_assert_eq(tlt_alloc_live_bytes(&a), 24);
+    cr_assert_eq(tlt_alloc_live_blocks(&a), 2);
+    tlt_free(&a, q, 0);
+    tlt_free(&a, p, 16); /* wrong size */
+    cr_assert_eq(tlt_alloc_errors(&a), 1);
+    cr_assert_eq(tlt_alloc_live_bytes(&a), 0);
+    a.errors = 0;
+    tlt_alloc_destroy(&a);
+}
+
+Test(test_util, allocator_detects_overrun_and_underrun) {
+    tlt_alloc_t a;
+    tlt_alloc_init(&a);
+    unsigned char *p = tlt_malloc(&a, 10);
+    p[10] = 0; /* one past the end: lands on the trailing guard */
+    tlt_free(&a, p, 10);
+    cr_assert_eq(tlt_alloc_errors(&a), 1);
+    p = tlt_malloc(&a, 10);
+    p[-1] ^= 0x40; /* the front guard */
+    tlt_free(&a, p, 10);
+    cr_assert_eq(tlt_alloc_errors(&a), 2);
+    a.errors = 0;
+    tlt_alloc_destroy(&a);
+}
+
+Test(test_util, allocator_realloc_moves_keeps_content_and_checks_old_size) {
+    tlt_alloc_t a;
+    tlt_alloc_init(&a);
+    unsigned char *p = tlt_malloc(&a, 8);
+    memcpy(p, "abcdefgh", 8);
+    unsigned char *q = tlt_realloc(&a, p, 8, 100);
+    cr_assert(q != NULL && q != p);
+    cr_assert(memcmp(q, "abcdefgh", 8) == 0);
+    cr_assert_eq(tlt_alloc_live_bytes(&a), 100);
+    q = tlt_realloc(&a, q, 100, 4);
+    cr_assert(memcmp(q, "abcd", 4) == 0);
+    cr_assert_eq(tlt_alloc_errors(&a), 0);
+    q = tlt_realloc(&a, q, 5, 8); /* wrong old size */
+    cr_assert_eq(tlt_alloc_errors(&a), 1);
+    tlt_free(&a, q, 8);
+    void *r = tlt_realloc(&a, NULL, 0, 32);
+    cr_assert_not_null(r);
+    tlt_free(&a, r, 32);
+    a.errors = 0;
+    tlt_alloc_destroy(&a);
+}
+
+Test(test_util, allocator_fails_exactly_the_armed_calls) {
+    tlt_alloc_t a;
+    tlt_alloc_init(&a);
+    void *keep = tlt_malloc(&a, 64);
+    tlt_alloc_arm(&a, 3, 0, 0);
+    void *p1 = tlt_malloc(&a, 8);               /* 1 */
+    void *p2 = tlt_realloc(&a, keep, 64, 32);   /* shrinking: not counted */
+    void *p3 = tlt_realloc(&a, p2, 32, 128);    /* 2 */
+    void *p4 = tlt_malloc(&a, 8);               /* 3: fails */
+    void *p5 = tlt_malloc(&a, 8);               /* 4 */
+    cr_assert(p1 && p2 && p3 && p5);
+    cr_assert_null(p4);
+    cr_assert_eq(tlt_alloc_injected(&a), 1);
+    cr_assert_eq(tlt_alloc_armed_calls(&a), 4);
+    /* A failed growing realloc leaves the old block alone. */
+    tlt_alloc_arm(&a, 1, 0, 0);
+    cr_assert_null(tlt_realloc(&a, p3, 128, 256));
+    cr_assert_eq(tlt_alloc_live_bytes(&a), 8 + 128 + 8);
+    /* fail_every / fail_after, and suspension. */
+    tlt_alloc_arm(&a, 0, 2, 0);
+    void *e1 = tlt_malloc(&a, 1), *e2 = tlt_malloc(&a, 1);
+    cr_assert(e1 != NULL && e2 == NULL);
+    tlt_alloc_arm(&a, 0, 0, 1);
+    void *f1 = tlt_malloc(&a, 1), *f2 = tlt_malloc(&a, 1);
+    tlt_alloc_suspend(&a);
+    void *f3 = tlt_malloc(&a, 1);
+    tlt_alloc_resume(&a);
+    cr_assert(f1 != NULL && f2 == NULL && f3 != NULL);
+    tlt_alloc_disarm(&a);
+    tlt_free(&a, p1, 8);
+    tlt_free(&a, p3, 128);
+    tlt_free(&a, p5, 8);
+    tlt_free(&a, e1, 1);
+    tlt_free(&a, f1, 1);
+    tlt_free(&a, f3, 1);
+    tlt_alloc_destroy(&a);
+}
+
+Test(test_util, drop_tracker_counts_per_handle) {
+    tlt_drops_t d;
+    tlt_drops_init(&d, 16);
+    tlt_on_drop(&d, 3);
+    tlt_on_drop(&d, 5);
+    cr_assert_eq(tlt_drops_of(&d, 3), 1);
+    cr_assert_eq(tlt_drops_of(&d, 4), 0);
+    cr_assert_eq(tlt_drops_total(&d), 2);
+    tlt_drops_assert_range_once(&d, 3, 4);
+    tlt_drops_check(&d);
+    tlt_on_drop(&d, 3);
+    cr_assert_eq(tlt_drops_of(&d, 3), 2);
+    tlt_on_drop(&d, 99); /* out of range */
+    cr_assert_eq(d.out_of_range, 1);
+    tlt_drops_destroy(&d);
+}
+
+Test(test_util, model_applies_deletes_inclusively) {
+    tlt_model_t m;
+    tlt_model_init(&m);
+    const tl_ts_t ts[] = {5, INT64_MAX, 1, 5, INT64_MIN};
+    const tl_handle_t h[] = {10, 11, 12, 13, 14};
+    tlt_model_add_batch(&m, ts, h, 5);
+    tlt_model_add(&m, 5, 9);
+    cr_assert_eq(m.n, 6);
+    cr_assert(m.r[0].ts == INT64_MIN && m.r[5].ts == INT64_MAX);
+    cr_assert(m.r[2].h == 9 && m.r[3].h == 10 && m.r[4].h == 13);
+    cr_assert_eq(tlt_model_count(&m, 5, 6), 3);
+    cr_assert_eq(tlt_model_count(&m, INT64_MIN, INT64_MAX), 5);
+    tl_ts_t x;
+    cr_assert(tlt_model_next(&m, 5, &x) && x == INT64_MAX);
+    cr_assert(!tlt_model_next(&m, INT64_MAX, &x));
+    cr_assert(tlt_model_prev(&m, 5, &x) && x == 1);
+    cr_assert(!tlt_model_prev(&m, INT64_MIN, &x));
+    cr_assert_eq(tlt_model_delete_incl(&m, INT64_MAX, INT64_MAX, NULL, NULL), 1);
+    cr_assert_eq(tlt_model_delete_incl(&m, 2, 5, NULL, NULL), 3);
+    cr_assert_eq(m.n, 2);
+    tlt_model_free(&m);
 }

@@ -54,6 +54,9 @@ typedef struct seed_cfg {
     double delete_debt_threshold;
     size_t compaction_max_inputs;
     size_t compaction_max_windows;
+    size_t compaction_target_bytes;
+    size_t sealed_max_runs;
+    size_t drain_batch_limit;
 } seed_cfg_t;
 
 typedef struct pending_iter {
@@ -637,6 +640,11 @@ static void do_stats(mt_t *t) {
     cr_assert_eq(st.records, t->m.n, "seed %llu: stats.records %llu, want %zu",
                  (unsigned long long)t->cfg->seed, (unsigned long long)st.records, t->m.n);
     cr_assert_geq(st.physical_records, st.records);
+    if (t->cfg->maint == TL_MAINT_DISABLED) /* no worker allocating concurrently */
+        cr_assert_eq(st.engine_bytes, tlt_alloc_live_bytes(&t->env.alloc),
+                     "seed %llu: stats.engine_bytes %llu, allocator live bytes %llu",
+                     (unsigned long long)t->cfg->seed, (unsigned long long)st.engine_bytes,
+                     (unsigned long long)tlt_alloc_live_bytes(&t->env.alloc));
     if (t->m.n > 0) {
         cr_assert_eq(st.min_ts, t->m.r[0].ts);
         cr_assert_eq(st.max_ts, t->m.r[t->m.n - 1].ts);
@@ -646,6 +654,7 @@ static void do_stats(mt_t *t) {
 }
 
 static void validate(mt_t *t) {
+    tlt_alloc_check(&t->env.alloc); /* guard words, sizes passed to free */
     const char *why = NULL;
     tl_status_t st = tl_validate(t->log, &why);
     cr_assert_eq(st, TL_OK, "seed %llu: tl_validate -> %s: %s", (unsigned long long)t->cfg->seed,
@@ -766,6 +775,9 @@ static void run_seed(const seed_cfg_t *cfg) {
     c.delete_debt_threshold = cfg->delete_debt_threshold;
     c.compaction_max_inputs = cfg->compaction_max_inputs;
     c.compaction_max_windows = cfg->compaction_max_windows;
+    c.compaction_target_bytes = cfg->compaction_target_bytes;
+    c.sealed_max_runs = cfg->sealed_max_runs;
+    c.drain_batch_limit = cfg->drain_batch_limit;
     c.sealed_wait_ms = 1;
     c.maintenance_wakeup_ms = 1;
     c.ooo_budget_bytes = 2048;
@@ -883,5 +895,17 @@ Test(model, seed7_small_domain_unit_windows, .timeout = 60) {
                             .ops = 20000, .memtable_max_bytes = 4096, .target_page_bytes = 256,
                             .max_delta_segments = 4, .window_size = 1,
                             .compaction_max_windows = 3};
+    run_seed(&cfg);
+}
+
+/* The smallest sizes the config accepts: many tiny pages, memruns, L0 and
+ * L1 segments; one-segment compaction steps; one-handle drains. */
+Test(model, seed8_medium_domain_tiny_structures_background, .timeout = 60) {
+    const seed_cfg_t cfg = {.seed = 8, .domain = DOM_MEDIUM, .maint = TL_MAINT_BACKGROUND,
+                            .ops = 15000, .memtable_max_bytes = 512, .target_page_bytes = 16,
+                            .max_delta_segments = 1, .window_size = 1000,
+                            .compaction_target_bytes = 64, .compaction_max_inputs = 1,
+                            .compaction_max_windows = 1, .sealed_max_runs = 1,
+                            .drain_batch_limit = 1, .delete_debt_threshold = 0.05};
     run_seed(&cfg);
 }
