@@ -52,7 +52,7 @@ static void heap_sift_down(tl_kmerge_t *km, size_t i) {
 void tl_cur_load_segment(tl_cur_t *c, const tl_segment_t *seg, tl_range_t r) {
     tl_src_of_segment(&c->s, seg);
     c->pos = seg->min >= r.lo ? 0 : tl_segment_lower_bound(seg, r.lo);
-    c->end = seg->max <= r.hi ? seg->recs->n : tl_segment_upper_bound(seg, r.hi);
+    c->end = seg->max <= r.hi ? seg->recs->n : tl_gallop_upper(seg->recs->ts, c->pos, seg->recs->n, r.hi);
 }
 
 bool tl_cur_refill(tl_cur_t *c, tl_range_t r) {
@@ -118,7 +118,7 @@ static tl_status_t iter_open(tl_snapshot_t *snap, tl_range_t r, tl_iter_t **out)
         tl_cur_t *c = &cur[it->n_cur];
         c->s = *s;
         c->pos = tl_src_lb(s, r.lo);
-        c->end = tl_src_ub(s, r.hi);
+        c->end = s->ts[s->n - 1] <= r.hi ? s->n : tl_gallop_upper(s->ts, c->pos, s->n, r.hi);
         c->chain = NULL;
         if (c->pos < c->end) it->n_cur++;
     }

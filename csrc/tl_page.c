@@ -63,13 +63,26 @@ void tl_recs_release(tl_mem_t *m, tl_recs_t *r) {
 
 size_t tl_recs_bytes(const tl_recs_t *r) { return recs_alloc_bytes(r->cap); }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define TL_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define TL_PREFETCH(p) ((void)0)
+#endif
+
 /* Branch-free binary search: the loop does the same work whatever the data,
- * so it does not mispredict on random keys. */
+ * so it does not mispredict on random keys. On arrays larger than the caches
+ * each step is a memory miss; prefetching both candidates of the next step
+ * overlaps two misses instead of paying them one after the other. */
 size_t tl_lower_bound(const tl_ts_t *a, size_t n, tl_ts_t x) {
     const tl_ts_t *base = a;
     size_t len = n;
     while (len > 1) {
         size_t half = len / 2;
+        size_t next = (len - half) / 2;
+        if (next > 0) {
+            TL_PREFETCH(base + next - 1);
+            TL_PREFETCH(base + half + next - 1);
+        }
         base = (base[half - 1] < x) ? base + half : base;
         len -= half;
     }
@@ -83,12 +96,34 @@ size_t tl_upper_bound(const tl_ts_t *a, size_t n, tl_ts_t x) {
     size_t len = n;
     while (len > 1) {
         size_t half = len / 2;
+        size_t next = (len - half) / 2;
+        if (next > 0) {
+            TL_PREFETCH(base + next - 1);
+            TL_PREFETCH(base + half + next - 1);
+        }
         base = (base[half - 1] <= x) ? base + half : base;
         len -= half;
     }
     size_t i = (size_t)(base - a);
     if (len == 1 && base[0] <= x) i++;
     return n == 0 ? 0 : i;
+}
+
+size_t tl_gallop_upper(const tl_ts_t *a, size_t from, size_t n, tl_ts_t x) {
+    if (from >= n || a[from] > x) return from;
+    /* Invariant: a[lo] <= x; the answer lies in (lo, hi]. */
+    size_t lo = from, step = 1, hi;
+    for (;;) {
+        if (step > n - 1 - lo) {
+            hi = n;
+            break;
+        }
+        hi = lo + step;
+        if (a[hi] > x) break;
+        lo = hi;
+        step *= 2;
+    }
+    return lo + 1 + tl_upper_bound(a + lo + 1, hi - lo - 1, x);
 }
 
 tl_status_t tl_pages_build(tl_mem_t *m, const tl_ts_t *ts, size_t n, size_t page_recs,
@@ -98,46 +133,81 @@ tl_status_t tl_pages_build(tl_mem_t *m, const tl_ts_t *ts, size_t n, size_t page
     out->page_recs = page_recs;
     if (n == 0) return TL_OK;
     size_t np = (n - 1) / page_recs + 1;
-    tl_ts_t *fences = tl_mem_alloc(m, tl_mul_size(np, 2 * sizeof(tl_ts_t)));
-    if (fences == NULL) return TL_ERR(TL_ENOMEM);
+    /* Level sizes: ceil(len / FANOUT) each, while the level below is larger
+     * than one node. */
+    size_t keys = 2 * np, below = n;
+    while (below > TL_FENCE_FANOUT && out->n_levels < TL_FENCE_MAX_LEVELS) {
+        size_t len = (below - 1) / TL_FENCE_FANOUT + 1;
+        out->lvl_len[out->n_levels++] = len;
+        keys += len;
+        below = len;
+    }
+    out->bytes = tl_mul_size(keys, sizeof(tl_ts_t));
+    tl_ts_t *k = tl_mem_alloc(m, out->bytes);
+    if (k == NULL) {
+        memset(out, 0, sizeof(*out));
+        return TL_ERR(TL_ENOMEM);
+    }
     out->n_pages = np;
-    out->min = fences;
-    out->max = fences + np;
+    out->min = k;
+    out->max = k + np;
     for (size_t i = 0; i < np; i++) {
         size_t lo = i * page_recs;
         size_t hi = TL_MIN(n, lo + page_recs) - 1;
         out->min[i] = ts[lo];
         out->max[i] = ts[hi];
     }
+    tl_ts_t *next = k + 2 * np;
+    const tl_ts_t *src = ts;
+    for (size_t l = 0; l < out->n_levels; l++) {
+        out->lvl[l] = next;
+        for (size_t j = 0; j < out->lvl_len[l]; j++) next[j] = src[j * TL_FENCE_FANOUT];
+        src = next;
+        next += out->lvl_len[l];
+    }
     return TL_OK;
 }
 
 void tl_pages_free(tl_mem_t *m, tl_pages_t *p) {
-    if (p->min != NULL) tl_mem_free(m, p->min, tl_pages_bytes(p));
-    p->min = p->max = NULL;
-    p->n_pages = 0;
+    if (p->min != NULL) tl_mem_free(m, p->min, p->bytes);
+    size_t page_recs = p->page_recs;
+    memset(p, 0, sizeof(*p));
+    p->page_recs = page_recs;
 }
 
-size_t tl_pages_bytes(const tl_pages_t *p) { return p->n_pages * 2 * sizeof(tl_ts_t); }
+size_t tl_pages_bytes(const tl_pages_t *p) { return p->bytes; }
+
+/* Descends the fence index. `le` selects upper bound (keys <= x) instead of
+ * lower bound (keys < x). The rank at one level pins the rank at the level
+ * below to one node: if r keys of level l+1 are below x, then key (r-1)*F of
+ * level l is below x and key r*F is not, so only the F-1 keys between them
+ * need a look (a 4-step branch-free search inside the node). */
+static inline size_t node_rank(const tl_ts_t *a, size_t lo, size_t hi, tl_ts_t x, bool le) {
+    return lo + (le ? tl_upper_bound(a + lo, hi - lo, x) : tl_lower_bound(a + lo, hi - lo, x));
+}
+
+static inline size_t fence_rank(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x, bool le) {
+    size_t top = p->n_levels;
+    const tl_ts_t *a = top > 0 ? p->lvl[top - 1] : ts;
+    size_t r = node_rank(a, 0, top > 0 ? p->lvl_len[top - 1] : n, x, le);
+    for (size_t l = top; l-- > 0;) {
+        if (r == 0) return 0; /* everything below is >= x (or > x) too */
+        a = l > 0 ? p->lvl[l - 1] : ts;
+        size_t len = l > 0 ? p->lvl_len[l - 1] : n;
+        size_t lo = (r - 1) * TL_FENCE_FANOUT + 1;
+        r = node_rank(a, lo, TL_MIN(r * TL_FENCE_FANOUT, len), x, le);
+    }
+    return r;
+}
 
 size_t tl_pages_lower_bound(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x) {
-    if (p->n_pages == 0) return 0;
-    /* The first page whose max >= x is the only one that can hold the answer;
-     * every earlier page is entirely < x. */
-    size_t pg = tl_lower_bound(p->max, p->n_pages, x);
-    if (pg == p->n_pages) return n;
-    size_t lo = pg * p->page_recs;
-    size_t len = TL_MIN(n, lo + p->page_recs) - lo;
-    return lo + tl_lower_bound(ts + lo, len, x);
+    if (n == 0) return 0;
+    return fence_rank(p, ts, n, x, false);
 }
 
 size_t tl_pages_upper_bound(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x) {
-    if (p->n_pages == 0) return 0;
-    size_t pg = tl_upper_bound(p->max, p->n_pages, x);
-    if (pg == p->n_pages) return n;
-    size_t lo = pg * p->page_recs;
-    size_t len = TL_MIN(n, lo + p->page_recs) - lo;
-    return lo + tl_upper_bound(ts + lo, len, x);
+    if (n == 0) return 0;
+    return fence_rank(p, ts, n, x, true);
 }
 
 bool tl_ts_sorted(const tl_ts_t *ts, size_t n) {
@@ -168,6 +238,26 @@ bool tl_pages_validate(const tl_pages_t *p, const tl_ts_t *ts, size_t n, const c
             *why = "page: fence key does not match its page";
             return false;
         }
+    }
+    const tl_ts_t *below = ts;
+    size_t below_len = n;
+    for (size_t l = 0; l < p->n_levels; l++) {
+        if (p->lvl_len[l] != (below_len - 1) / TL_FENCE_FANOUT + 1) {
+            *why = "page: fence index level has the wrong size";
+            return false;
+        }
+        for (size_t j = 0; j < p->lvl_len[l]; j++) {
+            if (p->lvl[l][j] != below[j * TL_FENCE_FANOUT]) {
+                *why = "page: fence index key is not its sample";
+                return false;
+            }
+        }
+        below = p->lvl[l];
+        below_len = p->lvl_len[l];
+    }
+    if (below_len > TL_FENCE_FANOUT) {
+        *why = "page: fence index top level is wider than one node";
+        return false;
     }
     return true;
 }

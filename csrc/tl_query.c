@@ -20,7 +20,7 @@
 static uint64_t src_count(const tl_src_t *s, tl_range_t r) {
     if (r.empty || s->n == 0 || s->ts[0] > r.hi || s->ts[s->n - 1] < r.lo) return 0;
     size_t a = s->ts[0] >= r.lo ? 0 : tl_src_lb(s, r.lo);
-    size_t b = s->ts[s->n - 1] <= r.hi ? s->n : tl_src_ub(s, r.hi);
+    size_t b = s->ts[s->n - 1] <= r.hi ? s->n : tl_gallop_upper(s->ts, a, s->n, r.hi);
     return b > a ? b - a : 0;
 }
 
@@ -29,7 +29,9 @@ static uint64_t src_hidden(const tl_src_t *s, tl_range_t r, tl_seq_t seq) {
     if (s->seq == NULL) return seq > s->wm ? src_count(s, r) : 0;
     if (r.empty || s->n == 0 || s->ts[0] > r.hi || s->ts[s->n - 1] < r.lo) return 0;
     uint64_t k = 0;
-    for (size_t i = tl_src_lb(s, r.lo), e = tl_src_ub(s, r.hi); i < e; i++) k += seq > s->seq[i];
+    size_t i = tl_src_lb(s, r.lo);
+    size_t e = tl_gallop_upper(s->ts, i, s->n, r.hi);
+    for (; i < e; i++) k += seq > s->seq[i];
     return k;
 }
 

@@ -37,7 +37,7 @@ static void load_source(tl_span_iter_t *it, size_t k) {
         it->pos = it->end = 0;
     } else {
         it->pos = tl_src_lb(s, it->r.lo);
-        it->end = tl_src_ub(s, it->r.hi);
+        it->end = s->ts[s->n - 1] <= it->r.hi ? s->n : tl_gallop_upper(s->ts, it->pos, s->n, it->r.hi);
     }
     it->loaded = true;
 }

@@ -157,6 +157,75 @@ Test(page, paged_searches_agree_with_flat_ones_for_many_page_sizes) {
     tc_end(&t);
 }
 
+/* Sizes that give the fence index one, two, three and four levels, with keys
+ * dense (heavy duplicates) and sparse; every answer is checked against the
+ * flat search (itself checked against a scan above). */
+Test(page, fence_index_searches_agree_with_flat_ones_across_levels) {
+    TC_MEM(t);
+    tlt_rng_t rng;
+    tlt_rng_seed(&rng, 7);
+    size_t sizes[] = {17, 255, 256, 257, 4095, 4096, 4097, 65535, 65536, 65537, 70001};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        for (int rep = 0; rep < 2; rep++) {
+            tl_ts_t span = rep == 0 ? (tl_ts_t)(n / 8 + 1) : TL_TS_MAX;
+            tl_ts_t *a = tc_sorted_random(&rng, n, rep == 0 ? 0 : TL_TS_MIN, span);
+            tl_pages_t p;
+            TLT_OK(tl_pages_build(&t.m, a, n, 64, &p));
+            const char *why = NULL;
+            cr_assert(tl_pages_validate(&p, a, n, &why), "validate: %s", why);
+            for (int q = 0; q < 4000; q++) {
+                tl_ts_t x = q % 2 == 0 ? a[tlt_rng_below(&rng, n)] : (tl_ts_t)tlt_rng_next(&rng);
+                if (q % 7 == 0) x = tlt_sat_add(x, (q % 3) - 1);
+                cr_assert_eq(tl_pages_lower_bound(&p, a, n, x), tl_lower_bound(a, n, x),
+                             "fence lower n=%zu x=%lld", n, (long long)x);
+                cr_assert_eq(tl_pages_upper_bound(&p, a, n, x), tl_upper_bound(a, n, x),
+                             "fence upper n=%zu x=%lld", n, (long long)x);
+            }
+            tl_pages_free(&t.m, &p);
+            free(a);
+        }
+    }
+    tc_end(&t);
+}
+
+Test(page, fence_index_validate_catches_a_wrong_sample) {
+    TC_MEM(t);
+    tl_ts_t *a = malloc(5000 * sizeof(tl_ts_t));
+    for (size_t i = 0; i < 5000; i++) a[i] = (tl_ts_t)i;
+    tl_pages_t p;
+    TLT_OK(tl_pages_build(&t.m, a, 5000, 100, &p));
+    cr_assert(p.n_levels >= 2);
+    p.lvl[1][3]++;
+    const char *why = NULL;
+    cr_assert_not(tl_pages_validate(&p, a, 5000, &why));
+    cr_assert_not_null(why);
+    tl_pages_free(&t.m, &p);
+    free(a);
+    tc_end(&t);
+}
+
+Test(page, gallop_upper_matches_upper_bound_from_any_start) {
+    TC_MEM(t);
+    tlt_rng_t rng;
+    tlt_rng_seed(&rng, 11);
+    size_t sizes[] = {0, 1, 2, 3, 5, 8, 33, 1000};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        tl_ts_t *a = tc_sorted_random(&rng, n, -20, 20);
+        for (size_t from = 0; from <= n; from++) {
+            for (tl_ts_t x = -22; x <= 22; x++) {
+                size_t want = tl_upper_bound(a, n, x);
+                if (want < from) want = from;
+                cr_assert_eq(tl_gallop_upper(a, from, n, x), want, "n=%zu from=%zu x=%lld", n, from,
+                             (long long)x);
+            }
+        }
+        free(a);
+    }
+    tc_end(&t);
+}
+
 Test(page, paged_searches_handle_duplicates_straddling_page_edges) {
     TC_MEM(t);
     /* A run of one value covering several whole pages and page edges. */
