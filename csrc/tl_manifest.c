@@ -9,12 +9,11 @@ static size_t man_bytes(size_t n_mr, size_t n_l0, size_t n_l1) {
     return sizeof(tl_manifest_t) + (n_mr + n_l0 + n_l1) * sizeof(void *);
 }
 
-tl_status_t tl_manifest_create(tl_mem_t *m, tl_memrun_t *const *mr, size_t n_mr,
-                               tl_segment_t *const *l0, size_t n_l0, tl_segment_t *const *l1,
-                               size_t n_l1, tl_manifest_t **out) {
-    *out = NULL;
+/* Allocates and wires a manifest with room for the given counts; the caller
+ * fills the arrays and then calls retain_all. */
+static tl_manifest_t *man_new(tl_mem_t *m, size_t n_mr, size_t n_l0, size_t n_l1) {
     tl_manifest_t *man = tl_mem_alloc(m, man_bytes(n_mr, n_l0, n_l1));
-    if (man == NULL) return TL_ERR(TL_ENOMEM);
+    if (man == NULL) return NULL;
     tl_ref_init(&man->refs);
     man->n_mr = n_mr;
     man->n_l0 = n_l0;
@@ -22,18 +21,26 @@ tl_status_t tl_manifest_create(tl_mem_t *m, tl_memrun_t *const *mr, size_t n_mr,
     man->mr = (tl_memrun_t **)(man + 1);
     man->l0 = (tl_segment_t **)(man->mr + n_mr);
     man->l1 = man->l0 + n_l0;
-    for (size_t i = 0; i < n_mr; i++) {
-        tl_memrun_retain(mr[i]);
-        man->mr[i] = mr[i];
-    }
-    for (size_t i = 0; i < n_l0; i++) {
-        tl_segment_retain(l0[i]);
-        man->l0[i] = l0[i];
-    }
-    for (size_t i = 0; i < n_l1; i++) {
-        tl_segment_retain(l1[i]);
-        man->l1[i] = l1[i];
-    }
+    return man;
+}
+
+/* The new manifest holds its own reference to every source it lists. */
+static void retain_all(tl_manifest_t *man) {
+    for (size_t i = 0; i < man->n_mr; i++) tl_memrun_retain(man->mr[i]);
+    for (size_t i = 0; i < man->n_l0; i++) tl_segment_retain(man->l0[i]);
+    for (size_t i = 0; i < man->n_l1; i++) tl_segment_retain(man->l1[i]);
+}
+
+tl_status_t tl_manifest_create(tl_mem_t *m, tl_memrun_t *const *mr, size_t n_mr,
+                               tl_segment_t *const *l0, size_t n_l0, tl_segment_t *const *l1,
+                               size_t n_l1, tl_manifest_t **out) {
+    *out = NULL;
+    tl_manifest_t *man = man_new(m, n_mr, n_l0, n_l1);
+    if (man == NULL) return TL_ERR(TL_ENOMEM);
+    if (n_mr > 0) memcpy(man->mr, mr, n_mr * sizeof(*mr));
+    if (n_l0 > 0) memcpy(man->l0, l0, n_l0 * sizeof(*l0));
+    if (n_l1 > 0) memcpy(man->l1, l1, n_l1 * sizeof(*l1));
+    retain_all(man);
     *out = man;
     return TL_OK;
 }
@@ -58,15 +65,8 @@ tl_status_t tl_manifest_derive(tl_mem_t *m, const tl_manifest_t *cur, const tl_m
     n_mr += e->add_mr != NULL;
     n_l0 += e->n_add_l0;
     size_t n_l1 = e->replace_l1 ? e->n_l1 : cur->n_l1;
-    tl_manifest_t *man = tl_mem_alloc(m, man_bytes(n_mr, n_l0, n_l1));
+    tl_manifest_t *man = man_new(m, n_mr, n_l0, n_l1);
     if (man == NULL) return TL_ERR(TL_ENOMEM);
-    tl_ref_init(&man->refs);
-    man->n_mr = n_mr;
-    man->n_l0 = n_l0;
-    man->n_l1 = n_l1;
-    man->mr = (tl_memrun_t **)(man + 1);
-    man->l0 = (tl_segment_t **)(man->mr + n_mr);
-    man->l1 = man->l0 + n_l0;
     size_t k = 0;
     for (size_t i = 0; i < cur->n_mr; i++) {
         if (!listed((const void *const *)e->drop_mr, e->n_drop_mr, cur->mr[i])) man->mr[k++] = cur->mr[i];
@@ -78,10 +78,8 @@ tl_status_t tl_manifest_derive(tl_mem_t *m, const tl_manifest_t *cur, const tl_m
     }
     for (size_t i = 0; i < e->n_add_l0; i++) man->l0[k++] = e->add_l0[i];
     tl_segment_t *const *l1 = e->replace_l1 ? e->l1 : cur->l1;
-    for (size_t i = 0; i < n_l1; i++) man->l1[i] = l1[i];
-    for (size_t i = 0; i < n_mr; i++) tl_memrun_retain(man->mr[i]);
-    for (size_t i = 0; i < n_l0; i++) tl_segment_retain(man->l0[i]);
-    for (size_t i = 0; i < n_l1; i++) tl_segment_retain(man->l1[i]);
+    if (n_l1 > 0) memcpy(man->l1, l1, n_l1 * sizeof(*l1));
+    retain_all(man);
     *out = man;
     return TL_OK;
 }
