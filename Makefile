@@ -52,17 +52,17 @@ as_root = if [[ $$(id -u) -eq 0 ]]; then $(1); elif command -v sudo >/dev/null 2
 APT_INSTALL := env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
 .PHONY: test demo bench venv build criterion ctest ctest-plain ctest-asan \
-        ctest-clang pytest sdist wheel clean distclean help
+        ctest-clang ctest-tsan pytest sdist wheel clean distclean help
 
 help: ## list the targets
-	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+	@grep -hE '^[a-z][a-zA-Z_-]*:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/:.*## /\t/' | expand -t 14
 
 # ------------------------------------------------------------------ one-command entry points
 
 # The README's promise: on a fresh machine this does all set-up and runs every
 # test. Order matters (system deps, venv, extension, C tests, Python tests),
 # and each step also names its own prerequisites so `make -j` stays correct.
-test: criterion venv build ctest pytest ## set up everything, run all C and Python tests
+test: criterion venv build ctest ctest-tsan pytest package-check ## set up everything, run all C and Python tests, check the packages
 
 demo: venv build ## set up everything, run the demo on built-in data
 	$(VPY) -m timelog
@@ -70,6 +70,16 @@ demo: venv build ## set up everything, run the demo on built-in data
 # Benchmarks are slow and machine-dependent, so they are never part of `test`.
 bench: venv build ## set up everything, run the pytest-benchmark suite
 	$(VPY) -m pytest benchmarks --benchmark-only -q
+
+# timelog against the reference design (timelog-lib, built into its own venv
+# under build/peers/ on first use), SortedKeyList and NumPy floors, same data,
+# interleaved rounds; writes build/bench/compare-<date>.json. Full run: minutes.
+.PHONY: bench-compare bench-report
+bench-compare: venv build ## head-to-head benchmark vs the reference design (slow)
+	$(VPY) benchmarks/compare.py
+
+bench-report: venv ## render docs/performance-results.md from the newest compare JSON
+	$(VPY) benchmarks/compare_report.py
 
 # ------------------------------------------------------------------ Python environment
 
@@ -229,6 +239,37 @@ ctest-clang: ## build and run the plain Criterion tests with clang, if installed
 	echo "== Criterion tests (plain, $(CLANG) -O2)"
 	$(CBUILD)/test_clang $(CRITERION_RUN)
 
+# ------------------------------------------------------------------ C tests (ThreadSanitizer)
+
+# Criterion's runtime does not start under TSan ("Could not initialize
+# inheritable arena"), so the concurrency scenarios in tests/c/stress_core.c
+# also build into a standalone program, tests/c/tsan/stress_main.c (kept in a
+# subdirectory, out of the tests/c/*.c glob above). It runs the writer /
+# readers / worker stress and the backpressure and close scenarios for a few
+# seconds; TSan halts on the first race, the program fails on any check.
+TSAN_SRCS    := tests/c/stress_core.c tests/c/tsan/stress_main.c
+TSAN_FLAGS   := -fsanitize=thread -O1 -g -fno-omit-frame-pointer
+TSAN_SECONDS ?= 2
+
+$(CBUILD)/stress_tsan: $(ENGINE_SRCS) $(ENGINE_HDRS) $(TSAN_SRCS) tests/c/stress_core.h | criterion
+	mkdir -p $(@D)
+	$(CC) $(CTEST_CFLAGS) $(TSAN_FLAGS) -o $@ $(ENGINE_SRCS) $(TSAN_SRCS) -lm -pthread
+
+# Some kernels randomise mmap with more bits than TSan's runtime expects
+# ("unexpected memory mapping"); then retry once with ASLR off.
+ctest-tsan: $(CBUILD)/stress_tsan ## run the concurrency stress program under ThreadSanitizer
+	@echo "== concurrency stress under ThreadSanitizer ($(CC) -O1)"
+	log=$(CBUILD)/stress_tsan.log
+	rc=0
+	TSAN_OPTIONS=halt_on_error=1 $(CBUILD)/stress_tsan $(TSAN_SECONDS) 2>&1 | tee "$$log" || rc=$$?
+	if [[ $$rc -ne 0 ]] && grep -q 'unexpected memory mapping' "$$log" && command -v setarch >/dev/null 2>&1; then
+	  echo "TSan cannot map its shadow memory with this ASLR setting; retrying without ASLR" >&2
+	  rc=0
+	  TSAN_OPTIONS=halt_on_error=1 setarch "$$(uname -m)" -R $(CBUILD)/stress_tsan $(TSAN_SECONDS) 2>&1 | tee "$$log" || rc=$$?
+	fi
+	if [[ $$rc -ne 0 ]]; then echo "error: ThreadSanitizer stress run failed (see $$log)" >&2; fi
+	exit $$rc
+
 # ------------------------------------------------------------------ Python tests
 
 # `python -m pytest` puts the repo root on sys.path, so the in-place build is
@@ -250,6 +291,32 @@ sdist: venv ## build the source distribution into dist/
 wheel: venv ## build the sdist, then a wheel from it, into dist/
 	$(VPIP) install -q build
 	$(VPY) -m build
+
+# What a user gets: build the sdist and, from it, the wheel; `twine check`
+# their metadata; install each into its own fresh venv (NumPy from PyPI; the
+# sdist compiles the extension there) and run tests/package_smoke.py from a
+# directory outside the repo, so that only the installed copy can be imported.
+PKGCHECK := build/pkgcheck
+.PHONY: package-check
+package-check: venv ## build sdist + wheel, twine check, install each in a fresh venv, smoke test
+	@rm -rf $(PKGCHECK)
+	mkdir -p $(PKGCHECK)/dist
+	echo "== package-check: python -m build (sdist, then the wheel from it)"
+	$(VPY) -m build --outdir $(PKGCHECK)/dist . > $(PKGCHECK)/build.log 2>&1 || { tail -40 $(PKGCHECK)/build.log; exit 1; }
+	$(VPY) -m twine check --strict $(PKGCHECK)/dist/*
+	smoke_dir=$$(mktemp -d /tmp/timelog-pkgcheck.XXXXXX)
+	trap 'rm -rf "$$smoke_dir"' EXIT
+	cp tests/package_smoke.py "$$smoke_dir/"
+	for kind in sdist wheel; do
+	  if [[ $$kind == sdist ]]; then art=$$(ls $(PKGCHECK)/dist/*.tar.gz); else art=$$(ls $(PKGCHECK)/dist/*.whl); fi
+	  env_dir=$(CURDIR)/$(PKGCHECK)/venv-$$kind
+	  echo "== package-check: installing $$(basename $$art) into a fresh venv"
+	  $(VPY) -m venv "$$env_dir"
+	  "$$env_dir/bin/pip" install -q -U pip > /dev/null 2>&1
+	  "$$env_dir/bin/pip" install -q numpy
+	  "$$env_dir/bin/pip" install -q "$(CURDIR)/$$art" > $(PKGCHECK)/install-$$kind.log 2>&1 || { tail -40 $(PKGCHECK)/install-$$kind.log; exit 1; }
+	  (cd "$$smoke_dir" && "$$env_dir/bin/python" package_smoke.py)
+	done
 
 # ------------------------------------------------------------------ cleaning
 

@@ -72,8 +72,11 @@ static inline bool tl_ref_dec(tl_refcnt_t *r) {
     return atomic_fetch_sub_explicit(r, 1, memory_order_acq_rel) == 1;
 }
 
+/* Acquire: a caller that sees the count drop to 1 (e.g. the writer deciding
+ * a buffer is no longer pinned and may be written in place) also sees every
+ * access the former holders made before their release decrement. */
 static inline uint32_t tl_ref_get(const tl_refcnt_t *r) {
-    return (uint32_t)atomic_load_explicit(r, memory_order_relaxed);
+    return (uint32_t)atomic_load_explicit((tl_refcnt_t *)r, memory_order_acquire);
 }
 
 #define TL_MIN(a, b) ((a) < (b) ? (a) : (b))

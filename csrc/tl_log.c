@@ -413,13 +413,17 @@ static tl_status_t after_full(tl_log_t *log) {
 tl_status_t tl_append(tl_log_t *log, tl_ts_t ts, tl_handle_t h) {
     if (TL_UNLIKELY(is_closed(log))) return TL_ERR(TL_ESTATE);
     tl_seq_t seq = cur_seq(log) + 1;
-    if (!tl_mt_append_fast(&log->mt, ts, h, seq)) {
+    if (TL_LIKELY(tl_mt_append_fast(&log->mt, ts, h, seq))) {
+        publish_seq(log, seq);
+    } else {
+        /* The sequence is published inside the critical section: a snapshot
+         * that sees the new record must also see its sequence. */
         tl_mutex_lock(&log->lock);
         tl_status_t st = tl_mt_append_slow(&log->mt, &log->mem, ts, h, seq);
+        if (st == TL_OK) publish_seq(log, seq);
         tl_mutex_unlock(&log->lock);
         if (st != TL_OK) return st;
     }
-    publish_seq(log, seq);
     if (TL_UNLIKELY(tl_mt_full(&log->mt))) return after_full(log);
     return TL_OK;
 }

@@ -301,14 +301,17 @@ def test_context_manager_closes():
 def test_repr():
     log = Timelog(maintenance="disabled")
     log[1] = 1
-    assert "records=1" in repr(log)
+    assert "1 record," in repr(log)
     log.close()
     assert "closed" in repr(log)
 
 
-def test_not_picklable():
+def test_pickle_round_trips_settings():
+    # The full pickling contract is in tests/test_pickle.py.
     import pickle
 
-    with Timelog(maintenance="disabled") as log:
-        with pytest.raises(TypeError):
-            pickle.dumps(log)
+    with Timelog(maintenance="disabled", time_unit="us", min_ts=5) as log:
+        log[7] = "x"
+        clone = pickle.loads(pickle.dumps(log))
+    assert clone.time_unit == "us" and clone.min_ts_floor == 5 and list(clone) == [(7, "x")]
+    clone.close()

@@ -32,12 +32,23 @@ from timelog._core import (
     TimelogIter,
 )
 
+from typing import Any as _Any, Iterator as _Iterator
+
 __version__ = "0.1.0"
+
+# Type aliases of the reference design, kept so that annotations written for
+# it still resolve: one record, an iterator of records, a batch of records.
+Record = tuple[int, _Any]
+RecordIter = _Iterator[Record]
+RecordBatch = list[Record]
 
 __all__ = [
     "PageSpan",
     "PageSpanIter",
     "PageSpanObjectsView",
+    "Record",
+    "RecordBatch",
+    "RecordIter",
     "Timelog",
     "TimelogBusyError",
     "TimelogError",

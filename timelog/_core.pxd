@@ -246,6 +246,7 @@ cdef class Timelog:
     cdef int _delete(self, int kind, int64_t t1, int64_t t2) except -1
     cdef list _at(self, int64_t t)
     cdef object _neighbour(self, int which, int64_t t)
+    cdef dict _summary(self)
 
 
 cdef class _Snapshot:

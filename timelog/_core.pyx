@@ -1,5 +1,6 @@
 # cython: language_level=3
 # cython: embedsignature=True
+# cython: freethreading_compatible = True
 """timelog._core: the CPython binding of the timelog engine.
 
 Ownership model (STYLE.md sections 5-7)
@@ -29,6 +30,8 @@ from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 cimport numpy as cnp
 
 import datetime as _dt
+import html as _html
+import importlib as _importlib
 import math as _math
 import numbers as _numbers
 import operator as _operator
@@ -707,6 +710,7 @@ cdef class Timelog:
         Called only with TL_OK or TL_EBUSY: the write is stored either way.
         """
         cdef tl_status_t fst
+        cdef int steps
         self._drain()
         if st == TL_OK:
             return 0
@@ -714,10 +718,17 @@ cdef class Timelog:
         if self._busy_policy == _BUSY_RAISE:
             raise TimelogBusyError(_BUSY_MSG)
         if self._busy_policy == _BUSY_FLUSH:
+            # Flush, then let this thread do the maintenance policy asks for
+            # (a compaction when L0 is what holds writes back): the writer
+            # helps the worker instead of waiting on it.
             with nogil:
                 fst = tl_flush(self._log)
+                steps = 0
+                while fst == TL_OK and steps < 64:
+                    fst = tl_maint_step(self._log)
+                    steps += 1
             self._drain()
-            if fst != TL_EBUSY:
+            if fst != TL_EBUSY and fst != TL_EOF:
                 _check(fst)
         return 0
 
@@ -803,7 +814,8 @@ cdef class Timelog:
     def append(self, a, b=_MISSING, *, ts=_MISSING):
         """Stores one record. Amortized O(1).
 
-        - ``append(obj)``: timestamp = the wall clock in ``time_unit`` (read in C);
+        - ``append(obj)``: timestamp = the wall clock in ``time_unit`` (read in C;
+          ``ts=None`` means the same);
         - ``append(obj, ts=t)``;
         - ``append(t, obj)``: two positionals are ``(ts, obj)``.
 
@@ -829,7 +841,7 @@ cdef class Timelog:
         cdef tl_ts_t now = 0
         cdef PyObject *p
         if b is _MISSING:
-            if ts is _MISSING:
+            if ts is _MISSING or ts is None:
                 if self._log is NULL:
                     raise TimelogError(_CLOSED_MSG)
                 if self._has_min_ts:
@@ -847,7 +859,7 @@ cdef class Timelog:
                 return
             self._append_one(_ts(ts, self._unit), a)
             return
-        if ts is not _MISSING:
+        if ts is not _MISSING and ts is not None:
             raise TypeError("append() takes (obj), (obj, ts=...) or (ts, obj); "
                             "got two positionals and ts=")
         self._append_one(_ts(a, self._unit), b)
@@ -858,7 +870,8 @@ cdef class Timelog:
             raise TypeError("slice assignment is not supported; use extend()")
         self._append_one(_ts(key, self._unit), value)
 
-    def extend(self, a, b=_MISSING, *, mostly_ordered=None, insert_on_error=True):
+    def extend(self, ts_or_iterable, objects=None, *, mostly_ordered=None,
+               insert_on_error=True):
         """Stores many records with ONE engine call: all of them, or none.
 
         - ``extend(pairs)``: an iterable of ``(ts, obj)`` pairs;
@@ -875,7 +888,8 @@ cdef class Timelog:
         (skipped, or ValueError when strict). Timestamps may be datetimes,
         numpy.datetime64 or a datetime64 array, converted by ``time_unit``.
         ``mostly_ordered`` is a hint only (the engine detects sorted input
-        itself); results never depend on it.
+        itself); None means the log's ``mostly_ordered_default``, and results
+        never depend on it.
         O(n) for sorted input, O(n log n) otherwise.
 
         >>> log = Timelog(maintenance="disabled")
@@ -894,6 +908,8 @@ cdef class Timelog:
         cdef PyObject *p
         cdef bint skip_bad
         cdef tl_status_t st
+        a = ts_or_iterable
+        b = _MISSING if objects is None else objects
         self._require_open()
         if mostly_ordered is not None and not isinstance(mostly_ordered, bool):
             raise TypeError("mostly_ordered must be None or a bool, got %s"
@@ -987,7 +1003,7 @@ cdef class Timelog:
                     # own, so level 1 is already the caller's line.
                     RuntimeWarning, stacklevel=1)
 
-    def bulk_append(self, timestamps, objects):
+    def bulk_append(self, timestamps, objects, *, mostly_ordered=None):
         """Stores ``len(objects)`` records from a timestamp buffer, in ONE engine call.
 
         ``timestamps`` is any 1-D buffer: a NumPy array of any stride
@@ -1015,7 +1031,9 @@ cdef class Timelog:
         unsorted input is sorted in C. All records are stored or none (an
         error, including a timestamp below ``min_ts``, stores nothing;
         TimelogBusyError means all were stored). O(n) for sorted input,
-        O(n log n) otherwise.
+        O(n log n) otherwise. ``mostly_ordered`` (None or a bool) is a hint
+        accepted for compatibility, as in :meth:`extend`; it never changes
+        the result.
 
         >>> import numpy as np
         >>> log = Timelog(maintenance="disabled")
@@ -1042,6 +1060,9 @@ cdef class Timelog:
         cdef PyObject *p
         cdef int64_t lo
         self._require_open()
+        if mostly_ordered is not None and not isinstance(mostly_ordered, bool):
+            raise TypeError("mostly_ordered must be None or a bool, got %s"
+                            % (type(mostly_ordered).__name__,))
         if isinstance(objects, list):
             is_list = True
         elif isinstance(objects, tuple):
@@ -1147,7 +1168,24 @@ cdef class Timelog:
             self._delete(_K_RANGE, a, b)
 
     def cutoff(self, ts):
-        """Deletes every record with timestamp ``< ts`` (retention). O(log T)."""
+        """Deletes every record with timestamp ``< ts`` (retention). O(log T).
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "old"), (5, "new")])
+        >>> log.cutoff(5)
+        >>> list(log)
+        [(5, 'new')]
+        >>> log.close()
+        """
+        self._delete(_K_UNTIL, 0, _ts(ts, self._unit))
+
+    def delete_range(self, t1, t2):
+        """Deletes ``[t1, t2)``; the reference design's name for ``delete(t1, t2)``."""
+        cdef int64_t a = _ts(t1, self._unit)
+        self._delete(_K_RANGE, a, _ts(t2, self._unit))
+
+    def delete_before(self, ts):
+        """Deletes every record ``< ts``; the reference design's name for ``cutoff(ts)``."""
         self._delete(_K_UNTIL, 0, _ts(ts, self._unit))
 
     def __delitem__(self, key):
@@ -1450,7 +1488,7 @@ cdef class Timelog:
 
     # ------------------------------------------------------------ zero-copy views
 
-    def views(self, t1=None, t2=None):
+    def views(self, t1=None, t2=None, *, kind="segment"):
         """Zero-copy page spans over ``[t1, t2)`` (None bounds open).
 
         Yields :class:`PageSpan` objects whose ``timestamps`` are read-only
@@ -1458,6 +1496,8 @@ cdef class Timelog:
         (memruns and segments) appears: records still in the memtable are
         not exposed, so call ``flush()`` first. Records hidden by deletes are
         cut out of the spans. Spans pin their snapshot until released.
+        ``kind`` must be ``"segment"`` (the only kind; accepted for
+        compatibility with code written for the reference design).
 
         >>> log = Timelog(maintenance="disabled")
         >>> log.extend([(1, "a"), (2, "b"), (3, "c")]); log.flush()
@@ -1465,7 +1505,10 @@ cdef class Timelog:
         [[2, 3]]
         >>> log.close()
         """
-        cdef _Snapshot snap = self._snapshot()
+        cdef _Snapshot snap
+        if kind != "segment":
+            raise ValueError("views(): kind must be 'segment', got %r" % (kind,))
+        snap = self._snapshot()
         if t1 is None and t2 is None:
             return _make_span_iter(snap, _K_ALL, 0, 0)
         if t1 is None:
@@ -1474,9 +1517,9 @@ cdef class Timelog:
             return _make_span_iter(snap, _K_SINCE, _ts(t1, self._unit), 0)
         return _make_span_iter(snap, _K_RANGE, _ts(t1, self._unit), _ts(t2, self._unit))
 
-    def page_spans(self, t1=None, t2=None):
+    def page_spans(self, t1=None, t2=None, *, kind="segment"):
         """Alias of :meth:`views`."""
-        return self.views(t1, t2)
+        return self.views(t1, t2, kind=kind)
 
     # ------------------------------------------------------------ maintenance
 
@@ -1611,10 +1654,30 @@ cdef class Timelog:
                 tl_strerror(st).decode("utf-8", "replace"),
                 why.decode("utf-8", "replace") if why is not NULL else "no reason given"))
 
+    def validate(self):
+        """Checks every engine invariant (see ``_validate``); for tests and debugging."""
+        self._validate()
+
     @property
     def busy_events(self):
         """Writes that reported backpressure (each was stored)."""
         return self._busy_events
+
+    @property
+    def alloc_failures(self):
+        """Allocations the engine could not satisfy so far (0 when closed)."""
+        cdef tl_stats_t s
+        if self._log is NULL or tl_stats(self._log, &s) != TL_OK:
+            return 0
+        return s.alloc_failures
+
+    @property
+    def min_ts_floor(self):
+        """The ``min_ts`` guard (an int in ``time_unit``) or None.
+
+        Not to be confused with :meth:`min_ts`, the smallest stored timestamp.
+        """
+        return self._min_ts
 
     @property
     def extend_skipped(self):
@@ -1675,15 +1738,234 @@ cdef class Timelog:
             return base + <Py_ssize_t> s.engine_bytes
         return base
 
+    cdef dict _summary(self):
+        """What repr() and _repr_html_() show, from ONE tl_stats() call.
+
+        tl_stats reads counters and the visible bounds, never the records,
+        so a repr costs the same on an empty log and on a billion records.
+        """
+        cdef tl_stats_t s
+        cdef tl_status_t st
+        if self._log is NULL:
+            return None
+        st = tl_stats(self._log, &s)
+        _check(st)
+        out = {
+            "records": s.records,
+            "memtable": s.memtable_records,
+            "memtable_ooo": s.memtable_ooo_records,
+            "memruns": s.memruns,
+            "l0": s.l0_segments,
+            "l1": s.l1_segments,
+            "tombstones": s.tombstones,
+            "engine_bytes": s.engine_bytes,
+            "first": None,
+            "last": None,
+        }
+        if s.min_ts <= s.max_ts:
+            out["first"] = s.min_ts
+            out["last"] = s.max_ts
+        return out
+
     def __repr__(self):
+        """What is inside: records, time span (ISO timestamps, a duration), layers.
+
+        >>> log = Timelog(time_unit="s", maintenance="disabled")
+        >>> log.extend([(1_700_000_000, "a"), (1_700_001_008, "b")])
+        >>> log
+        <Timelog 2 records, 2023-11-14T22:13:20Z .. 2023-11-14T22:30:08Z (16.8 min), time_unit='s'; layers: memtable=2 memruns=0 L0=0 L1=0>
+        >>> log.close(); log
+        <Timelog closed, time_unit='s'>
+        """
         name = type(self).__name__
         if self._log is NULL:
-            return "<%s closed>" % (name,)
-        return "<%s records=%d time_unit=%r maintenance=%r>" % (
-            name, len(self), self.time_unit, self.maintenance_mode)
+            if self._settings is None:
+                return "<%s closed>" % (name,)
+            return "<%s closed, time_unit=%r>" % (name, self.time_unit)
+        d = self._summary()
+        unit = self.time_unit
+        if d["first"] is None:
+            span = "empty"
+        else:
+            span = "%s record%s, %s .. %s (%s)" % (
+                format(d["records"], ","), "" if d["records"] == 1 else "s",
+                _fmt_ts(d["first"], unit), _fmt_ts(d["last"], unit),
+                _fmt_duration(d["last"] - d["first"], unit))
+        return "<%s %s, time_unit=%r; layers: memtable=%d memruns=%d L0=%d L1=%d>" % (
+            name, span, unit, d["memtable"], d["memruns"], d["l0"], d["l1"])
+
+    def _repr_html_(self):
+        """A small HTML table for Jupyter: size, time span and layers (all escaped)."""
+        esc = _html.escape
+        name = type(self).__name__
+        if self._log is NULL:
+            return ("<table class=\"timelog-repr\"><caption>%s</caption>"
+                    "<tr><th>state</th><td>closed</td></tr></table>" % (esc(name),))
+        d = self._summary()
+        unit = self.time_unit
+        rows = [("records", format(d["records"], ","))]
+        if d["first"] is not None:
+            rows += [("first", _fmt_ts(d["first"], unit)),
+                     ("last", _fmt_ts(d["last"], unit)),
+                     ("span", _fmt_duration(d["last"] - d["first"], unit))]
+        rows += [
+            ("time_unit", unit),
+            ("memtable", "%s records (%s out of order)" % (
+                format(d["memtable"], ","), format(d["memtable_ooo"], ","))),
+            ("memruns", str(d["memruns"])),
+            ("L0 segments", str(d["l0"])),
+            ("L1 segments", str(d["l1"])),
+            ("tombstones", str(d["tombstones"])),
+            ("engine memory", _fmt_bytes(d["engine_bytes"])),
+            ("maintenance", self.maintenance_mode),
+            ("busy_policy", self.busy_policy),
+        ]
+        body = "".join("<tr><th style=\"text-align:left\">%s</th><td style=\"text-align:left\">%s</td></tr>"
+                       % (esc(k), esc(str(v))) for k, v in rows)
+        return "<table class=\"timelog-repr\"><caption>%s</caption>%s</table>" % (
+            esc(name), body)
+
+    # ------------------------------------------------------------ pandas, pickling
+
+    def to_pandas(self, t1=None, t2=None):
+        """The records of ``[t1, t2)`` as a pandas DataFrame (needs pandas).
+
+        The index is a ``DatetimeIndex`` named ``"ts"``, converted from the
+        int64 timestamps by ``time_unit`` (naive, UTC); the one column,
+        ``"value"``, holds the stored objects themselves (dtype object, so
+        identity is kept: ``df["value"].infer_objects()`` gives a numeric
+        column when the payloads are numbers). Built from :meth:`arrays`
+        (one snapshot; None bounds are open). A record at ``-2**63`` shows
+        as NaT, the one int64 value NumPy reserves. Raises ImportError
+        saying ``pip install pandas`` when pandas is missing. O(log n + k).
+
+        >>> log = Timelog(time_unit="s", maintenance="disabled")
+        >>> log.extend([(0, "a"), (60, "b")])
+        >>> df = log.to_pandas()                       # doctest: +SKIP
+        >>> df.index[1], df["value"].tolist()          # doctest: +SKIP
+        (Timestamp('1970-01-01 00:01:00'), ['a', 'b'])
+        >>> log.close()
+        """
+        try:
+            # importlib, not an import statement: Cython's import fast path
+            # would hand back a None left in sys.modules instead of raising.
+            pd = _importlib.import_module("pandas")
+        except ImportError:
+            raise ImportError(
+                "Timelog.to_pandas() needs pandas, which is not installed; "
+                "install it with: pip install pandas") from None
+        ts, objs = self.arrays(t1, t2)
+        unit = self.time_unit
+        index = pd.DatetimeIndex(ts.view("datetime64[%s]" % (unit,)), name="ts")
+        values = _np.empty(len(objs), dtype=object)
+        for i, obj in enumerate(objs):
+            values[i] = obj
+        return pd.DataFrame({"value": values}, index=index, copy=False)
 
     def __reduce__(self):
-        raise TypeError("%s objects cannot be pickled yet" % (type(self).__name__,))
+        """Pickling, ``copy.copy`` and ``copy.deepcopy``: settings plus every visible record.
+
+        The copy is a new, independent log opened with the same settings
+        (every constructor knob, including ``min_ts`` and the presets'
+        values), holding the same visible records in the same order: the
+        records are taken from one snapshot with :meth:`arrays`. Counters
+        (``busy_events``, ``extend_skipped``) and the layout in layers are
+        not kept. ``copy.deepcopy`` deep-copies the payloads; ``copy.copy``
+        shares them. A closed log copies as a closed log with its settings.
+        Iterators, spans and snapshots cannot be pickled.
+
+        >>> import pickle
+        >>> log = Timelog(time_unit="us", maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b")])
+        >>> clone = pickle.loads(pickle.dumps(log))
+        >>> list(clone), clone.time_unit
+        ([(1, 'a'), (2, 'b')], 'us')
+        >>> clone.close(); log.close()
+        """
+        if self._settings is None:
+            raise TypeError("cannot pickle a %s that was never opened"
+                            % (type(self).__name__,))
+        settings = dict(self._settings)
+        if settings["compaction"] is not None:
+            settings["compaction"] = dict(settings["compaction"])
+        state = getattr(self, "__dict__", None) or None
+        if self._log is NULL:
+            return (_rebuild_timelog, (type(self), settings, None, None), state)
+        ts, objs = self.arrays()
+        return (_rebuild_timelog, (type(self), settings, ts, objs), state)
+
+
+# ---------------------------------------------------------------- repr and pickling helpers
+
+_LEVEL_NAMES = {0: "memrun", 1: "L0", 2: "L1"}
+_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+_ISO_TRIM = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+
+
+def _fmt_ts(ts, unit):
+    """An int64 timestamp as ISO 8601 UTC text ("2024-01-01T00:00:00.000Z").
+
+    Exact, via numpy.datetime64 in the log's own unit. -2**63 is NaT to
+    NumPy, so it (and anything NumPy cannot print) is shown as an int.
+    """
+    if ts == _I64_MIN:
+        return "%d (int64 min)" % (ts,)
+    try:
+        return str(_np.datetime64(int(ts), unit)) + "Z"
+    except (ValueError, OverflowError):
+        return "%d %s" % (ts, unit)
+
+
+def _fmt_duration(d, unit):
+    """A duration (an int in unit) in human units: "16.8 min", "250 ms", "3.2 days"."""
+    ns = int(d) * _UNIT_NS[unit]
+    sec = ns / 1e9
+    if ns == 0:
+        return "0 s"
+    if ns < 1000:
+        return "%d ns" % (ns,)
+    if ns < 10**6:
+        return "%.3g us" % (ns / 1e3,)
+    if ns < 10**9:
+        return "%.3g ms" % (ns / 1e6,)
+    if sec < 60:
+        return "%.3g s" % (sec,)
+    if sec < 3600:
+        return "%.3g min" % (sec / 60,)
+    if sec < 86400:
+        return "%.3g h" % (sec / 3600,)
+    if sec < 86400 * 365.25:
+        return "%.3g days" % (sec / 86400,)
+    return "%.3g years" % (sec / (86400 * 365.25),)
+
+
+def _fmt_bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024.0
+
+
+def _rebuild_timelog(cls, settings, ts, objs):
+    """Unpickles a Timelog: opens one with settings, then loads the records.
+
+    Loading goes through bulk_append (one engine call, already sorted so it
+    takes the in-order path and keeps the order of equal timestamps). A
+    backpressure signal during the load is not the caller's concern: the
+    records are stored either way, so it is answered with a flush and the
+    counter restarts at 0.
+    """
+    cdef Timelog log = cls.__new__(cls)
+    Timelog.__init__(log, **settings)
+    if ts is not None and len(ts):
+        try:
+            log.bulk_append(ts, objs)
+        except TimelogBusyError:
+            log.flush()
+        log._busy_events = 0
+    if ts is None:
+        log.close()
+    return log
 
 
 # ---------------------------------------------------------------- helpers for extend / slices
@@ -1985,7 +2267,8 @@ cdef class _Snapshot:
                     st = tl_drain_retired(log, 0, &n)   # nothing to report from here
 
     def __reduce__(self):
-        raise TypeError("snapshot pins cannot be pickled")
+        raise TypeError("snapshot pins cannot be pickled: a pin keeps engine memory of "
+                        "this process alive and means nothing elsewhere")
 
 
 # ---------------------------------------------------------------- TimelogIter
@@ -2206,12 +2489,34 @@ cdef class TimelogIter:
         return False
 
     def __repr__(self):
+        """The range, the records not yet yielded (an exact count, O(sources log n)), closed.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (3, "c")])
+        >>> it = log[1:3]; it
+        <TimelogIter [1, 3) remaining=2>
+        >>> it.close(); it
+        <TimelogIter [1, 3) closed>
+        >>> log.close()
+        """
+        if self._kind == _K_ALL:
+            rng = "all"
+        elif self._kind == _K_SINCE:
+            rng = "[%d, 2**63-1]" % (self._t1,)
+        elif self._kind == _K_UNTIL:
+            rng = "[-2**63, %d)" % (self._t2,)
+        elif self._kind == _K_POINT:
+            rng = "ts == %d" % (self._t1,)
+        else:
+            rng = "[%d, %d)" % (self._t1, self._t2)
         if self._it is NULL:
-            return "<TimelogIter closed>"
-        return "<TimelogIter remaining=%d>" % (len(self),)
+            return "<TimelogIter %s closed>" % (rng,)
+        return "<TimelogIter %s remaining=%d>" % (rng, len(self))
 
     def __reduce__(self):
-        raise TypeError("TimelogIter objects cannot be pickled")
+        raise TypeError("TimelogIter objects cannot be pickled: an iterator is a cursor "
+                        "over a snapshot pinned inside a live engine, which exists only "
+                        "in this process; pickle list(it), it.to_numpy() or the log itself")
 
 
 # ---------------------------------------------------------------- zero-copy spans
@@ -2280,8 +2585,13 @@ cdef class PageSpanIter:
         self._close()
         return False
 
+    def __repr__(self):
+        return "<PageSpanIter %s>" % ("closed" if self._it is NULL else "open",)
+
     def __reduce__(self):
-        raise TypeError("PageSpanIter objects cannot be pickled")
+        raise TypeError("PageSpanIter objects cannot be pickled: they walk engine page "
+                        "memory pinned by a snapshot in this process; pickle "
+                        "[span.copy_timestamps() for span in it] instead")
 
 
 @cython.final
@@ -2421,14 +2731,26 @@ cdef class PageSpan:
         return False
 
     def __repr__(self):
+        """Level, length and first/last timestamp (inclusive).
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(5, "a"), (9, "b")]); log.flush()
+        >>> span = next(log.views()); span
+        <PageSpan level=L0 len=2 first_ts=5 last_ts=9>
+        >>> span.close(); span
+        <PageSpan level=L0 len=2 closed>
+        >>> log.close()
+        """
+        level = _LEVEL_NAMES.get(self._level, str(self._level))
         if self._snap is None:
-            return "<PageSpan closed>"
-        return "<PageSpan n=%d [%d, %d] level=%d>" % (
-            self._n, self._ts[0], self._ts[self._n - 1], self._level)
+            return "<PageSpan level=%s len=%d closed>" % (level, self._n)
+        return "<PageSpan level=%s len=%d first_ts=%d last_ts=%d>" % (
+            level, self._n, self._ts[0], self._ts[self._n - 1])
 
     def __reduce__(self):
-        raise TypeError("PageSpan objects cannot be pickled; use copy_timestamps() "
-                        "and objects().copy()")
+        raise TypeError("PageSpan objects cannot be pickled: a span points into engine "
+                        "page memory pinned by a snapshot in this process; pickle "
+                        "span.copy_timestamps() and span.objects().copy() instead")
 
 
 @cython.final
@@ -2462,6 +2784,12 @@ cdef class PageSpanObjectsView:
         for i in range(<Py_ssize_t> self._n):
             yield <object> <PyObject *> <size_t> self._h[i]
 
+    @property
+    def closed(self):
+        """Always False: the view holds its own snapshot pin, so it stays readable
+        after its span is closed (the reference design's views raise then)."""
+        return self._snap is None
+
     def copy(self):
         """The objects as a new list."""
         cdef Py_ssize_t i
@@ -2471,4 +2799,6 @@ cdef class PageSpanObjectsView:
         return "<PageSpanObjectsView n=%d>" % (self._n,)
 
     def __reduce__(self):
-        raise TypeError("PageSpanObjectsView objects cannot be pickled; use copy()")
+        raise TypeError("PageSpanObjectsView objects cannot be pickled: the view reads "
+                        "payloads through a snapshot pin in this process; pickle "
+                        "view.copy() instead")
