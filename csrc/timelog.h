@@ -221,6 +221,15 @@ TL_NODISCARD tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out);
  * allocator's totals. On failure returns TL_EINTERNAL and *why names it. */
 TL_NODISCARD tl_status_t tl_validate(tl_log_t *log, const char **why);
 
+/* ---------------------------------------------------------------- point reads */
+
+/* The visible handles at exactly ts, read on a short internal pin (no
+ * allocation): copies the first cap into out (in the order an iterator over
+ * ts would yield them) and sets *n_total to how many there are; call again
+ * with a larger buffer when *n_total > cap. TL_ESTATE after close. */
+TL_NODISCARD tl_status_t tl_point(tl_log_t *log, tl_ts_t ts, tl_handle_t *out, size_t cap,
+                                  size_t *n_total);
+
 /* ---------------------------------------------------------------- snapshots */
 
 /* Pins the current state: immutable sources, a view of the memtable, the

@@ -256,19 +256,15 @@ int tl_maint_running(const tl_log_t *log) { return log->worker_running ? 1 : 0; 
 
 /* ---------------------------------------------------------------- snapshots */
 
-tl_status_t tl_snapshot_acquire(tl_log_t *log, tl_snapshot_t **out) {
-    *out = NULL;
-    if (log == NULL) return TL_ERR(TL_EINVAL);
-    if (is_closed(log)) return TL_ERR(TL_ESTATE);
-    tl_snapshot_t *s = tl_mem_alloc(&log->mem, sizeof(*s));
-    if (s == NULL) return TL_ERR(TL_ENOMEM);
-    memset(s, 0, sizeof(*s));
+/* Fills s with the current state and registers it. The sequence is read
+ * first, then the run length (acquire): every run record whose sequence is
+ * <= seq is then inside run_n; later ones are trimmed. */
+static void snapshot_pin(tl_log_t *log, tl_snapshot_t *s) {
     tl_ref_init(&s->refs);
     s->log = log;
     s->mem = &log->mem;
+    s->next = NULL;
     tl_mutex_lock(&log->lock);
-    /* The sequence first, then the run length (acquire): every run record
-     * whose sequence is <= seq is then inside run_n; later ones are trimmed. */
     s->seq = atomic_load_explicit(&log->seq, memory_order_acquire);
     tl_mt_view_capture(&log->mt, &s->mv);
     while (s->mv.run_n > 0 && s->mv.run->seq[s->mv.run_n - 1] > s->seq) s->mv.run_n--;
@@ -287,8 +283,36 @@ tl_status_t tl_snapshot_acquire(tl_log_t *log, tl_snapshot_t **out) {
     log->n_snaps++;
     tl_ref_inc(&log->refs);
     tl_mutex_unlock(&log->lock);
+}
+
+tl_status_t tl_snapshot_acquire(tl_log_t *log, tl_snapshot_t **out) {
+    *out = NULL;
+    if (log == NULL) return TL_ERR(TL_EINVAL);
+    if (is_closed(log)) return TL_ERR(TL_ESTATE);
+    tl_snapshot_t *s = tl_mem_alloc(&log->mem, sizeof(*s));
+    if (s == NULL) return TL_ERR(TL_ENOMEM);
+    s->heap = true;
+    snapshot_pin(log, s);
     *out = s;
     return TL_OK;
+}
+
+tl_status_t tl_snapshot_pin_local(tl_log_t *log, tl_snapshot_t *storage) {
+    if (log == NULL) return TL_ERR(TL_EINVAL);
+    if (is_closed(log)) return TL_ERR(TL_ESTATE);
+    storage->heap = false;
+    snapshot_pin(log, storage);
+    return TL_OK;
+}
+
+tl_status_t tl_point(tl_log_t *log, tl_ts_t ts, tl_handle_t *out, size_t cap, size_t *n_total) {
+    *n_total = 0;
+    tl_snapshot_t s;
+    tl_status_t st = tl_snapshot_pin_local(log, &s);
+    if (st != TL_OK) return st;
+    st = tl_point_collect(&s, ts, out, cap, n_total);
+    tl_snapshot_release(&s);
+    return st;
 }
 
 void tl_log__snapshot_gone(tl_log_t *log, tl_snapshot_t *s) {
@@ -305,7 +329,7 @@ void tl_log__snapshot_gone(tl_log_t *log, tl_snapshot_t *s) {
     }
     log->n_snaps--;
     tl_mutex_unlock(&log->lock);
-    tl_mem_free(&log->mem, s, sizeof(*s));
+    if (s->heap) tl_mem_free(&log->mem, s, sizeof(*s));
     log_unref(log);
 }
 
@@ -596,8 +620,8 @@ static uint64_t load(const atomic_uint_fast64_t *c) {
 
 tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out) {
     memset(out, 0, sizeof(*out));
-    tl_snapshot_t *s;
-    tl_status_t st = tl_snapshot_acquire(log, &s);
+    tl_snapshot_t local, *s = &local;
+    tl_status_t st = tl_snapshot_pin_local(log, s);
     if (st != TL_OK) return st;
     tl_range_t all = tl_range_closed(TL_TS_MIN, TL_TS_MAX);
     st = tl_count_in(s, all, &out->records);

@@ -162,8 +162,8 @@ out:
 
 /* Share of records in immutable sources that tombstones hide. */
 static double delete_debt(tl_log_t *log) {
-    tl_snapshot_t *s;
-    if (tl_snapshot_acquire(log, &s) != TL_OK) return 0.0;
+    tl_snapshot_t local, *s = &local;
+    if (tl_snapshot_pin_local(log, s) != TL_OK) return 0.0;
     double debt = 0.0;
     if (s->tombs != NULL) {
         /* Immutable sources only: sealing applies the memtable's deletes. */

@@ -42,6 +42,11 @@ void tl_kmerge_take(tl_kmerge_t *km, tl_ts_t *ts, tl_handle_t *h, tl_seq_t *seq,
 /* Exact visible records of the snapshot in r (inclusive range). */
 TL_NODISCARD tl_status_t tl_count_in(const tl_snapshot_t *snap, tl_range_t r, uint64_t *out);
 
+/* The visible handles stored at exactly ts, in iterator order: the first
+ * cap go to out, *n_total counts them all. */
+TL_NODISCARD tl_status_t tl_point_collect(const tl_snapshot_t *snap, tl_ts_t ts, tl_handle_t *out,
+                                          size_t cap, size_t *n_total);
+
 /* Physical records of the snapshot's sources in r, hidden ones included. */
 uint64_t tl_count_physical_in(const tl_snapshot_t *snap, tl_range_t r);
 

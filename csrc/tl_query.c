@@ -127,6 +127,33 @@ tl_status_t tl_count_buckets(tl_snapshot_t *snap, const tl_ts_t *edges, size_t n
     return TL_OK;
 }
 
+typedef struct point_ctx {
+    tl_ts_t ts;
+    tl_seq_t hide;   /* f(ts): one tombstone lookup serves every source */
+    tl_handle_t *out;
+    size_t cap, n;
+} point_ctx_t;
+
+static void point_one(void *vctx, const tl_src_t *s) {
+    point_ctx_t *c = vctx;
+    if (s->n == 0 || s->ts[0] > c->ts || s->ts[s->n - 1] < c->ts) return;
+    for (size_t i = tl_src_lb(s, c->ts); i < s->n && s->ts[i] == c->ts; i++) {
+        if (c->hide > tl_src_seq(s, i)) continue;
+        if (c->n < c->cap) c->out[c->n] = s->h[i];
+        c->n++;
+    }
+}
+
+tl_status_t tl_point_collect(const tl_snapshot_t *snap, tl_ts_t ts, tl_handle_t *out, size_t cap,
+                             size_t *n_total) {
+    point_ctx_t c = {ts, tl_tombs_seq_at(snap->tombs, ts), out, cap, 0};
+    /* Sources in the iterator's order (flat ones, then L1), so log[ts] and
+     * point(ts) agree on the order of duplicates. */
+    tl_status_t st = for_each_source(snap, tl_range_closed(ts, ts), true, point_one, &c);
+    *n_total = c.n;
+    return st;
+}
+
 /* ---------------------------------------------------------------- neighbours */
 
 /* The tombstone interval holding ts, or NULL. */

@@ -29,10 +29,16 @@ struct tl_snapshot {
     tl_tombs_t *tombs;
     tl_seq_t seq;
     uint64_t epoch;
+    bool heap;              /* allocated by tl_snapshot_acquire (else caller storage) */
     struct tl_snapshot *prev, *next; /* the log's registry, under its publish lock */
 };
 
 void tl_snapshot_retain(tl_snapshot_t *snap);
+
+/* Pins the log's current state into caller-provided storage (a short-lived
+ * read on the stack: no allocation). Release with tl_snapshot_release as
+ * usual. TL_ESTATE after close. */
+TL_NODISCARD tl_status_t tl_snapshot_pin_local(tl_log_t *log, tl_snapshot_t *storage);
 
 /* Called by tl_snapshot_release when the last reference goes: unregisters
  * the snapshot and drops its log reference (which may tear the log down). */

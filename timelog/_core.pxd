@@ -156,6 +156,11 @@ cdef extern from "timelog.h" nogil:
     tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out)
     tl_status_t tl_validate(tl_log_t *log, const char **why)
 
+    # ------------------------------------------------------------ point reads
+
+    tl_status_t tl_point(tl_log_t *log, tl_ts_t ts, tl_handle_t *out, size_t cap,
+                         size_t *n_total)
+
     # ------------------------------------------------------------ snapshots
 
     tl_status_t tl_snapshot_acquire(tl_log_t *log, tl_snapshot_t **out)
@@ -217,7 +222,15 @@ cdef extern from "timelog.h" nogil:
 # so no pin outlives the Python object that can drain its engine.
 
 cdef enum:
-    _ITER_BUF = 256      # records buffered per TimelogIter refill
+    _ITER_BUF = 256      # records buffered per TimelogIter refill (long scans)
+    _ITER_SMALL = 16     # records buffered inline (first refill)
+
+
+# The fault-injecting allocator behind Timelog(_fail_alloc=...): a C struct
+# defined in _core.pyx (one per engine opened with it, freed with its Timelog).
+cdef extern from *:
+    ctypedef struct _tlpy_fault_t:
+        pass
 
 
 cdef class Timelog:
@@ -232,15 +245,26 @@ cdef class Timelog:
     cdef int64_t _min_ts_c
     cdef bint _mostly_ordered_default
     cdef int _unit                   # a tl_time_unit_t value
+    # Calls that use an engine pointer with the GIL released, or run on_drop
+    # (which runs Python code): while > 0, close() only detaches the engine
+    # and the last such call to finish closes it (see Timelog.close).
+    cdef int _inflight
+    cdef list _deferred              # detached engines (as ints) awaiting tl_close
+    cdef _tlpy_fault_t *_fault       # the current engine's fault allocator, or NULL
+    cdef _tlpy_fault_t *_faults      # every fault allocator this object made (freed in dealloc)
     cdef object __weakref__
 
     cdef int _require_open(self) except -1
+    cdef int _enter(self) except -1
+    cdef int _leave(self) except -1
+    cdef int _close_deferred(self) except -1
     cdef int _drain(self) except -1
     cdef int _after_write(self, tl_status_t st) except -1
+    cdef int _maint(self, int op, tl_status_t *out) except -1
     cdef int _guard(self, int64_t ts) except -1
     cdef int _append_one(self, int64_t ts, object obj) except -1
     cdef int _append_batch(self, tl_ts_t *ts, tl_handle_t *h, size_t n) except -1
-    cdef int _open(self, dict settings) except -1
+    cdef int _open(self, dict settings, object fail_alloc) except -1
     cdef _Snapshot _snapshot(self)
     cdef TimelogIter _iter(self, int kind, int64_t t1, int64_t t2)
     cdef int _delete(self, int kind, int64_t t1, int64_t t2) except -1
@@ -265,11 +289,21 @@ cdef class TimelogIter:
     cdef size_t _pos                 # next buffered record to yield
     cdef size_t _n                   # buffered records
     cdef bint _eof                   # the engine iterator is exhausted
-    cdef tl_ts_t _tsbuf[_ITER_BUF]
-    cdef tl_handle_t _hbuf[_ITER_BUF]
+    cdef bint _busy                  # a call runs with the GIL released on _it
+    cdef bint _close_pending         # close() arrived while _busy
+    cdef tl_ts_t *_tsbuf             # _ts_small, or _ITER_BUF records on the heap
+    cdef tl_handle_t *_hbuf
+    cdef size_t _cap                 # records _tsbuf/_hbuf hold
+    cdef size_t _refills
+    # A short range fits the inline buffers; only long scans pay for (and
+    # reuse) a large heap buffer. Keeps creating an iterator cheap.
+    cdef tl_ts_t _ts_small[_ITER_SMALL]
+    cdef tl_handle_t _h_small[_ITER_SMALL]
 
     cdef int _refill(self) except -1
     cdef int _close(self) except -1
+    cdef int _acquire(self) except -1
+    cdef int _release_busy(self) except -1
 
 
 cdef class PageSpanIter:

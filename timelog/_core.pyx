@@ -42,6 +42,104 @@ import numpy as _np
 cnp.import_array()
 
 
+# ---------------------------------------------------------------- fault injection
+#
+# Timelog(_fail_alloc=(k, every)) opens its engine on this allocator instead
+# of libc's: the k-th allocation call counted from the last arming fails
+# (returns NULL), and, when every > 0, each every-th call after it too. It is
+# internal, for the test-suite (tests/test_fault_injection.py walks k over
+# every allocation of a workload). One context per engine, owned by the
+# Timelog that opened it (no global state); the counters are atomics because
+# the background worker allocates too. Frees go to libc: a failed call
+# allocated nothing.
+cdef extern from *:
+    """
+    #include <stdatomic.h>
+    #include <stdint.h>
+    #include <stdlib.h>
+
+    typedef struct _tlpy_fault_t {
+        struct _tlpy_fault_t *next;     /* older contexts of the same Timelog */
+        atomic_uint_fast64_t calls;     /* malloc_fn + realloc_fn calls so far */
+        atomic_uint_fast64_t fail_at;   /* the call number that fails; 0 = disarmed */
+        atomic_uint_fast64_t every;     /* then every n-th call after it; 0 = once */
+        atomic_uint_fast64_t injected;  /* calls made to fail */
+    } _tlpy_fault_t;
+
+    static int _tlpy_fault_hit(_tlpy_fault_t *f) {
+        uint_fast64_t c = atomic_fetch_add_explicit(&f->calls, 1, memory_order_relaxed) + 1;
+        uint_fast64_t at = atomic_load_explicit(&f->fail_at, memory_order_relaxed);
+        if (at == 0 || c < at) return 0;
+        uint_fast64_t every = atomic_load_explicit(&f->every, memory_order_relaxed);
+        if (c != at && (every == 0 || (c - at) % every != 0)) return 0;
+        atomic_fetch_add_explicit(&f->injected, 1, memory_order_relaxed);
+        return 1;
+    }
+
+    static void *_tlpy_fault_malloc(void *ctx, size_t n) {
+        if (_tlpy_fault_hit((_tlpy_fault_t *)ctx)) return NULL;
+        return malloc(n);
+    }
+
+    static void *_tlpy_fault_realloc(void *ctx, void *p, size_t old_n, size_t new_n) {
+        (void)old_n;
+        if (_tlpy_fault_hit((_tlpy_fault_t *)ctx)) return NULL;
+        return realloc(p, new_n);
+    }
+
+    static void _tlpy_fault_free(void *ctx, void *p, size_t n) {
+        (void)ctx;
+        (void)n;
+        free(p);
+    }
+
+    static _tlpy_fault_t *_tlpy_fault_new(_tlpy_fault_t *next) {
+        _tlpy_fault_t *f = (_tlpy_fault_t *)calloc(1, sizeof *f);
+        if (f == NULL) return NULL;
+        f->next = next;
+        atomic_init(&f->calls, 0);
+        atomic_init(&f->fail_at, 0);
+        atomic_init(&f->every, 0);
+        atomic_init(&f->injected, 0);
+        return f;
+    }
+
+    /* Arms f: the k-th call from now fails (k == 0 disarms), then every n-th. */
+    static void _tlpy_fault_arm(_tlpy_fault_t *f, uint64_t k, uint64_t every) {
+        atomic_store_explicit(&f->fail_at, 0, memory_order_relaxed);
+        atomic_store_explicit(&f->every, every, memory_order_relaxed);
+        if (k > 0) {
+            uint_fast64_t now = atomic_load_explicit(&f->calls, memory_order_relaxed);
+            atomic_store_explicit(&f->fail_at, now + k, memory_order_relaxed);
+        }
+    }
+
+    static uint64_t _tlpy_fault_calls(_tlpy_fault_t *f) {
+        return atomic_load_explicit(&f->calls, memory_order_relaxed);
+    }
+
+    static uint64_t _tlpy_fault_injected(_tlpy_fault_t *f) {
+        return atomic_load_explicit(&f->injected, memory_order_relaxed);
+    }
+
+    static void _tlpy_fault_free_all(_tlpy_fault_t *f) {
+        while (f != NULL) {
+            _tlpy_fault_t *next = f->next;
+            free(f);
+            f = next;
+        }
+    }
+    """
+    void *_tlpy_fault_malloc(void *ctx, size_t n) nogil
+    void *_tlpy_fault_realloc(void *ctx, void *p, size_t old_n, size_t new_n) nogil
+    void _tlpy_fault_free(void *ctx, void *p, size_t n) nogil
+    _tlpy_fault_t *_tlpy_fault_new(_tlpy_fault_t *next) nogil
+    void _tlpy_fault_arm(_tlpy_fault_t *f, uint64_t k, uint64_t every) nogil
+    uint64_t _tlpy_fault_calls(_tlpy_fault_t *f) nogil
+    uint64_t _tlpy_fault_injected(_tlpy_fault_t *f) nogil
+    void _tlpy_fault_free_all(_tlpy_fault_t *f) nogil
+
+
 cdef extern from "Python.h":
     # Raw reference counting on PyObject* (the handles are stored PyObject*).
     void _incref "Py_INCREF"(PyObject *o)
@@ -82,6 +180,12 @@ cdef enum:
     _K_UNTIL = 2
     _K_ALL = 3
     _K_POINT = 4
+
+cdef enum:
+    _M_FLUSH = 0
+    _M_COMPACT = 1
+    _M_STEP = 2
+    _M_STOP = 3
 
 cdef enum:
     _NOGIL_BATCH = 4096   # fetch this many records or more with the GIL released
@@ -545,7 +649,8 @@ cdef class Timelog:
                  memtable_max_bytes=0, target_page_bytes=0, sealed_max_runs=0,
                  ooo_budget_bytes=0, sealed_wait_ms=0, drain_batch_limit=0,
                  maintenance_wakeup_ms=0, max_delta_segments=0, window_size=0,
-                 window_origin=0, delete_debt_threshold=0.0, compaction=None):
+                 window_origin=0, delete_debt_threshold=0.0, compaction=None,
+                 _fail_alloc=None):
         if self._log is not NULL:
             raise TimelogError("Timelog.__init__ called on an open log; "
                                "close() it and use reopen(...) instead")
@@ -559,13 +664,14 @@ cdef class Timelog:
             max_delta_segments=max_delta_segments, window_size=window_size,
             window_origin=window_origin, delete_debt_threshold=delete_debt_threshold,
             compaction=compaction))
-        self._open(settings)
+        self._open(settings, _fault_spec(_fail_alloc))
 
-    cdef int _open(self, dict settings) except -1:
+    cdef int _open(self, dict settings, object fail_alloc) except -1:
         cdef tl_config_t cfg
         cdef const char *why = NULL
         cdef tl_log_t *log = NULL
         cdef tl_status_t st
+        cdef _tlpy_fault_t *fault = NULL
         tl_config_init(&cfg)
         cfg.time_unit = <tl_time_unit_t> <int> _UNITS[settings["time_unit"]]
         cfg.maintenance = <tl_maintenance_t> <int> _MAINT[settings["maintenance"]]
@@ -596,6 +702,20 @@ cdef class Timelog:
             raise ValueError("invalid configuration: %s" % (
                 why.decode("utf-8", "replace") if why is not NULL else "rejected by the engine"))
         _check(st)
+        if fail_alloc is not None:
+            # The context must outlive the engine, whose teardown may be
+            # deferred to the last snapshot's release: it is kept on a list
+            # freed only by __dealloc__, which runs after every pin holder
+            # (they all reference this object) is gone.
+            fault = _tlpy_fault_new(self._faults)
+            if fault is NULL:
+                raise MemoryError()
+            self._faults = fault
+            cfg.alloc.ctx = fault
+            cfg.alloc.malloc_fn = _tlpy_fault_malloc
+            cfg.alloc.realloc_fn = _tlpy_fault_realloc
+            cfg.alloc.free_fn = _tlpy_fault_free
+            _tlpy_fault_arm(fault, fail_alloc[0], fail_alloc[1])
         st = tl_open(&cfg, &log)
         _check(st)
         if settings["min_ts"] is not None:
@@ -605,6 +725,7 @@ cdef class Timelog:
                 _check(st)
 
         self._log = log
+        self._fault = fault
         self._cfg = cfg
         self._settings = settings
         self._busy_policy = _BUSY[settings["busy_policy"]]
@@ -619,10 +740,21 @@ cdef class Timelog:
 
     def __dealloc__(self):
         # C-only backstop: tl_close may run on_drop, which only Py_DECREFs
-        # (the GIL is held here).
-        if self._log is not NULL:
-            tl_close(self._log)
-            self._log = NULL
+        # (the GIL is held here). Nothing can be in flight: every call that
+        # increments _inflight holds a reference to self. Every snapshot pin
+        # holds one too, so each engine is torn down here or before, and the
+        # fault allocators (if any) are no longer used by anyone.
+        cdef tl_log_t *log = self._log
+        self._log = NULL
+        if log is not NULL:
+            tl_close(log)
+        if self._deferred:
+            for p in self._deferred:
+                tl_close(<tl_log_t *> <size_t> p)
+            self._deferred = None
+        _tlpy_fault_free_all(self._faults)
+        self._faults = NULL
+        self._fault = NULL
 
     # ------------------------------------------------------------ presets
 
@@ -682,7 +814,7 @@ cdef class Timelog:
                 raise TypeError("reopen() got an unexpected keyword argument %r" % (name,))
         base = dict(self._settings) if self._settings is not None else dict(_DEFAULTS)
         base.update(overrides)
-        self._open(_normalize(base))
+        self._open(_normalize(base), None)
         return self
 
     def configure(self, **overrides):
@@ -696,21 +828,70 @@ cdef class Timelog:
             raise TimelogError(_CLOSED_MSG)
         return 0
 
-    cdef int _drain(self) except -1:
+    # Re-entrancy and close(). A stored object's __del__ runs inside
+    # tl_drain_retired (through on_drop) and may call anything on this log,
+    # close() included; another thread may call close() while this one is in
+    # the engine with the GIL released. Closing the engine under either of
+    # them would free it under their feet. So such calls bracket themselves
+    # with _enter()/_leave() (GIL held, so a plain counter is enough), and
+    # close() while one runs only detaches the engine: the log reads as
+    # closed at once, and the last bracket to leave closes it.
+
+    cdef int _enter(self) except -1:
+        self._inflight += 1
+        return 0
+
+    cdef int _leave(self) except -1:
+        self._inflight -= 1
+        if self._inflight == 0 and self._deferred:
+            self._close_deferred()
+        return 0
+
+    cdef int _close_deferred(self) except -1:
+        """tl_close()s every detached engine, each after draining it.
+
+        Popped before use: a __del__ run by the drain or by the teardown may
+        close (or reopen and close) again, which appends to the list, and
+        this loop, or a nested one, closes each engine exactly once.
+        """
+        cdef tl_log_t *log
         cdef size_t n = 0
         cdef tl_status_t st
-        if self._log is not NULL and tl_retired_len(self._log) > 0:
-            st = tl_drain_retired(self._log, 0, &n)
-            _check(st)
+        while self._deferred:
+            log = <tl_log_t *> <size_t> self._deferred.pop()
+            self._inflight += 1
+            try:
+                if tl_retired_len(log) > 0:
+                    st = tl_drain_retired(log, 0, &n)
+            finally:
+                self._inflight -= 1
+                # Teardown runs on_drop here (no engine code of this log
+                # runs after it), so a __del__ may re-enter freely.
+                tl_close(log)
         return 0
+
+    cdef int _drain(self) except -1:
+        """Releases the objects the engine retired (runs on_drop: Python code)."""
+        cdef size_t n = 0
+        cdef tl_status_t st = TL_OK
+        cdef tl_log_t *log = self._log
+        if log is NULL or tl_retired_len(log) == 0:
+            return 0
+        self._inflight += 1
+        try:
+            st = tl_drain_retired(log, 0, &n)
+        finally:
+            self._leave()
+        return _check(st)
 
     cdef int _after_write(self, tl_status_t st) except -1:
         """Drains retired handles, then applies the busy policy to TL_EBUSY.
 
         Called only with TL_OK or TL_EBUSY: the write is stored either way.
         """
-        cdef tl_status_t fst
+        cdef tl_status_t fst = TL_OK
         cdef int steps
+        cdef tl_log_t *log
         self._drain()
         if st == TL_OK:
             return 0
@@ -718,18 +899,55 @@ cdef class Timelog:
         if self._busy_policy == _BUSY_RAISE:
             raise TimelogBusyError(_BUSY_MSG)
         if self._busy_policy == _BUSY_FLUSH:
+            log = self._log
+            if log is NULL:
+                return 0        # a __del__ run by the drain closed the log
             # Flush, then let this thread do the maintenance policy asks for
             # (a compaction when L0 is what holds writes back): the writer
             # helps the worker instead of waiting on it.
+            self._enter()
+            try:
+                with nogil:
+                    fst = tl_flush(log)
+                    steps = 0
+                    while fst == TL_OK and steps < 64:
+                        fst = tl_maint_step(log)
+                        steps += 1
+                self._drain()
+            finally:
+                self._leave()
+            if fst != TL_OK and fst != TL_EBUSY and fst != TL_EOF:
+                # The write IS stored: say so (busy), never MemoryError,
+                # which promises that nothing was.
+                try:
+                    _check(fst)
+                except Exception as e:
+                    raise TimelogBusyError(
+                        "%s (busy_policy='flush' could not flush: %s)" % (_BUSY_MSG, e)) from e
+        return 0
+
+    cdef int _maint(self, int op, tl_status_t *out) except -1:
+        """flush / compact / maint_step / stop_maintenance with the GIL
+        released, then the drain of what it retired; *out gets the status."""
+        cdef tl_status_t st
+        cdef tl_log_t *log = self._log
+        if log is NULL:
+            raise TimelogError(_CLOSED_MSG)
+        self._enter()
+        try:
             with nogil:
-                fst = tl_flush(self._log)
-                steps = 0
-                while fst == TL_OK and steps < 64:
-                    fst = tl_maint_step(self._log)
-                    steps += 1
+                if op == _M_FLUSH:
+                    st = tl_flush(log)
+                elif op == _M_COMPACT:
+                    st = tl_compact(log)
+                elif op == _M_STEP:
+                    st = tl_maint_step(log)
+                else:
+                    st = tl_maint_stop(log)
+            out[0] = st
             self._drain()
-            if fst != TL_EBUSY and fst != TL_EOF:
-                _check(fst)
+        finally:
+            self._leave()
         return 0
 
     cdef int _guard(self, int64_t ts) except -1:
@@ -762,11 +980,16 @@ cdef class Timelog:
         cdef tl_status_t st
         if n == 0:
             return 0
-        if self._log is NULL:
+        cdef tl_log_t *log = self._log
+        if log is NULL:
             _decref_handles(h, n)
             raise TimelogError(_CLOSED_MSG)
-        with nogil:
-            st = tl_append_batch(self._log, ts, h, n)
+        self._enter()
+        try:
+            with nogil:
+                st = tl_append_batch(log, ts, h, n)
+        finally:
+            self._leave()
         if st != TL_OK and st != TL_EBUSY:
             _decref_handles(h, n)
             return _check(st)
@@ -908,6 +1131,7 @@ cdef class Timelog:
         cdef PyObject *p
         cdef bint skip_bad
         cdef tl_status_t st
+        cdef tl_log_t *log
         a = ts_or_iterable
         b = _MISSING if objects is None else objects
         self._require_open()
@@ -977,12 +1201,22 @@ cdef class Timelog:
             PyMem_Free(tsa)
             PyMem_Free(ha)
             raise
+        # The loop ran the items' own code (__index__, __len__, ...), which
+        # may have closed the log.
+        log = self._log
+        if log is NULL:
+            _decref_handles(ha, k)
+            PyMem_Free(tsa)
+            PyMem_Free(ha)
+            raise TimelogError(_CLOSED_MSG)
+        self._enter()
         try:
             with nogil:
-                st = tl_append_batch(self._log, tsa, ha, k) if k > 0 else TL_OK
+                st = tl_append_batch(log, tsa, ha, k) if k > 0 else TL_OK
         finally:
             PyMem_Free(tsa)
             tsa = NULL
+            self._leave()
         if st != TL_OK and st != TL_EBUSY:
             _decref_handles(ha, k)
             PyMem_Free(ha)
@@ -1121,18 +1355,24 @@ cdef class Timelog:
 
     cdef int _delete(self, int kind, int64_t t1, int64_t t2) except -1:
         cdef tl_status_t st
-        self._require_open()
-        with nogil:
-            if kind == _K_RANGE:
-                st = tl_delete_range(self._log, t1, t2)
-            elif kind == _K_SINCE:
-                st = tl_delete_since(self._log, t1)
-            elif kind == _K_UNTIL:
-                st = tl_delete_before(self._log, t2)
-            elif kind == _K_POINT:
-                st = tl_delete_ts(self._log, t1)
-            else:
-                st = tl_delete_all(self._log)
+        cdef tl_log_t *log = self._log
+        if log is NULL:
+            raise TimelogError(_CLOSED_MSG)
+        self._enter()
+        try:
+            with nogil:
+                if kind == _K_RANGE:
+                    st = tl_delete_range(log, t1, t2)
+                elif kind == _K_SINCE:
+                    st = tl_delete_since(log, t1)
+                elif kind == _K_UNTIL:
+                    st = tl_delete_before(log, t2)
+                elif kind == _K_POINT:
+                    st = tl_delete_ts(log, t1)
+                else:
+                    st = tl_delete_all(log)
+        finally:
+            self._leave()
         if st != TL_OK and st != TL_EBUSY:
             return _check(st)
         return self._after_write(st)
@@ -1243,28 +1483,28 @@ cdef class Timelog:
         return self._at(_ts(ts, self._unit))
 
     cdef list _at(self, int64_t t):
-        cdef tl_snapshot_t *snap = NULL
-        cdef tl_iter_t *it = NULL
-        cdef tl_status_t st
-        cdef tl_ts_t tsb[64]
+        # tl_point reads on a short internal pin without allocating. The GIL
+        # is held from the read to the list's INCREFs, so no drain can release
+        # a returned handle in between.
         cdef tl_handle_t hb[64]
-        cdef size_t n = 0, i
+        cdef tl_handle_t *buf = hb
+        cdef size_t cap = 64, n = 0, i
         self._require_open()
-        _check(tl_snapshot_acquire(self._log, &snap))
         try:
-            _check(tl_iter_point(snap, t, &it))
-            out = []
             while True:
-                st = tl_iter_next_batch(it, tsb, hb, 64, &n)
-                _check(st)
-                for i in range(n):
-                    out.append(<object> <PyObject *> <size_t> hb[i])
-                if n < 64 or st == TL_EOF:
-                    break
-            return out
+                _check(tl_point(self._log, t, buf, cap, &n))
+                if n <= cap:
+                    return [<object> <PyObject *> <size_t> buf[i] for i in range(n)]
+                # More duplicates than fit: read again into a big enough buffer.
+                if buf is not hb:
+                    PyMem_Free(buf)
+                cap = n
+                buf = <tl_handle_t *> PyMem_Malloc(cap * sizeof(tl_handle_t))
+                if buf is NULL:
+                    raise MemoryError()
         finally:
-            tl_iter_close(it)
-            tl_snapshot_release(snap)
+            if buf is not hb:
+                PyMem_Free(buf)
 
     def range(self, t1, t2):
         """Iterator over ``[t1, t2)`` in timestamp order; ``t1 >= t2`` is empty.
@@ -1528,11 +1768,8 @@ cdef class Timelog:
 
         Publishes pending writes to zero-copy ``views()``; not durability.
         """
-        cdef tl_status_t st
-        self._require_open()
-        with nogil:
-            st = tl_flush(self._log)
-        self._drain()
+        cdef tl_status_t st = TL_OK
+        self._maint(_M_FLUSH, &st)
         if st != TL_EBUSY:
             _check(st)
 
@@ -1542,21 +1779,15 @@ cdef class Timelog:
         Their objects are released (``flush()`` + ``compact()`` leaves no
         deleted record's object referenced by the engine).
         """
-        cdef tl_status_t st
-        self._require_open()
-        with nogil:
-            st = tl_compact(self._log)
-        self._drain()
+        cdef tl_status_t st = TL_OK
+        self._maint(_M_COMPACT, &st)
         if st != TL_EBUSY:
             _check(st)
 
     def maint_step(self):
         """One unit of policy maintenance; True if work was done."""
-        cdef tl_status_t st
-        self._require_open()
-        with nogil:
-            st = tl_maint_step(self._log)
-        self._drain()
+        cdef tl_status_t st = TL_OK
+        self._maint(_M_STEP, &st)
         _check(st)
         return st == TL_OK
 
@@ -1576,11 +1807,8 @@ cdef class Timelog:
         bounds as with ``maintenance="disabled"``; call ``flush()``/``compact()``
         or ``start_maintenance()``.
         """
-        cdef tl_status_t st
-        self._require_open()
-        with nogil:
-            st = tl_maint_stop(self._log)
-        self._drain()
+        cdef tl_status_t st = TL_OK
+        self._maint(_M_STOP, &st)
         _check(st)
 
     @property
@@ -1594,9 +1822,15 @@ cdef class Timelog:
         """A dict of counters, by section (see the module docs)."""
         cdef tl_stats_t s
         cdef tl_status_t st
-        self._require_open()
-        with nogil:
-            st = tl_stats(self._log, &s)
+        cdef tl_log_t *log = self._log
+        if log is NULL:
+            raise TimelogError(_CLOSED_MSG)
+        self._enter()
+        try:
+            with nogil:
+                st = tl_stats(log, &s)
+        finally:
+            self._leave()
         _check(st)
         empty = s.min_ts > s.max_ts
         cfg = dict(self._settings)
@@ -1646,9 +1880,17 @@ cdef class Timelog:
         """Checks every engine invariant; raises TimelogError naming the broken one."""
         cdef tl_status_t st
         cdef const char *why = NULL
-        self._require_open()
-        with nogil:
-            st = tl_validate(self._log, &why)
+        cdef tl_log_t *log = self._log
+        if log is NULL:
+            raise TimelogError(_CLOSED_MSG)
+        self._enter()
+        try:
+            with nogil:
+                st = tl_validate(log, &why)
+        finally:
+            self._leave()
+        if st != TL_OK and st != TL_EINTERNAL:
+            _check(st)          # e.g. MemoryError: nothing was checked
         if st != TL_OK:
             raise TimelogError("engine validation failed (%s): %s" % (
                 tl_strerror(st).decode("utf-8", "replace"),
@@ -1715,13 +1957,23 @@ cdef class Timelog:
         Iterators, spans and arrays created before still read their snapshot;
         the memory they pin is freed when the last of them goes. Any other
         call on a closed log raises TimelogError (use ``reopen()``).
+
+        Safe from anywhere: called by a stored object's ``__del__`` while the
+        log releases objects (during ``flush()``, ``compact()``, ...), or by
+        another thread while a call runs in the engine, it closes the log at
+        once for every caller and releases the engine as soon as that call
+        returns.
         """
         cdef tl_log_t *log = self._log
         if log is NULL:
             return
-        self._drain()
         self._log = NULL
-        tl_close(log)
+        self._fault = NULL
+        if self._deferred is None:
+            self._deferred = []
+        self._deferred.append(<size_t> log)
+        if self._inflight == 0:
+            self._close_deferred()
 
     def __enter__(self):
         self._require_open()
@@ -2255,16 +2507,19 @@ cdef class _Snapshot:
         return 0
 
     def __dealloc__(self):
-        cdef size_t n = 0
-        cdef tl_log_t *log
-        cdef tl_status_t st
-        if self._snap is not NULL:
-            tl_snapshot_release(self._snap)   # may run on_drop: GIL held
+        cdef tl_snapshot_t *snap = self._snap
+        if snap is not NULL:
             self._snap = NULL
+            tl_snapshot_release(snap)   # may run on_drop: GIL held
             if self._owner is not None:
-                log = self._owner._log
-                if log is not NULL and tl_retired_len(log) > 0:
-                    st = tl_drain_retired(log, 0, &n)   # nothing to report from here
+                _drain_noexcept(self._owner)
+
+
+cdef void _drain_noexcept(Timelog log) noexcept:
+    """Timelog._drain() for a destructor: nothing can be raised from there
+    (Cython reports an exception, which the engine never causes here, through
+    sys.unraisablehook)."""
+    log._drain()
 
     def __reduce__(self):
         raise TypeError("snapshot pins cannot be pickled: a pin keeps engine memory of "
@@ -2296,6 +2551,12 @@ cdef class TimelogIter:
         self._pos = 0
         self._n = 0
         self._eof = False
+        self._busy = False
+        self._close_pending = False
+        self._tsbuf = self._ts_small
+        self._hbuf = self._h_small
+        self._cap = _ITER_SMALL
+        self._refills = 0
 
     def __init__(self, *args, **kwargs):
         raise TypeError("TimelogIter objects are created by Timelog methods "
@@ -2305,6 +2566,30 @@ cdef class TimelogIter:
         if self._it is not NULL:
             tl_iter_close(self._it)   # may run on_drop: GIL held
             self._it = NULL
+        if self._tsbuf is not self._ts_small:
+            PyMem_Free(self._tsbuf)
+            PyMem_Free(self._hbuf)
+
+    # An iterator is one cursor: a call that reaches the engine iterator
+    # marks it busy, so a second thread (the GIL is released around long
+    # engine calls) or a __del__ re-entering it gets a RuntimeError instead
+    # of racing on the cursor; close() from there is deferred to the end of
+    # the busy call.
+
+    cdef int _acquire(self) except -1:
+        if self._busy:
+            raise RuntimeError("TimelogIter is already in use (by another thread, or "
+                               "re-entered from a __del__): an iterator is a single "
+                               "cursor; give each thread its own")
+        self._busy = True
+        return 0
+
+    cdef int _release_busy(self) except -1:
+        self._busy = False
+        if self._close_pending:
+            self._close_pending = False
+            self._close()
+        return 0
 
     cdef int _close(self) except -1:
         cdef tl_iter_t *it = self._it
@@ -2321,12 +2606,27 @@ cdef class TimelogIter:
 
     cdef int _refill(self) except -1:
         cdef size_t n = 0
-        cdef tl_status_t st = tl_iter_next_batch(self._it, self._tsbuf, self._hbuf,
-                                                 _ITER_BUF, &n)
+        cdef tl_status_t st
+        cdef tl_ts_t *tsb
+        cdef tl_handle_t *hb
+        if self._refills > 0 and self._tsbuf is self._ts_small:
+            # A second refill means a long scan: switch to the large buffers
+            # (if memory is short, keep going with the small ones).
+            tsb = <tl_ts_t *> PyMem_Malloc(_ITER_BUF * sizeof(tl_ts_t))
+            hb = <tl_handle_t *> PyMem_Malloc(_ITER_BUF * sizeof(tl_handle_t))
+            if tsb is not NULL and hb is not NULL:
+                self._tsbuf = tsb
+                self._hbuf = hb
+                self._cap = _ITER_BUF
+            else:
+                PyMem_Free(tsb)
+                PyMem_Free(hb)
+        st = tl_iter_next_batch(self._it, self._tsbuf, self._hbuf, self._cap, &n)
         _check(st)
+        self._refills += 1
         self._pos = 0
         self._n = n
-        if st == TL_EOF or n < _ITER_BUF:
+        if st == TL_EOF or n < self._cap:
             self._eof = True
         return 0
 
@@ -2358,6 +2658,10 @@ cdef class TimelogIter:
         cdef tl_status_t st
         if self._it is NULL:
             return 0
+        if self._refills == 0:
+            # Fetch the first records now: a short range is then known
+            # exactly without counting (list(log[a:b]) asks len() first).
+            self._refill()
         if self._eof:
             return self._n - self._pos
         with nogil:
