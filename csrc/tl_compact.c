@@ -97,9 +97,8 @@ static bool l0_meets(const tl_compact_in_t *in, tl_ts_t lo, tl_ts_t hi) {
 }
 
 static bool fully_hidden(const tl_tombs_t *t, const tl_segment_t *s) {
-    size_t i = tl_tombs_seek(t, s->min);
-    return i < tl_tombs_count(t) && t->v[i].lo <= s->min && t->v[i].hi >= s->max &&
-           t->v[i].seq > s->wm;
+    const tl_tomb_t *v = tl_tombs_find(t, s->min);
+    return v != NULL && v->hi >= s->max && v->seq > s->wm;
 }
 
 static tl_status_t drop_all(tl_mem_t *m, tl_hlist_t *l, const tl_segment_t *s) {

@@ -404,7 +404,7 @@ tl_status_t tl_log__seal(tl_log_t *log) {
     /* Only the writer changes the memtable, so it reads it without the lock. */
     tl_status_t st = tl_mt_seal_build(&log->mt, m, tombs, &recs, &dropped);
     tl_tombs_release(m, tombs);
-    if (st != TL_OK) return st;
+    if (st != TL_OK) goto done; /* the drop list may hold a buffer */
     if (recs != NULL && (st = tl_memrun_create(m, recs, seq, &mr)) != TL_OK) {
         tl_recs_release(m, recs);
         goto done;

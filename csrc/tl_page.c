@@ -6,6 +6,12 @@
  * Threads: searches are pure functions over immutable memory; retain/release
  * are atomic.
  */
+/* madvise is POSIX/Linux, hidden by a strict -std=c17 unless asked for. */
+#if defined(__linux__)
+#define _DEFAULT_SOURCE 1
+#include <sys/mman.h>
+#endif
+
 #include "tl_page.h"
 
 /* The header is padded to 64 bytes, so the timestamp array keeps the
@@ -25,12 +31,31 @@ static void recs_wire(tl_recs_t *r, size_t cap) {
     r->h = (tl_handle_t *)(r->ts + cap);
 }
 
+/* Large blocks are read by random searches: with 4 KiB pages nearly every
+ * probe of a search in a 100 MB block is also a TLB miss. Asking Linux for
+ * transparent huge pages on the block's 2 MiB-aligned interior makes those
+ * probes cheaper, and faults the block in 512 times less often while it is
+ * filled. Advice only: any failure is ignored. */
+static void advise_huge(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (bytes < 4 * huge) return;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t hi = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 tl_status_t tl_recs_create(tl_mem_t *m, size_t cap, tl_recs_t **out) {
     *out = NULL;
     if (cap == 0) cap = 1;
     size_t bytes = recs_alloc_bytes(cap);
     tl_recs_t *r = tl_mem_alloc(m, bytes);
     if (r == NULL) return TL_ERR(TL_ENOMEM);
+    advise_huge(r, bytes);
     tl_ref_init(&r->refs);
     r->n = 0;
     recs_wire(r, cap);

@@ -74,9 +74,11 @@ static void count_one(void *vctx, const tl_src_t *s) {
     c->total += src_count(s, c->r);
     const tl_tombs_t *t = c->snap->tombs;
     if (t == NULL) return;
-    for (size_t i = tl_tombs_seek(t, c->r.lo); i < t->n && t->v[i].lo <= c->r.hi; i++) {
-        tl_range_t clip = tl_range_closed(TL_MAX(t->v[i].lo, c->r.lo), TL_MIN(t->v[i].hi, c->r.hi));
-        c->hidden += src_hidden(s, clip, t->v[i].seq);
+    for (size_t i = tl_tombs_seek(t, c->r.lo); i < t->n; i++) {
+        const tl_tomb_t *v = tl_tombs_get(t, i);
+        if (v->lo > c->r.hi) break;
+        tl_range_t clip = tl_range_closed(TL_MAX(v->lo, c->r.lo), TL_MIN(v->hi, c->r.hi));
+        c->hidden += src_hidden(s, clip, v->seq);
     }
 }
 
@@ -156,19 +158,12 @@ tl_status_t tl_point_collect(const tl_snapshot_t *snap, tl_ts_t ts, tl_handle_t 
 
 /* ---------------------------------------------------------------- neighbours */
 
-/* The tombstone interval holding ts, or NULL. */
-static const tl_tomb_t *tomb_at(const tl_tombs_t *t, tl_ts_t ts) {
-    size_t i = tl_tombs_seek(t, ts);
-    if (i < tl_tombs_count(t) && t->v[i].lo <= ts) return &t->v[i];
-    return NULL;
-}
-
 /* Smallest visible timestamp >= x in one source (false if none). */
 static bool src_first_visible(const tl_src_t *s, const tl_tombs_t *t, tl_ts_t x, tl_ts_t *out) {
     size_t i = tl_src_lb(s, x);
     while (i < s->n) {
         tl_ts_t ts = s->ts[i];
-        const tl_tomb_t *tb = tomb_at(t, ts);
+        const tl_tomb_t *tb = tl_tombs_find(t, ts);
         if (tb == NULL || tb->seq <= tl_src_seq(s, i)) {
             *out = ts;
             return true;
@@ -188,7 +183,7 @@ static bool src_last_visible(const tl_src_t *s, const tl_tombs_t *t, tl_ts_t x, 
     size_t i = tl_src_ub(s, x);
     while (i > 0) {
         tl_ts_t ts = s->ts[i - 1];
-        const tl_tomb_t *tb = tomb_at(t, ts);
+        const tl_tomb_t *tb = tl_tombs_find(t, ts);
         if (tb == NULL || tb->seq <= tl_src_seq(s, i - 1)) {
             *out = ts;
             return true;

@@ -55,10 +55,10 @@ tl_status_t tl_spans_next(tl_span_iter_t *it, tl_span_t *out) {
         tl_ts_t ts = s->ts[it->pos];
         /* Find the first interval at or after ts that hides this source. */
         size_t i = tl_tombs_seek(t, ts);
-        while (i < tl_tombs_count(t) && t->v[i].seq <= s->wm) i++;
+        while (i < tl_tombs_count(t) && tl_tombs_get(t, i)->seq <= s->wm) i++;
         size_t stop = it->end;
         if (i < tl_tombs_count(t)) {
-            const tl_tomb_t *tb = &t->v[i];
+            const tl_tomb_t *tb = tl_tombs_get(t, i);
             if (tb->lo <= ts) {
                 /* ts is hidden: skip the whole interval. */
                 it->pos = tb->hi == TL_TS_MAX ? it->end : TL_MAX(it->pos, tl_src_lb(s, tb->hi + 1));

@@ -111,7 +111,7 @@ typedef struct frozen {
 static frozen_t freeze(const tl_tombs_t *t) {
     frozen_t f = {tl_tombs_count(t), t ? t->max_seq : 0, NULL};
     f.v = tc_xmalloc((f.n + 1) * sizeof *f.v);
-    if (f.n) memcpy(f.v, t->v, f.n * sizeof *f.v);
+    for (size_t i = 0; i < f.n; i++) f.v[i] = *tl_tombs_get(t, i);
     return f;
 }
 
@@ -119,7 +119,10 @@ static void assert_unchanged(const tl_tombs_t *t, const frozen_t *f) {
     cr_assert_eq(tl_tombs_count(t), f->n, "an old set changed size");
     if (t == NULL) return;
     cr_assert_eq(t->max_seq, f->max_seq);
-    cr_assert(memcmp(t->v, f->v, f->n * sizeof *f->v) == 0, "an old set changed contents");
+    for (size_t i = 0; i < f->n; i++) {
+        cr_assert(memcmp(tl_tombs_get(t, i), &f->v[i], sizeof *f->v) == 0,
+                  "an old set changed contents");
+    }
 }
 
 /* Runs `adds` random adds with endpoints from gen; keeps every version alive
@@ -217,11 +220,11 @@ static void expect_intervals(const tl_tombs_t *t, const tl_tomb_t *want, size_t 
     assert_valid(t);
     cr_assert_eq(tl_tombs_count(t), n, "got %zu intervals, want %zu", tl_tombs_count(t), n);
     for (size_t i = 0; i < n; i++) {
-        cr_assert(t->v[i].lo == want[i].lo && t->v[i].hi == want[i].hi &&
-                      t->v[i].seq == want[i].seq,
+        cr_assert(tl_tombs_get(t, i)[0].lo == want[i].lo && tl_tombs_get(t, i)[0].hi == want[i].hi &&
+                      tl_tombs_get(t, i)[0].seq == want[i].seq,
                   "interval %zu: got [%lld, %lld]@%llu want [%lld, %lld]@%llu", i,
-                  (long long)t->v[i].lo, (long long)t->v[i].hi,
-                  (unsigned long long)t->v[i].seq, (long long)want[i].lo,
+                  (long long)tl_tombs_get(t, i)[0].lo, (long long)tl_tombs_get(t, i)[0].hi,
+                  (unsigned long long)tl_tombs_get(t, i)[0].seq, (long long)want[i].lo,
                   (long long)want[i].hi, (unsigned long long)want[i].seq);
     }
 }
@@ -278,8 +281,8 @@ Test(tombstone, repeated_cutoffs_collapse_to_one_interval) {
         cr_assert_eq(tl_tombs_count(s), 1);
         assert_valid(s);
     }
-    cr_assert_eq(s->v[0].hi, 994);
-    cr_assert_eq(s->v[0].seq, seq);
+    cr_assert_eq(tl_tombs_get(s, 0)[0].hi, 994);
+    cr_assert_eq(tl_tombs_get(s, 0)[0].seq, seq);
     tl_tombs_release(&t.m, s);
     s = NULL;
     /* delete_since(t) with a shrinking t: [t, MAX]. */
@@ -562,14 +565,14 @@ Test(tombstone, validate_rejects_malformed_sets) {
     add_to(&t, &s, 20, 29, 2);
     add_to(&t, &s, 40, 49, 3);
     assert_valid(s);
-    const tl_tomb_t good[3] = {s->v[0], s->v[1], s->v[2]};
+    const tl_tomb_t good[3] = {s->leaves[0]->v[0], s->leaves[0]->v[1], s->leaves[0]->v[2]};
     const char *why;
 #define EXPECT_INVALID(what)                                                     \
     do {                                                                         \
         why = NULL;                                                              \
         cr_assert_not(tl_tombs_validate(s, &why), "validate accepted: %s", what); \
         cr_assert_not_null(why);                                                 \
-        memcpy(s->v, good, sizeof good);                                         \
+        memcpy(s->leaves[0]->v, good, sizeof good);                                         \
         s->n = 3;                                                                \
         s->max_seq = 3;                                                          \
         assert_valid(s);                                                         \
@@ -577,29 +580,75 @@ Test(tombstone, validate_rejects_malformed_sets) {
 
     s->n = 0;
     EXPECT_INVALID("an empty non-NULL set");
-    s->v[1].lo = 30;
+    s->leaves[0]->v[1].lo = 30;
     EXPECT_INVALID("lo > hi");
-    s->v[1].seq = 0;
+    s->leaves[0]->v[1].seq = 0;
     EXPECT_INVALID("sequence 0");
-    s->v[0].hi = 20;
+    s->leaves[0]->v[0].hi = 20;
     EXPECT_INVALID("overlapping intervals");
-    s->v[0] = good[2];
-    s->v[2] = good[0];
+    s->leaves[0]->v[0] = good[2];
+    s->leaves[0]->v[2] = good[0];
     EXPECT_INVALID("unsorted intervals");
-    s->v[0].hi = 19;
-    s->v[1].seq = 1;
-    s->v[2].seq = 1;
+    s->leaves[0]->v[0].hi = 19;
+    s->leaves[0]->v[1].seq = 1;
+    s->leaves[0]->v[2].seq = 1;
     s->max_seq = 1;
     EXPECT_INVALID("touching intervals with equal sequence");
     s->max_seq = 7;
     EXPECT_INVALID("stale max_seq");
-    s->v[2].seq = 9; /* max_seq still 3 */
+    s->leaves[0]->v[2].seq = 9; /* max_seq still 3 */
     EXPECT_INVALID("max_seq below an interval's sequence");
 #undef EXPECT_INVALID
     /* Touching with equal sequence only matters when they touch. */
-    s->v[1].seq = 1;
+    s->leaves[0]->v[1].seq = 1;
     s->max_seq = 3;
     assert_valid(s);
     tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+/* Thousands of intervals: adds split leaves, wide deletes drop whole leaves
+ * and rebuild the two at their ends, and old versions sharing leaves with
+ * new ones stay intact. Checked point by point against f on [0, 20000). */
+Test(tombstone, many_intervals_across_many_leaves_match_the_model) {
+    TC_MEM(t);
+    tlt_rng_t rng;
+    tlt_rng_seed(&rng, 31);
+    enum { D = 20000 };
+    tl_seq_t *f = tc_xcalloc(D, sizeof *f);
+    tl_seq_t *f_old = tc_xcalloc(D, sizeof *f_old);
+    tl_tombs_t *cur = NULL, *old = NULL;
+    for (tl_seq_t seq = 1; seq <= 3000; seq++) {
+        tl_ts_t lo = tlt_rng_range(&rng, 0, D - 1);
+        tl_ts_t len = seq % 97 == 0 ? tlt_rng_range(&rng, 500, 4000) : tlt_rng_range(&rng, 0, 4);
+        tl_ts_t hi = lo + len < D ? lo + len : D - 1;
+        tl_tombs_t *next = NULL;
+        TLT_OK(tl_tombs_add(&t.m, cur, lo, hi, seq, &next));
+        if (seq == 1500) {
+            old = cur; /* keep one version alive across 1500 later adds */
+            memcpy(f_old, f, D * sizeof *f);
+        } else {
+            tl_tombs_release(&t.m, cur);
+        }
+        cur = next;
+        for (tl_ts_t x = lo; x <= hi; x++) f[x] = seq;
+        if (seq % 250 == 0) {
+            assert_valid(cur);
+            cr_assert_gt(cur->n_leaves, 1);
+            for (tl_ts_t x = 0; x < D; x++)
+                cr_assert_eq(tl_tombs_seq_at(cur, x), f[x], "seq %llu x=%lld",
+                             (unsigned long long)seq, (long long)x);
+            tl_tomb_cursor_t c;
+            tl_tomb_cursor_init(&c, cur, 0);
+            for (tl_ts_t x = 0; x < D; x += 1 + (x % 7))
+                cr_assert_eq(tl_tomb_cursor_seq(&c, x), f[x], "cursor x=%lld", (long long)x);
+        }
+    }
+    assert_valid(old);
+    for (tl_ts_t x = 0; x < D; x++) cr_assert_eq(tl_tombs_seq_at(old, x), f_old[x], "old x=%lld", (long long)x);
+    tl_tombs_release(&t.m, old);
+    tl_tombs_release(&t.m, cur);
+    free(f);
+    free(f_old);
     tc_end(&t);
 }
