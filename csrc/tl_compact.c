@@ -85,6 +85,42 @@ static tl_status_t push_record(builder_t *b, tl_ts_t ts, tl_handle_t h) {
     return TL_OK;
 }
 
+/* A lone L0 input that would come out of the merge unchanged: nothing hides
+ * any of its records, it lies inside one window, no surviving L1 segment
+ * sits inside its span and it is within the target size. Then compaction
+ * can promote it to L1 sharing its block, copying nothing: ingesting a
+ * batch and compacting it costs no second copy of the data (and no 2x
+ * memory peak). */
+static bool promote_whole(const tl_compact_in_t *in, tl_segment_t *const *surv, size_t n_surv) {
+    const tl_segment_t *s = in->l0[0];
+    if (tl_segment_n(s) > in->target_recs) return false;
+    if (tl_tombs_max_seq_in(in->tombs, s->min, s->max) > s->wm) return false;
+    tl_window_t w = tl_window_of(s->min, in->window_size, in->window_origin);
+    if (s->max > w.hi) return false;
+    for (size_t i = 0; i < n_surv; i++) {
+        if (surv[i]->min <= s->max && surv[i]->max >= s->min) return false;
+    }
+    return true;
+}
+
+static tl_status_t promote(builder_t *b, const tl_segment_t *s) {
+    const tl_compact_in_t *in = b->in;
+    tl_window_t w = tl_window_of(s->min, in->window_size, in->window_origin);
+    tl_segment_t *seg;
+    /* No tombstone newer than its watermark meets it, so it is as if every
+     * tombstone up to in->wm had been folded: stamp that, so they can go. */
+    tl_status_t st = tl_segment_create(in->mem, TL_LEVEL_L1, s->recs, in->page_recs, in->wm, w, &seg);
+    if (st != TL_OK) return st;
+    b->made = tl_mem_alloc(in->mem, sizeof(tl_segment_t *));
+    if (b->made == NULL) {
+        tl_segment_release(in->mem, seg);
+        return TL_ERR(TL_ENOMEM);
+    }
+    b->cap_made = 1;
+    b->made[b->n_made++] = seg;
+    return TL_OK;
+}
+
 /* True when an L0 input has a record inside [lo, hi]. */
 static bool l0_meets(const tl_compact_in_t *in, tl_ts_t lo, tl_ts_t hi) {
     for (size_t i = 0; i < in->n_l0; i++) {
@@ -160,6 +196,12 @@ tl_status_t tl_compact_run(const tl_compact_in_t *in, tl_compact_out_t *out) {
         }
     }
 
+    if (n_cur == 1 && in->n_l0 == 1 && promote_whole(in, surv, n_surv)) {
+        st = promote(&b, in->l0[0]);
+        if (st != TL_OK) goto fail;
+        goto assemble;
+    }
+
     tl_kmerge_t km;
     tl_kmerge_init(&km, cur, heap, n_cur, all);
     tl_tomb_cursor_t tc;
@@ -195,6 +237,7 @@ tl_status_t tl_compact_run(const tl_compact_in_t *in, tl_compact_out_t *out) {
     st = finish_segment(&b);
     if (st != TL_OK) goto fail;
 
+assemble:
     /* The new L1 list: survivors and outputs, both sorted, merged by min. */
     out->n_l1 = n_surv + b.n_made;
     out->l1_bytes = (out->n_l1 == 0 ? 1 : out->n_l1) * sizeof(tl_segment_t *);

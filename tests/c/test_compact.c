@@ -326,6 +326,47 @@ Test(compact, l0_only_output_is_sorted_windowed_and_complete) {
     tc_end(&t);
 }
 
+/* A lone L0 segment that the merge would leave unchanged is promoted to L1
+ * sharing its record block: no record is copied. Anything that would change
+ * it (a second window, a hiding tombstone, a survivor inside its span, the
+ * size target) makes it go through the merge instead. */
+Test(compact, lone_clean_l0_segment_is_promoted_without_copying) {
+    TC_MEM(t);
+    tl_ts_t a[50];
+    for (int i = 0; i < 50; i++) a[i] = 200 + i;
+    for (int variant = 0; variant < 5; variant++) {
+        scen_t sc;
+        scen_init(&sc, &t, 100, 0);
+        tl_segment_t *s = add_seg(&sc, TL_LEVEL_L0, a, 50, 3);
+        if (variant == 1) sc.in.target_recs = 20;          /* too big */
+        if (variant == 2) add_tomb(&sc, 210, 212, 4);      /* hides records */
+        if (variant == 3) add_tomb(&sc, 210, 212, 2);      /* older: hides nothing */
+        if (variant == 4) {
+            tl_ts_t w[1] = {299};                          /* a survivor nowhere near */
+            add_seg(&sc, TL_LEVEL_L1, w, 1, 1);
+        }
+        sc.in.wm = 9;
+        finalize_in(&sc);
+        tl_compact_out_t out;
+        TLT_OK(tl_compact_run(&sc.in, &out));
+        const tl_segment_t *o = NULL;
+        for (size_t i = 0; i < out.n_l1; i++) {
+            if (out.l1[i]->recs == s->recs) o = out.l1[i];
+        }
+        cr_assert_eq(o != NULL, variant != 1 && variant != 2, "variant %d", variant);
+        if (o != NULL) {
+            cr_assert_eq(out.n_outputs, 1);
+            cr_assert_eq(o->level, TL_LEVEL_L1);
+            cr_assert_eq(o->wm, 9);
+            const char *why = NULL;
+            cr_assert(tl_segment_validate(o, &why), "%s", why);
+        }
+        tl_compact_out_free(&t.m, &out);
+        scen_free(&sc);
+    }
+    tc_end(&t);
+}
+
 Test(compact, untouched_l1_segments_survive_as_the_same_pointers) {
     TC_MEM(t);
     scen_t sc;
