@@ -62,7 +62,7 @@ help: ## list the targets
 # The README's promise: on a fresh machine this does all set-up and runs every
 # test. Order matters (system deps, venv, extension, C tests, Python tests),
 # and each step also names its own prerequisites so `make -j` stays correct.
-test: criterion venv build ctest ctest-tsan pytest package-check ## set up everything, run all C and Python tests, check the packages
+test: criterion venv build ctest ctest-tsan fuzz-ci leakcheck pytest package-check ## set up everything, run all C and Python tests, check the packages
 
 demo: venv build ## set up everything, run the demo on built-in data
 	$(VPY) -m timelog
@@ -270,12 +270,135 @@ ctest-tsan: $(CBUILD)/stress_tsan ## run the concurrency stress program under Th
 	if [[ $$rc -ne 0 ]]; then echo "error: ThreadSanitizer stress run failed (see $$log)" >&2; fi
 	exit $$rc
 
+# ------------------------------------------------------------------ fuzzing (libFuzzer) and leak check (valgrind)
+
+# tests/fuzz/fuzz_ops.c turns its input bytes into a config and a sequence of
+# engine calls and checks every result against the reference model,
+# tl_validate and the counting allocator; any mismatch aborts, which libFuzzer
+# reports as a crash (and make as a failure). It needs clang with its libFuzzer
+# runtime: Debian's clang, plus libclang-rt-N-dev, which clang only recommends.
+#   make fuzz      fuzz FUZZ_SECONDS (600) on a copy of tests/fuzz/corpus, then
+#                  merge the inputs that reach new edges back into it
+#   make fuzz-ci   fuzz 60 s from the committed corpus without writing to it
+# A crash leaves its input in tests/c/build/fuzz*/artifacts/; replay it with
+# `tests/c/build/fuzz_ops FILE` (FUZZ_OPS_TRACE=1 prints every operation).
+FUZZ_BIN      := $(CBUILD)/fuzz_ops
+FUZZ_SRCS     := tests/c/test_util.c tests/fuzz/fuzz_ops.c
+FUZZ_CORPUS   := tests/fuzz/corpus
+FUZZ_SECONDS  ?= 600
+FUZZ_CFLAGS   := -std=c17 -Wall -Wextra -Werror -Icsrc -Itests/c -pthread -g -O1 \
+                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_RUN      := -timeout=60 -rss_limit_mb=4096 -print_final_stats=1
+# Merging back by edges only (not libFuzzer's finer features: hit counts,
+# comparisons) keeps the committed corpus to inputs that reach new code.
+FUZZ_MERGE    := -use_counters=0 -use_value_profile=0 -use_cmp=0
+
+.PHONY: fuzz fuzz-ci fuzz-deps leakcheck valgrind-deps
+
+fuzz-deps: ## install clang and its libFuzzer runtime with apt-get if missing
+	@probe() {
+	  local d rc=0
+	  d=$$(mktemp -d)
+	  printf 'int LLVMFuzzerTestOneInput(const unsigned char *p, unsigned long n) { (void)p; (void)n; return 0; }\n' > "$$d/p.c"
+	  $(CLANG) -fsanitize=fuzzer,address,undefined "$$d/p.c" -o "$$d/p" >/dev/null 2>&1 || rc=1
+	  rm -rf "$$d"
+	  return $$rc
+	}
+	if probe; then exit 0; fi
+	echo "$(CLANG) cannot build a libFuzzer target; installing clang with apt-get" >&2
+	$(call as_root,apt-get update)
+	$(call as_root,$(APT_INSTALL) clang)
+	if ! probe; then
+	  major=$$($(CLANG) -dumpversion | cut -d. -f1)
+	  $(call as_root,$(APT_INSTALL) libclang-rt-$$major-dev)
+	fi
+	probe || { echo "error: $(CLANG) still cannot link -fsanitize=fuzzer" >&2; exit 1; }
+
+$(FUZZ_BIN): $(ENGINE_SRCS) $(ENGINE_HDRS) $(FUZZ_SRCS) tests/c/test_util.h \
+             tests/c/criterion_shim.h | fuzz-deps criterion
+	mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(ENGINE_SRCS) $(FUZZ_SRCS) -lm
+
+fuzz: $(FUZZ_BIN) ## fuzz the engine for FUZZ_SECONDS (600), merge new inputs into tests/fuzz/corpus
+	@work=$(CBUILD)/fuzz
+	rm -rf "$$work" && mkdir -p "$$work/corpus" "$$work/artifacts" $(FUZZ_CORPUS)
+	$(PYTHON) tests/fuzz/make_corpus.py "$$work/corpus"
+	cp -r $(FUZZ_CORPUS)/. "$$work/corpus/"
+	echo "== fuzzing for $(FUZZ_SECONDS) s from a copy of $(FUZZ_CORPUS) ($$(ls $(FUZZ_CORPUS) | wc -l) inputs)"
+	$(FUZZ_BIN) $(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix="$$work/artifacts/" \
+	  "$$work/corpus" || { echo "error: the fuzzer found a failure; input in $$work/artifacts/" >&2; exit 1; }
+	echo "== merging inputs that reach new edges into $(FUZZ_CORPUS)"
+	$(FUZZ_BIN) -merge=1 $(FUZZ_MERGE) -artifact_prefix="$$work/artifacts/" $(FUZZ_CORPUS) "$$work/corpus"
+	echo "$(FUZZ_CORPUS) now holds $$(ls $(FUZZ_CORPUS) | wc -l) inputs"
+
+# New inputs go to a scratch directory (the first one libFuzzer is given), so
+# the committed corpus is only read. The seeds are also regenerated from
+# tests/fuzz/make_corpus.py, so a tree without the corpus (an sdist) still
+# starts from them.
+fuzz-ci: FUZZ_SECONDS = 60
+fuzz-ci: $(FUZZ_BIN) ## fuzz for 60 s from tests/fuzz/corpus without writing to it (part of test)
+	@work=$(CBUILD)/fuzz-ci
+	rm -rf "$$work" && mkdir -p "$$work/new" "$$work/artifacts"
+	$(PYTHON) tests/fuzz/make_corpus.py "$$work/seeds"
+	dirs=("$$work/seeds")
+	if [[ -d $(FUZZ_CORPUS) ]]; then dirs+=($(FUZZ_CORPUS)); fi
+	echo "== fuzzing for $(FUZZ_SECONDS) s from $${dirs[*]} (read-only)"
+	$(FUZZ_BIN) $(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix="$$work/artifacts/" \
+	  "$$work/new" "$${dirs[@]}" || { echo "error: the fuzzer found a failure; input in $$work/artifacts/" >&2; exit 1; }
+
+# tests/c/leak_workload/leak_main.c is a long mixed workload (disabled and
+# background maintenance, the libc allocator, injected allocation failures,
+# closing with snapshots pinned, open failures) that checks after every close
+# that the counting allocator is empty and every handle was dropped exactly
+# once; valgrind checks the process as a whole (definite and indirect leaks
+# and memory errors fail). LEAK_SCALE multiplies its length (4: about 15 s here).
+LEAK_BIN    := $(CBUILD)/leak_main
+LEAK_SRCS   := tests/c/test_util.c tests/c/leak_workload/leak_main.c
+LEAK_SCALE  ?= 4
+VALGRIND    := valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
+               --show-leak-kinds=definite,indirect --error-exitcode=1
+
+valgrind-deps: ## install valgrind with apt-get if it is missing
+	@if ! command -v valgrind >/dev/null 2>&1; then
+	  echo "valgrind not found; installing it with apt-get" >&2
+	  $(call as_root,apt-get update)
+	  $(call as_root,$(APT_INSTALL) valgrind)
+	fi
+
+$(LEAK_BIN): $(ENGINE_SRCS) $(ENGINE_HDRS) $(LEAK_SRCS) tests/c/test_util.h \
+             tests/c/criterion_shim.h | criterion
+	mkdir -p $(@D)
+	$(CC) $(CTEST_CFLAGS) -O1 -g -o $@ $(ENGINE_SRCS) $(LEAK_SRCS) -lm -pthread
+
+leakcheck: $(LEAK_BIN) | valgrind-deps ## run the long mixed C workload under valgrind memcheck (part of test)
+	@echo "== mixed C workload under valgrind memcheck (scale $(LEAK_SCALE))"
+	$(VALGRIND) $(LEAK_BIN) $(LEAK_SCALE) || { echo "error: valgrind or the workload's own checks failed" >&2; exit 1; }
+
 # ------------------------------------------------------------------ Python tests
 
 # `python -m pytest` puts the repo root on sys.path, so the in-place build is
 # what gets imported; no install step is needed.
 pytest: build ## run the Python test suite against the in-place build
 	$(VPY) -m pytest -q tests
+
+# Long randomized runs, never part of `test`. TIMELOG_STRESS=1 makes the
+# Python suites run far more: the Hypothesis state machine of
+# tests/test_model.py (STRESS_EXAMPLES randomized examples of STRESS_STEPS
+# steps), more seeds of the seeded model runs and of the fault-injection walk,
+# STRESS_SECONDS of the concurrency test; then the C concurrency scenarios
+# (tests/c/stress_core.c) under ThreadSanitizer, STRESS_SECONDS per stress run.
+STRESS_EXAMPLES ?= 1500
+STRESS_STEPS    ?= 120
+STRESS_SECONDS  ?= 30
+
+.PHONY: stress
+stress: build $(CBUILD)/stress_tsan ## long randomized runs: model state machine, fault injection, concurrency, C stress under TSan
+	@echo "== Python stress: $(STRESS_EXAMPLES) state-machine examples x $(STRESS_STEPS) steps"
+	TIMELOG_STRESS=1 TIMELOG_STRESS_EXAMPLES=$(STRESS_EXAMPLES) TIMELOG_STRESS_STEPS=$(STRESS_STEPS) \
+	  TIMELOG_STRESS_SECONDS=$(STRESS_SECONDS) \
+	  $(VPY) -m pytest -q -p no:cacheprovider tests/test_model.py tests/test_fault_injection.py \
+	  tests/test_reentrancy.py tests/test_concurrency.py
+	$(MAKE) --no-print-directory ctest-tsan TSAN_SECONDS=$(STRESS_SECONDS)
 
 # ------------------------------------------------------------------ packaging
 

@@ -224,9 +224,11 @@ TL_NODISCARD tl_status_t tl_validate(tl_log_t *log, const char **why);
 /* ---------------------------------------------------------------- point reads */
 
 /* The visible handles at exactly ts, read on a short internal pin (no
- * allocation): copies the first cap into out (in the order an iterator over
- * ts would yield them) and sets *n_total to how many there are; call again
- * with a larger buffer when *n_total > cap. TL_ESTATE after close. */
+ * allocation unless more than 32 memtable parts, memruns and L0 segments
+ * pile up, then TL_ENOMEM is possible): copies the first cap into out (in the
+ * order an iterator over ts would yield them) and sets *n_total to how many
+ * there are; call again with a larger buffer when *n_total > cap.
+ * TL_ESTATE after close. */
 TL_NODISCARD tl_status_t tl_point(tl_log_t *log, tl_ts_t ts, tl_handle_t *out, size_t cap,
                                   size_t *n_total);
 
