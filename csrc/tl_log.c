@@ -626,11 +626,18 @@ tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out) {
     tl_range_t all = tl_range_closed(TL_TS_MIN, TL_TS_MAX);
     st = tl_count_in(s, all, &out->records);
     if (st == TL_OK) {
-        out->physical_records = tl_count_physical_in(s, all);
-        if (tl_min_ts(s, &out->min_ts) != TL_OK || tl_max_ts(s, &out->max_ts) != TL_OK) {
+        st = tl_count_physical_in(s, all, &out->physical_records);
+        /* Empty is reported as min > max; any other failure is the call's. */
+        tl_status_t a = st == TL_OK ? tl_min_ts(s, &out->min_ts) : st;
+        tl_status_t b = a == TL_OK ? tl_max_ts(s, &out->max_ts) : a;
+        if (b == TL_EOF) {
             out->min_ts = TL_TS_MAX;
             out->max_ts = TL_TS_MIN;
+        } else {
+            st = b;
         }
+    }
+    if (st == TL_OK) {
         const tl_manifest_t *man = s->man;
         out->memtable_records = s->mv.run_n + s->mv.stage_n;
         out->memtable_ooo_records = s->mv.stage_n;

@@ -170,8 +170,12 @@ static double delete_debt(tl_log_t *log) {
         tl_mtview_t mv = s->mv;
         memset(&s->mv, 0, sizeof(s->mv));
         tl_range_t all = tl_range_closed(TL_TS_MIN, TL_TS_MAX);
-        uint64_t phys = tl_count_physical_in(s, all), vis = 0;
-        if (phys > 0 && tl_count_in(s, all, &vis) == TL_OK) debt = (double)(phys - vis) / (double)phys;
+        uint64_t phys = 0, vis = 0;
+        /* Out of memory measuring: report no debt and measure again later. */
+        if (tl_count_physical_in(s, all, &phys) == TL_OK && phys > 0 &&
+            tl_count_in(s, all, &vis) == TL_OK) {
+            debt = (double)(phys - vis) / (double)phys;
+        }
         s->mv = mv;
     }
     tl_snapshot_release(s);

@@ -48,6 +48,7 @@ TL_NODISCARD tl_status_t tl_point_collect(const tl_snapshot_t *snap, tl_ts_t ts,
                                           size_t cap, size_t *n_total);
 
 /* Physical records of the snapshot's sources in r, hidden ones included. */
-uint64_t tl_count_physical_in(const tl_snapshot_t *snap, tl_range_t r);
+TL_NODISCARD tl_status_t tl_count_physical_in(const tl_snapshot_t *snap, tl_range_t r,
+                                              uint64_t *out);
 
 #endif /* TL_MERGE_H */

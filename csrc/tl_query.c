@@ -97,10 +97,13 @@ static void count_phys_one(void *vctx, const tl_src_t *s) {
     c->total += src_count(s, c->r);
 }
 
-uint64_t tl_count_physical_in(const tl_snapshot_t *snap, tl_range_t r) {
+tl_status_t tl_count_physical_in(const tl_snapshot_t *snap, tl_range_t r, uint64_t *out) {
     count_ctx_t c = {snap, r, 0, 0};
-    if (r.empty || for_each_source(snap, r, true, count_phys_one, &c) != TL_OK) return 0;
-    return c.total;
+    *out = 0;
+    if (r.empty) return TL_OK;
+    tl_status_t st = for_each_source(snap, r, true, count_phys_one, &c);
+    if (st == TL_OK) *out = c.total;
+    return st;
 }
 
 tl_status_t tl_count_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t t2, uint64_t *out) {

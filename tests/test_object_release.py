@@ -1,6 +1,8 @@
 """Stored objects: exactly one reference per record, released when dropped."""
 
+import copy
 import gc
+import pickle
 import sys
 import weakref
 
@@ -184,3 +186,160 @@ def test_object_whose_finalizer_writes_to_the_log(log):
     log.compact()
     gc.collect()
     assert log[999] == ["from __del__"]
+
+
+# ---------------------------------------------------------------- every write form, every release path
+
+class WObj:
+    __slots__ = ("__weakref__",)
+
+
+def _store_every_way(log, objs):
+    """Stores objs (a list of 60) through every write form; returns them."""
+    log.append(0, objs[0])
+    log.append(objs[1], ts=1)
+    log[2] = objs[2]
+    log.extend([(3 + i, o) for i, o in enumerate(objs[3:20])])
+    log.extend(list(range(20, 30)), objs[20:30])
+    log.extend(((30 + i, o) for i, o in enumerate(objs[30:35])))
+    log.extend([(35, objs[35]), (36, objs[36])], insert_on_error=False)
+    log.bulk_append(np.arange(37, 50, dtype=np.int64), objs[37:50])
+    log.bulk_append(np.arange(59, 49, -1, dtype=np.int64)[::-1].copy()[::-1], tuple(objs[50:60]))
+
+
+@pytest.mark.parametrize("maintenance", ["disabled", "background"])
+def test_every_stored_object_released_after_close(maintenance):
+    log = Timelog(maintenance=maintenance, memtable_max_bytes=1024)
+    objs = [WObj() for _ in range(60)]
+    refs = [weakref.ref(o) for o in objs]
+    _store_every_way(log, objs)
+    assert len(log) == 60
+    del objs
+    log.flush()
+    assert alive(refs) == 60
+    log.close()
+    assert alive(refs) == 0
+
+
+@pytest.mark.parametrize("maintenance", ["disabled", "background"])
+def test_every_deleted_object_released_after_delete_flush_compact(maintenance):
+    log = Timelog(maintenance=maintenance, memtable_max_bytes=1024)
+    objs = [WObj() for _ in range(60)]
+    refs = [weakref.ref(o) for o in objs]
+    _store_every_way(log, objs)
+    del objs
+    del log[10:40]
+    log.delete(5)
+    log.cutoff(2)
+    log.flush()
+    log.compact()
+    gone = [0, 1, 5] + list(range(10, 40))
+    assert [i for i, r in enumerate(refs) if r() is None] == gone
+    assert log.retired_queue_len == 0
+    del log[:]
+    log.flush()
+    log.compact()
+    assert alive(refs) == 0
+    assert len(log) == 0
+    log.close()
+
+
+def test_objects_seen_by_spans_and_iterators_released_when_they_go():
+    log = Timelog(maintenance="disabled", memtable_max_bytes=1024)
+    objs = [WObj() for _ in range(500)]
+    refs = [weakref.ref(o) for o in objs]
+    log.bulk_append(np.arange(500, dtype=np.int64), objs)
+    del objs
+    log.flush()
+    it = log.all()
+    half = it.next_batch(250)
+    spans = list(log.views())
+    arr = spans[0].timestamps
+    view = spans[0].objects()
+    first = view[0]
+    del log[:]
+    log.flush()
+    log.compact()
+    # still pinned by the iterator, the spans, the array and the view
+    assert alive(refs) == 500
+    assert it.next_batch(1000)[-1][0] == 499
+    del half, first
+    it.close()
+    del spans
+    assert alive(refs) == 500         # the array and the view still pin them
+    del view
+    assert alive(refs) == 500         # the array alone (its base is the pin)
+    del arr
+    assert alive(refs) == 0           # the last pin went: released right there
+    log.close()
+
+
+def test_objects_seen_by_pins_that_outlive_the_log_are_released_with_the_last_pin():
+    log = Timelog(maintenance="disabled")
+    objs = [WObj() for _ in range(100)]
+    refs = [weakref.ref(o) for o in objs]
+    log.extend(enumerate(objs))
+    del objs
+    log.flush()
+    it = log.since(50)
+    arr = next(log.views()).timestamps
+    log.close()
+    assert alive(refs) == 100
+    assert len(list(it)) == 50
+    assert alive(refs) == 100         # the array still pins the whole snapshot
+    del arr
+    assert alive(refs) == 0
+
+
+def test_refcounts_return_to_baseline_after_a_workload():
+    # Sentinels go through every write form, every read (which hands out new
+    # references that must all be given back), deletes, maintenance, spans,
+    # iterators, a failed batch, pickling; after close() each sentinel's
+    # reference count is back where it started.
+    sentinels = [WObj() for _ in range(8)]
+    sentinels += ["a str sentinel %d" % i for i in range(4)]
+    sentinels += [(1, 2, object()) for _ in range(4)]
+    base = [sys.getrefcount(s) for s in sentinels]
+    log = Timelog(maintenance="disabled", memtable_max_bytes=1024, min_ts=-100)
+    for rnd in range(3):
+        for i, s in enumerate(sentinels):
+            log.append(i, s)
+            log[i + 100] = s
+            log.append(s, ts=i + 200)
+        log.extend([(i + 300, s) for i, s in enumerate(sentinels)])
+        log.extend(list(range(400, 400 + len(sentinels))), sentinels)
+        log.bulk_append(np.arange(500, 500 + len(sentinels), dtype=np.int64), sentinels)
+        log.bulk_append(np.arange(600, 600 + len(sentinels), dtype=np.int64), tuple(sentinels))
+        with pytest.raises(ValueError):                     # below min_ts: nothing kept
+            log.extend([(1, sentinels[0]), (-1000, sentinels[1])])
+        with pytest.raises(ValueError):
+            log.bulk_append(np.array([1, -1000], dtype=np.int64), sentinels[:2])
+        with pytest.raises(TypeError):
+            log.extend([(1, sentinels[0]), (1.5, sentinels[1])], insert_on_error=False)
+        with pytest.warns(RuntimeWarning):
+            log.extend([(1, sentinels[0]), (1.5, sentinels[1])])
+        list(log)
+        log[3]
+        log.at(100)
+        log.arrays()
+        log.all().to_numpy()
+        log.all().next_batch(10**6)
+        it = log.all()
+        next(it)
+        del it
+        for span in log.views():
+            span.objects().copy()
+            list(span.objects())
+        del span                  # a span pins its snapshot (and so the records)
+        copy.copy(log).close()
+        pickle.loads(pickle.dumps(log)).close()
+        del log[100:200]
+        log.flush()
+        log.compact()
+        log.maint_step()
+    del s                         # the loop variable
+    gc.collect()
+    assert [sys.getrefcount(s) for s in sentinels] != base     # still stored
+    log.close()
+    gc.collect()
+    assert [sys.getrefcount(s) for s in sentinels] == base

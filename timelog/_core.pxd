@@ -252,12 +252,19 @@ cdef class Timelog:
     cdef list _deferred              # detached engines (as ints) awaiting tl_close
     cdef _tlpy_fault_t *_fault       # the current engine's fault allocator, or NULL
     cdef _tlpy_fault_t *_faults      # every fault allocator this object made (freed in dealloc)
+    cdef unsigned long _wowner       # thread running a writer call without the GIL, or 0
+    cdef int _wdepth                 # its nesting depth
     cdef object __weakref__
 
     cdef int _require_open(self) except -1
     cdef int _enter(self) except -1
     cdef int _leave(self) except -1
     cdef int _close_deferred(self) except -1
+    cdef int _own(self) except -1
+    cdef int _disown(self) except -1
+    cdef int _wait_writer(self) except -1
+    cdef tl_log_t *_wbegin(self) except NULL
+    cdef int _wend(self) except -1
     cdef int _drain(self) except -1
     cdef int _after_write(self, tl_status_t st) except -1
     cdef int _maint(self, int op, tl_status_t *out) except -1
@@ -304,6 +311,7 @@ cdef class TimelogIter:
     cdef int _close(self) except -1
     cdef int _acquire(self) except -1
     cdef int _release_busy(self) except -1
+    cdef list _next_batch(self, Py_ssize_t want)
 
 
 cdef class PageSpanIter:

@@ -1,6 +1,6 @@
 # cython: language_level=3
 # cython: embedsignature=True
-# cython: freethreading_compatible = True
+# cython: freethreading_compatible = False
 """timelog._core: the CPython binding of the timelog engine.
 
 Ownership model (STYLE.md sections 5-7)
@@ -18,6 +18,14 @@ Ownership model (STYLE.md sections 5-7)
   over page memory) reference a ``_Snapshot``, which references its
   ``Timelog``; all of them are ``no_gc_clear`` so ``__dealloc__`` still sees
   what it must release.
+- Releasing an object runs its ``__del__``, which may call back into the log
+  (even ``close()``); so may the caller's own ``__index__``/``__array__`` and
+  the cycle collector at any allocation. Hence: a handle is INCREFed (or its
+  pin held) before anything that can run Python code; a call that uses the
+  engine without the GIL, or drains, is bracketed (``_enter``/``_leave``) and
+  ``close()`` inside a bracket only detaches the engine, closed by the last
+  bracket to leave; writer calls are serialized across threads
+  (``_own``/``_wait_writer``); an iterator is one cursor (``_acquire``).
 """
 
 cimport cython
@@ -26,6 +34,8 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
+from posix.unistd cimport usleep
+from cpython.pythread cimport PyThread_get_thread_ident
 
 cimport numpy as cnp
 
@@ -151,6 +161,8 @@ cdef extern from "Python.h":
     # Steals the reference: the caller Py_INCREFs first.
     void PyList_SET_ITEM_ptr "PyList_SET_ITEM"(object o, Py_ssize_t i, PyObject *v)
     PyObject *PyList_GET_ITEM(object o, Py_ssize_t i)
+    Py_ssize_t PyList_GET_SIZE(object o)
+    Py_ssize_t PyTuple_GET_SIZE(object o)
     PyObject *PyTuple_GET_ITEM(object o, Py_ssize_t i)
 
 
@@ -186,6 +198,8 @@ cdef enum:
     _M_COMPACT = 1
     _M_STEP = 2
     _M_STOP = 3
+
+_PY_SSIZE_MAX = 2**63 - 1
 
 cdef enum:
     _NOGIL_BATCH = 4096   # fetch this many records or more with the GIL released
@@ -251,6 +265,33 @@ cdef inline void _decref_handles(const tl_handle_t *h, size_t n) noexcept:
     cdef size_t i
     for i in range(n):
         _decref(<PyObject *> <size_t> h[i])
+
+
+cdef list _list_stealing(const tl_handle_t *h, size_t n):
+    """A list of n objects whose references the caller already took; the
+    list takes them over (and they are given back if it cannot be made)."""
+    cdef size_t i
+    try:
+        lst = PyList_New(<Py_ssize_t> n)
+    except BaseException:
+        _decref_handles(h, n)
+        raise
+    for i in range(n):
+        PyList_SET_ITEM_ptr(lst, <Py_ssize_t> i, <PyObject *> <size_t> h[i])
+    return lst
+
+
+cdef int _check_stats(const tl_stats_t *s) except -1:
+    """Refuses a tl_stats() answer that cannot be true.
+
+    tl_stats() reports TL_OK even when an allocation inside it failed: the
+    visible bounds then read as "empty" and physical_records as 0 while
+    records > 0 (an engine bug, reported). Better a MemoryError than a
+    stats() or a repr() that says a full log is empty.
+    """
+    if s.records > 0 and (s.min_ts > s.max_ts or s.physical_records < s.records):
+        raise MemoryError("out of memory (tl_stats could not compute every field)")
+    return 0
 
 
 # ---------------------------------------------------------------- timestamps
@@ -622,6 +663,12 @@ cdef class Timelog:
     ``timedelta64``) raises TypeError, NaT raises ValueError, and a value
     outside int64 in this unit raises OverflowError.
 
+    ``_fail_alloc`` is internal, not part of the API: fault injection for
+    the test-suite (``tests/test_fault_injection.py``), which opens the
+    engine on a counting allocator whose k-th allocation call fails (see
+    ``_arm_alloc_failure``). It is not a setting: not echoed by ``stats()``,
+    not pickled, not kept by ``reopen()``.
+
     >>> from timelog import Timelog
     >>> log = Timelog(maintenance="disabled")
     >>> log[10] = "a"
@@ -870,6 +917,55 @@ cdef class Timelog:
                 tl_close(log)
         return 0
 
+    # One writer at a time. The engine serializes nothing for its writer
+    # (appends, deletes, flush, compact, maint_step, start/stop, validate):
+    # that is the caller's job, and Python callers use threads freely. With
+    # the GIL a call that keeps it is already alone; a call that releases it
+    # around engine work "owns" the log meanwhile (_own/_disown, re-entrant
+    # for its thread), and every writer call first waits for the owner to
+    # finish (_wait_writer). Readers and drains never wait: snapshots are
+    # safe against a concurrent writer.
+
+    cdef int _own(self) except -1:
+        cdef unsigned long me = PyThread_get_thread_ident()
+        if self._wowner != me:
+            while self._wowner != 0:
+                with nogil:
+                    usleep(50)
+            self._wowner = me
+        self._wdepth += 1
+        return 0
+
+    cdef int _disown(self) except -1:
+        self._wdepth -= 1
+        if self._wdepth == 0:
+            self._wowner = 0
+        return 0
+
+    cdef int _wait_writer(self) except -1:
+        if self._wowner != 0 and self._wowner != PyThread_get_thread_ident():
+            while self._wowner != 0:
+                with nogil:
+                    usleep(50)
+        return 0
+
+    cdef tl_log_t *_wbegin(self) except NULL:
+        """Starts a writer call that releases the GIL: owns the log and
+        brackets the call (_enter); returns the engine, or raises if closed."""
+        cdef tl_log_t *log
+        self._own()
+        log = self._log
+        if log is NULL:
+            self._disown()
+            raise TimelogError(_CLOSED_MSG)
+        self._inflight += 1
+        return log
+
+    cdef int _wend(self) except -1:
+        self._disown()
+        self._leave()
+        return 0
+
     cdef int _drain(self) except -1:
         """Releases the objects the engine retired (runs on_drop: Python code)."""
         cdef size_t n = 0
@@ -899,13 +995,12 @@ cdef class Timelog:
         if self._busy_policy == _BUSY_RAISE:
             raise TimelogBusyError(_BUSY_MSG)
         if self._busy_policy == _BUSY_FLUSH:
-            log = self._log
-            if log is NULL:
+            if self._log is NULL:
                 return 0        # a __del__ run by the drain closed the log
             # Flush, then let this thread do the maintenance policy asks for
             # (a compaction when L0 is what holds writes back): the writer
             # helps the worker instead of waiting on it.
-            self._enter()
+            log = self._wbegin()
             try:
                 with nogil:
                     fst = tl_flush(log)
@@ -913,9 +1008,9 @@ cdef class Timelog:
                     while fst == TL_OK and steps < 64:
                         fst = tl_maint_step(log)
                         steps += 1
-                self._drain()
             finally:
-                self._leave()
+                self._wend()
+            self._drain()
             if fst != TL_OK and fst != TL_EBUSY and fst != TL_EOF:
                 # The write IS stored: say so (busy), never MemoryError,
                 # which promises that nothing was.
@@ -930,10 +1025,7 @@ cdef class Timelog:
         """flush / compact / maint_step / stop_maintenance with the GIL
         released, then the drain of what it retired; *out gets the status."""
         cdef tl_status_t st
-        cdef tl_log_t *log = self._log
-        if log is NULL:
-            raise TimelogError(_CLOSED_MSG)
-        self._enter()
+        cdef tl_log_t *log = self._wbegin()
         try:
             with nogil:
                 if op == _M_FLUSH:
@@ -945,9 +1037,9 @@ cdef class Timelog:
                 else:
                     st = tl_maint_stop(log)
             out[0] = st
-            self._drain()
         finally:
-            self._leave()
+            self._wend()
+        self._drain()
         return 0
 
     cdef int _guard(self, int64_t ts) except -1:
@@ -959,6 +1051,8 @@ cdef class Timelog:
     cdef int _append_one(self, int64_t ts, object obj) except -1:
         cdef tl_status_t st
         cdef PyObject *p = <PyObject *> obj
+        if self._wowner != 0:
+            self._wait_writer()
         if self._log is NULL:
             raise TimelogError(_CLOSED_MSG)
         if self._has_min_ts:
@@ -980,16 +1074,17 @@ cdef class Timelog:
         cdef tl_status_t st
         if n == 0:
             return 0
-        cdef tl_log_t *log = self._log
-        if log is NULL:
+        cdef tl_log_t *log
+        try:
+            log = self._wbegin()
+        except BaseException:
             _decref_handles(h, n)
-            raise TimelogError(_CLOSED_MSG)
-        self._enter()
+            raise
         try:
             with nogil:
                 st = tl_append_batch(log, ts, h, n)
         finally:
-            self._leave()
+            self._wend()
         if st != TL_OK and st != TL_EBUSY:
             _decref_handles(h, n)
             return _check(st)
@@ -998,9 +1093,10 @@ cdef class Timelog:
     cdef _Snapshot _snapshot(self):
         cdef _Snapshot snap
         cdef tl_status_t st
+        snap = _Snapshot.__new__(_Snapshot)
+        # Checked after the allocation, which may run finalizers that close the log.
         if self._log is NULL:
             raise TimelogError(_CLOSED_MSG)
-        snap = _Snapshot.__new__(_Snapshot)
         st = tl_snapshot_acquire(self._log, &snap._snap)
         if st != TL_OK:
             snap._snap = NULL
@@ -1065,6 +1161,7 @@ cdef class Timelog:
         cdef PyObject *p
         if b is _MISSING:
             if ts is _MISSING or ts is None:
+                self._wait_writer()
                 if self._log is NULL:
                     raise TimelogError(_CLOSED_MSG)
                 if self._has_min_ts:
@@ -1093,6 +1190,10 @@ cdef class Timelog:
             raise TypeError("slice assignment is not supported; use extend()")
         self._append_one(_ts(key, self._unit), value)
 
+    # Bounds-checked: the loop below indexes the caller's own lists while
+    # running the caller's code (__index__, datetime conversion), which may
+    # shrink them: that must be an IndexError, never a read past the end.
+    @cython.boundscheck(True)
     def extend(self, ts_or_iterable, objects=None, *, mostly_ordered=None,
                insert_on_error=True):
         """Stores many records with ONE engine call: all of them, or none.
@@ -1202,21 +1303,21 @@ cdef class Timelog:
             PyMem_Free(ha)
             raise
         # The loop ran the items' own code (__index__, __len__, ...), which
-        # may have closed the log.
-        log = self._log
-        if log is NULL:
+        # may have closed the log: _wbegin() checks.
+        try:
+            log = self._wbegin()
+        except BaseException:
             _decref_handles(ha, k)
             PyMem_Free(tsa)
             PyMem_Free(ha)
-            raise TimelogError(_CLOSED_MSG)
-        self._enter()
+            raise
         try:
             with nogil:
                 st = tl_append_batch(log, tsa, ha, k) if k > 0 else TL_OK
         finally:
             PyMem_Free(tsa)
             tsa = NULL
-            self._leave()
+            self._wend()
         if st != TL_OK and st != TL_EBUSY:
             _decref_handles(ha, k)
             PyMem_Free(ha)
@@ -1291,6 +1392,8 @@ cdef class Timelog:
         cdef tl_ts_t *copy = NULL
         cdef tl_handle_t *ha = NULL
         cdef bint is_list
+        cdef bint handed = False
+        cdef Py_ssize_t n_obj
         cdef PyObject *p
         cdef int64_t lo
         self._require_open()
@@ -1306,11 +1409,28 @@ cdef class Timelog:
                             % (type(objects).__name__,))
         mv = _as_int64_timestamps(timestamps, self._unit)
         n = mv.shape[0]
-        if len(objects) != n:
+        # The true size (a list subclass's __len__ may say anything), read
+        # with the GIL held from here to the loop taking the references, so
+        # no other thread can resize the list in between.
+        n_obj = PyList_GET_SIZE(objects) if is_list else PyTuple_GET_SIZE(objects)
+        if n_obj != n:
             raise ValueError("bulk_append(): length mismatch (%d timestamps, %d "
-                             "objects); nothing was stored" % (n, len(objects)))
+                             "objects); nothing was stored" % (n, n_obj))
         if n == 0:
             return
+        ha = <tl_handle_t *> PyMem_Malloc(n * sizeof(tl_handle_t))
+        if ha is NULL:
+            raise MemoryError()
+        if is_list:
+            for i in range(n):
+                p = PyList_GET_ITEM(objects, i)
+                _incref(p)
+                ha[i] = <tl_handle_t> <size_t> p
+        else:
+            for i in range(n):
+                p = PyTuple_GET_ITEM(objects, i)
+                _incref(p)
+                ha[i] = <tl_handle_t> <size_t> p
         try:
             stride = mv.strides[0]
             if stride == sizeof(tl_ts_t):
@@ -1333,21 +1453,13 @@ cdef class Timelog:
                             break
                 if bad >= 0:
                     self._guard(src[bad])
-            ha = <tl_handle_t *> PyMem_Malloc(n * sizeof(tl_handle_t))
-            if ha is NULL:
-                raise MemoryError()
-            if is_list:
-                for i in range(n):
-                    p = PyList_GET_ITEM(objects, i)
-                    _incref(p)
-                    ha[i] = <tl_handle_t> <size_t> p
-            else:
-                for i in range(n):
-                    p = PyTuple_GET_ITEM(objects, i)
-                    _incref(p)
-                    ha[i] = <tl_handle_t> <size_t> p
+            # From here the references are _append_batch's: it gives them
+            # back itself when the engine stores nothing.
+            handed = True
             self._append_batch(<tl_ts_t *> src, ha, <size_t> n)
         finally:
+            if not handed:
+                _decref_handles(ha, <size_t> n)
             PyMem_Free(copy)
             PyMem_Free(ha)
 
@@ -1355,10 +1467,7 @@ cdef class Timelog:
 
     cdef int _delete(self, int kind, int64_t t1, int64_t t2) except -1:
         cdef tl_status_t st
-        cdef tl_log_t *log = self._log
-        if log is NULL:
-            raise TimelogError(_CLOSED_MSG)
-        self._enter()
+        cdef tl_log_t *log = self._wbegin()
         try:
             with nogil:
                 if kind == _K_RANGE:
@@ -1372,7 +1481,7 @@ cdef class Timelog:
                 else:
                     st = tl_delete_all(log)
         finally:
-            self._leave()
+            self._wend()
         if st != TL_OK and st != TL_EBUSY:
             return _check(st)
         return self._after_write(st)
@@ -1483,9 +1592,11 @@ cdef class Timelog:
         return self._at(_ts(ts, self._unit))
 
     cdef list _at(self, int64_t t):
-        # tl_point reads on a short internal pin without allocating. The GIL
-        # is held from the read to the list's INCREFs, so no drain can release
-        # a returned handle in between.
+        # tl_point reads on a short internal pin without allocating. The
+        # handles are INCREFed in plain C straight after the read, before
+        # anything that can run Python code (creating the list may run the
+        # cycle collector, whose finalizers may delete, flush and drain), so
+        # no drain can release a returned handle in between.
         cdef tl_handle_t hb[64]
         cdef tl_handle_t *buf = hb
         cdef size_t cap = 64, n = 0, i
@@ -1494,7 +1605,9 @@ cdef class Timelog:
             while True:
                 _check(tl_point(self._log, t, buf, cap, &n))
                 if n <= cap:
-                    return [<object> <PyObject *> <size_t> buf[i] for i in range(n)]
+                    for i in range(n):
+                        _incref(<PyObject *> <size_t> buf[i])
+                    return _list_stealing(buf, n)
                 # More duplicates than fit: read again into a big enough buffer.
                 if buf is not hb:
                     PyMem_Free(buf)
@@ -1797,6 +1910,7 @@ cdef class Timelog:
         Works on a log opened with ``maintenance="disabled"`` too: from then
         on the worker flushes and compacts by policy.
         """
+        self._wait_writer()
         self._require_open()
         _check(tl_maint_start(self._log))
 
@@ -1832,6 +1946,7 @@ cdef class Timelog:
         finally:
             self._leave()
         _check(st)
+        _check_stats(&s)
         empty = s.min_ts > s.max_ts
         cfg = dict(self._settings)
         if cfg["compaction"] is not None:
@@ -1880,15 +1995,12 @@ cdef class Timelog:
         """Checks every engine invariant; raises TimelogError naming the broken one."""
         cdef tl_status_t st
         cdef const char *why = NULL
-        cdef tl_log_t *log = self._log
-        if log is NULL:
-            raise TimelogError(_CLOSED_MSG)
-        self._enter()
+        cdef tl_log_t *log = self._wbegin()
         try:
             with nogil:
                 st = tl_validate(log, &why)
         finally:
-            self._leave()
+            self._wend()
         if st != TL_OK and st != TL_EINTERNAL:
             _check(st)          # e.g. MemoryError: nothing was checked
         if st != TL_OK:
@@ -1899,6 +2011,38 @@ cdef class Timelog:
     def validate(self):
         """Checks every engine invariant (see ``_validate``); for tests and debugging."""
         self._validate()
+
+    # ------------------------------------------------------------ fault injection (internal)
+
+    def _arm_alloc_failure(self, k, every=0):
+        """Internal, for tests: the k-th engine allocation from now fails.
+
+        Needs a log opened with ``Timelog(_fail_alloc=...)`` (TimelogError
+        otherwise). ``k=0`` disarms; ``every > 0`` also fails each
+        ``every``-th allocation after the k-th. Allocations made by the
+        background worker count too. Not part of the public API.
+        """
+        spec = _fault_spec((k, every))
+        self._require_open()
+        if self._fault is NULL:
+            raise TimelogError("_arm_alloc_failure() needs a log opened with "
+                               "Timelog(_fail_alloc=...)")
+        _tlpy_fault_arm(self._fault, spec[0], spec[1])
+
+    @property
+    def _alloc_calls(self):
+        """Internal: engine allocation calls (malloc + realloc) seen by the
+        fault-injecting allocator so far; None without ``_fail_alloc``."""
+        if self._fault is NULL:
+            return None
+        return _tlpy_fault_calls(self._fault)
+
+    @property
+    def _alloc_failures_injected(self):
+        """Internal: allocation calls the fault-injecting allocator failed."""
+        if self._fault is NULL:
+            return None
+        return _tlpy_fault_injected(self._fault)
 
     @property
     def busy_events(self):
@@ -2002,6 +2146,7 @@ cdef class Timelog:
             return None
         st = tl_stats(self._log, &s)
         _check(st)
+        _check_stats(&s)
         out = {
             "records": s.records,
             "memtable": s.memtable_records,
@@ -2218,6 +2363,27 @@ def _rebuild_timelog(cls, settings, ts, objs):
     if ts is None:
         log.close()
     return log
+
+
+# ---------------------------------------------------------------- fault injection (internal)
+
+cdef tuple _fault_spec(object spec):
+    """Timelog(_fail_alloc=...) -> None or (k, every), validated.
+
+    None: the engine uses libc's allocator. k (an int) or (k, every): the
+    fault-injecting allocator, with the k-th allocation call failing (0 =
+    none, only counting) and then every every-th call after it (0 = once).
+    """
+    if spec is None:
+        return None
+    if isinstance(spec, tuple):
+        if len(spec) != 2:
+            raise ValueError("_fail_alloc must be k or (k, every), got %r" % (spec,))
+        k, every = spec
+    else:
+        k, every = spec, 0
+    return (_int_knob("_fail_alloc k", k, 0, _I64_MAX),
+            _int_knob("_fail_alloc every", every, 0, _I64_MAX))
 
 
 # ---------------------------------------------------------------- helpers for extend / slices
@@ -2514,16 +2680,16 @@ cdef class _Snapshot:
             if self._owner is not None:
                 _drain_noexcept(self._owner)
 
+    def __reduce__(self):
+        raise TypeError("snapshot pins cannot be pickled: a pin keeps engine memory of "
+                        "this process alive and means nothing elsewhere")
+
 
 cdef void _drain_noexcept(Timelog log) noexcept:
     """Timelog._drain() for a destructor: nothing can be raised from there
     (Cython reports an exception, which the engine never causes here, through
     sys.unraisablehook)."""
     log._drain()
-
-    def __reduce__(self):
-        raise TypeError("snapshot pins cannot be pickled: a pin keeps engine memory of "
-                        "this process alive and means nothing elsewhere")
 
 
 # ---------------------------------------------------------------- TimelogIter
@@ -2635,6 +2801,9 @@ cdef class TimelogIter:
 
     def __next__(self):
         cdef size_t i
+        cdef tl_ts_t t
+        if self._busy:
+            self._acquire()         # raises: in use by another call
         if self._pos >= self._n:
             if self._it is NULL:
                 raise StopIteration
@@ -2647,7 +2816,13 @@ cdef class TimelogIter:
                 raise StopIteration
         i = self._pos
         self._pos = i + 1
-        item = (self._tsbuf[i], <object> <PyObject *> <size_t> self._hbuf[i])
+        # Both halves are read (and the object's reference taken) before
+        # building the tuple: that allocation may run the cycle collector,
+        # whose finalizers may run other threads, which may refill or close
+        # this iterator under us.
+        t = self._tsbuf[i]
+        obj = <object> <PyObject *> <size_t> self._hbuf[i]
+        item = (t, obj)
         if self._eof and self._pos >= self._n:
             self._close()   # the tuple holds its own reference to obj
         return item
@@ -2658,44 +2833,72 @@ cdef class TimelogIter:
         cdef tl_status_t st
         if self._it is NULL:
             return 0
-        if self._refills == 0:
-            # Fetch the first records now: a short range is then known
-            # exactly without counting (list(log[a:b]) asks len() first).
-            self._refill()
-        if self._eof:
-            return self._n - self._pos
-        with nogil:
-            st = tl_iter_remaining(self._it, &rem)
-        _check(st)
-        return rem + (self._n - self._pos)
+        self._acquire()
+        try:
+            if self._refills == 0:
+                # Fetch the first records now: a short range is then known
+                # exactly without counting (list(log[a:b]) asks len() first).
+                self._refill()
+            if self._eof:
+                return self._n - self._pos
+            with nogil:
+                st = tl_iter_remaining(self._it, &rem)
+            _check(st)
+            return rem + (self._n - self._pos)
+        finally:
+            self._release_busy()
 
     def next_batch(self, n):
-        """Up to ``n`` next records as a list of ``(ts, obj)`` (``[]`` at the end)."""
-        cdef Py_ssize_t want, got = 0, take, j
+        """Up to ``n`` next records as a list of ``(ts, obj)`` (``[]`` at the end).
+
+        Any ``n >= 0`` is fine: ``next_batch(2**100)`` returns what is left.
+        """
+        if isinstance(n, (bool, _np.bool_)) or not PyIndex_Check(n):
+            raise TypeError("next_batch(n): n must be an int, got %s" % (type(n).__name__,))
+        n = _operator.index(n)
+        if n < 0:
+            raise ValueError("next_batch(n): n must be >= 0, got %d" % (n,))
+        self._acquire()
+        try:
+            return self._next_batch(<Py_ssize_t> min(n, _PY_SSIZE_MAX))
+        finally:
+            self._release_busy()
+
+    cdef list _next_batch(self, Py_ssize_t want):
+        cdef Py_ssize_t got = 0, take, j
+        cdef tl_ts_t t
         cdef size_t fetched = 0
+        cdef uint64_t rem = 0
+        cdef bint takes_all
         cdef tl_ts_t *tsb = NULL
         cdef tl_handle_t *hb = NULL
         cdef tl_status_t st
-        if isinstance(n, bool) or not PyIndex_Check(n):
-            raise TypeError("next_batch(n): n must be an int, got %s" % (type(n).__name__,))
-        want = n
-        if want < 0:
-            raise ValueError("next_batch(n): n must be >= 0, got %d" % (want,))
         out = []
         while got < want:
             if self._pos < self._n:
                 take = min(<Py_ssize_t> (self._n - self._pos), want - got)
                 for j in range(take):
-                    out.append((self._tsbuf[self._pos + j],
-                                <object> <PyObject *> <size_t> self._hbuf[self._pos + j]))
+                    # both halves read before the tuple is built (see __next__)
+                    t = self._tsbuf[self._pos + j]
+                    obj = <object> <PyObject *> <size_t> self._hbuf[self._pos + j]
+                    out.append((t, obj))
                 self._pos += take
                 got += take
                 continue
             if self._it is NULL or self._eof:
                 break
             if want - got >= _NOGIL_BATCH:
-                # One large fetch straight into temporary arrays, GIL released.
-                take = want - got
+                # One large fetch straight into temporary arrays, GIL released,
+                # sized by the exact count of what is left (never by n alone,
+                # which may be far beyond memory).
+                with nogil:
+                    st = tl_iter_remaining(self._it, &rem)
+                _check(st)
+                takes_all = rem <= <uint64_t> (want - got)
+                take = <Py_ssize_t> rem if takes_all else want - got
+                if take == 0:
+                    self._eof = True
+                    break
                 tsb = <tl_ts_t *> PyMem_Malloc(take * sizeof(tl_ts_t))
                 hb = <tl_handle_t *> PyMem_Malloc(take * sizeof(tl_handle_t))
                 try:
@@ -2705,9 +2908,11 @@ cdef class TimelogIter:
                         st = tl_iter_next_batch(self._it, tsb, hb, <size_t> take, &fetched)
                     _check(st)
                     for j in range(<Py_ssize_t> fetched):
-                        out.append((tsb[j], <object> <PyObject *> <size_t> hb[j]))
+                        t = tsb[j]
+                        obj = <object> <PyObject *> <size_t> hb[j]
+                        out.append((t, obj))
                     got += fetched
-                    if st == TL_EOF or <Py_ssize_t> fetched < take:
+                    if st == TL_EOF or takes_all or <Py_ssize_t> fetched < take:
                         self._eof = True
                 finally:
                     PyMem_Free(tsb)
@@ -2746,16 +2951,20 @@ cdef class TimelogIter:
         cdef tl_status_t st
         if self._it is NULL:
             return (_np.empty(0, dtype=_np.int64), [])
-        npre = self._n - self._pos
-        if not self._eof:
-            with nogil:
-                st = tl_iter_remaining(self._it, &rem)
-            _check(st)
+        self._acquire()
         try:
-            return _fill_arrays(self._it, <size_t> rem, &self._tsbuf[self._pos],
-                                &self._hbuf[self._pos], npre, True)
+            npre = self._n - self._pos
+            if not self._eof:
+                with nogil:
+                    st = tl_iter_remaining(self._it, &rem)
+                _check(st)
+            try:
+                return _fill_arrays(self._it, <size_t> rem, &self._tsbuf[self._pos],
+                                    &self._hbuf[self._pos], npre, True)
+            finally:
+                self._close()     # even on an error: the cursor's position is lost
         finally:
-            self._close()
+            self._release_busy()
 
     def view(self):
         """Zero-copy :class:`PageSpanIter` over this iterator's range and snapshot.
@@ -2778,7 +2987,14 @@ cdef class TimelogIter:
         return _make_span_iter(self._snap, _K_RANGE, self._t1, self._t2)
 
     def close(self):
-        """Releases the snapshot pin now; idempotent."""
+        """Releases the snapshot pin now; idempotent.
+
+        From another thread while a call on this iterator runs, the close
+        happens when that call returns.
+        """
+        if self._busy:
+            self._close_pending = True
+            return
         self._close()
 
     @property
@@ -2789,7 +3005,7 @@ cdef class TimelogIter:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self._close()
+        self.close()
         return False
 
     def __repr__(self):
@@ -2815,6 +3031,8 @@ cdef class TimelogIter:
             rng = "[%d, %d)" % (self._t1, self._t2)
         if self._it is NULL:
             return "<TimelogIter %s closed>" % (rng,)
+        if self._busy:
+            return "<TimelogIter %s in use>" % (rng,)
         return "<TimelogIter %s remaining=%d>" % (rng, len(self))
 
     def __reduce__(self):
@@ -2866,8 +3084,11 @@ cdef class PageSpanIter:
             _check(st)
             if sp.n > 0:
                 break
+        # The pin is taken before the allocation below, which may run the
+        # cycle collector, whose finalizers may close this iterator.
+        snap = self._snap
         span = PageSpan.__new__(PageSpan)
-        span._snap = self._snap
+        span._snap = snap
         span._ts = sp.ts
         span._h = sp.h
         span._n = sp.n
@@ -2946,10 +3167,13 @@ cdef class PageSpan:
         cdef cnp.npy_intp dims
         cdef cnp.ndarray arr
         self._require()
+        # The pin is taken first: creating the array may run the cycle
+        # collector, whose finalizers may close this span meanwhile.
+        snap = self._snap
         dims = <cnp.npy_intp> self._n
         arr = cnp.PyArray_SimpleNewFromData(1, &dims, cnp.NPY_INT64,
                                             <void *> <tl_ts_t *> self._ts)
-        cnp.set_array_base(arr, self._snap)
+        cnp.set_array_base(arr, snap)
         cnp.PyArray_CLEARFLAGS(arr, cnp.NPY_ARRAY_WRITEABLE)
         return arr
 
@@ -2975,8 +3199,9 @@ cdef class PageSpan:
         """A lazy, read-only sequence of this span's objects."""
         cdef PageSpanObjectsView v
         self._require()
+        snap = self._snap       # first: the allocation below may run finalizers
         v = PageSpanObjectsView.__new__(PageSpanObjectsView)
-        v._snap = self._snap
+        v._snap = snap
         v._h = self._h
         v._n = self._n
         return v
