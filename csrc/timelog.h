@@ -280,6 +280,10 @@ TL_NODISCARD tl_status_t tl_iter_next_batch(tl_iter_t *it, tl_ts_t *ts, tl_handl
 /* Records not yet returned (exact, tombstone-aware). */
 TL_NODISCARD tl_status_t tl_iter_remaining(tl_iter_t *it, uint64_t *out);
 
+/* Another pin on the snapshot the iterator reads (for zero-copy views of the
+ * same state); release it with tl_snapshot_release. Cannot fail. */
+TL_NODISCARD tl_status_t tl_iter_snapshot(tl_iter_t *it, tl_snapshot_t **out);
+
 void tl_iter_close(tl_iter_t *it); /* accepts NULL */
 
 /* ---------------------------------------------------------------- zero-copy spans */

@@ -198,6 +198,12 @@ tl_status_t tl_iter_remaining(tl_iter_t *it, uint64_t *out) {
     return TL_OK;
 }
 
+tl_status_t tl_iter_snapshot(tl_iter_t *it, tl_snapshot_t **out) {
+    tl_snapshot_retain(it->snap);
+    *out = it->snap;
+    return TL_OK;
+}
+
 void tl_iter_close(tl_iter_t *it) {
     if (it == NULL) return;
     tl_snapshot_t *snap = it->snap;

@@ -196,6 +196,7 @@ cdef extern from "timelog.h" nogil:
     tl_status_t tl_iter_remaining(tl_iter_t *it, uint64_t *out)
 
     # May run on_drop (its pin can be the last after close): GIL held.
+    tl_status_t tl_iter_snapshot(tl_iter_t *it, tl_snapshot_t **out)
     void tl_iter_close(tl_iter_t *it)
 
     # ------------------------------------------------------------ zero-copy spans
@@ -288,8 +289,8 @@ cdef class _Snapshot:
 
 
 cdef class TimelogIter:
-    cdef tl_iter_t *_it              # NULL once closed
-    cdef _Snapshot _snap             # the same snapshot, for view()
+    cdef tl_iter_t *_it              # NULL once closed; pins its own snapshot
+    cdef Timelog _owner              # keeps the engine alive; drained after close
     cdef int _kind                   # _K_RANGE / _K_SINCE / _K_UNTIL / _K_ALL / _K_POINT
     cdef int64_t _t1
     cdef int64_t _t2
@@ -302,6 +303,7 @@ cdef class TimelogIter:
     cdef tl_handle_t *_hbuf
     cdef size_t _cap                 # records _tsbuf/_hbuf hold
     cdef size_t _refills
+    cdef tuple _last                 # the tuple __next__ returned last (reused when unshared)
     # A short range fits the inline buffers; only long scans pay for (and
     # reuse) a large heap buffer. Keeps creating an iterator cheap.
     cdef tl_ts_t _ts_small[_ITER_SMALL]

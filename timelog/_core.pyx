@@ -154,6 +154,11 @@ cdef extern from "Python.h":
     # Raw reference counting on PyObject* (the handles are stored PyObject*).
     void _incref "Py_INCREF"(PyObject *o)
     void _decref "Py_DECREF"(PyObject *o)
+    Py_ssize_t _refcnt "Py_REFCNT"(PyObject *o)
+    PyObject *_tuple_get "PyTuple_GET_ITEM"(PyObject *t, Py_ssize_t i)
+    void _tuple_set "PyTuple_SET_ITEM"(PyObject *t, Py_ssize_t i, PyObject *v)
+    int PyObject_GC_IsTracked(PyObject *o)
+    void PyObject_GC_Track(void *o)
     long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
     bint PyIndex_Check(object o)
     bint PyObject_CheckBuffer(object o)
@@ -1106,23 +1111,30 @@ cdef class Timelog:
         return snap
 
     cdef TimelogIter _iter(self, int kind, int64_t t1, int64_t t2):
-        cdef _Snapshot snap = self._snapshot()
+        # The engine iterator pins the snapshot itself, so the pin taken here
+        # is handed over at once and no Python snapshot object is made (it is
+        # made lazily by view()). The iterator is created first: that may run
+        # the cycle collector, which must find no half-made engine state.
         cdef TimelogIter it = TimelogIter.__new__(TimelogIter)
+        cdef tl_snapshot_t *snap = NULL
         cdef tl_status_t st
+        self._require_open()
+        _check(tl_snapshot_acquire(self._log, &snap))
         if kind == _K_RANGE:
-            st = tl_iter_range(snap._snap, t1, t2, &it._it)
+            st = tl_iter_range(snap, t1, t2, &it._it)
         elif kind == _K_SINCE:
-            st = tl_iter_since(snap._snap, t1, &it._it)
+            st = tl_iter_since(snap, t1, &it._it)
         elif kind == _K_UNTIL:
-            st = tl_iter_until(snap._snap, t2, &it._it)
+            st = tl_iter_until(snap, t2, &it._it)
         elif kind == _K_POINT:
-            st = tl_iter_point(snap._snap, t1, &it._it)
+            st = tl_iter_point(snap, t1, &it._it)
         else:
-            st = tl_iter_all(snap._snap, &it._it)
+            st = tl_iter_all(snap, &it._it)
+        tl_snapshot_release(snap)   # the iterator holds its own pin (or failed)
         if st != TL_OK:
             it._it = NULL
             _check(st)
-        it._snap = snap
+        it._owner = self
         it._kind = kind
         it._t1 = t1
         it._t2 = t2
@@ -2732,6 +2744,8 @@ cdef class TimelogIter:
         if self._it is not NULL:
             tl_iter_close(self._it)   # may run on_drop: GIL held
             self._it = NULL
+            if self._owner is not None:
+                _drain_noexcept(self._owner)
         if self._tsbuf is not self._ts_small:
             PyMem_Free(self._tsbuf)
             PyMem_Free(self._hbuf)
@@ -2763,11 +2777,12 @@ cdef class TimelogIter:
         self._pos = 0
         self._n = 0
         self._eof = True
+        self._last = None   # a closed iterator keeps no payload alive
         if it is not NULL:
             tl_iter_close(it)
-        # Dropping the last reference to the snapshot releases its pin and
-        # drains the handles that only this snapshot still kept alive.
-        self._snap = None
+            # Releasing the pin may free handles only this snapshot kept.
+            if self._owner is not None:
+                self._owner._drain()
         return 0
 
     cdef int _refill(self) except -1:
@@ -2802,6 +2817,10 @@ cdef class TimelogIter:
     def __next__(self):
         cdef size_t i
         cdef tl_ts_t t
+        cdef PyObject *last
+        cdef PyObject *old0
+        cdef PyObject *old1
+        cdef object ts_obj, obj
         if self._busy:
             self._acquire()         # raises: in use by another call
         if self._pos >= self._n:
@@ -2822,7 +2841,27 @@ cdef class TimelogIter:
         # this iterator under us.
         t = self._tsbuf[i]
         obj = <object> <PyObject *> <size_t> self._hbuf[i]
-        item = (t, obj)
+        ts_obj = t
+        last = <PyObject *> self._last
+        if self._last is not None and _refcnt(last) == 1:
+            # Nobody kept the previous tuple (the caller unpacked it): refill
+            # it in place, as zip() does, instead of allocating a new one.
+            # Dropping the old items runs no user code: the old payload is
+            # still referenced by the pinned snapshot's records.
+            old0 = _tuple_get(last, 0)
+            old1 = _tuple_get(last, 1)
+            _incref(<PyObject *> ts_obj)
+            _incref(<PyObject *> obj)
+            _tuple_set(last, 0, <PyObject *> ts_obj)
+            _tuple_set(last, 1, <PyObject *> obj)
+            _decref(old0)
+            _decref(old1)
+            if not PyObject_GC_IsTracked(last):
+                PyObject_GC_Track(last)   # the collector may have untracked it
+            item = self._last
+        else:
+            item = (ts_obj, obj)
+            self._last = item
         if self._eof and self._pos >= self._n:
             self._close()   # the tuple holds its own reference to obj
         return item
@@ -2972,19 +3011,23 @@ cdef class TimelogIter:
         Covers the iterator's whole range (not only what is left), and only
         flushed data. Raises TimelogError once the iterator is closed.
         """
-        if self._snap is None:
+        cdef _Snapshot snap
+        if self._it is NULL:
             raise TimelogError("iterator is closed")
+        snap = _Snapshot.__new__(_Snapshot)
+        _check(tl_iter_snapshot(self._it, &snap._snap))
+        snap._owner = self._owner
         if self._kind == _K_ALL:
-            return _make_span_iter(self._snap, _K_ALL, 0, 0)
+            return _make_span_iter(snap, _K_ALL, 0, 0)
         if self._kind == _K_SINCE:
-            return _make_span_iter(self._snap, _K_SINCE, self._t1, 0)
+            return _make_span_iter(snap, _K_SINCE, self._t1, 0)
         if self._kind == _K_UNTIL:
-            return _make_span_iter(self._snap, _K_RANGE, TL_TS_MIN, self._t2)
+            return _make_span_iter(snap, _K_RANGE, TL_TS_MIN, self._t2)
         if self._kind == _K_POINT:
             if self._t1 == TL_TS_MAX:
-                return _make_span_iter(self._snap, _K_SINCE, self._t1, 0)
-            return _make_span_iter(self._snap, _K_RANGE, self._t1, self._t1 + 1)
-        return _make_span_iter(self._snap, _K_RANGE, self._t1, self._t2)
+                return _make_span_iter(snap, _K_SINCE, self._t1, 0)
+            return _make_span_iter(snap, _K_RANGE, self._t1, self._t1 + 1)
+        return _make_span_iter(snap, _K_RANGE, self._t1, self._t2)
 
     def close(self):
         """Releases the snapshot pin now; idempotent.
