@@ -212,6 +212,11 @@ static void teardown(tl_log_t *log) {
     tl_retire_drain_all(&log->retire, drop_one, &c);
 
     tl_mem_t *m = &log->mem;
+    while (log->snap_free != NULL) {
+        tl_snapshot_t *s = log->snap_free;
+        log->snap_free = s->next;
+        tl_mem_free(m, s, sizeof(*s));
+    }
     tl_mt_reset(&log->mt, m);
     tl_manifest_release(m, log->man);
     tl_tombs_release(m, log->tombs);
@@ -259,12 +264,16 @@ int tl_maint_running(const tl_log_t *log) { return log->worker_running ? 1 : 0; 
 /* Fills s with the current state and registers it. The sequence is read
  * first, then the run length (acquire): every run record whose sequence is
  * <= seq is then inside run_n; later ones are trimmed. */
-static void snapshot_pin(tl_log_t *log, tl_snapshot_t *s) {
+/* A few released snapshot structs are kept for reuse: a short read (one
+ * iterator, one count) then costs no allocation for its pin. */
+#define SNAP_FREE_MAX 8
+
+/* Caller holds the lock. */
+static void snapshot_fill(tl_log_t *log, tl_snapshot_t *s) {
     tl_ref_init(&s->refs);
     s->log = log;
     s->mem = &log->mem;
     s->next = NULL;
-    tl_mutex_lock(&log->lock);
     s->seq = atomic_load_explicit(&log->seq, memory_order_acquire);
     tl_mt_view_capture(&log->mt, &s->mv);
     while (s->mv.run_n > 0 && s->mv.run->seq[s->mv.run_n - 1] > s->seq) s->mv.run_n--;
@@ -282,17 +291,27 @@ static void snapshot_pin(tl_log_t *log, tl_snapshot_t *s) {
     log->snap_tail = s;
     log->n_snaps++;
     tl_ref_inc(&log->refs);
-    tl_mutex_unlock(&log->lock);
 }
 
 tl_status_t tl_snapshot_acquire(tl_log_t *log, tl_snapshot_t **out) {
     *out = NULL;
     if (log == NULL) return TL_ERR(TL_EINVAL);
     if (is_closed(log)) return TL_ERR(TL_ESTATE);
-    tl_snapshot_t *s = tl_mem_alloc(&log->mem, sizeof(*s));
-    if (s == NULL) return TL_ERR(TL_ENOMEM);
+    tl_mutex_lock(&log->lock);
+    tl_snapshot_t *s = log->snap_free;
+    if (s != NULL) {
+        log->snap_free = s->next;
+        log->n_snap_free--;
+    } else {
+        /* Allocate outside the lock, then pin under it. */
+        tl_mutex_unlock(&log->lock);
+        s = tl_mem_alloc(&log->mem, sizeof(*s));
+        if (s == NULL) return TL_ERR(TL_ENOMEM);
+        tl_mutex_lock(&log->lock);
+    }
     s->heap = true;
-    snapshot_pin(log, s);
+    snapshot_fill(log, s);
+    tl_mutex_unlock(&log->lock);
     *out = s;
     return TL_OK;
 }
@@ -301,7 +320,9 @@ tl_status_t tl_snapshot_pin_local(tl_log_t *log, tl_snapshot_t *storage) {
     if (log == NULL) return TL_ERR(TL_EINVAL);
     if (is_closed(log)) return TL_ERR(TL_ESTATE);
     storage->heap = false;
-    snapshot_pin(log, storage);
+    tl_mutex_lock(&log->lock);
+    snapshot_fill(log, storage);
+    tl_mutex_unlock(&log->lock);
     return TL_OK;
 }
 
@@ -328,8 +349,14 @@ void tl_log__snapshot_gone(tl_log_t *log, tl_snapshot_t *s) {
         log->snap_tail = s->prev;
     }
     log->n_snaps--;
+    bool keep = s->heap && log->n_snap_free < SNAP_FREE_MAX;
+    if (keep) {
+        s->next = log->snap_free;
+        log->snap_free = s;
+        log->n_snap_free++;
+    }
     tl_mutex_unlock(&log->lock);
-    if (s->heap) tl_mem_free(&log->mem, s, sizeof(*s));
+    if (s->heap && !keep) tl_mem_free(&log->mem, s, sizeof(*s));
     log_unref(log);
 }
 
@@ -682,7 +709,8 @@ tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out) {
  * snapshot pins an older state and no maintenance is in flight. */
 static size_t owned_bytes(const tl_log_t *log) {
     size_t b = sizeof(tl_log_t) + tl_mt_bytes(&log->mt) + tl_tombs_bytes(log->tombs) +
-               tl_retire_bytes(&log->retire) + tl_manifest_own_bytes(log->man);
+               tl_retire_bytes(&log->retire) + tl_manifest_own_bytes(log->man) +
+               log->n_snap_free * sizeof(tl_snapshot_t);
     const tl_manifest_t *man = log->man;
     for (size_t i = 0; i < man->n_mr; i++) b += tl_memrun_bytes(man->mr[i]);
     for (size_t i = 0; i < man->n_l0; i++) b += tl_segment_own_bytes(man->l0[i]) + tl_recs_bytes(man->l0[i]->recs);

@@ -51,6 +51,8 @@ struct tl_log {
     uint64_t epoch;           /* bumped by every publish */
     tl_snapshot_t *snap_head, *snap_tail; /* live snapshots, oldest first */
     size_t n_snaps;
+    tl_snapshot_t *snap_free; /* released snapshot structs kept for reuse (via next) */
+    size_t n_snap_free;
     tl_retire_t retire;
 
     tl_thread_t worker;
