@@ -52,6 +52,11 @@ void tl_mem_init(tl_mem_t *m, const tl_allocator_t *a) {
     atomic_init(&m->failures, 0);
 }
 
+static void count_call(tl_mem_t *m) {
+    uint64_t c = atomic_load_explicit(&m->calls, memory_order_relaxed);
+    atomic_store_explicit(&m->calls, c + 1, memory_order_relaxed);
+}
+
 static void account_add(tl_mem_t *m, size_t n) {
     size_t live = atomic_fetch_add_explicit(&m->live, n, memory_order_relaxed) + n;
     size_t peak = atomic_load_explicit(&m->peak, memory_order_relaxed);
@@ -67,7 +72,7 @@ static void account_sub(tl_mem_t *m, size_t n) {
 
 void *tl_mem_alloc(tl_mem_t *m, size_t n) {
     if (n == 0 || n == SIZE_MAX) return NULL;
-    atomic_fetch_add_explicit(&m->calls, 1, memory_order_relaxed);
+    count_call(m);
     void *p = m->a.malloc_fn(m->a.ctx, n);
     if (p == NULL) {
         atomic_fetch_add_explicit(&m->failures, 1, memory_order_relaxed);
@@ -87,7 +92,7 @@ void *tl_mem_calloc(tl_mem_t *m, size_t count, size_t size) {
 void *tl_mem_realloc(tl_mem_t *m, void *p, size_t old_n, size_t new_n) {
     if (p == NULL) return tl_mem_alloc(m, new_n);
     if (new_n == 0 || new_n == SIZE_MAX) return NULL;
-    if (new_n > old_n) atomic_fetch_add_explicit(&m->calls, 1, memory_order_relaxed);
+    if (new_n > old_n) count_call(m);
     void *q;
     if (m->a.realloc_fn != NULL) {
         q = m->a.realloc_fn(m->a.ctx, p, old_n, new_n);

@@ -16,7 +16,11 @@ typedef struct tl_mem {
     tl_allocator_t a;
     atomic_size_t live;        /* bytes currently allocated */
     atomic_size_t peak;        /* high-water mark of live */
-    atomic_uint_fast64_t calls;    /* allocation calls (malloc + growing realloc) */
+    /* Allocation calls (malloc + growing realloc): a statistic, bumped with a
+     * plain load and store, so threads allocating at the same instant may
+     * lose a count; it is exact for a single thread. A locked increment on
+     * every allocation of the read path cost more than the rest of it. */
+    atomic_uint_fast64_t calls;
     atomic_uint_fast64_t failures; /* calls that returned NULL */
 } tl_mem_t;
 

@@ -580,10 +580,17 @@ static tl_status_t delete_closed(tl_log_t *log, tl_ts_t lo, tl_ts_t hi) {
     /* The set is swapped under the lock so a concurrent tombstone GC on the
      * worker either sees this delete or loses its own swap. */
     tl_mutex_lock(&log->lock);
-    tl_status_t st = tl_tombs_add(&log->mem, log->tombs, lo, hi, seq, &nt);
-    tl_tombs_t *old = NULL;
+    tl_tombs_t *old = log->tombs;
+    tl_status_t st;
+    if (old == NULL || tl_ref_get(&old->refs) == 1) {
+        /* No snapshot or maintenance unit holds the current set (they pin it
+         * under this lock, so none can start now): the new set takes it over. */
+        st = tl_tombs_replace(&log->mem, old, lo, hi, seq, &nt);
+        old = NULL;
+    } else {
+        st = tl_tombs_add(&log->mem, old, lo, hi, seq, &nt);
+    }
     if (st == TL_OK) {
-        old = log->tombs;
         log->tombs = nt;
         publish_seq(log, seq);
     }

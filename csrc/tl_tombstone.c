@@ -181,8 +181,9 @@ void tl_tomb_cursor_init(tl_tomb_cursor_t *c, const tl_tombs_t *t, tl_ts_t from)
 
 /* ---------------------------------------------------------------- add */
 
-tl_status_t tl_tombs_add(tl_mem_t *m, const tl_tombs_t *old, tl_ts_t lo, tl_ts_t hi, tl_seq_t seq,
-                         tl_tombs_t **out) {
+/* steal: old is consumed (see tl_tombs_replace); else it is only read. */
+static tl_status_t add_impl(tl_mem_t *m, tl_tombs_t *old, tl_ts_t lo, tl_ts_t hi, tl_seq_t seq,
+                            bool steal, tl_tombs_t **out) {
     *out = NULL;
     if (lo > hi || seq == 0) return TL_ERR(TL_EINVAL);
     if (old != NULL && seq <= old->max_seq) return TL_ERR(TL_EINVAL);
@@ -253,18 +254,33 @@ tl_status_t tl_tombs_add(tl_mem_t *m, const tl_tombs_t *old, tl_ts_t lo, tl_ts_t
         for (size_t j = 0; j < n_made; j++) leaf_release(m, made[j]);
         return TL_ERR(TL_ENOMEM);
     }
-    for (size_t j = 0; j < la; j++) {
-        t->leaves[j] = old->leaves[j];
-        tl_ref_inc(&t->leaves[j]->refs);
-    }
-    for (size_t j = 0; j < n_made; j++) t->leaves[la + j] = made[j];
-    for (size_t j = 0; j < keep_right; j++) {
-        t->leaves[la + n_made + j] = old->leaves[lb + 1 + j];
-        tl_ref_inc(&old->leaves[lb + 1 + j]->refs);
+    memcpy(t->leaves, old->leaves, la * sizeof(tl_tomb_leaf_t *));
+    memcpy(t->leaves + la, made, n_made * sizeof(tl_tomb_leaf_t *));
+    memcpy(t->leaves + la + n_made, old->leaves + lb + 1, keep_right * sizeof(tl_tomb_leaf_t *));
+    if (steal) {
+        /* The kept leaves move over with old's references; only the ones
+         * rebuilt here lose theirs, and old's root goes. */
+        for (size_t j = la; j <= lb; j++) leaf_release(m, old->leaves[j]);
+        tl_mem_free(m, old, root_bytes(old->n_leaves));
+    } else {
+        for (size_t j = 0; j < la; j++) tl_ref_inc(&t->leaves[j]->refs);
+        for (size_t j = 0; j < keep_right; j++) tl_ref_inc(&t->leaves[la + n_made + j]->refs);
     }
     root_index(t, seq);
     *out = t;
     return TL_OK;
+}
+
+tl_status_t tl_tombs_add(tl_mem_t *m, const tl_tombs_t *old, tl_ts_t lo, tl_ts_t hi, tl_seq_t seq,
+                         tl_tombs_t **out) {
+    return add_impl(m, (tl_tombs_t *)old, lo, hi, seq, false, out);
+}
+
+tl_status_t tl_tombs_replace(tl_mem_t *m, tl_tombs_t *old, tl_ts_t lo, tl_ts_t hi, tl_seq_t seq,
+                             tl_tombs_t **out) {
+    if (old == NULL) return add_impl(m, NULL, lo, hi, seq, false, out);
+    if (tl_ref_get(&old->refs) != 1) return TL_ERR(TL_EINVAL);
+    return add_impl(m, old, lo, hi, seq, true, out);
 }
 
 /* ---------------------------------------------------------------- filter */

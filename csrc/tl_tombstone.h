@@ -24,7 +24,7 @@
 
 #include "tl_alloc.h"
 
-#define TL_TOMB_LEAF_CAP 128
+#define TL_TOMB_LEAF_CAP 64
 
 typedef struct tl_tomb {
     tl_ts_t lo, hi; /* inclusive */
@@ -51,6 +51,15 @@ typedef struct tl_tombs {
  * old is not modified (it may be pinned). */
 TL_NODISCARD tl_status_t tl_tombs_add(tl_mem_t *m, const tl_tombs_t *old, tl_ts_t lo,
                                       tl_ts_t hi, tl_seq_t seq, tl_tombs_t **out);
+
+/* Like tl_tombs_add, and also gives up the caller's reference to old, which
+ * must be the only one (refcount 1, and nobody can take another meanwhile:
+ * the log calls it under its publish lock). The new set then takes over the
+ * old one's leaves instead of sharing them, so a delete touches no reference
+ * count but those of the one or two leaves it rebuilds. On failure old is
+ * untouched and still the caller's. */
+TL_NODISCARD tl_status_t tl_tombs_replace(tl_mem_t *m, tl_tombs_t *old, tl_ts_t lo, tl_ts_t hi,
+                                          tl_seq_t seq, tl_tombs_t **out);
 
 /* A new set without the intervals for which forget(ctx, t) is true; *out is
  * NULL when nothing is left. *changed says whether anything was dropped (if

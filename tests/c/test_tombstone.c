@@ -623,11 +623,15 @@ Test(tombstone, many_intervals_across_many_leaves_match_the_model) {
         tl_ts_t len = seq % 97 == 0 ? tlt_rng_range(&rng, 500, 4000) : tlt_rng_range(&rng, 0, 4);
         tl_ts_t hi = lo + len < D ? lo + len : D - 1;
         tl_tombs_t *next = NULL;
-        TLT_OK(tl_tombs_add(&t.m, cur, lo, hi, seq, &next));
         if (seq == 1500) {
+            TLT_OK(tl_tombs_add(&t.m, cur, lo, hi, seq, &next));
             old = cur; /* keep one version alive across 1500 later adds */
             memcpy(f_old, f, D * sizeof *f);
+        } else if (seq % 2 == 0) {
+            /* Sole owner: the new set takes the old one's leaves over. */
+            TLT_OK(tl_tombs_replace(&t.m, cur, lo, hi, seq, &next));
         } else {
+            TLT_OK(tl_tombs_add(&t.m, cur, lo, hi, seq, &next));
             tl_tombs_release(&t.m, cur);
         }
         cur = next;
@@ -650,5 +654,21 @@ Test(tombstone, many_intervals_across_many_leaves_match_the_model) {
     tl_tombs_release(&t.m, cur);
     free(f);
     free(f_old);
+    tc_end(&t);
+}
+
+Test(tombstone, replace_refuses_a_shared_set_and_leaves_it_intact) {
+    TC_MEM(t);
+    tl_tombs_t *a = NULL, *b = NULL, *c = NULL;
+    TLT_OK(tl_tombs_add(&t.m, NULL, 0, 9, 1, &a));
+    tl_tombs_retain(a); /* a pinned copy */
+    TLT_ST(tl_tombs_replace(&t.m, a, 20, 29, 2, &b), TL_EINVAL);
+    cr_assert_null(b);
+    tl_tombs_release(&t.m, a);
+    TLT_OK(tl_tombs_replace(&t.m, a, 20, 29, 2, &c)); /* a is consumed */
+    cr_assert_eq(tl_tombs_count(c), 2);
+    cr_assert_eq(tl_tombs_seq_at(c, 5), 1);
+    cr_assert_eq(tl_tombs_seq_at(c, 25), 2);
+    tl_tombs_release(&t.m, c);
     tc_end(&t);
 }
