@@ -19,10 +19,12 @@
 
 /* ---------------------------------------------------------------- memory */
 
-static size_t leaf_bytes(size_t n) { return sizeof(tl_tomb_leaf_t) + n * sizeof(tl_tomb_t); }
+/* Every leaf has room for TL_TOMB_LEAF_CAP intervals (1.5 KiB), so a leaf
+ * nobody else holds can be rewritten in place (see add_impl). */
+static size_t leaf_bytes(void) { return sizeof(tl_tomb_leaf_t) + TL_TOMB_LEAF_CAP * sizeof(tl_tomb_t); }
 
 static tl_tomb_leaf_t *leaf_new(tl_mem_t *m, const tl_tomb_t *v, size_t n) {
-    tl_tomb_leaf_t *l = tl_mem_alloc(m, leaf_bytes(n));
+    tl_tomb_leaf_t *l = tl_mem_alloc(m, leaf_bytes());
     if (l == NULL) return NULL;
     tl_ref_init(&l->refs);
     l->n = n;
@@ -31,7 +33,7 @@ static tl_tomb_leaf_t *leaf_new(tl_mem_t *m, const tl_tomb_t *v, size_t n) {
 }
 
 static void leaf_release(tl_mem_t *m, tl_tomb_leaf_t *l) {
-    if (tl_ref_dec(&l->refs)) tl_mem_free(m, l, leaf_bytes(l->n));
+    if (tl_ref_dec(&l->refs)) tl_mem_free(m, l, leaf_bytes());
 }
 
 static size_t root_bytes(size_t n_leaves) {
@@ -80,7 +82,7 @@ void tl_tombs_release(tl_mem_t *m, tl_tombs_t *t) {
 size_t tl_tombs_bytes(const tl_tombs_t *t) {
     if (t == NULL) return 0;
     size_t b = root_bytes(t->n_leaves);
-    for (size_t k = 0; k < t->n_leaves; k++) b += leaf_bytes(t->leaves[k]->n);
+    b += t->n_leaves * leaf_bytes();
     return b;
 }
 
@@ -244,6 +246,16 @@ static tl_status_t add_impl(tl_mem_t *m, tl_tombs_t *old, tl_ts_t lo, tl_ts_t hi
         const tl_tomb_leaf_t *right = old->leaves[++lb];
         memcpy(tmp + k, right->v, right->n * sizeof(tl_tomb_t));
         k += right->n;
+    }
+    if (steal && la == lb && k <= TL_TOMB_LEAF_CAP && tl_ref_get(&old->leaves[la]->refs) == 1) {
+        /* Nobody else holds the set or this leaf: rewrite both in place. The
+         * common delete then allocates and frees nothing. */
+        tl_tomb_leaf_t *l = old->leaves[la];
+        memcpy(l->v, tmp, k * sizeof(tl_tomb_t));
+        l->n = k;
+        root_index(old, seq);
+        *out = old;
+        return TL_OK;
     }
     tl_tomb_leaf_t *made[4];
     size_t n_made = make_leaves(m, tmp, k, TL_TOMB_LEAF_CAP, made);

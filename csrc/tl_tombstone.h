@@ -55,9 +55,9 @@ TL_NODISCARD tl_status_t tl_tombs_add(tl_mem_t *m, const tl_tombs_t *old, tl_ts_
 /* Like tl_tombs_add, and also gives up the caller's reference to old, which
  * must be the only one (refcount 1, and nobody can take another meanwhile:
  * the log calls it under its publish lock). The new set then takes over the
- * old one's leaves instead of sharing them, so a delete touches no reference
- * count but those of the one or two leaves it rebuilds. On failure old is
- * untouched and still the caller's. */
+ * old one's leaves instead of sharing them, and when the change fits in one
+ * leaf nobody else holds, old itself is updated in place and returned (no
+ * allocation at all). On failure old is untouched and still the caller's. */
 TL_NODISCARD tl_status_t tl_tombs_replace(tl_mem_t *m, tl_tombs_t *old, tl_ts_t lo, tl_ts_t hi,
                                           tl_seq_t seq, tl_tombs_t **out);
 
