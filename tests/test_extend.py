@@ -171,3 +171,54 @@ def test_large_batch_crosses_seals(small_log):
     small_log.extend([(i, -i) for i in range(19999, -1, -1)])
     assert len(small_log) == 40000
     small_log._validate()
+
+
+class _Idx:
+    """An int-like timestamp (not an exact int): takes the general path."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __index__(self):
+        return self.v
+
+
+@pytest.mark.parametrize("form", ["pairs", "columns"])
+def test_fast_and_general_items_interleave_in_order(log, form):
+    # Exact (int, obj) tuples go through the fast scanner; everything else
+    # (lists, int-likes, numpy ints, bools, out-of-range ints, datetimes)
+    # through the general path; the stored result must be the same as one
+    # append per valid record, in input order among equal timestamps.
+    ts = [5, _Idx(3), 7, np.int64(3), True, 2**70, 3, -(2**63), 3, 8]
+    objs = [f"o{i}" for i in range(len(ts))]
+    expect = log.__class__(maintenance="disabled")
+    try:
+        for t, o in zip(ts, objs):
+            if type(t) is bool or (isinstance(t, int) and not -(2**63) <= t < 2**63):
+                continue
+            expect.append(t, o)
+        with pytest.warns(RuntimeWarning, match="skipped 2"):
+            if form == "pairs":
+                log.extend([[t, o] if i == 6 else (t, o)
+                            for i, (t, o) in enumerate(zip(ts, objs))])
+            else:
+                log.extend(ts, objs)
+        assert list(log) == list(expect)
+        assert log.extend_skipped == 2
+    finally:
+        expect.close()
+
+
+def test_fast_path_failure_mid_list_releases_references():
+    obj = object()
+    with Timelog(min_ts=0, maintenance="disabled") as log:
+        pairs = [(i, obj) for i in range(1000)] + [(-1, obj)] + [(i, obj) for i in range(5)]
+        before = sys.getrefcount(obj)
+        with pytest.raises(ValueError, match="min_ts"):
+            log.extend(pairs)
+        with pytest.raises(ValueError, match="min_ts"):
+            log.extend([p[0] for p in pairs], [p[1] for p in pairs])
+        assert len(log) == 0
+        assert sys.getrefcount(obj) == before
+        log.extend(pairs[:1000])
+        assert sys.getrefcount(obj) == before + 1000
