@@ -123,6 +123,7 @@ static void resolve_defaults(tl_log_t *log) {
     size_t mt_records = c->memtable_max_bytes / MT_RECORD_BYTES;
     size_t ooo_records = c->ooo_budget_bytes / MT_RECORD_BYTES;
     tl_mt_init(&log->mt, mt_records, ooo_records);
+    tl_mt_init(&log->frozen, mt_records, ooo_records);
     /* A batch of at least half a memtable would seal it anyway: sorting it
      * straight into a memrun skips copying it twice. */
     log->batch_direct_min = mt_records / 2 < 1 ? 1 : mt_records / 2;
@@ -205,6 +206,7 @@ static void drop_recs(drop_ctx_t *c, const tl_recs_t *r) {
 static void teardown(tl_log_t *log) {
     drop_ctx_t c = {log};
     tl_mt_for_each_handle(&log->mt, drop_one, &c);
+    tl_mt_for_each_handle(&log->frozen, drop_one, &c);
     const tl_manifest_t *man = log->man;
     for (size_t i = 0; i < man->n_mr; i++) drop_recs(&c, man->mr[i]->recs);
     for (size_t i = 0; i < man->n_l0; i++) drop_recs(&c, man->l0[i]->recs);
@@ -217,7 +219,10 @@ static void teardown(tl_log_t *log) {
         log->snap_free = s->next;
         tl_mem_free(m, s, sizeof(*s));
     }
-    tl_mt_reset(&log->mt, m);
+    tl_mt_reset(&log->mt, m, NULL);
+    tl_mt_reset(&log->frozen, m, NULL);
+    tl_mt_drop_spare(&log->mt, m);
+    tl_mt_drop_spare(&log->frozen, m);
     tl_manifest_release(m, log->man);
     tl_tombs_release(m, log->tombs);
     tl_retire_destroy(&log->retire, m);
@@ -254,6 +259,12 @@ tl_status_t tl_maint_stop(tl_log_t *log) {
     if (log == NULL) return TL_ERR(TL_EINVAL);
     if (is_closed(log)) return TL_ERR(TL_ESTATE);
     tl_maint__worker_stop(log);
+    /* Nobody else will seal a frozen memtable now: do it here (on failure it
+     * simply stays readable until the next flush or maint_step). */
+    tl_mutex_lock(&log->maint_mu);
+    tl_status_t st = tl_log__seal_frozen(log);
+    (void)st;
+    tl_mutex_unlock(&log->maint_mu);
     return TL_OK;
 }
 
@@ -277,6 +288,8 @@ static void snapshot_fill(tl_log_t *log, tl_snapshot_t *s) {
     s->seq = atomic_load_explicit(&log->seq, memory_order_acquire);
     tl_mt_view_capture(&log->mt, &s->mv);
     while (s->mv.run_n > 0 && s->mv.run->seq[s->mv.run_n - 1] > s->seq) s->mv.run_n--;
+    /* Frozen records all precede the published sequence: no trim. */
+    tl_mt_view_capture(&log->frozen, &s->fv);
     tl_manifest_retain(log->man);
     s->man = log->man;
     tl_tombs_retain(log->tombs);
@@ -389,7 +402,7 @@ void tl_log__pin_tombs(tl_log_t *log, tl_tombs_t **tombs, tl_seq_t *seq) {
     tl_mutex_unlock(&log->lock);
 }
 
-tl_status_t tl_log__publish(tl_log_t *log, const tl_manifest_edit_t *edit, bool reset_memtable,
+tl_status_t tl_log__publish(tl_log_t *log, const tl_manifest_edit_t *edit, tl_memtable_t *sealed,
                             const tl_hlist_t *dropped) {
     tl_manifest_t *man;
     tl_mutex_lock(&log->lock);
@@ -408,7 +421,7 @@ tl_status_t tl_log__publish(tl_log_t *log, const tl_manifest_edit_t *edit, bool 
     }
 #endif
     log->man = man;
-    if (reset_memtable) tl_mt_reset(&log->mt, &log->mem);
+    if (sealed != NULL) tl_mt_reset(sealed, &log->mem, &log->mt);
     uint64_t epoch = ++log->epoch;
     tl_mutex_unlock(&log->lock);
     tl_manifest_release(&log->mem, old);
@@ -416,20 +429,21 @@ tl_status_t tl_log__publish(tl_log_t *log, const tl_manifest_edit_t *edit, bool 
     return TL_OK;
 }
 
-/* Memtable -> memrun: merges the memtable's sorted parts, drops what deletes
+/* Memtable -> memrun: merges a memtable's sorted parts, drops what deletes
  * hid (their handles are retired) and stamps the run with the current
- * sequence. O(memtable) on the writer; nothing else is touched. */
-tl_status_t tl_log__seal(tl_log_t *log) {
+ * sequence. O(memtable). The caller owns `mt`'s contents for the duration:
+ * the writer for the live memtable, a maint_mu holder for the frozen one;
+ * either reads it without the lock (nobody else writes it). */
+static tl_status_t seal_memtable(tl_log_t *log, tl_memtable_t *mt) {
     tl_mem_t *m = &log->mem;
-    if (tl_mt_empty(&log->mt)) return TL_OK;
+    if (tl_mt_empty(mt)) return TL_OK;
     tl_hlist_t dropped = {0};
     tl_recs_t *recs = NULL;
     tl_memrun_t *mr = NULL;
     tl_tombs_t *tombs;
     tl_seq_t seq;
     tl_log__pin_tombs(log, &tombs, &seq); /* the worker may swap the set */
-    /* Only the writer changes the memtable, so it reads it without the lock. */
-    tl_status_t st = tl_mt_seal_build(&log->mt, m, tombs, &recs, &dropped);
+    tl_status_t st = tl_mt_seal_build(mt, m, tombs, &recs, &dropped);
     tl_tombs_release(m, tombs);
     if (st != TL_OK) goto done; /* the drop list may hold a buffer */
     if (recs != NULL && (st = tl_memrun_create(m, recs, seq, &mr)) != TL_OK) {
@@ -438,7 +452,7 @@ tl_status_t tl_log__seal(tl_log_t *log) {
     }
     if ((st = tl_retire_reserve(&log->retire, m, dropped.n)) != TL_OK) goto done;
     tl_manifest_edit_t e = {.add_mr = mr};
-    st = tl_log__publish(log, &e, true, &dropped);
+    st = tl_log__publish(log, &e, mt, &dropped);
     if (st != TL_OK) {
         tl_retire_unreserve(&log->retire, dropped.n);
         goto done;
@@ -450,12 +464,50 @@ done:
     return st;
 }
 
-/* A write filled the memtable: seal it (the write is already stored, so a
- * failed seal is not the write's failure; it is retried on the next write),
- * then let maintenance know and apply backpressure. */
+tl_status_t tl_log__seal(tl_log_t *log) { return seal_memtable(log, &log->mt); }
+
+bool tl_log__frozen_pending(tl_log_t *log) {
+    tl_mutex_lock(&log->lock);
+    bool pending = !tl_mt_empty(&log->frozen);
+    tl_mutex_unlock(&log->lock);
+    return pending;
+}
+
+tl_status_t tl_log__seal_frozen(tl_log_t *log) {
+    if (!tl_log__frozen_pending(log)) return TL_OK;
+    return seal_memtable(log, &log->frozen);
+}
+
+/* Background mode: hands the full memtable to the worker instead of sealing
+ * it here, so a write never pays for an O(memtable) merge. The buffers move
+ * as they are (readers keep seeing them, now through the frozen view) and
+ * the writer starts an empty memtable. False when the previous frozen
+ * memtable is still waiting: the writer then seals its own synchronously
+ * (the worker is behind; that is also what bounds memory). */
+static bool freeze_memtable(tl_log_t *log) {
+    tl_mutex_lock(&log->lock);
+    bool ok = tl_mt_empty(&log->frozen);
+    if (ok) {
+        tl_mtbuf_t *spare = log->mt.spare; /* stays with the live memtable */
+        log->mt.spare = NULL;
+        log->frozen = log->mt;
+        tl_mt_init(&log->mt, log->frozen.max_records, log->frozen.ooo_budget);
+        log->mt.spare = spare;
+        log->epoch++; /* what readers pin changed shape */
+    }
+    tl_mutex_unlock(&log->lock);
+    return ok;
+}
+
+/* A write filled the memtable: freeze it for the worker (background mode)
+ * or seal it here (the write is already stored, so a failed seal is not the
+ * write's failure; it is retried on the next write), then let maintenance
+ * know and apply backpressure. */
 static tl_status_t after_full(tl_log_t *log) {
-    tl_status_t seal_st = tl_log__seal(log);
-    (void)seal_st;
+    if (!log->worker_running || !freeze_memtable(log)) {
+        tl_status_t seal_st = tl_log__seal(log);
+        (void)seal_st;
+    }
     return tl_maint__after_seal(log);
 }
 
@@ -673,12 +725,16 @@ tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out) {
     }
     if (st == TL_OK) {
         const tl_manifest_t *man = s->man;
-        out->memtable_records = s->mv.run_n + s->mv.stage_n;
-        out->memtable_ooo_records = s->mv.stage_n;
-        for (size_t i = 0; i < s->mv.n_ooo; i++) {
-            size_t k = tl_mtbuf_len(s->mv.ooo[i]);
-            out->memtable_records += k;
-            out->memtable_ooo_records += k;
+        /* The frozen memtable is still memtable data (not yet sealed). */
+        const tl_mtview_t *views[2] = {&s->mv, &s->fv};
+        for (size_t v = 0; v < 2; v++) {
+            out->memtable_records += views[v]->run_n + views[v]->stage_n;
+            out->memtable_ooo_records += views[v]->stage_n;
+            for (size_t i = 0; i < views[v]->n_ooo; i++) {
+                size_t k = tl_mtbuf_len(views[v]->ooo[i]);
+                out->memtable_records += k;
+                out->memtable_ooo_records += k;
+            }
         }
         out->memruns = man->n_mr;
         for (size_t i = 0; i < man->n_mr; i++) out->memrun_records += man->mr[i]->recs->n;
@@ -715,7 +771,8 @@ tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out) {
 /* Bytes the current state owns; equals the allocator's live total when no
  * snapshot pins an older state and no maintenance is in flight. */
 static size_t owned_bytes(const tl_log_t *log) {
-    size_t b = sizeof(tl_log_t) + tl_mt_bytes(&log->mt) + tl_tombs_bytes(log->tombs) +
+    size_t b = sizeof(tl_log_t) + tl_mt_bytes(&log->mt) + tl_mt_bytes(&log->frozen) +
+               tl_tombs_bytes(log->tombs) +
                tl_retire_bytes(&log->retire) + tl_manifest_own_bytes(log->man) +
                log->n_snap_free * sizeof(tl_snapshot_t);
     const tl_manifest_t *man = log->man;
@@ -735,7 +792,8 @@ tl_status_t tl_validate(tl_log_t *log, const char **why) {
      * output is live in the allocator while the totals are compared. */
     tl_mutex_lock(&log->maint_mu);
     tl_mutex_lock(&log->lock);
-    if (!tl_mt_validate(&log->mt, why) || !tl_manifest_validate(log->man, why) ||
+    if (!tl_mt_validate(&log->mt, why) || !tl_mt_validate(&log->frozen, why) ||
+        !tl_manifest_validate(log->man, why) ||
         !tl_tombs_validate(log->tombs, why)) {
         ok = false;
     } else if (log->tombs != NULL && log->tombs->max_seq > cur_seq(log)) {

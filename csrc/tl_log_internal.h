@@ -17,6 +17,12 @@
  *
  * Ownership: the memtable belongs to the writer. The worker never reads it,
  * except mt.min_seq under the lock (written only under the lock).
+ * In background mode a full memtable is frozen, not sealed, by the writer:
+ * its buffers move (under the lock) to `frozen`, an immutable memtable that
+ * snapshots read like the live one, and the worker seals it into a memrun.
+ * `frozen` is set only by the writer and only when empty, and emptied only
+ * by a seal of it, which runs with maint_mu held; so a maint_mu holder reads
+ * its buffers without the lock.
  * L0 and L1 change only under maint_mu; memruns are added by the writer
  * (under the lock) and removed by flushes (under maint_mu + lock), so every
  * publish re-derives its manifest from the current one under the lock.
@@ -46,6 +52,7 @@ struct tl_log {
 
     tl_manifest_t *man;
     tl_memtable_t mt;
+    tl_memtable_t frozen; /* a full memtable awaiting the worker's seal (see above) */
     tl_tombs_t *tombs;
     atomic_uint_fast64_t seq; /* last sequence issued, release-stored */
     uint64_t epoch;           /* bumped by every publish */
@@ -65,10 +72,11 @@ struct tl_log {
 
 /* Publishes cur-with-edit as the new manifest (derived under the lock from
  * whatever is current then) and retires `dropped` (space already reserved)
- * with the new epoch. reset_memtable also empties the memtable in the same
- * critical section (a seal). On TL_ENOMEM nothing changed. */
+ * with the new epoch. A non-NULL `sealed` (the live memtable or the frozen
+ * one) is emptied in the same critical section (a seal). On TL_ENOMEM
+ * nothing changed. */
 TL_NODISCARD tl_status_t tl_log__publish(tl_log_t *log, const tl_manifest_edit_t *edit,
-                                         bool reset_memtable, const tl_hlist_t *dropped);
+                                         tl_memtable_t *sealed, const tl_hlist_t *dropped);
 
 /* Pins of the current state, taken under the lock. */
 tl_manifest_t *tl_log__pin_manifest(tl_log_t *log);
@@ -76,6 +84,12 @@ void tl_log__pin_tombs(tl_log_t *log, tl_tombs_t **tombs, tl_seq_t *seq);
 
 /* The writer's seal (memtable -> memrun); tl_flush needs it. */
 TL_NODISCARD tl_status_t tl_log__seal(tl_log_t *log);
+
+/* Seals the frozen memtable, if any, into a memrun. Caller holds maint_mu. */
+TL_NODISCARD tl_status_t tl_log__seal_frozen(tl_log_t *log);
+
+/* True when a frozen memtable awaits its seal (reads under the lock). */
+bool tl_log__frozen_pending(tl_log_t *log);
 
 /* Maintenance entry points used by the facade (tl_maint.c). */
 TL_NODISCARD tl_status_t tl_maint__worker_start(tl_log_t *log);

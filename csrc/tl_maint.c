@@ -20,6 +20,7 @@
 #include "tl_merge.h"
 
 tl_maint_action_t tl_maint_next(const tl_maint_shape_t *s) {
+    if (s->frozen) return TL_MA_SEAL_FROZEN;
     if (s->memtable_full) return TL_MA_SEAL;
     if (s->memruns > 0) return TL_MA_FLUSH;
     if (s->l0_segments > 0 && s->l0_segments >= s->max_delta_segments) return TL_MA_COMPACT_L0;
@@ -67,7 +68,8 @@ out:
  * memrun's watermark and every new memtable record's sequence exceed it. */
 typedef struct forget_ctx {
     const tl_manifest_t *man;
-    tl_seq_t mt_min_seq; /* smallest sequence in the memtable (UINT64_MAX if empty) */
+    tl_seq_t mt_min_seq; /* smallest sequence in the memtables, live and frozen
+                          * (UINT64_MAX if both are empty) */
 } forget_ctx_t;
 
 static bool source_needs(tl_seq_t wm, tl_ts_t min, tl_ts_t max, const tl_tomb_t *t) {
@@ -97,7 +99,7 @@ static void forget_tombstones(tl_log_t *log) {
     tl_tombs_retain(cur);
     tl_manifest_t *man = log->man;
     tl_manifest_retain(man);
-    forget_ctx_t c = {man, log->mt.min_seq};
+    forget_ctx_t c = {man, TL_MIN(log->mt.min_seq, log->frozen.min_seq)};
     tl_mutex_unlock(&log->lock);
     tl_tombs_t *nt = NULL;
     bool changed = false;
@@ -167,8 +169,9 @@ static double delete_debt(tl_log_t *log) {
     double debt = 0.0;
     if (s->tombs != NULL) {
         /* Immutable sources only: sealing applies the memtable's deletes. */
-        tl_mtview_t mv = s->mv;
+        tl_mtview_t mv = s->mv, fv = s->fv;
         memset(&s->mv, 0, sizeof(s->mv));
+        memset(&s->fv, 0, sizeof(s->fv));
         tl_range_t all = tl_range_closed(TL_TS_MIN, TL_TS_MAX);
         uint64_t phys = 0, vis = 0;
         /* Out of memory measuring: report no debt and measure again later. */
@@ -177,6 +180,7 @@ static double delete_debt(tl_log_t *log) {
             debt = (double)(phys - vis) / (double)phys;
         }
         s->mv = mv;
+        s->fv = fv;
     }
     tl_snapshot_release(s);
     return debt;
@@ -187,6 +191,7 @@ static double delete_debt(tl_log_t *log) {
 static tl_maint_action_t next_action(tl_log_t *log, bool memtable_full, bool with_debt) {
     tl_manifest_t *man = tl_log__pin_manifest(log);
     tl_maint_shape_t shape = {
+        .frozen = tl_log__frozen_pending(log),
         .memtable_full = memtable_full,
         .memruns = man->n_mr,
         .l0_segments = man->n_l0,
@@ -202,6 +207,7 @@ static tl_maint_action_t next_action(tl_log_t *log, bool memtable_full, bool wit
 /* Runs one unit; caller holds maint_mu. */
 static tl_status_t run_action(tl_log_t *log, tl_maint_action_t a) {
     switch (a) {
+    case TL_MA_SEAL_FROZEN: return tl_log__seal_frozen(log);
     case TL_MA_SEAL: return tl_log__seal(log);
     case TL_MA_FLUSH: return flush_memruns(log);
     case TL_MA_COMPACT_L0: {
@@ -220,22 +226,37 @@ static bool closed(const tl_log_t *log) {
     return atomic_load_explicit(&((tl_log_t *)log)->closed, memory_order_acquire);
 }
 
+/* An explicit flush or compaction means the caller is done writing for
+ * now: the spare run goes back to the allocator. */
+static void drop_spare(tl_log_t *log) {
+    tl_mutex_lock(&log->lock);
+    tl_mt_drop_spare(&log->mt, &log->mem);
+    tl_mutex_unlock(&log->lock);
+}
+
+/* Seals the frozen memtable (older data first), then the live one. Caller
+ * is the writer and holds maint_mu. */
+static tl_status_t seal_all(tl_log_t *log) {
+    tl_status_t st = tl_log__seal_frozen(log);
+    return st == TL_OK ? tl_log__seal(log) : st;
+}
+
 tl_status_t tl_flush(tl_log_t *log) {
     if (closed(log)) return TL_ERR(TL_ESTATE);
-    tl_status_t st = tl_log__seal(log);
-    if (st != TL_OK) return st;
     tl_mutex_lock(&log->maint_mu);
-    st = flush_memruns(log);
+    tl_status_t st = seal_all(log);
+    if (st == TL_OK) st = flush_memruns(log);
+    drop_spare(log);
     tl_mutex_unlock(&log->maint_mu);
     return st;
 }
 
 tl_status_t tl_compact(tl_log_t *log) {
     if (closed(log)) return TL_ERR(TL_ESTATE);
-    tl_status_t st = tl_log__seal(log);
-    if (st != TL_OK) return st;
     tl_mutex_lock(&log->maint_mu);
-    st = flush_memruns(log);
+    tl_status_t st = seal_all(log);
+    if (st == TL_OK) st = flush_memruns(log);
+    drop_spare(log);
     if (st == TL_OK) st = compact(log, SIZE_MAX, true);
     tl_mutex_unlock(&log->maint_mu);
     return st;
@@ -317,7 +338,8 @@ static void wake_worker(tl_log_t *log) {
  * trigger itself only starts a compaction; ingest stalls only if the worker
  * falls this far behind). Caller holds the lock. */
 static bool over_bounds(const tl_log_t *log) {
-    return log->man->n_mr > log->cfg.sealed_max_runs ||
+    size_t waiting = log->man->n_mr + (tl_mt_empty(&log->frozen) ? 0 : 1);
+    return waiting > log->cfg.sealed_max_runs ||
            (log->worker_running && log->man->n_l0 > 2 * log->cfg.max_delta_segments);
 }
 

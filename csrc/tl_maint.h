@@ -11,6 +11,7 @@
 
 typedef enum tl_maint_action {
     TL_MA_NONE = 0,
+    TL_MA_SEAL_FROZEN,  /* a frozen memtable waits to become a memrun */
     TL_MA_SEAL,         /* the memtable is over its size or out-of-order budget */
     TL_MA_FLUSH,        /* memruns wait to become L0 segments */
     TL_MA_COMPACT_L0,   /* L0 fan-out reached max_delta_segments */
@@ -24,6 +25,7 @@ typedef struct tl_maint_shape {
     size_t max_delta_segments;
     double delete_debt;           /* hidden / physical records in immutable sources */
     double delete_debt_threshold; /* 0 = off */
+    bool frozen;                  /* a frozen memtable awaits its seal */
 } tl_maint_shape_t;
 
 tl_maint_action_t tl_maint_next(const tl_maint_shape_t *s);

@@ -87,6 +87,12 @@ static tl_status_t append_in_order(tl_memtable_t *mt, tl_mem_t *m, tl_ts_t ts, t
                                    tl_seq_t seq) {
     tl_mtbuf_t *r = mt->run;
     size_t n = tl_mtbuf_len(r);
+    if (r == NULL && mt->spare != NULL) {
+        /* Reuse a sealed run: nobody else can see it (tl_mt_reset). */
+        mt->run = r = mt->spare;
+        mt->spare = NULL;
+        mtbuf_set_len(r, 0);
+    }
     if (r == NULL || n == r->cap) {
         /* Grow by doubling up to the seal threshold. The old buffer is only
          * released: a snapshot may still read it. */
@@ -309,12 +315,28 @@ fail:
     return st;
 }
 
-void tl_mt_reset(tl_memtable_t *mt, tl_mem_t *m) {
-    mtbuf_release(m, mt->run);
+void tl_mt_reset(tl_memtable_t *mt, tl_mem_t *m, tl_memtable_t *recycle) {
+    tl_mtbuf_t *run = mt->run;
+    /* Under the publish lock a count of 1 means no snapshot holds the run,
+     * and none can pin it any more (views are captured under the same lock);
+     * the acquire load orders the last reader's reads before our rewrites. */
+    if (recycle != NULL && run != NULL && recycle->spare == NULL &&
+        tl_ref_get(&run->refs) == 1) {
+        recycle->spare = run;
+        run = NULL;
+    }
+    mtbuf_release(m, run);
     mtbuf_release(m, mt->stage);
     for (size_t i = 0; i < mt->n_ooo; i++) mtbuf_release(m, mt->ooo[i]);
+    tl_mtbuf_t *spare = mt->spare;
     size_t max_records = mt->max_records, ooo_budget = mt->ooo_budget;
     tl_mt_init(mt, max_records, ooo_budget);
+    mt->spare = spare;
+}
+
+void tl_mt_drop_spare(tl_memtable_t *mt, tl_mem_t *m) {
+    mtbuf_release(m, mt->spare);
+    mt->spare = NULL;
 }
 
 /* ------------------------------------------------------------------ views */
@@ -355,6 +377,7 @@ void tl_mt_for_each_handle(const tl_memtable_t *mt, void (*fn)(void *ctx, tl_han
 size_t tl_mt_bytes(const tl_memtable_t *mt) {
     size_t b = 0;
     if (mt->run != NULL) b += mtbuf_bytes(mt->run->cap);
+    if (mt->spare != NULL) b += mtbuf_bytes(mt->spare->cap);
     if (mt->stage != NULL) b += mtbuf_bytes(mt->stage->cap);
     for (size_t i = 0; i < mt->n_ooo; i++) b += mtbuf_bytes(mt->ooo[i]->cap);
     return b;

@@ -49,6 +49,8 @@ typedef struct tl_memtable {
                          * only under the publish lock (the worker reads it) */
     size_t max_records; /* seal threshold */
     size_t ooo_budget;  /* late records before an early seal */
+    tl_mtbuf_t *spare;  /* a sealed run nobody pins, reused by the next run
+                         * (never in a view: readers cannot see it) */
 } tl_memtable_t;
 
 /* What a snapshot pins of the memtable. */
@@ -106,8 +108,16 @@ TL_NODISCARD tl_status_t tl_mt_seal_build(const tl_memtable_t *mt, tl_mem_t *m,
                                           tl_hlist_t *dropped);
 
 /* Empties the memtable (its buffers are released: snapshots may keep them).
- * Caller holds the publish lock. */
-void tl_mt_reset(tl_memtable_t *mt, tl_mem_t *m);
+ * A run no snapshot pins becomes `recycle`'s spare (when it has none; mt
+ * itself for the live memtable, the live one for the frozen one): the next
+ * run then starts at full size in warm memory instead of growing by
+ * doubling, whose copies and page faults were the writer's longest stalls.
+ * mt's own spare is kept. Caller holds the publish lock. */
+void tl_mt_reset(tl_memtable_t *mt, tl_mem_t *m, tl_memtable_t *recycle);
+
+/* Frees the spare run (an explicit flush or compaction gives memory back;
+ * teardown). Caller holds the publish lock or owns mt outright. */
+void tl_mt_drop_spare(tl_memtable_t *mt, tl_mem_t *m);
 
 /* Pins the current contents. Caller holds the publish lock. */
 void tl_mt_view_capture(const tl_memtable_t *mt, tl_mtview_t *v);

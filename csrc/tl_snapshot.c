@@ -12,6 +12,7 @@ void tl_snapshot_release(tl_snapshot_t *snap) {
     tl_mem_t *m = snap->mem;
     tl_manifest_release(m, snap->man);
     tl_mt_view_release(&snap->mv, m);
+    tl_mt_view_release(&snap->fv, m);
     tl_tombs_release(m, snap->tombs);
     tl_log_t *log = snap->log;
     /* Unregistering may free the whole engine (closed log, last pin), so the
@@ -52,15 +53,20 @@ static void src_of_mtbuf(tl_src_t *s, const tl_mtbuf_t *b, size_t n) {
 }
 
 size_t tl_snapshot_max_flat_sources(const tl_snapshot_t *snap) {
-    return 2 + snap->mv.n_ooo + snap->man->n_mr + snap->man->n_l0;
+    return 4 + snap->mv.n_ooo + snap->fv.n_ooo + snap->man->n_mr + snap->man->n_l0;
 }
 
-size_t tl_snapshot_flat_sources(const tl_snapshot_t *snap, tl_src_t *out) {
+static size_t view_sources(const tl_mtview_t *v, tl_src_t *out) {
     size_t k = 0;
-    const tl_mtview_t *v = &snap->mv;
     if (v->run != NULL && v->run_n > 0) src_of_mtbuf(&out[k++], v->run, v->run_n);
     if (v->stage != NULL && v->stage_n > 0) src_of_mtbuf(&out[k++], v->stage, v->stage_n);
     for (size_t i = 0; i < v->n_ooo; i++) src_of_mtbuf(&out[k++], v->ooo[i], tl_mtbuf_len(v->ooo[i]));
+    return k;
+}
+
+size_t tl_snapshot_flat_sources(const tl_snapshot_t *snap, tl_src_t *out) {
+    size_t k = view_sources(&snap->mv, out);
+    k += view_sources(&snap->fv, out + k);
     for (size_t i = 0; i < snap->man->n_mr; i++) tl_src_of_memrun(&out[k++], snap->man->mr[i]);
     for (size_t i = 0; i < snap->man->n_l0; i++) tl_src_of_segment(&out[k++], snap->man->l0[i]);
     return k;

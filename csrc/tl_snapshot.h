@@ -26,6 +26,7 @@ struct tl_snapshot {
     tl_mem_t *mem;          /* the log's allocator */
     tl_manifest_t *man;
     tl_mtview_t mv;         /* run_n already trimmed to records with seq <= seq */
+    tl_mtview_t fv;         /* the frozen memtable awaiting its seal (often empty) */
     tl_tombs_t *tombs;
     tl_seq_t seq;
     uint64_t epoch;

@@ -2787,3 +2787,38 @@ Test(test_util, model_applies_deletes_inclusively) {
     cr_assert_eq(m.n, 2);
     tlt_model_free(&m);
 }
+
+/* ---------------------------------------------------------------- frozen memtable */
+
+/* Background mode: a write that fills the memtable freezes it for the worker.
+ * Whatever the worker has done by then, every read sees the model, deletes
+ * hide frozen records, the spare run is accounted, and stop_maintenance
+ * leaves no frozen memtable behind. */
+Test(log, full_memtables_freeze_for_the_worker_and_stay_readable, .timeout = 60) {
+    fx_t f;
+    tl_config_t cfg;
+    tlt_small_config(NULL, &cfg); /* fx_open installs the hooks */
+    cfg.maintenance = TL_MAINT_BACKGROUND;
+    cfg.memtable_max_bytes = 384; /* 16 records */
+    cfg.maintenance_wakeup_ms = 1;
+    cfg.sealed_max_runs = 64;
+    fx_open(&f, &cfg);
+    cr_assert(tl_maint_running(f.log));
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < 16; i++) fx_append(&f, (tl_ts_t)(round * 16 + i) * (i % 5 == 4 ? -1 : 1));
+        if (round % 7 == 3) fx_delete_range(&f, round * 16 - 40, round * 16 - 20);
+        if (round % 10 == 0) fx_check(&f);
+    }
+    fx_check(&f);
+    TLT_OK(tl_maint_stop(f.log));
+    tl_stats_t st = stats_of(f.log);
+    cr_assert_eq(st.memtable_records, 0, "stop_maintenance seals what the worker left frozen "
+                 "(the last write filled the memtable)");
+    cr_assert_eq(st.memrun_records + st.l0_records + st.l1_records, st.physical_records);
+    fx_check(&f);
+    TLT_OK(tl_flush(f.log));
+    st = stats_of(f.log);
+    cr_assert_eq(st.engine_bytes, tlt_alloc_live_bytes(&f.env.alloc));
+    fx_settle_drops(&f);
+    fx_finish(&f);
+}

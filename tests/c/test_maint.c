@@ -1,6 +1,7 @@
 /*
  * test_maint.c: the maintenance policy's decision table (tl_maint.h).
- * Priority: a full memtable (seal) beats waiting memruns (flush), which beat
+ * Priority: a frozen memtable (seal it) beats a full memtable (seal), which
+ * beats waiting memruns (flush), which beat
  * L0 fan-out (compact), which beats delete debt (compact); a zero debt
  * threshold turns debt compaction off. The policy allocates nothing.
  */
@@ -9,7 +10,7 @@
 
 static tl_maint_shape_t shape(bool full, size_t memruns, size_t l0, size_t max_delta,
                               double debt, double threshold) {
-    tl_maint_shape_t s = {full, memruns, l0, max_delta, debt, threshold};
+    tl_maint_shape_t s = {full, memruns, l0, max_delta, debt, threshold, false};
     return s;
 }
 
@@ -41,6 +42,11 @@ Test(maint, next_action_follows_the_priority_table) {
         tl_maint_action_t got = tl_maint_next(&rows[i].s);
         cr_assert_eq(got, rows[i].want, "%s: got %d want %d", rows[i].why, (int)got,
                      (int)rows[i].want);
+        /* A frozen memtable (older data) is sealed before anything else. */
+        tl_maint_shape_t f = rows[i].s;
+        f.frozen = true;
+        cr_assert_eq(tl_maint_next(&f), TL_MA_SEAL_FROZEN, "%s, with a frozen memtable",
+                     rows[i].why);
     }
     cr_assert_eq(t.a.calls, 0);
     tc_end(&t);
@@ -48,6 +54,7 @@ Test(maint, next_action_follows_the_priority_table) {
 
 /* The same rule written out independently, over a grid of shapes. */
 static tl_maint_action_t reference(const tl_maint_shape_t *s) {
+    if (s->frozen) return TL_MA_SEAL_FROZEN;
     if (s->memtable_full) return TL_MA_SEAL;
     if (s->memruns != 0) return TL_MA_FLUSH;
     bool fanout = s->l0_segments != 0 && s->l0_segments >= s->max_delta_segments;
@@ -62,21 +69,22 @@ Test(maint, grid_agrees_with_the_priority_order) {
     double thresholds[] = {0.0, 0.25, 0.5, 1.0};
     size_t counts[] = {0, 1, 2, 3, 8};
     size_t n = 0;
-    for (int full = 0; full < 2; full++)
+    for (int full = 0; full < 4; full++)
         for (size_t a = 0; a < 5; a++)
             for (size_t b = 0; b < 5; b++)
                 for (size_t c = 0; c < 5; c++)
                     for (size_t d = 0; d < 4; d++)
                         for (size_t e = 0; e < 4; e++) {
-                            tl_maint_shape_t s = shape(full, counts[a], counts[b], counts[c],
-                                                       debts[d], thresholds[e]);
+                            tl_maint_shape_t s = shape(full & 1, counts[a], counts[b],
+                                                       counts[c], debts[d], thresholds[e]);
+                            s.frozen = (full & 2) != 0;
                             cr_assert_eq(tl_maint_next(&s), reference(&s),
-                                         "full=%d memruns=%zu l0=%zu max_delta=%zu debt=%g "
+                                         "full|frozen=%d memruns=%zu l0=%zu max_delta=%zu debt=%g "
                                          "threshold=%g",
                                          full, counts[a], counts[b], counts[c], debts[d],
                                          thresholds[e]);
                             n++;
                         }
-    cr_assert_eq(n, 2 * 5 * 5 * 5 * 4 * 4);
+    cr_assert_eq(n, 4 * 5 * 5 * 5 * 4 * 4);
     tc_end(&t);
 }

@@ -176,7 +176,7 @@ Test(memtable, in_order_appends_take_the_fast_path_until_the_run_is_full) {
     cr_assert_eq(mt.run_last, 100001);
     cr_assert_eq(mt.min_seq, 5);
     assert_valid(&mt);
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     cr_assert(tl_mt_empty(&mt));
     tc_end(&t);
 }
@@ -189,7 +189,7 @@ Test(memtable, fast_path_declines_late_records) {
     cr_assert_not(tl_mt_append_fast(&mt, 99, 2, 2));
     cr_assert_eq(mt.records, 1);
     cr_assert_eq(tl_mtbuf_len(mt.run), 1);
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     tc_end(&t);
 }
 
@@ -214,7 +214,7 @@ Test(memtable, late_appends_land_sorted_in_the_stage) {
     assert_same(&got, &model, "contents");
     free(got.v);
     free(model.v);
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     tc_end(&t);
 }
 
@@ -232,7 +232,7 @@ Test(memtable, late_duplicates_keep_arrival_order_in_the_stage) {
         cr_assert_gt(mt.stage->h[i], *prev, "duplicates out of arrival order");
         *prev = mt.stage->h[i];
     }
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     tc_end(&t);
 }
 
@@ -265,7 +265,7 @@ Test(memtable, stage_overflow_becomes_late_runs_whose_count_stays_logarithmic) {
     cr_assert_eq(tl_mt_bytes(&mt), tl_mem_live(&t.m));
     free(got.v);
     free(model.v);
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     tc_end(&t);
 }
 
@@ -278,7 +278,7 @@ Test(memtable, full_at_the_record_threshold_or_the_late_budget) {
         put(&t, &mt, NULL, i, (tl_handle_t)i, (tl_seq_t)i + 1);
     }
     cr_assert(tl_mt_full(&mt), "max_records reached");
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     cr_assert_not(tl_mt_full(&mt));
     cr_assert_eq(mt.max_records, 10, "reset keeps the thresholds");
     cr_assert_eq(mt.ooo_budget, 3);
@@ -289,7 +289,7 @@ Test(memtable, full_at_the_record_threshold_or_the_late_budget) {
         put(&t, &mt, NULL, 50 - i, 1 + (tl_handle_t)i, 2 + (tl_seq_t)i);
     }
     cr_assert(tl_mt_full(&mt), "ooo budget reached with 4 of 10 records");
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
 
     tl_mt_init(&mt, 0, 0);
     cr_assert_eq(mt.max_records, 1, "zero thresholds are clamped to 1");
@@ -297,7 +297,7 @@ Test(memtable, full_at_the_record_threshold_or_the_late_budget) {
     cr_assert_not(tl_mt_full(&mt));
     put(&t, &mt, NULL, 1, 1, 1);
     cr_assert(tl_mt_full(&mt));
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     tc_end(&t);
 }
 
@@ -308,7 +308,7 @@ Test(memtable, run_capacity_grows_up_to_the_seal_threshold_only) {
     for (tl_ts_t i = 0; i < 300; i++) put(&t, &mt, NULL, i, (tl_handle_t)i, (tl_seq_t)i + 1);
     cr_assert_eq(mt.run->cap, 300, "the run never grows past max_records");
     cr_assert(tl_mt_full(&mt));
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     tc_end(&t);
 }
 
@@ -364,7 +364,7 @@ Test(memtable, sorted_batch_extends_the_run_and_turns_older_records_into_a_late_
     free(ts);
     free(h);
     free(model.v);
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     tc_end(&t);
 }
 
@@ -396,7 +396,7 @@ Test(memtable, many_late_batches_keep_the_late_run_count_logarithmic) {
     assert_same(&got, &model, "after many late batches");
     free(got.v);
     free(model.v);
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     tc_end(&t);
 }
 
@@ -449,7 +449,7 @@ Test(memtable, sorted_batch_is_atomic_under_oom) {
     free(ts);
     free(h);
     free(model.v);
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     tc_end(&t);
 }
 
@@ -509,7 +509,7 @@ Test(memtable, single_appends_leave_the_memtable_unchanged_on_oom) {
     assert_same(&got, &model, "after the OOM retries");
     free(got.v);
     free(model.v);
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     tc_end(&t);
 }
 
@@ -557,7 +557,7 @@ static void build_seal_case(tc_t *t, tlt_rng_t *rng, seal_case_t *sc, size_t n_o
 }
 
 static void free_seal_case(tc_t *t, seal_case_t *sc) {
-    tl_mt_reset(&sc->mt, &t->m);
+    tl_mt_reset(&sc->mt, &t->m, NULL);
     tl_tombs_release(&t->m, sc->tombs);
     free(sc->model.v);
 }
@@ -754,7 +754,7 @@ Test(memtable, view_stays_fixed_while_the_writer_appends) {
     assert_same(&now, &at_capture, "view after later appends");
     free(now.v);
     /* The view outlives a reset (a seal) of the memtable. */
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     now = collect_view(&v);
     assert_same(&now, &at_capture, "view after reset");
     free(now.v);
@@ -779,7 +779,7 @@ Test(memtable, unpinned_stage_is_updated_in_place) {
     tl_mt_view_release(&v, &t.m);
     put(&t, &mt, NULL, 30, 50, 50);
     cr_assert_eq(mt.stage, stage, "a released view does not force a copy");
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     tc_end(&t);
 }
 
@@ -813,7 +813,7 @@ Test(memtable, for_each_handle_visits_every_record_once) {
     cr_assert_eq(tl_mt_bytes(&mt), tl_mem_live(&t.m), "tl_mt_bytes is what the memtable holds");
     free(seen);
     free(model.v);
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
     cr_assert_eq(tl_mt_bytes(&mt), 0);
     tc_end(&t);
 }
@@ -857,6 +857,56 @@ Test(memtable, validate_catches_unsorted_buffers_and_stale_counters) {
     assert_valid(&mt);
 #undef EXPECT_INVALID
     free(model.v);
-    tl_mt_reset(&mt, &t.m);
+    tl_mt_reset(&mt, &t.m, NULL);
+    tc_end(&t);
+}
+
+/* ---------------------------------------------------------------- spare run */
+
+Test(memtable, an_unpinned_sealed_run_is_reused_at_full_size) {
+    TC_MEM(t);
+    tl_memtable_t mt;
+    tl_mt_init(&mt, 100000, 100000);
+    for (tl_ts_t i = 0; i < 5000; i++) TLT_OK(tl_mt_append_slow(&mt, &t.m, i, (tl_handle_t)i + 1, (tl_seq_t)i + 1));
+    tl_mtbuf_t *run = mt.run;
+    size_t cap = run->cap;
+    size_t live = tl_mem_live(&t.m);
+    tl_mt_reset(&mt, &t.m, &mt);
+    cr_assert(tl_mt_empty(&mt));
+    cr_assert_eq(mt.spare, run, "nobody pinned the run: it is kept as the spare");
+    cr_assert_eq(tl_mem_live(&t.m), live, "the spare is still allocated (and accounted)");
+    cr_assert_eq(tl_mt_bytes(&mt), sizeof(tl_mtbuf_t) + cap * 24);
+    /* The next run starts in the spare, at its full capacity, empty. */
+    TLT_OK(tl_mt_append_slow(&mt, &t.m, 7, 70, 9000));
+    cr_assert_eq(mt.run, run);
+    cr_assert_null(mt.spare);
+    cr_assert_eq(mt.run->cap, cap);
+    cr_assert_eq(tl_mtbuf_len(mt.run), 1);
+    cr_assert_eq(mt.run->ts[0], 7);
+    assert_valid(&mt);
+
+    /* A pinned run is released to its readers, never recycled. */
+    tl_mtview_t v;
+    tl_mt_view_capture(&mt, &v);
+    tl_mt_reset(&mt, &t.m, &mt);
+    cr_assert_null(mt.spare, "a reader holds the run: it must not be rewritten");
+    cr_assert_eq(v.run->ts[0], 7, "the reader still sees its record");
+    tl_mt_view_release(&v, &t.m);
+
+    /* Into another memtable (the frozen one hands its run to the live one),
+     * only when that one has no spare yet; drop_spare frees it. */
+    tl_memtable_t frozen;
+    tl_mt_init(&frozen, 100000, 100000);
+    TLT_OK(tl_mt_append_slow(&frozen, &t.m, 1, 1, 1));
+    tl_mtbuf_t *frun = frozen.run;
+    tl_mt_reset(&frozen, &t.m, &mt);
+    cr_assert_eq(mt.spare, frun);
+    cr_assert_null(frozen.spare);
+    TLT_OK(tl_mt_append_slow(&frozen, &t.m, 2, 2, 2));
+    tl_mt_reset(&frozen, &t.m, &mt);
+    cr_assert_eq(mt.spare, frun, "an existing spare is kept; the second run is freed");
+    tl_mt_drop_spare(&mt, &t.m);
+    cr_assert_null(mt.spare);
+    tl_mt_reset(&mt, &t.m, NULL);
     tc_end(&t);
 }
