@@ -51,8 +51,7 @@ static void heap_sift_down(tl_kmerge_t *km, size_t i) {
 
 void tl_cur_load_segment(tl_cur_t *c, const tl_segment_t *seg, tl_range_t r) {
     tl_src_of_segment(&c->s, seg);
-    c->pos = seg->min >= r.lo ? 0 : tl_segment_lower_bound(seg, r.lo);
-    c->end = seg->max <= r.hi ? seg->recs->n : tl_gallop_upper(seg->recs->ts, c->pos, seg->recs->n, r.hi);
+    tl_src_bounds(&c->s, r, &c->pos, &c->end);
 }
 
 bool tl_cur_refill(tl_cur_t *c, tl_range_t r) {
@@ -114,11 +113,10 @@ static tl_status_t iter_open(tl_snapshot_t *snap, tl_range_t r, tl_iter_t **out)
     size_t nf = tl_snapshot_flat_sources(snap, flat);
     for (size_t i = 0; i < nf; i++) {
         const tl_src_t *s = &flat[i];
-        if (s->ts[0] > r.hi || s->ts[s->n - 1] < r.lo) continue; /* pruned by bounds */
+        if (s->min > r.hi || s->max < r.lo) continue; /* pruned by bounds */
         tl_cur_t *c = &cur[it->n_cur];
         c->s = *s;
-        c->pos = tl_src_lb(s, r.lo);
-        c->end = s->ts[s->n - 1] <= r.hi ? s->n : tl_gallop_upper(s->ts, c->pos, s->n, r.hi);
+        tl_src_bounds(s, r, &c->pos, &c->end);
         c->chain = NULL;
         if (c->pos < c->end) it->n_cur++;
     }

@@ -225,6 +225,36 @@ static inline size_t fence_rank(const tl_pages_t *p, const tl_ts_t *ts, size_t n
     return r;
 }
 
+/* The keys of the node below rank r: (r-1)*F+1 .. min(r*F, len), or none. */
+static inline void node_span(size_t r, size_t len, size_t *lo, size_t *hi) {
+    *lo = r == 0 ? 0 : (r - 1) * TL_FENCE_FANOUT + 1;
+    *hi = r == 0 ? 0 : TL_MIN(r * TL_FENCE_FANOUT, len);
+}
+
+void tl_pages_bounds(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x1, tl_ts_t x2,
+                     size_t *lo, size_t *hi) {
+    size_t top = p->n_levels;
+    const tl_ts_t *a = top > 0 ? p->lvl[top - 1] : ts;
+    size_t len = top > 0 ? p->lvl_len[top - 1] : n;
+    size_t r1 = node_rank(a, 0, len, x1, false), r2 = node_rank(a, 0, len, x2, true);
+    for (size_t l = top; l-- > 0;) {
+        a = l > 0 ? p->lvl[l - 1] : ts;
+        len = l > 0 ? p->lvl_len[l - 1] : n;
+        size_t lo1, hi1, lo2, hi2;
+        node_span(r1, len, &lo1, &hi1);
+        node_span(r2, len, &lo2, &hi2);
+        /* Both nodes (two lines each) are requested before either is read. */
+        TL_PREFETCH(a + lo1);
+        TL_PREFETCH(a + lo1 + 8);
+        TL_PREFETCH(a + lo2);
+        TL_PREFETCH(a + lo2 + 8);
+        r1 = node_rank(a, lo1, hi1, x1, false);
+        r2 = node_rank(a, lo2, hi2, x2, true);
+    }
+    *lo = r1;
+    *hi = r2;
+}
+
 size_t tl_pages_lower_bound(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x) {
     if (n == 0) return 0;
     return fence_rank(p, ts, n, x, false);
@@ -285,4 +315,12 @@ bool tl_pages_validate(const tl_pages_t *p, const tl_ts_t *ts, size_t n, const c
         return false;
     }
     return true;
+}
+
+size_t tl_upper_from(const tl_pages_t *p, const tl_ts_t *ts, size_t from, size_t n, tl_ts_t x) {
+    if (from >= n || ts[from] > x) return from;
+    size_t near = from + TL_GALLOP_NEAR;
+    if (near >= n || ts[near] > x) return tl_gallop_upper(ts, from, near < n ? near + 1 : n, x);
+    if (p != NULL && p->n_pages > 0) return tl_pages_upper_bound(p, ts, n, x);
+    return near + 1 + tl_upper_bound(ts + near + 1, n - near - 1, x);
 }

@@ -18,19 +18,25 @@
 
 /* Records of one source inside r. */
 static uint64_t src_count(const tl_src_t *s, tl_range_t r) {
-    if (r.empty || s->n == 0 || s->ts[0] > r.hi || s->ts[s->n - 1] < r.lo) return 0;
-    size_t a = s->ts[0] >= r.lo ? 0 : tl_src_lb(s, r.lo);
-    size_t b = s->ts[s->n - 1] <= r.hi ? s->n : tl_gallop_upper(s->ts, a, s->n, r.hi);
+    if (r.empty || s->n == 0 || s->min > r.hi || s->max < r.lo) return 0;
+    size_t a, b;
+    if (s->pages != NULL && s->min < r.lo && s->max > r.hi) {
+        /* Only the two ends matter here: one lockstep descent, whatever the
+         * width (measured: the fastest at every width for a count). */
+        tl_pages_bounds(s->pages, s->ts, s->n, r.lo, r.hi, &a, &b);
+    } else {
+        tl_src_bounds(s, r, &a, &b);
+    }
     return b > a ? b - a : 0;
 }
 
 /* Records of one source inside r that tombstone seq hides. */
 static uint64_t src_hidden(const tl_src_t *s, tl_range_t r, tl_seq_t seq) {
     if (s->seq == NULL) return seq > s->wm ? src_count(s, r) : 0;
-    if (r.empty || s->n == 0 || s->ts[0] > r.hi || s->ts[s->n - 1] < r.lo) return 0;
+    if (r.empty || s->n == 0 || s->min > r.hi || s->max < r.lo) return 0;
     uint64_t k = 0;
     size_t i = tl_src_lb(s, r.lo);
-    size_t e = tl_gallop_upper(s->ts, i, s->n, r.hi);
+    size_t e = tl_upper_from(s->pages, s->ts, i, s->n, r.hi);
     for (; i < e; i++) k += seq > s->seq[i];
     return k;
 }
@@ -141,7 +147,7 @@ typedef struct point_ctx {
 
 static void point_one(void *vctx, const tl_src_t *s) {
     point_ctx_t *c = vctx;
-    if (s->n == 0 || s->ts[0] > c->ts || s->ts[s->n - 1] < c->ts) return;
+    if (s->n == 0 || s->min > c->ts || s->max < c->ts) return;
     for (size_t i = tl_src_lb(s, c->ts); i < s->n && s->ts[i] == c->ts; i++) {
         if (c->hide > tl_src_seq(s, i)) continue;
         if (c->n < c->cap) c->out[c->n] = s->h[i];

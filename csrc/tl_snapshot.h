@@ -53,6 +53,8 @@ typedef struct tl_src {
     const tl_seq_t *seq;    /* per-record sequences, or NULL: use wm */
     tl_seq_t wm;
     size_t n;
+    tl_ts_t min, max;        /* ts[0] and ts[n - 1] (when n > 0), kept apart so
+                              * pruning a source touches none of its records */
     const tl_pages_t *pages; /* fence keys, or NULL */
     int level;               /* -1 memtable, 0 memrun, 1 L0, 2 L1 */
 } tl_src_t;
@@ -66,6 +68,13 @@ static inline size_t tl_src_lb(const tl_src_t *s, tl_ts_t x) {
 static inline size_t tl_src_ub(const tl_src_t *s, tl_ts_t x) {
     return s->pages ? tl_pages_upper_bound(s->pages, s->ts, s->n, x) : tl_upper_bound(s->ts, s->n, x);
 }
+
+/* [*a, *b): the records of s inside r, for a source whose bounds meet r.
+ * An end inside the source is searched; a range likely to hold more than a
+ * few cache lines of records gets both ends from one lockstep descent of
+ * the fence index (tl_pages_bounds), a short one a search for the start and
+ * a gallop to the end through the lines that search loaded. */
+void tl_src_bounds(const tl_src_t *s, tl_range_t r, size_t *a, size_t *b);
 
 /* The sequence a tombstone must exceed to hide record i. */
 static inline tl_seq_t tl_src_seq(const tl_src_t *s, size_t i) {

@@ -33,11 +33,10 @@ static void load_source(tl_span_iter_t *it, size_t k) {
         tl_src_of_segment(&it->s, man->l1[k - man->n_mr - man->n_l0]);
     }
     const tl_src_t *s = &it->s;
-    if (s->ts[0] > it->r.hi || s->ts[s->n - 1] < it->r.lo) {
+    if (s->min > it->r.hi || s->max < it->r.lo) {
         it->pos = it->end = 0;
     } else {
-        it->pos = tl_src_lb(s, it->r.lo);
-        it->end = s->ts[s->n - 1] <= it->r.hi ? s->n : tl_gallop_upper(s->ts, it->pos, s->n, it->r.hi);
+        tl_src_bounds(s, it->r, &it->pos, &it->end);
     }
     it->loaded = true;
 }

@@ -226,6 +226,49 @@ Test(page, gallop_upper_matches_upper_bound_from_any_start) {
     tc_end(&t);
 }
 
+/* tl_upper_from: the same answer as a flat upper bound clamped to `from`,
+ * whether it gallops (answer near) or searches afresh (far), with and
+ * without a fence index; tl_pages_bounds: both ends at once, equal to two
+ * flat searches, across fence depths and densities. */
+Test(page, upper_from_and_lockstep_bounds_match_flat_searches) {
+    TC_MEM(t);
+    tlt_rng_t rng;
+    tlt_rng_seed(&rng, 13);
+    size_t sizes[] = {1, 2, 17, 64, 65, 129, 300, 4097, 70001};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        for (int rep = 0; rep < 2; rep++) {
+            /* Dense (heavy duplicates) or sparse keys. */
+            tl_ts_t hi = rep == 0 ? (tl_ts_t)(n / 8 + 1) : (tl_ts_t)n * 1000;
+            tl_ts_t *a = tc_sorted_random(&rng, n, rep == 0 ? -5 : -(tl_ts_t)n * 1000, hi);
+            tl_pages_t p;
+            TLT_OK(tl_pages_build(&t.m, a, n, 64, &p));
+            for (int q = 0; q < 3000; q++) {
+                size_t from = tlt_rng_below(&rng, n + 1);
+                tl_ts_t x = tlt_sat_add(a[tlt_rng_below(&rng, n)], (q % 3) - 1);
+                size_t want = tl_upper_bound(a, n, x);
+                if (want < from) want = from;
+                cr_assert_eq(tl_upper_from(&p, a, from, n, x), want, "paged n=%zu from=%zu", n, from);
+                cr_assert_eq(tl_upper_from(NULL, a, from, n, x), want, "flat n=%zu from=%zu", n, from);
+                tl_ts_t x2 = x;
+                tl_ts_t x1 = tlt_sat_add(a[tlt_rng_below(&rng, n)], -(tl_ts_t)(q % 4));
+                if (x1 > x2) {
+                    tl_ts_t tmp = x1;
+                    x1 = x2;
+                    x2 = tmp;
+                }
+                size_t lo = 99, hi = 99;
+                tl_pages_bounds(&p, a, n, x1, x2, &lo, &hi);
+                cr_assert_eq(lo, tl_lower_bound(a, n, x1), "bounds lo n=%zu", n);
+                cr_assert_eq(hi, tl_upper_bound(a, n, x2), "bounds hi n=%zu", n);
+            }
+            tl_pages_free(&t.m, &p);
+            free(a);
+        }
+    }
+    tc_end(&t);
+}
+
 Test(page, paged_searches_handle_duplicates_straddling_page_edges) {
     TC_MEM(t);
     /* A run of one value covering several whole pages and page edges. */
