@@ -237,8 +237,21 @@ TL_NODISCARD tl_status_t tl_point(tl_log_t *log, tl_ts_t ts, tl_handle_t *out, s
 /* Pins the current state: immutable sources, a view of the memtable, the
  * tombstones and the sequence. Returns TL_ESTATE after close. */
 TL_NODISCARD tl_status_t tl_snapshot_acquire(tl_log_t *log, tl_snapshot_t **out);
+void tl_snapshot_retain(tl_snapshot_t *snap);  /* one more pin, released the same way */
 void tl_snapshot_release(tl_snapshot_t *snap); /* accepts NULL */
+
+/* True when a snapshot taken now would pin exactly what snap pins: no write,
+ * delete or publish (seal, flush, compaction) happened since it was taken.
+ * A reader that keeps a snapshot may then read it again instead of pinning
+ * anew. Lock-free: two atomic loads. False after close or for another log's
+ * snapshot. */
+int tl_snapshot_current(tl_log_t *log, const tl_snapshot_t *snap); /* 1 or 0 */
+
+/* tl_point on an already pinned snapshot (no pin of its own). */
+TL_NODISCARD tl_status_t tl_point_in(tl_snapshot_t *snap, tl_ts_t ts, tl_handle_t *out,
+                                     size_t cap, size_t *n_total);
 tl_seq_t tl_snapshot_seq(const tl_snapshot_t *snap);
+uint32_t tl_snapshot_pins(const tl_snapshot_t *snap); /* live pins on it (diagnostics) */
 
 /* Exact visible counts, tombstone-aware, by binary search per source. */
 TL_NODISCARD tl_status_t tl_count_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t t2, uint64_t *out);

@@ -152,6 +152,7 @@ tl_status_t tl_open(const tl_config_t *cfg, tl_log_t **out) {
     tl_ref_init(&log->refs);
     atomic_init(&log->closed, false);
     atomic_init(&log->seq, 0);
+    atomic_init(&log->epoch, 0);
     atomic_init(&log->seals, 0);
     atomic_init(&log->flushes, 0);
     atomic_init(&log->compactions, 0);
@@ -294,7 +295,7 @@ static void snapshot_fill(tl_log_t *log, tl_snapshot_t *s) {
     s->man = log->man;
     tl_tombs_retain(log->tombs);
     s->tombs = log->tombs;
-    s->epoch = log->epoch;
+    s->epoch = atomic_load_explicit(&log->epoch, memory_order_relaxed); /* under the lock */
     s->prev = log->snap_tail;
     if (log->snap_tail != NULL) {
         log->snap_tail->next = s;
@@ -349,6 +350,24 @@ tl_status_t tl_point(tl_log_t *log, tl_ts_t ts, tl_handle_t *out, size_t cap, si
     return st;
 }
 
+tl_status_t tl_point_in(tl_snapshot_t *snap, tl_ts_t ts, tl_handle_t *out, size_t cap,
+                        size_t *n_total) {
+    *n_total = 0;
+    if (snap == NULL) return TL_ERR(TL_EINVAL);
+    return tl_point_collect(snap, ts, out, cap, n_total);
+}
+
+int tl_snapshot_current(tl_log_t *log, const tl_snapshot_t *snap) {
+    if (log == NULL || snap == NULL || snap->log != log || is_closed(log)) return 0;
+    /* Every write and delete takes a sequence; every publish (seal, freeze,
+     * flush, compaction, direct batch) bumps the epoch. Both unchanged: a
+     * snapshot taken now would pin the very same state. */
+    return atomic_load_explicit(&log->seq, memory_order_acquire) == snap->seq &&
+                   atomic_load_explicit(&log->epoch, memory_order_acquire) == snap->epoch
+               ? 1
+               : 0;
+}
+
 void tl_log__snapshot_gone(tl_log_t *log, tl_snapshot_t *s) {
     tl_mutex_lock(&log->lock);
     if (s->prev != NULL) {
@@ -374,6 +393,15 @@ void tl_log__snapshot_gone(tl_log_t *log, tl_snapshot_t *s) {
 }
 
 /* ---------------------------------------------------------------- publishing */
+
+/* Caller holds the publish lock (the only writer of epoch). Release: a
+ * reader that sees the new epoch (tl_snapshot_current) also sees what was
+ * published with it. */
+static uint64_t bump_epoch(tl_log_t *log) {
+    uint64_t e = atomic_load_explicit(&log->epoch, memory_order_relaxed) + 1;
+    atomic_store_explicit(&log->epoch, e, memory_order_release);
+    return e;
+}
 
 static tl_seq_t cur_seq(const tl_log_t *log) {
     /* Only the writer issues sequences, so it may read its own relaxed. */
@@ -422,7 +450,7 @@ tl_status_t tl_log__publish(tl_log_t *log, const tl_manifest_edit_t *edit, tl_me
 #endif
     log->man = man;
     if (sealed != NULL) tl_mt_reset(sealed, &log->mem, &log->mt);
-    uint64_t epoch = ++log->epoch;
+    uint64_t epoch = bump_epoch(log);
     tl_mutex_unlock(&log->lock);
     tl_manifest_release(&log->mem, old);
     if (dropped != NULL) tl_retire_push_list(&log->retire, dropped, epoch);
@@ -493,7 +521,7 @@ static bool freeze_memtable(tl_log_t *log) {
         log->frozen = log->mt;
         tl_mt_init(&log->mt, log->frozen.max_records, log->frozen.ooo_budget);
         log->mt.spare = spare;
-        log->epoch++; /* what readers pin changed shape */
+        (void)bump_epoch(log); /* what readers pin changed shape */
     }
     tl_mutex_unlock(&log->lock);
     return ok;
@@ -572,7 +600,7 @@ static tl_status_t batch_to_memrun(tl_log_t *log, const tl_ts_t *ts, const tl_ha
     st = tl_manifest_derive(m, old, &e, &man);
     if (st == TL_OK) {
         log->man = man;
-        log->epoch++;
+        (void)bump_epoch(log);
         publish_seq(log, seq);
     }
     tl_mutex_unlock(&log->lock);

@@ -55,7 +55,8 @@ struct tl_log {
     tl_memtable_t frozen; /* a full memtable awaiting the worker's seal (see above) */
     tl_tombs_t *tombs;
     atomic_uint_fast64_t seq; /* last sequence issued, release-stored */
-    uint64_t epoch;           /* bumped by every publish */
+    atomic_uint_fast64_t epoch; /* bumped by every publish (under the lock); read
+                                 * lock-free by tl_snapshot_current */
     tl_snapshot_t *snap_head, *snap_tail; /* live snapshots, oldest first */
     size_t n_snaps;
     tl_snapshot_t *snap_free; /* released snapshot structs kept for reuse (via next) */

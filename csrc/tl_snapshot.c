@@ -22,6 +22,8 @@ void tl_snapshot_release(tl_snapshot_t *snap) {
 
 tl_seq_t tl_snapshot_seq(const tl_snapshot_t *snap) { return snap->seq; }
 
+uint32_t tl_snapshot_pins(const tl_snapshot_t *snap) { return tl_ref_get(&snap->refs); }
+
 void tl_src_of_segment(tl_src_t *s, const tl_segment_t *seg) {
     s->ts = seg->recs->ts;
     s->h = seg->recs->h;

@@ -164,9 +164,14 @@ cdef extern from "timelog.h" nogil:
     # ------------------------------------------------------------ snapshots
 
     tl_status_t tl_snapshot_acquire(tl_log_t *log, tl_snapshot_t **out)
+    void tl_snapshot_retain(tl_snapshot_t *snap)
     # May run on_drop (last pin after close): call with the GIL held.
     void tl_snapshot_release(tl_snapshot_t *snap)
+    int tl_snapshot_current(tl_log_t *log, const tl_snapshot_t *snap)
+    tl_status_t tl_point_in(tl_snapshot_t *snap, tl_ts_t ts, tl_handle_t *out, size_t cap,
+                            size_t *n_total)
     tl_seq_t tl_snapshot_seq(const tl_snapshot_t *snap)
+    uint32_t tl_snapshot_pins(const tl_snapshot_t *snap)
 
     tl_status_t tl_count_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t t2, uint64_t *out)
     tl_status_t tl_count_since(tl_snapshot_t *snap, tl_ts_t t1, uint64_t *out)
@@ -255,9 +260,16 @@ cdef class Timelog:
     cdef _tlpy_fault_t *_faults      # every fault allocator this object made (freed in dealloc)
     cdef unsigned long _wowner       # thread running a writer call without the GIL, or 0
     cdef int _wdepth                 # its nesting depth
+    # The pin the last read took, reused by the next reads while nothing was
+    # written or published (tl_snapshot_current); writers and close drop it.
+    # A raw pin, not a _Snapshot: that would reference this object (a cycle).
+    cdef tl_snapshot_t *_rsnap
     cdef object __weakref__
 
     cdef int _require_open(self) except -1
+    cdef tl_snapshot_t *_read_snap(self) except NULL
+    cdef tl_snapshot_t *_read_pin(self) except NULL
+    cdef void _unpin_reads(self) noexcept
     cdef int _enter(self) except -1
     cdef int _leave(self) except -1
     cdef int _close_deferred(self) except -1

@@ -804,6 +804,7 @@ cdef class Timelog:
         # holds one too, so each engine is torn down here or before, and the
         # fault allocators (if any) are no longer used by anyone.
         cdef tl_log_t *log = self._log
+        self._unpin_reads()
         self._log = NULL
         if log is not NULL:
             tl_close(log)
@@ -965,6 +966,7 @@ cdef class Timelog:
         """Starts a writer call that releases the GIL: owns the log and
         brackets the call (_enter); returns the engine, or raises if closed."""
         cdef tl_log_t *log
+        self._unpin_reads()
         self._own()
         log = self._log
         if log is NULL:
@@ -1063,6 +1065,8 @@ cdef class Timelog:
     cdef int _append_one(self, int64_t ts, object obj) except -1:
         cdef tl_status_t st
         cdef PyObject *p = <PyObject *> obj
+        if self._rsnap is not NULL:
+            self._unpin_reads()
         if self._wowner != 0:
             self._wait_writer()
         if self._log is NULL:
@@ -1102,31 +1106,70 @@ cdef class Timelog:
             return _check(st)
         return self._after_write(st)
 
+    # ------------------------------------------------------------ read pins
+    #
+    # Pinning takes the publish lock and a dozen atomic reference counts; a
+    # read-heavy session (a notebook slicing a loaded log) would pin the
+    # same state over and over. So the last read's pin is kept (_rsnap) and
+    # reused while tl_snapshot_current says nothing was written or published
+    # since. Every writer call drops it before writing (a kept pin must never
+    # make a write copy a buffer, or keep deleted objects alive), and so do
+    # close() and validate(). A publish by the maintenance worker makes it
+    # stale: the next read replaces it, so at most one superseded state
+    # stays pinned until the log is used again.
+
+    cdef tl_snapshot_t *_read_snap(self) except NULL:
+        """The current read pin, borrowed: valid while the GIL is held and
+        no Python code runs (a writer may drop it). Raises if closed."""
+        cdef tl_snapshot_t *s = self._rsnap
+        if s is not NULL:
+            if tl_snapshot_current(self._log, s):
+                return s
+            self._unpin_reads()
+            # Releasing it may let the engine give back objects only it kept.
+            self._drain()
+        self._require_open()
+        _check(tl_snapshot_acquire(self._log, &s))
+        self._rsnap = s
+        return s
+
+    cdef tl_snapshot_t *_read_pin(self) except NULL:
+        """A pin of the current state owned by the caller (tl_snapshot_release
+        it): the read pin plus one reference, for reads that release the GIL
+        or outlive the call."""
+        cdef tl_snapshot_t *s = self._read_snap()
+        tl_snapshot_retain(s)
+        return s
+
+    cdef void _unpin_reads(self) noexcept:
+        # The log is open whenever _rsnap is set (close() unpins first), so
+        # this release never tears the engine down nor runs on_drop; what it
+        # makes releasable is drained by the caller (every write drains).
+        cdef tl_snapshot_t *s = self._rsnap
+        if s is not NULL:
+            self._rsnap = NULL
+            tl_snapshot_release(s)
+
     cdef _Snapshot _snapshot(self):
         cdef _Snapshot snap
         cdef tl_status_t st
         snap = _Snapshot.__new__(_Snapshot)
-        # Checked after the allocation, which may run finalizers that close the log.
-        if self._log is NULL:
-            raise TimelogError(_CLOSED_MSG)
-        st = tl_snapshot_acquire(self._log, &snap._snap)
-        if st != TL_OK:
-            snap._snap = NULL
-            _check(st)
-            raise TimelogError("snapshot_acquire failed")
+        # After the allocation, which may run finalizers that close the log.
+        snap._snap = self._read_pin()
         snap._owner = self
         return snap
 
     cdef TimelogIter _iter(self, int kind, int64_t t1, int64_t t2):
-        # The engine iterator pins the snapshot itself, so the pin taken here
-        # is handed over at once and no Python snapshot object is made (it is
-        # made lazily by view()). The iterator is created first: that may run
-        # the cycle collector, which must find no half-made engine state.
+        # The engine iterator takes its own pin on the read pin, so no Python
+        # snapshot object is made (view() makes one lazily). The iterator is
+        # created first: that may run the cycle collector, which must find
+        # no half-made engine state.
         cdef TimelogIter it = TimelogIter.__new__(TimelogIter)
-        cdef tl_snapshot_t *snap = NULL
+        cdef tl_snapshot_t *snap
         cdef tl_status_t st
-        self._require_open()
-        _check(tl_snapshot_acquire(self._log, &snap))
+        # Borrowed: nothing runs Python code before the engine iterator
+        # takes its own pin on it.
+        snap = self._read_snap()
         if kind == _K_RANGE:
             st = tl_iter_range(snap, t1, t2, &it._it)
         elif kind == _K_SINCE:
@@ -1137,7 +1180,6 @@ cdef class Timelog:
             st = tl_iter_point(snap, t1, &it._it)
         else:
             st = tl_iter_all(snap, &it._it)
-        tl_snapshot_release(snap)   # the iterator holds its own pin (or failed)
         if st != TL_OK:
             it._it = NULL
             _check(st)
@@ -1189,6 +1231,7 @@ Stores one record. Amortized O(1).
         cdef PyObject *p
         if b is _MISSING:
             if ts is _MISSING or ts is None:
+                self._unpin_reads()
                 self._wait_writer()
                 if self._log is NULL:
                     raise TimelogError(_CLOSED_MSG)
@@ -1636,7 +1679,7 @@ Stores one record. Amortized O(1).
         return self._at(_ts(ts, self._unit))
 
     cdef list _at(self, int64_t t):
-        # tl_point reads on a short internal pin without allocating. The
+        # tl_point_in reads the kept read pin without allocating. The
         # handles are INCREFed in plain C straight after the read, before
         # anything that can run Python code (creating the list may run the
         # cycle collector, whose finalizers may delete, flush and drain), so
@@ -1647,7 +1690,7 @@ Stores one record. Amortized O(1).
         self._require_open()
         try:
             while True:
-                _check(tl_point(self._log, t, buf, cap, &n))
+                _check(tl_point_in(self._read_snap(), t, buf, cap, &n))
                 if n <= cap:
                     for i in range(n):
                         _incref(<PyObject *> <size_t> buf[i])
@@ -1704,7 +1747,7 @@ Stores one record. Amortized O(1).
         cdef tl_ts_t rts
         cdef tl_handle_t rh
         self._require_open()
-        _check(tl_snapshot_acquire(self._log, &snap))
+        snap = self._read_pin()
         try:
             _check(tl_iter_point(snap, t, &it))
             st = tl_iter_next(it, &rts, &rh)
@@ -1720,7 +1763,7 @@ Stores one record. Amortized O(1).
         cdef tl_snapshot_t *snap = NULL
         cdef tl_status_t st
         self._require_open()
-        _check(tl_snapshot_acquire(self._log, &snap))
+        snap = self._read_pin()
         with nogil:
             st = tl_count_all(snap, &n)
         tl_snapshot_release(snap)
@@ -1749,7 +1792,7 @@ Stores one record. Amortized O(1).
         cdef int64_t a = 0, b = 0
         cdef int kind = _range_kind(t1, t2, self._unit, &a, &b)
         self._require_open()
-        _check(tl_snapshot_acquire(self._log, &snap))
+        snap = self._read_pin()
         with nogil:
             st = _count_kind(snap, kind, a, b, &n)
         tl_snapshot_release(snap)
@@ -1851,7 +1894,7 @@ Stores one record. Amortized O(1).
         cdef tl_status_t st
         cdef tl_ts_t out = 0
         self._require_open()
-        _check(tl_snapshot_acquire(self._log, &snap))
+        snap = self._read_pin()
         with nogil:
             if which == 0:
                 st = tl_min_ts(snap, &out)
@@ -1981,8 +2024,16 @@ Stores one record. Amortized O(1).
         cdef tl_stats_t s
         cdef tl_status_t st
         cdef tl_log_t *log = self._log
+        cdef bint kept
         if log is NULL:
             raise TimelogError(_CLOSED_MSG)
+        if self._rsnap is not NULL and not tl_snapshot_current(log, self._rsnap):
+            # A superseded state would count in the memory figures: let it go.
+            self._unpin_reads()
+            self._drain()
+            log = self._log
+            if log is NULL:
+                raise TimelogError(_CLOSED_MSG)
         self._enter()
         try:
             with nogil:
@@ -1990,6 +2041,12 @@ Stores one record. Amortized O(1).
         finally:
             self._leave()
         _check(st)
+        # The kept read pin is the log's own: not counted unless someone
+        # else (an iterator, an array) pins the same state too.
+        kept = (self._rsnap is not NULL and s.snapshots > 0
+                and tl_snapshot_pins(self._rsnap) == 1)
+        if kept:
+            s.snapshots -= 1
         _check_stats(&s)
         empty = s.min_ts > s.max_ts
         cfg = dict(self._settings)
@@ -2155,6 +2212,7 @@ Stores one record. Amortized O(1).
         cdef tl_log_t *log = self._log
         if log is NULL:
             return
+        self._unpin_reads()
         self._log = NULL
         self._fault = NULL
         if self._deferred is None:
@@ -2645,7 +2703,7 @@ cdef tuple _read_range(Timelog log, int kind, int64_t a, int64_t b, bint with_ob
     cdef uint64_t n = 0
     cdef tl_status_t st
     log._require_open()
-    _check(tl_snapshot_acquire(log._log, &snap))
+    snap = log._read_pin()
     with nogil:
         st = _count_kind(snap, kind, a, b, &n)
         if st == TL_OK:
@@ -2715,7 +2773,7 @@ cdef tuple _bucket_counts(Timelog log, object t1, object t2, object k, bint by_s
     what = "counts(): step" if by_step else "histogram(): bins"
     k = _positive_int(what, k)
     log._require_open()
-    _check(tl_snapshot_acquire(log._log, &snap))
+    snap = log._read_pin()
     try:
         if lo is None or hi is None:
             with nogil:

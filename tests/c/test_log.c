@@ -2822,3 +2822,61 @@ Test(log, full_memtables_freeze_for_the_worker_and_stay_readable, .timeout = 60)
     fx_settle_drops(&f);
     fx_finish(&f);
 }
+
+/* tl_snapshot_current: a kept snapshot is reusable exactly until something
+ * is written or published; tl_point_in reads it like tl_point reads a fresh
+ * pin. */
+Test(log, snapshot_current_until_a_write_or_publish) {
+    fx_t f;
+    fx_open(&f, NULL);
+    fx_append(&f, 5);
+    fx_append(&f, 5);
+    tl_snapshot_t *s;
+    TLT_OK(tl_snapshot_acquire(f.log, &s));
+    cr_assert_eq(tl_snapshot_current(f.log, s), 1);
+    cr_assert_eq(tl_snapshot_current(f.log, s), 1, "reading does not change it");
+    tl_handle_t out[4];
+    size_t n = 0, m = 0;
+    TLT_OK(tl_point_in(s, 5, out, 4, &n));
+    tl_handle_t out2[4];
+    TLT_OK(tl_point(f.log, 5, out2, 4, &m));
+    cr_assert_eq(n, 2);
+    cr_assert_eq(m, 2);
+    cr_assert_arr_eq(out, out2, 2 * sizeof out[0]);
+
+    fx_append(&f, 6); /* a write */
+    cr_assert_eq(tl_snapshot_current(f.log, s), 0);
+    TLT_OK(tl_point_in(s, 6, out, 4, &n));
+    cr_assert_eq(n, 0, "the old snapshot still shows the old state");
+    tl_snapshot_release(s);
+
+    TLT_OK(tl_snapshot_acquire(f.log, &s));
+    cr_assert_eq(tl_snapshot_current(f.log, s), 1);
+    fx_delete_ts(&f, 6); /* a delete */
+    cr_assert_eq(tl_snapshot_current(f.log, s), 0);
+    tl_snapshot_release(s);
+
+    TLT_OK(tl_snapshot_acquire(f.log, &s));
+    TLT_OK(tl_flush(f.log)); /* a publish that changes no visible record */
+    cr_assert_eq(tl_snapshot_current(f.log, s), 0, "a publish retires what it pins");
+    tl_snapshot_release(s);
+
+    tl_log_t *other;
+    tl_config_t cfg;
+    tlt_small_config(NULL, &cfg);
+    cfg.alloc = (tl_allocator_t){0};
+    cfg.on_drop = NULL;
+    TLT_OK(tl_open(&cfg, &other));
+    TLT_OK(tl_snapshot_acquire(f.log, &s));
+    cr_assert_eq(tl_snapshot_current(other, s), 0, "another log's snapshot");
+    cr_assert_eq(tl_snapshot_current(NULL, s), 0);
+    cr_assert_eq(tl_snapshot_current(f.log, NULL), 0);
+    cr_assert_eq(tl_point_in(NULL, 5, out, 4, &n), TL_EINVAL);
+    tl_close(other);
+    tl_snapshot_retain(s);
+    tl_snapshot_release(s);
+    cr_assert_eq(tl_snapshot_current(f.log, s), 1, "retain/release of a pin changes nothing");
+    tl_snapshot_release(s);
+    fx_check(&f);
+    fx_finish(&f);
+}
