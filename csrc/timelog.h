@@ -148,6 +148,21 @@ TL_NODISCARD tl_status_t tl_append_now(tl_log_t *log, tl_handle_t h, tl_ts_t *ts
 TL_NODISCARD tl_status_t tl_append_batch(tl_log_t *log, const tl_ts_t *ts,
                                          const tl_handle_t *h, size_t n);
 
+/* The same, filled in place: tl_batch_open reserves room for n records in
+ * engine memory and returns the two arrays to write (no copy of the caller's
+ * data into a staging buffer, and a sorted batch that becomes a memrun is
+ * never copied at all). tl_batch_commit stores the first n_used records
+ * atomically, exactly as tl_append_batch would, and frees the batch when it
+ * returns TL_OK or TL_EBUSY; on any other status nothing is stored and the
+ * batch is still the caller's, holding the same records (possibly already
+ * sorted): read the handles back if needed, then tl_batch_abandon it. A batch belongs to the writer
+ * that opened it: commit or abandon it before tl_close. */
+typedef struct tl_batch tl_batch_t;
+TL_NODISCARD tl_status_t tl_batch_open(tl_log_t *log, size_t n, tl_batch_t **out, tl_ts_t **ts,
+                                       tl_handle_t **h);
+TL_NODISCARD tl_status_t tl_batch_commit(tl_log_t *log, tl_batch_t *b, size_t n_used);
+void tl_batch_abandon(tl_log_t *log, tl_batch_t *b); /* accepts NULL */
+
 /* Logical deletes (sequenced tombstones): they hide every record written
  * before them, never one written after. */
 TL_NODISCARD tl_status_t tl_delete_range(tl_log_t *log, tl_ts_t t1, tl_ts_t t2); /* [t1, t2) */

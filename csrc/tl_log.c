@@ -575,19 +575,15 @@ tl_status_t tl_append_now(tl_log_t *log, tl_handle_t h, tl_ts_t *ts_out) {
 
 /* A large batch becomes its own memrun: one sequence number, one sort, and
  * the manifest and the sequence become visible together. */
-static tl_status_t batch_to_memrun(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t *h, size_t n) {
+/* Publishes a sorted block (recs->n records, the caller's reference) as a
+ * memrun under the next sequence. On failure nothing changed and the caller
+ * still owns recs. */
+static tl_status_t publish_memrun(tl_log_t *log, tl_recs_t *recs) {
     tl_mem_t *m = &log->mem;
-    tl_recs_t *recs;
-    tl_status_t st = tl_recs_create(m, n, &recs);
-    if (st != TL_OK) return st;
-    st = tl_sort_pairs_into(m, ts, h, n, recs->ts, recs->h);
-    if (st != TL_OK) {
-        tl_recs_release(m, recs);
-        return st;
-    }
-    recs->n = n;
+    tl_status_t st;
     tl_seq_t seq = cur_seq(log) + 1;
     tl_memrun_t *mr;
+    tl_recs_retain(recs); /* the memrun's reference */
     st = tl_memrun_create(m, recs, seq, &mr);
     if (st != TL_OK) {
         tl_recs_release(m, recs);
@@ -608,7 +604,22 @@ static tl_status_t batch_to_memrun(tl_log_t *log, const tl_ts_t *ts, const tl_ha
     if (st != TL_OK) return st;
     tl_manifest_release(m, old);
     tl_log__count(&log->seals, 1);
+    tl_recs_release(m, recs); /* the caller's reference: the memrun keeps it */
     return TL_OK;
+}
+
+/* A batch of at least batch_direct_min records: sorted into a block of its
+ * own, published as a memrun (no pass through the memtable). */
+static tl_status_t batch_to_memrun(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t *h, size_t n) {
+    tl_mem_t *m = &log->mem;
+    tl_recs_t *recs;
+    tl_status_t st = tl_recs_create(m, n, &recs);
+    if (st != TL_OK) return st;
+    st = tl_sort_pairs_into(m, ts, h, n, recs->ts, recs->h);
+    recs->n = n;
+    if (st == TL_OK) st = publish_memrun(log, recs);
+    if (st != TL_OK) tl_recs_release(m, recs);
+    return st;
 }
 
 tl_status_t tl_append_batch(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t *h, size_t n) {
@@ -650,6 +661,71 @@ tl_status_t tl_append_batch(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t 
     if (st != TL_OK) return st;
     if (tl_mt_full(&log->mt)) return after_full(log);
     return TL_OK;
+}
+
+/* ---------------------------------------------------------------- in-place batches */
+
+struct tl_batch {
+    tl_recs_t *recs; /* written by the caller; becomes the memrun when it can */
+};
+
+tl_status_t tl_batch_open(tl_log_t *log, size_t n, tl_batch_t **out, tl_ts_t **ts, tl_handle_t **h) {
+    *out = NULL;
+    *ts = NULL;
+    *h = NULL;
+    if (log == NULL) return TL_ERR(TL_EINVAL);
+    if (is_closed(log)) return TL_ERR(TL_ESTATE);
+    tl_mem_t *m = &log->mem;
+    tl_batch_t *b = tl_mem_alloc(m, sizeof(*b));
+    if (b == NULL) return TL_ERR(TL_ENOMEM);
+    tl_status_t st = tl_recs_create(m, n, &b->recs);
+    if (st != TL_OK) {
+        tl_mem_free(m, b, sizeof(*b));
+        return st;
+    }
+    *out = b;
+    *ts = b->recs->ts;
+    *h = b->recs->h;
+    return TL_OK;
+}
+
+void tl_batch_abandon(tl_log_t *log, tl_batch_t *b) {
+    if (b == NULL) return;
+    tl_recs_release(&log->mem, b->recs);
+    tl_mem_free(&log->mem, b, sizeof(*b));
+}
+
+tl_status_t tl_batch_commit(tl_log_t *log, tl_batch_t *b, size_t n) {
+    if (log == NULL || b == NULL || n > b->recs->cap) return TL_ERR(TL_EINVAL);
+    if (is_closed(log)) return TL_ERR(TL_ESTATE);
+    tl_mem_t *m = &log->mem;
+    tl_recs_t *recs = b->recs;
+    tl_status_t st;
+    if (n == 0) {
+        st = TL_OK;
+    } else if (n == recs->cap && n >= log->batch_direct_min) {
+        /* Full: the caller's block itself becomes the memrun, sorted in
+         * place if it must be (a partly used block is copied instead, so
+         * that ts and h never move under the caller). A failed sort changed
+         * nothing, so the batch is still the caller's. */
+        st = tl_sort_pairs(m, recs->ts, recs->h, n);
+        if (st != TL_OK) return st;
+        recs->n = n;
+        st = publish_memrun(log, recs);
+        if (st != TL_OK) {
+            recs->n = 0;
+            return st;
+        }
+        tl_mem_free(m, b, sizeof(*b)); /* the memrun holds the block now */
+        return tl_maint__after_seal(log);
+    } else {
+        /* Out of order, or small: stored from the block as from any caller
+         * arrays (sorted into place, or into the memtable). */
+        st = tl_append_batch(log, recs->ts, recs->h, n);
+        if (st != TL_OK && st != TL_EBUSY) return st;
+    }
+    tl_batch_abandon(log, b);
+    return st;
 }
 
 static tl_status_t delete_closed(tl_log_t *log, tl_ts_t lo, tl_ts_t hi) {

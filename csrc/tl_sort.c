@@ -91,20 +91,13 @@ void tl_merge_pairs(const tl_ts_t *a_ts, const tl_handle_t *a_h, size_t na, cons
     }
 }
 
-tl_status_t tl_sort_pairs_into(tl_mem_t *m, const tl_ts_t *src_ts, const tl_handle_t *src_h,
-                               size_t n, tl_ts_t *dst_ts, tl_handle_t *dst_h) {
-    if (n == 0) return TL_OK;
-    if (tl_ts_sorted(src_ts, n)) {
-        memcpy(dst_ts, src_ts, n * sizeof(tl_ts_t));
-        memcpy(dst_h, src_h, n * sizeof(tl_handle_t));
-        return TL_OK;
-    }
-    if (n <= SMALL_SORT) {
-        memcpy(dst_ts, src_ts, n * sizeof(tl_ts_t));
-        memcpy(dst_h, src_h, n * sizeof(tl_handle_t));
-        insertion_sort(dst_ts, dst_h, n);
-        return TL_OK;
-    }
+/* Peels the ascending run of src into dst, radix-sorts the late records in
+ * scratch and merges them in from the back. dst may be src itself (the run
+ * only ever moves down, and the merge fills dst from the end): then the sort
+ * is in place, with scratch for the late records only. On TL_ENOMEM nothing
+ * was written. */
+static tl_status_t peel_sort(tl_mem_t *m, const tl_ts_t *src_ts, const tl_handle_t *src_h,
+                             size_t n, tl_ts_t *dst_ts, tl_handle_t *dst_h) {
     /* Count the late records first (those below the running max), so the
      * scratch is sized by them and not by the whole batch: peak memory of a
      * mostly ordered ingest stays close to the batch itself. */
@@ -164,20 +157,28 @@ tl_status_t tl_sort_pairs_into(tl_mem_t *m, const tl_ts_t *src_ts, const tl_hand
     return TL_OK;
 }
 
+tl_status_t tl_sort_pairs_into(tl_mem_t *m, const tl_ts_t *src_ts, const tl_handle_t *src_h,
+                               size_t n, tl_ts_t *dst_ts, tl_handle_t *dst_h) {
+    if (n == 0) return TL_OK;
+    if (tl_ts_sorted(src_ts, n)) {
+        memcpy(dst_ts, src_ts, n * sizeof(tl_ts_t));
+        memcpy(dst_h, src_h, n * sizeof(tl_handle_t));
+        return TL_OK;
+    }
+    if (n <= SMALL_SORT) {
+        memcpy(dst_ts, src_ts, n * sizeof(tl_ts_t));
+        memcpy(dst_h, src_h, n * sizeof(tl_handle_t));
+        insertion_sort(dst_ts, dst_h, n);
+        return TL_OK;
+    }
+    return peel_sort(m, src_ts, src_h, n, dst_ts, dst_h);
+}
+
 tl_status_t tl_sort_pairs(tl_mem_t *m, tl_ts_t *ts, tl_handle_t *h, size_t n) {
     if (n <= 1 || tl_ts_sorted(ts, n)) return TL_OK;
     if (n <= SMALL_SORT) {
         insertion_sort(ts, h, n);
         return TL_OK;
     }
-    size_t bytes = tl_mul_size(n, sizeof(tl_ts_t) + sizeof(tl_handle_t));
-    char *copy = tl_mem_alloc(m, bytes);
-    if (copy == NULL) return TL_ERR(TL_ENOMEM);
-    tl_ts_t *cts = (tl_ts_t *)copy;
-    tl_handle_t *ch = (tl_handle_t *)(cts + n);
-    memcpy(cts, ts, n * sizeof(tl_ts_t));
-    memcpy(ch, h, n * sizeof(tl_handle_t));
-    tl_status_t st = tl_sort_pairs_into(m, cts, ch, n, ts, h);
-    tl_mem_free(m, copy, bytes);
-    return st;
+    return peel_sort(m, ts, h, n, ts, h);
 }

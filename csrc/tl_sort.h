@@ -17,7 +17,8 @@ TL_NODISCARD tl_status_t tl_sort_pairs_into(tl_mem_t *m, const tl_ts_t *src_ts,
                                             const tl_handle_t *src_h, size_t n,
                                             tl_ts_t *dst_ts, tl_handle_t *dst_h);
 
-/* Sorts the pairs in place (uses scratch memory from m). */
+/* Sorts the pairs in place; scratch memory from m for the late records only
+ * (those below the running maximum). TL_ENOMEM changes nothing. */
 TL_NODISCARD tl_status_t tl_sort_pairs(tl_mem_t *m, tl_ts_t *ts, tl_handle_t *h, size_t n);
 
 /* Merges two sorted pair arrays into dst. */

@@ -104,6 +104,13 @@ cdef extern from "timelog.h" nogil:
     tl_status_t tl_append_now(tl_log_t *log, tl_handle_t h, tl_ts_t *ts_out)
     tl_status_t tl_append_batch(tl_log_t *log, const tl_ts_t *ts,
                                 const tl_handle_t *h, size_t n)
+    ctypedef struct tl_batch_t:
+        pass
+    tl_status_t tl_batch_open(tl_log_t *log, size_t n, tl_batch_t **out, tl_ts_t **ts,
+                              tl_handle_t **h)
+    tl_status_t tl_batch_commit(tl_log_t *log, tl_batch_t *b, size_t n_used)
+    # On a batch that was never committed (no on_drop: the handles are the caller's).
+    void tl_batch_abandon(tl_log_t *log, tl_batch_t *b)
 
     tl_status_t tl_delete_range(tl_log_t *log, tl_ts_t t1, tl_ts_t t2)
     tl_status_t tl_delete_since(tl_log_t *log, tl_ts_t t1)

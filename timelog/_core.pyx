@@ -1469,14 +1469,16 @@ Stores one record. Amortized O(1).
         cdef Py_ssize_t n, i, bad = -1
         cdef Py_ssize_t stride
         cdef const char *base
-        cdef const tl_ts_t *src
-        cdef tl_ts_t *copy = NULL
-        cdef tl_handle_t *ha = NULL
         cdef bint is_list
-        cdef bint handed = False
         cdef Py_ssize_t n_obj
         cdef PyObject *p
         cdef int64_t lo
+        cdef tl_log_t *log
+        cdef tl_batch_t *batch = NULL
+        cdef int64_t bad_ts = 0
+        cdef tl_ts_t *bts = NULL
+        cdef tl_handle_t *bh = NULL
+        cdef tl_status_t st = TL_OK
         self._require_open()
         if mostly_ordered is not None and not isinstance(mostly_ordered, bool):
             raise TypeError("mostly_ordered must be None or a bool, got %s"
@@ -1499,50 +1501,63 @@ Stores one record. Amortized O(1).
                              "objects); nothing was stored" % (n, n_obj))
         if n == 0:
             return
-        ha = <tl_handle_t *> PyMem_Malloc(n * sizeof(tl_handle_t))
-        if ha is NULL:
-            raise MemoryError()
-        if is_list:
-            for i in range(n):
-                p = PyList_GET_ITEM(objects, i)
-                _incref(p)
-                ha[i] = <tl_handle_t> <size_t> p
-        else:
-            for i in range(n):
-                p = PyTuple_GET_ITEM(objects, i)
-                _incref(p)
-                ha[i] = <tl_handle_t> <size_t> p
+        # The records are written straight into an engine block (one copy of
+        # the timestamps, none of the handles; a sorted batch that becomes a
+        # memrun is never copied again). From the size check below to the
+        # commit no Python code runs: the list cannot change under the loop
+        # taking references.
+        log = self._wbegin()
         try:
-            stride = mv.strides[0]
-            if stride == sizeof(tl_ts_t):
-                src = &mv[0]
+            # Waiting for another thread's writer call (_own) releases the
+            # GIL: the list may have changed size meanwhile.
+            n_obj = PyList_GET_SIZE(objects) if is_list else PyTuple_GET_SIZE(objects)
+            if n_obj != n:
+                raise ValueError("bulk_append(): the objects list changed size while "
+                                 "waiting for another writer; nothing was stored")
+            _check(tl_batch_open(log, <size_t> n, &batch, &bts, &bh))
+            if is_list:
+                for i in range(n):
+                    p = PyList_GET_ITEM(objects, i)
+                    _incref(p)
+                    bh[i] = <tl_handle_t> <size_t> p
             else:
-                copy = <tl_ts_t *> PyMem_Malloc(n * sizeof(tl_ts_t))
-                if copy is NULL:
-                    raise MemoryError()
-                base = <const char *> &mv[0]
-                with nogil:
+                for i in range(n):
+                    p = PyTuple_GET_ITEM(objects, i)
+                    _incref(p)
+                    bh[i] = <tl_handle_t> <size_t> p
+            stride = mv.strides[0]
+            base = <const char *> &mv[0]
+            with nogil:
+                if stride == sizeof(tl_ts_t):
+                    memcpy(bts, base, <size_t> n * sizeof(tl_ts_t))
+                else:
                     for i in range(n):
-                        copy[i] = (<const tl_ts_t *> (base + i * stride))[0]
-                src = copy
-            if self._has_min_ts:
-                lo = self._min_ts_c
-                with nogil:
+                        bts[i] = (<const tl_ts_t *> (base + i * stride))[0]
+                if self._has_min_ts:
+                    lo = self._min_ts_c
                     for i in range(n):
-                        if src[i] < lo:
+                        if bts[i] < lo:
                             bad = i
+                            bad_ts = bts[i]
                             break
-                if bad >= 0:
-                    self._guard(src[bad])
-            # From here the references are _append_batch's: it gives them
-            # back itself when the engine stores nothing.
-            handed = True
-            self._append_batch(<tl_ts_t *> src, ha, <size_t> n)
+            if bad < 0:
+                with nogil:
+                    st = tl_batch_commit(log, batch, <size_t> n)
+                if st == TL_OK or st == TL_EBUSY:
+                    batch = NULL   # stored: the references are the engine's
         finally:
-            if not handed:
-                _decref_handles(ha, <size_t> n)
-            PyMem_Free(copy)
-            PyMem_Free(ha)
+            if batch is not NULL:
+                # Nothing stored: give the references back (read from the
+                # batch itself, never from the list another thread may have
+                # changed meanwhile), then free it.
+                _decref_handles(bh, <size_t> n)
+                tl_batch_abandon(log, batch)
+            self._wend()
+        if bad >= 0:
+            self._guard(bad_ts)
+        if st != TL_OK and st != TL_EBUSY:
+            _check(st)
+        self._after_write(st)
 
     # ------------------------------------------------------------ deletes
 

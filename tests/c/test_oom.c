@@ -46,6 +46,7 @@ typedef enum wk {
                    * flags & 2) goes back by `back` */
     W_APPEND,     /* one append at a */
     W_BATCH,      /* n records, ts in [a, b), sorted if flags & 1 */
+    W_INPLACE,    /* the same through tl_batch_open/commit (abandoned on failure) */
     W_DEL_RANGE,  /* [a, b) */
     W_DEL_SINCE,  /* [a, MAX] */
     W_DEL_BEFORE, /* [MIN, a) */
@@ -112,6 +113,11 @@ static size_t build_workload(wop_t *w, size_t cap) {
     /* Large batches (>= half a memtable) become memruns directly. */
     W(.k = W_BATCH, .a = -50, .b = 250, .n = 100);
     W(.k = W_BATCH, .a = 100, .b = 200, .n = 90, .flags = 1);
+    /* In place: small, large unsorted (copied), large sorted (the block
+     * itself becomes the memrun). */
+    W(.k = W_INPLACE, .a = 0, .b = 200, .n = 12);
+    W(.k = W_INPLACE, .a = -20, .b = 220, .n = 100);
+    W(.k = W_INPLACE, .a = 50, .b = 260, .n = 110, .flags = 1);
     /* A delete over memtable records: the seal drops them. */
     W(.k = W_DEL_RANGE, .a = 10, .b = 40);
     W(.k = W_FLUSH);
@@ -321,6 +327,11 @@ static void apply_delete(ofx_t *f, tl_ts_t lo, tl_ts_t hi) {
         tlt_model_delete_incl(&f->m, lo, hi, mark_dead, f);
 }
 
+static int cmp_handle(const void *a, const void *b) {
+    tl_handle_t x = *(const tl_handle_t *)a, y = *(const tl_handle_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Runs one call of a step (index j within it), retrying after TL_ENOMEM. */
 static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_t *bts,
                      const tl_handle_t *bh) {
@@ -350,6 +361,36 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
             tlt_model_add_batch(&f->m, bts, bh, (size_t)op->n);
             f->next_h += (tl_handle_t)op->n;
             return;
+        case W_INPLACE: {
+            tl_batch_t *b = NULL;
+            tl_ts_t *bt = NULL;
+            tl_handle_t *bhh = NULL;
+            c.what = "tl_batch_open";
+            c.st = tl_batch_open(f->log, (size_t)op->n, &b, &bt, &bhh);
+            if (settle(f, &c, inj0, op_i, attempt))
+                continue;
+            memcpy(bt, bts, (size_t)op->n * sizeof *bt);
+            memcpy(bhh, bh, (size_t)op->n * sizeof *bhh);
+            inj0 = tlt_alloc_injected(&f->env.alloc);
+            c.what = "tl_batch_commit";
+            c.st = tl_batch_commit(f->log, b, (size_t)op->n);
+            if (c.st != TL_OK) {
+                /* Nothing stored: every handle is still in the batch (it may
+                 * have been sorted in place already). */
+                tl_handle_t got[BATCH_MAX], want[BATCH_MAX];
+                memcpy(got, bhh, (size_t)op->n * sizeof *got);
+                memcpy(want, bh, (size_t)op->n * sizeof *want);
+                qsort(got, (size_t)op->n, sizeof *got, cmp_handle);
+                qsort(want, (size_t)op->n, sizeof *want, cmp_handle);
+                cr_assert_arr_eq(got, want, (size_t)op->n * sizeof *got);
+                tl_batch_abandon(f->log, b);
+            }
+            if (settle(f, &c, inj0, op_i, attempt))
+                continue;
+            tlt_model_add_batch(&f->m, bts, bh, (size_t)op->n);
+            f->next_h += (tl_handle_t)op->n;
+            return;
+        }
         case W_DEL_RANGE:
             c.what = "tl_delete_range";
             c.st = tl_delete_range(f->log, op->a, op->b);
@@ -593,7 +634,7 @@ static void run_workload(ofx_t *f, const wop_t *w, size_t nw) {
         const wop_t *op = &w[i];
         f->op_i = i;
         int calls = op->k == W_RUN || op->k == W_MAINT || op->k == W_BATCHES ? op->n : 1;
-        if (op->k == W_BATCH) {
+        if (op->k == W_BATCH || op->k == W_INPLACE) {
             cr_assert_leq(op->n, BATCH_MAX);
             for (int j = 0; j < op->n; j++) {
                 uint64_t width = (uint64_t)op->b - (uint64_t)op->a;
