@@ -211,7 +211,11 @@ static inline size_t node_rank(const tl_ts_t *a, size_t lo, size_t hi, tl_ts_t x
     return lo + (le ? tl_upper_bound(a + lo, hi - lo, x) : tl_lower_bound(a + lo, hi - lo, x));
 }
 
-static inline size_t fence_rank(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x, bool le) {
+/* pf_h (may be NULL): the handles of the block, whose lines under the last
+ * node are requested before that node is searched, so a caller about to
+ * read the handle at the answer overlaps that miss with the timestamps'. */
+static inline size_t fence_rank(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x, bool le,
+                                const tl_handle_t *pf_h) {
     size_t top = p->n_levels;
     const tl_ts_t *a = top > 0 ? p->lvl[top - 1] : ts;
     size_t r = node_rank(a, 0, top > 0 ? p->lvl_len[top - 1] : n, x, le);
@@ -220,6 +224,10 @@ static inline size_t fence_rank(const tl_pages_t *p, const tl_ts_t *ts, size_t n
         a = l > 0 ? p->lvl[l - 1] : ts;
         size_t len = l > 0 ? p->lvl_len[l - 1] : n;
         size_t lo = (r - 1) * TL_FENCE_FANOUT + 1;
+        if (l == 0 && pf_h != NULL) {
+            TL_PREFETCH(pf_h + lo);
+            TL_PREFETCH(pf_h + lo + 8);
+        }
         r = node_rank(a, lo, TL_MIN(r * TL_FENCE_FANOUT, len), x, le);
     }
     return r;
@@ -257,12 +265,18 @@ void tl_pages_bounds(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x
 
 size_t tl_pages_lower_bound(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x) {
     if (n == 0) return 0;
-    return fence_rank(p, ts, n, x, false);
+    return fence_rank(p, ts, n, x, false, NULL);
+}
+
+size_t tl_pages_lower_bound_h(const tl_pages_t *p, const tl_ts_t *ts, const tl_handle_t *h,
+                              size_t n, tl_ts_t x) {
+    if (n == 0) return 0;
+    return fence_rank(p, ts, n, x, false, h);
 }
 
 size_t tl_pages_upper_bound(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x) {
     if (n == 0) return 0;
-    return fence_rank(p, ts, n, x, true);
+    return fence_rank(p, ts, n, x, true, NULL);
 }
 
 bool tl_ts_sorted(const tl_ts_t *ts, size_t n) {

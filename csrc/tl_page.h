@@ -74,6 +74,10 @@ size_t tl_pages_bytes(const tl_pages_t *p);
 /* lower/upper bound through the fence index: same answers as the flat searches. */
 size_t tl_pages_lower_bound(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x);
 size_t tl_pages_upper_bound(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x);
+/* Lower bound for a caller that reads the handle there next: the handle
+ * lines are fetched while the last node of timestamps is searched. */
+size_t tl_pages_lower_bound_h(const tl_pages_t *p, const tl_ts_t *ts, const tl_handle_t *h,
+                              size_t n, tl_ts_t x);
 
 /* The end of a range starting at `from`: first i >= from with ts[i] > x.
  * Gallops while the answer lies within TL_GALLOP_NEAR records (short ranges:

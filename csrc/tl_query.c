@@ -148,7 +148,7 @@ typedef struct point_ctx {
 static void point_one(void *vctx, const tl_src_t *s) {
     point_ctx_t *c = vctx;
     if (s->n == 0 || s->min > c->ts || s->max < c->ts) return;
-    for (size_t i = tl_src_lb(s, c->ts); i < s->n && s->ts[i] == c->ts; i++) {
+    for (size_t i = tl_src_lb_h(s, c->ts); i < s->n && s->ts[i] == c->ts; i++) {
         if (c->hide > tl_src_seq(s, i)) continue;
         if (c->n < c->cap) c->out[c->n] = s->h[i];
         c->n++;

@@ -90,6 +90,6 @@ void tl_src_bounds(const tl_src_t *s, tl_range_t r, size_t *a, size_t *b) {
             return;
         }
     }
-    *a = cut_lo ? tl_src_lb(s, r.lo) : 0;
+    *a = cut_lo ? tl_src_lb_h(s, r.lo) : 0;
     *b = cut_hi ? tl_upper_from(s->pages, s->ts, *a, s->n, r.hi) : s->n;
 }

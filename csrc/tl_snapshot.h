@@ -65,6 +65,12 @@ static inline size_t tl_src_lb(const tl_src_t *s, tl_ts_t x) {
     return s->pages ? tl_pages_lower_bound(s->pages, s->ts, s->n, x) : tl_lower_bound(s->ts, s->n, x);
 }
 
+/* tl_src_lb for a reader of the handles from there (see tl_pages_lower_bound_h). */
+static inline size_t tl_src_lb_h(const tl_src_t *s, tl_ts_t x) {
+    return s->pages ? tl_pages_lower_bound_h(s->pages, s->ts, s->h, s->n, x)
+                    : tl_lower_bound(s->ts, s->n, x);
+}
+
 static inline size_t tl_src_ub(const tl_src_t *s, tl_ts_t x) {
     return s->pages ? tl_pages_upper_bound(s->pages, s->ts, s->n, x) : tl_upper_bound(s->ts, s->n, x);
 }

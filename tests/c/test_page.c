@@ -179,6 +179,9 @@ Test(page, fence_index_searches_agree_with_flat_ones_across_levels) {
                 if (q % 7 == 0) x = tlt_sat_add(x, (q % 3) - 1);
                 cr_assert_eq(tl_pages_lower_bound(&p, a, n, x), tl_lower_bound(a, n, x),
                              "fence lower n=%zu x=%lld", n, (long long)x);
+                /* The variant that prefetches handles answers the same. */
+                cr_assert_eq(tl_pages_lower_bound_h(&p, a, (const tl_handle_t *)a, n, x),
+                             tl_lower_bound(a, n, x), "fence lower_h n=%zu", n);
                 cr_assert_eq(tl_pages_upper_bound(&p, a, n, x), tl_upper_bound(a, n, x),
                              "fence upper n=%zu x=%lld", n, (long long)x);
             }
