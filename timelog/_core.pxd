@@ -291,6 +291,9 @@ cdef class Timelog:
     cdef int _guard(self, int64_t ts) except -1
     cdef int _append_one(self, int64_t ts, object obj) except -1
     cdef int _append_batch(self, tl_ts_t *ts, tl_handle_t *h, size_t n) except -1
+    cdef int _extend_direct(self, object items, object tss, object objs, Py_ssize_t n,
+                            tl_ts_t *tsa, tl_handle_t *ha, Py_ssize_t *pi,
+                            size_t *pk) except -1
     cdef int _open(self, dict settings, object fail_alloc) except -1
     cdef _Snapshot _snapshot(self)
     cdef TimelogIter _iter(self, int kind, int64_t t1, int64_t t2)

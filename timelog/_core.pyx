@@ -1082,6 +1082,65 @@ cdef class Timelog:
             return 0
         return self._after_write(st)
 
+    cdef int _extend_direct(self, object items, object tss, object objs, Py_ssize_t n,
+                            tl_ts_t *tsa, tl_handle_t *ha, Py_ssize_t *pi,
+                            size_t *pk) except -1:
+        """extend()'s fast path: while the input is exact (int, obj) tuples
+        (or exact ints beside the objects), the records go straight into an
+        engine batch, with no Python code running; all of them: stored here,
+        returns 1. Otherwise returns 0 with nothing stored, the records taken
+        so far (their references included) moved to tsa/ha, *pk of them, and
+        *pi the first item the general path must look at.
+        """
+        cdef tl_log_t *log
+        cdef tl_batch_t *batch = NULL
+        cdef tl_ts_t *bts = NULL
+        cdef tl_handle_t *bh = NULL
+        cdef size_t k = 0
+        cdef Py_ssize_t i = 0
+        cdef tl_status_t st = TL_OK
+        cdef bint stored = False
+        log = self._wbegin()
+        try:
+            # _wbegin may have waited for another thread's writer with the
+            # GIL released: the lists may have changed size meanwhile.
+            if items is not None:
+                if _seq_size(items) != n:
+                    return 0
+            elif _seq_size(tss) != n or _seq_size(objs) != n:
+                return 0
+            _check(tl_batch_open(log, <size_t> n, &batch, &bts, &bh))
+            if items is not None:
+                i = _pairs_fast(items, 0, n, bts, bh, &k, self._has_min_ts, self._min_ts_c)
+            else:
+                i = _columns_fast(tss, objs, 0, n, bts, bh, &k, self._has_min_ts,
+                                  self._min_ts_c)
+            if i < n:
+                # Hand what was taken to the general path (references too).
+                memcpy(tsa, bts, k * sizeof(tl_ts_t))
+                memcpy(ha, bh, k * sizeof(tl_handle_t))
+                pi[0] = i
+                pk[0] = k
+                tl_batch_abandon(log, batch)
+                batch = NULL
+                return 0
+            with nogil:
+                st = tl_batch_commit(log, batch, <size_t> n)
+            if st == TL_OK or st == TL_EBUSY:
+                batch = NULL   # stored: the references are the engine's
+                stored = True
+        finally:
+            if batch is not NULL:
+                # Nothing stored: give back the references taken (a failed
+                # commit still holds all n, possibly reordered).
+                _decref_handles(bh, k)
+                tl_batch_abandon(log, batch)
+            self._wend()
+        if not stored:
+            _check(st)
+        self._after_write(st)
+        return 1
+
     cdef int _append_batch(self, tl_ts_t *ts, tl_handle_t *h, size_t n) except -1:
         """Stores n records whose handles were already increfed, in one call.
 
@@ -1340,6 +1399,10 @@ Stores one record. Amortized O(1).
             if tsa is NULL or ha is NULL:
                 raise MemoryError()
             i = 0
+            if self._extend_direct(items, tss, objs, n, tsa, ha, &i, &k):
+                PyMem_Free(tsa)
+                PyMem_Free(ha)
+                return
             while i < n:
                 if items is not None:
                     i = _pairs_fast(items, i, n, tsa, ha, &k, self._has_min_ts,

@@ -526,7 +526,23 @@ static void op_batch(fz_t *f, rd_t *r) {
             hs[i] = hs[n - 1 - i];
             hs[n - 1 - i] = b;
         }
-    tl_status_t st = tl_append_batch(f->log, ts, hs, n);
+    tl_status_t st;
+    if (flags & 32) {
+        /* The same records through the in-place batch API. */
+        tl_batch_t *b = NULL;
+        tl_ts_t *bt = NULL;
+        tl_handle_t *bh = NULL;
+        st = tl_batch_open(f->log, n, &b, &bt, &bh);
+        if (st == TL_OK) {
+            memcpy(bt, ts, n * sizeof *bt);
+            memcpy(bh, hs, n * sizeof *bh);
+            st = tl_batch_commit(f->log, b, n);
+            if (st != TL_OK && st != TL_EBUSY)
+                tl_batch_abandon(f->log, b);
+        }
+    } else {
+        st = tl_append_batch(f->log, ts, hs, n);
+    }
     TRACE(f, "append_batch(n %zu, flags %#x, h%llu.., first ts %lld) -> %s", n, flags,
           (unsigned long long)h0, n ? (long long)ts[0] : 0LL, tl_strerror(st));
     if (f->trace)
