@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 OUT_DIR = os.path.join(REPO, "build", "bench")
 DEFAULT_OUT = os.path.join(REPO, "docs", "performance-results.md")
+SUMMARY = os.path.join(REPO, "docs", "performance.md")
 
 NAMES = {"timelog": "timelog", "ref": "reference (timelog-lib)", "skl": "SortedKeyList",
          "floor": "floor"}
@@ -278,17 +279,7 @@ def render(doc, src):
     # targets
     add("## Targets (issue 6)")
     add("")
-    met = sum(t["status"] == "MET" for t in targets)
-    missed = sum(t["status"] == "MISSED" for t in targets)
-    add("%d MET, %d MISSED, %d n/a." % (met, missed, len(targets) - met - missed))
-    add("")
-    add("| status | target | value | needs | measured as |")
-    add("|---|---|---|---|---|")
-    for t in targets:
-        v = "n/a" if t["value"] is None else g(t["value"])
-        st = "**MISSED**" if t["status"] == "MISSED" else t["status"]
-        add("| %s | %s | %s | %s %s | %s |" % (st, t["text"].replace("<=", "≤").replace(">=", "≥"),
-                                              v, OPS[t["op"]], g(t["threshold"]), t["detail"]))
+    out.extend(target_table(targets))
     add("")
     bad = [r for r in rows if r.get("check_mismatch")]
     if bad:
@@ -299,6 +290,47 @@ def render(doc, src):
                                       r["check_mismatch"]))
         add("")
     return "\n".join(out)
+
+
+def target_table(targets):
+    """The issue-6 target lines: a count, then one row per target."""
+    met = sum(t["status"] == "MET" for t in targets)
+    missed = sum(t["status"] == "MISSED" for t in targets)
+    lines = ["%d MET, %d MISSED, %d n/a." % (met, missed, len(targets) - met - missed), "",
+             "| status | target | value | needs | measured as |", "|---|---|---|---|---|"]
+    for t in targets:
+        v = "n/a" if t["value"] is None else g(t["value"])
+        st = "**MISSED**" if t["status"] == "MISSED" else t["status"]
+        lines.append("| %s | %s | %s | %s %s | %s |" % (
+            st, t["text"].replace("<=", "≤").replace(">=", "≥"), v, OPS[t["op"]],
+            g(t["threshold"]), t["detail"]))
+    return lines
+
+
+def update_summary(path, doc, src):
+    """Rewrites the part of performance.md between the targets markers with
+    this run's target table, so that page always carries a real run's
+    ratios (the full tables stay in performance-results.md)."""
+    begin, end = "<!-- targets:begin -->", "<!-- targets:end -->"
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return False
+    if begin not in text or end not in text:
+        return False
+    meta = doc["meta"]
+    body = ["", "Run of %s (%s, load %s / %s), timelog commit %s, from `%s`:" % (
+        meta["date"].replace("T", " "), meta["machine"]["cpu"], meta.get("loadavg_start"),
+        meta.get("loadavg_end"), (meta["timelog"].get("commit") or "?")[:10],
+        os.path.relpath(src, REPO)), ""]
+    body += target_table(doc.get("targets") or [])
+    body.append("")
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    with open(path, "w") as f:
+        f.write(head + begin + "\n".join(body) + end + tail)
+    return True
 
 
 def main(argv=None):
@@ -314,6 +346,8 @@ def main(argv=None):
     with open(args.out, "w") as f:
         f.write(text + "\n")
     print("wrote %s from %s" % (os.path.relpath(args.out), os.path.relpath(src)))
+    if args.out == DEFAULT_OUT and update_summary(SUMMARY, doc, os.path.abspath(src)):
+        print("updated the target table in %s" % (os.path.relpath(SUMMARY),))
     return 0
 
 
