@@ -283,6 +283,7 @@ int tl_maint_running(const tl_log_t *log) { return log->worker_running ? 1 : 0; 
 /* Caller holds the lock. */
 static void snapshot_fill(tl_log_t *log, tl_snapshot_t *s) {
     tl_ref_init(&s->refs);
+    atomic_init(&s->spare_iter, NULL);
     s->log = log;
     s->mem = &log->mem;
     s->next = NULL;

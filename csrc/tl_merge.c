@@ -18,6 +18,7 @@
 #include "tl_merge.h"
 
 struct tl_iter {
+    size_t bytes;       /* of this allocation; first, as snapshot spares need */
     tl_snapshot_t *snap;
     tl_kmerge_t km;
     size_t n_cur;
@@ -26,7 +27,6 @@ struct tl_iter {
     uint64_t returned;  /* records handed out so far */
     bool total_known;
     uint64_t total;     /* visible records in the range */
-    size_t bytes;       /* of this allocation */
 };
 
 static bool cur_less(const tl_kmerge_t *km, uint32_t a, uint32_t b) {
@@ -93,8 +93,17 @@ static tl_status_t iter_open(tl_snapshot_t *snap, tl_range_t r, tl_iter_t **out)
     size_t max_cur = max_flat + 1;
     size_t bytes = sizeof(tl_iter_t) + max_cur * sizeof(tl_cur_t) + max_cur * sizeof(uint32_t) +
                    max_flat * sizeof(tl_src_t);
-    tl_iter_t *it = tl_mem_alloc(snap->mem, bytes);
-    if (it == NULL) return TL_ERR(TL_ENOMEM);
+    /* The last closed iterator's memory, when it is large enough. */
+    tl_iter_t *it = atomic_exchange_explicit(&snap->spare_iter, NULL, memory_order_acquire);
+    if (it != NULL && it->bytes < bytes) {
+        tl_mem_free(snap->mem, it, it->bytes);
+        it = NULL;
+    }
+    if (it != NULL) {
+        bytes = it->bytes;
+    } else if ((it = tl_mem_alloc(snap->mem, bytes)) == NULL) {
+        return TL_ERR(TL_ENOMEM);
+    }
     memset(it, 0, sizeof(*it));
     it->bytes = bytes;
     tl_cur_t *cur = (tl_cur_t *)(it + 1);
@@ -205,7 +214,10 @@ tl_status_t tl_iter_snapshot(tl_iter_t *it, tl_snapshot_t **out) {
 void tl_iter_close(tl_iter_t *it) {
     if (it == NULL) return;
     tl_snapshot_t *snap = it->snap;
-    tl_mem_free(snap->mem, it, it->bytes);
+    /* Kept for the snapshot's next iterator (before our pin goes: the
+     * snapshot frees whatever spare it holds when its last pin does). */
+    tl_iter_t *old = atomic_exchange_explicit(&snap->spare_iter, it, memory_order_acq_rel);
+    if (old != NULL) tl_mem_free(snap->mem, old, old->bytes);
     tl_snapshot_release(snap);
 }
 

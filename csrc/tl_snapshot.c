@@ -10,6 +10,8 @@ void tl_snapshot_retain(tl_snapshot_t *snap) { tl_ref_inc(&snap->refs); }
 void tl_snapshot_release(tl_snapshot_t *snap) {
     if (snap == NULL || !tl_ref_dec(&snap->refs)) return;
     tl_mem_t *m = snap->mem;
+    void *spare = atomic_exchange_explicit(&snap->spare_iter, NULL, memory_order_acquire);
+    if (spare != NULL) tl_mem_free(m, spare, *(const size_t *)spare);
     tl_manifest_release(m, snap->man);
     tl_mt_view_release(&snap->mv, m);
     tl_mt_view_release(&snap->fv, m);

@@ -31,6 +31,12 @@ struct tl_snapshot {
     tl_seq_t seq;
     uint64_t epoch;
     bool heap;              /* allocated by tl_snapshot_acquire (else caller storage) */
+    /* The memory of the last iterator closed on this snapshot, kept for the
+     * next one (a reader slicing one pin opens many: each then skips an
+     * allocation and its accounting). Its first field is its size in bytes.
+     * Exchanged atomically (iterators of one snapshot may live on several
+     * threads); freed with the snapshot. */
+    _Atomic(void *) spare_iter;
     struct tl_snapshot *prev, *next; /* the log's registry, under its publish lock */
 };
 
