@@ -1707,7 +1707,9 @@ Stores one record. Amortized O(1).
         ``2**63-1`` inclusive, ``del log[:]`` deletes everything.
         """
         if type(key) is slice:
-            lo, hi = _slice_bounds(key)
+            _check_step(key)
+            lo = (<slice> key).start
+            hi = (<slice> key).stop
             if lo is None and hi is None:
                 self._delete(_K_ALL, 0, 0)
             elif lo is None:
@@ -2663,10 +2665,6 @@ cdef inline int _check_step(slice key) except -1:
                          "half-open time ranges [t1, t2)" % (key.step,))
     return 0
 
-
-cdef tuple _slice_bounds(slice key):
-    _check_step(key)
-    return key.start, key.stop
 
 
 cdef PageSpanIter _make_span_iter(_Snapshot snap, int kind, int64_t t1, int64_t t2):
