@@ -2666,7 +2666,6 @@ cdef inline int _check_step(slice key) except -1:
     return 0
 
 
-
 cdef PageSpanIter _make_span_iter(_Snapshot snap, int kind, int64_t t1, int64_t t2):
     cdef PageSpanIter it = PageSpanIter.__new__(PageSpanIter)
     cdef tl_status_t st
