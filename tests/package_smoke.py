@@ -1,4 +1,4 @@
-"""Smoke test of an INSTALLED timelog-lib (run by `make package-check`).
+"""Smoke test of an INSTALLED timelog (run by `make package-check`).
 
 Run from a directory outside the repository, with the interpreter of a fresh
 venv into which the sdist or the wheel was installed; it must import that
@@ -17,7 +17,7 @@ from timelog import Timelog
 pkg = pathlib.Path(timelog.__file__).resolve().parent
 prefix = pathlib.Path(sys.prefix).resolve()
 assert prefix in pkg.parents, "imported %s, not the installation in %s" % (pkg, prefix)
-assert importlib.metadata.version("timelog-lib") == timelog.__version__
+assert importlib.metadata.version("timelog") == timelog.__version__
 for shipped in ("py.typed", "_core.pyi", "_core.pxd"):
     assert (pkg / shipped).is_file(), "%s is missing from the installed package" % shipped
 

@@ -82,7 +82,9 @@ def test_quickstart_correctness_semantics_verbatim():
 
 
 def test_distribution_and_import_names():
-    # "Distribution name is timelog-lib, import namespace stays timelog".
+    # The reference ships as "timelog-lib"; that name is its own on PyPI, so
+    # this distribution is "timelog" (docs/api.md, differences). The import
+    # namespace is the same.
     assert timelog.Timelog is Timelog
     import pathlib
 
@@ -90,7 +92,8 @@ def test_distribution_and_import_names():
     pyproject = pathlib.Path(__file__).resolve().parent.parent / "pyproject.toml"
     if pyproject.is_file():
         meta = tomllib.loads(pyproject.read_text())["project"]
-        assert meta["name"] == "timelog-lib"
+        assert meta["name"] == "timelog"
+        assert meta["dynamic"] == ["version"]  # one version source: __init__.py
         assert meta["license"] == "MIT"
 
 
