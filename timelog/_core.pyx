@@ -2608,9 +2608,10 @@ cdef int _Timelog_tp_traverse(PyObject *o, _visitproc visit, void *arg) noexcept
 
 
 cdef void _close_for_gc(Timelog log) noexcept:
-    # An error (none is expected: close() cannot fail) goes to
-    # sys.unraisablehook: a tp_clear cannot raise.
-    log.close()
+    # Timelog.close, not log.close: the log's class may be garbage in the same
+    # collection, its dict already cleared. An error (none is expected) goes
+    # to sys.unraisablehook: a tp_clear cannot raise.
+    Timelog.close(log)
 
 
 cdef int _Timelog_tp_clear(PyObject *o) noexcept:
