@@ -349,3 +349,20 @@ def test_deepcopy_of_closed_log():
     log.close()
     clone = copy.deepcopy(log)
     assert clone.closed and clone.time_unit == "s"
+
+
+def test_subclass_payload_cycle_is_traversed_and_collected():
+    # A Python subclass's own traverse (its __dict__) chains to Timelog's,
+    # which reports the payloads.
+    class MyLog(Timelog):
+        pass
+
+    log = MyLog(maintenance="disabled")
+    n = Node()
+    n.log = log
+    log.append(1, n)
+    assert visited(log) == ids([n])
+    wl = weakref.ref(log)
+    del log, n
+    gc.collect()
+    assert wl() is None
