@@ -2102,7 +2102,12 @@ Stores one record. Amortized O(1).
 
     @property
     def maintenance_running(self):
-        """True while the background maintenance worker thread runs."""
+        """True while the background maintenance worker thread runs.
+
+        In a child made by ``os.fork()`` it is False until the child's first
+        write that needs maintenance starts a new worker (the parent's thread
+        is not copied by a fork).
+        """
         return self._log is not NULL and tl_maint_running(self._log) != 0
 
     # ------------------------------------------------------------ introspection
