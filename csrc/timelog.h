@@ -234,7 +234,10 @@ int tl_visit_handles(tl_log_t *log, tl_visit_fn visit, void *ctx);
  * tl_maint_start/tl_maint_stop decide as usual. Records, snapshots and the
  * retired queue are inherited as they were; pins held by threads of the
  * parent are never released in the child (their memory stays). Call each
- * exactly once per fork, on a log that is open or closed but pinned. */
+ * exactly once per fork, on a log that is open or closed but pinned. Take
+ * the locks inside fork() (a pthread_atfork prepare handler): a caller that
+ * takes them earlier and then waits for something another thread holds
+ * while that thread blocks on these locks (CPython's GIL) deadlocks. */
 void tl_fork_prepare(tl_log_t *log);
 void tl_fork_parent(tl_log_t *log);
 void tl_fork_child(tl_log_t *log);
