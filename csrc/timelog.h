@@ -205,6 +205,43 @@ TL_NODISCARD tl_status_t tl_drain_retired(tl_log_t *log, size_t limit, size_t *n
 /* Handles waiting in the retired queue (including ones still pinned). */
 size_t tl_retired_len(const tl_log_t *log);
 
+/* ---------------------------------------------------------------- ownership and fork */
+
+/* Calls visit(h, ctx) once for every handle the instance holds a reference
+ * to: the live and frozen memtables, memruns, L0 and L1 segments of the
+ * current manifest, and the retired queue (handles still pinned by a
+ * snapshot are there, never counted twice). Stops at the first non-zero
+ * result and returns it; returns 0 once all were visited. Made for a cycle
+ * collector (CPython's tp_traverse): it takes the publish lock, then the
+ * queue's lock, never maint_mu, so it never waits for a flush or compaction;
+ * a handle in transit (popped by a drain before its on_drop runs, or dropped
+ * by a publish and not yet queued) is not visited, which can only make the
+ * collector see it as referenced from outside. visit must not call into this
+ * log. Works on a closed log until its teardown (the caller must know it is
+ * not torn down, e.g. by holding a snapshot). */
+typedef int (*tl_visit_fn)(tl_handle_t h, void *ctx);
+int tl_visit_handles(tl_log_t *log, tl_visit_fn visit, void *ctx);
+
+/* fork() support, per instance (the engine has no process-wide state: the
+ * caller calls these for every open log, e.g. from pthread_atfork or
+ * Python's os.register_at_fork). prepare takes the instance's locks in their
+ * documented order (maint_mu, the publish lock, the retired queue's lock),
+ * waiting for a unit of maintenance in progress, so that no thread holds one
+ * across the fork; parent releases them. child re-initialises every lock and
+ * condition variable and marks the worker stopped (its thread does not exist
+ * in the child); if it ran at the fork, a new worker starts at the child's
+ * first write that seals (or delete that weighs delete debt), and
+ * tl_maint_start/tl_maint_stop decide as usual. Records, snapshots and the
+ * retired queue are inherited as they were; pins held by threads of the
+ * parent are never released in the child (their memory stays). Call each
+ * exactly once per fork, on a log that is open or closed but pinned. Take
+ * the locks inside fork() (a pthread_atfork prepare handler): a caller that
+ * takes them earlier and then waits for something another thread holds
+ * while that thread blocks on these locks (CPython's GIL) deadlocks. */
+void tl_fork_prepare(tl_log_t *log);
+void tl_fork_parent(tl_log_t *log);
+void tl_fork_child(tl_log_t *log);
+
 /* ---------------------------------------------------------------- stats */
 
 typedef struct tl_stats {

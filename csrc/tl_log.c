@@ -803,6 +803,81 @@ tl_status_t tl_drain_retired(tl_log_t *log, size_t limit, size_t *n_out) {
 
 size_t tl_retired_len(const tl_log_t *log) { return tl_retire_len(&log->retire); }
 
+/* ---------------------------------------------------------------- ownership and fork */
+
+typedef struct visit_ctx {
+    tl_visit_fn visit;
+    void *ctx;
+    int rc; /* the first non-zero result; later handles are skipped */
+} visit_ctx_t;
+
+static void visit_one(void *vctx, tl_handle_t h) {
+    visit_ctx_t *c = vctx;
+    if (c->rc == 0) c->rc = c->visit(h, c->ctx);
+}
+
+static void visit_recs(visit_ctx_t *c, const tl_recs_t *r) {
+    for (size_t i = 0; i < r->n && c->rc == 0; i++) c->rc = c->visit(r->h[i], c->ctx);
+}
+
+/* The current state is what teardown would hand to on_drop, and each of its
+ * handles is in exactly one place at a time: every move between memtable,
+ * memruns, L0 and L1 is one swap under the publish lock, and a drop leaves
+ * the manifest (under the lock) before it enters the queue (after). Holding
+ * the lock, then the queue's lock, therefore sees each owned handle at most
+ * once. The in-order fast append publishes its run length with a release
+ * store, read here with acquire (tl_mtbuf_len). */
+int tl_visit_handles(tl_log_t *log, tl_visit_fn visit, void *ctx) {
+    if (log == NULL || visit == NULL) return 0;
+    visit_ctx_t c = {visit, ctx, 0};
+    tl_mutex_lock(&log->lock);
+    tl_mt_for_each_handle(&log->mt, visit_one, &c);
+    tl_mt_for_each_handle(&log->frozen, visit_one, &c);
+    const tl_manifest_t *man = log->man;
+    for (size_t i = 0; i < man->n_mr && c.rc == 0; i++) visit_recs(&c, man->mr[i]->recs);
+    for (size_t i = 0; i < man->n_l0 && c.rc == 0; i++) visit_recs(&c, man->l0[i]->recs);
+    for (size_t i = 0; i < man->n_l1 && c.rc == 0; i++) visit_recs(&c, man->l1[i]->recs);
+    if (c.rc == 0) c.rc = tl_retire_visit(&log->retire, visit, ctx);
+    tl_mutex_unlock(&log->lock);
+    return c.rc;
+}
+
+void tl_fork_prepare(tl_log_t *log) {
+    if (log == NULL) return;
+    /* The documented order (tl_log_internal.h). maint_mu first: the worker
+     * finishes its unit, so it holds no pin and no half-built output when
+     * the child is cloned. */
+    tl_mutex_lock(&log->maint_mu);
+    tl_mutex_lock(&log->lock);
+    tl_retire_fork_prepare(&log->retire);
+}
+
+void tl_fork_parent(tl_log_t *log) {
+    if (log == NULL) return;
+    tl_retire_fork_parent(&log->retire);
+    tl_mutex_unlock(&log->lock);
+    tl_mutex_unlock(&log->maint_mu);
+}
+
+void tl_fork_child(tl_log_t *log) {
+    if (log == NULL) return;
+    /* Only the forking thread exists here, and it holds every lock (prepare).
+     * Fresh locks and condition variables replace them: a condition variable
+     * may still list the parent's worker as a waiter. Nothing is destroyed
+     * first (destroying a locked mutex is undefined); default-attribute
+     * initialisation does not fail on the platforms that fork. */
+    tl_retire_fork_child(&log->retire);
+    (void)tl_mutex_init(&log->lock);
+    (void)tl_mutex_init(&log->maint_mu);
+    (void)tl_cond_init(&log->wake);
+    (void)tl_cond_init(&log->progress);
+    /* The worker's thread was not cloned: never join it. A new one starts on
+     * demand (tl_maint.c) if it ran here. */
+    log->worker_resume = log->worker_running && !atomic_load(&log->closed);
+    log->worker_running = false;
+    log->worker_stop = false;
+}
+
 /* ---------------------------------------------------------------- stats */
 
 static uint64_t load(const atomic_uint_fast64_t *c) {

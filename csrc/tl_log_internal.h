@@ -14,6 +14,9 @@
  *             only under it; held for pointer swaps and O(sources) manifest
  *             edits, never for work proportional to records.
  *   retire.mu the retired-handle queue's own short lock.
+ * tl_fork_prepare takes all three in this order (and so waits for a unit of
+ * maintenance in progress); tl_visit_handles takes lock then retire.mu, never
+ * maint_mu, so a cycle collector never waits for a compaction.
  *
  * Ownership: the memtable belongs to the writer. The worker never reads it,
  * except mt.min_seq under the lock (written only under the lock).
@@ -67,6 +70,8 @@ struct tl_log {
     bool worker_running; /* changed only by the writer (start/stop/close) */
     bool worker_stop;    /* under lock */
     bool work_hint;      /* under lock: the writer sealed or deleted */
+    bool worker_resume;  /* a fork child whose parent ran the worker: start a
+                          * new one on demand (changed only by the writer) */
 
     atomic_uint_fast64_t seals, flushes, compactions, busy_events, dropped;
 };

@@ -304,6 +304,7 @@ static void *worker_main(void *arg) {
 }
 
 tl_status_t tl_maint__worker_start(tl_log_t *log) {
+    log->worker_resume = false; /* an explicit start or stop decides */
     if (log->worker_running) return TL_OK;
     log->worker_stop = false;
     log->work_hint = true; /* look at the backlog right away */
@@ -313,6 +314,7 @@ tl_status_t tl_maint__worker_start(tl_log_t *log) {
 }
 
 void tl_maint__worker_stop(tl_log_t *log) {
+    log->worker_resume = false;
     if (!log->worker_running) return;
     tl_mutex_lock(&log->lock);
     log->worker_stop = true;
@@ -343,7 +345,17 @@ static bool over_bounds(const tl_log_t *log) {
            (log->worker_running && log->man->n_l0 > 2 * log->cfg.max_delta_segments);
 }
 
+/* In a fork child whose parent ran the worker (tl_fork_child): the first
+ * write that needs maintenance starts a new one, so the child keeps the
+ * background behaviour without paying a thread if it only reads. If the
+ * thread cannot be made the log works as if stopped and tries again later. */
+static void resume_after_fork(tl_log_t *log) {
+    if (TL_LIKELY(!log->worker_resume)) return;
+    if (tl_maint__worker_start(log) != TL_OK) log->worker_resume = true;
+}
+
 tl_status_t tl_maint__after_seal(tl_log_t *log) {
+    resume_after_fork(log);
     if (!log->worker_running) {
         tl_mutex_lock(&log->lock);
         bool over = over_bounds(log);
@@ -372,5 +384,6 @@ tl_status_t tl_maint__after_seal(tl_log_t *log) {
 }
 
 void tl_maint__after_delete(tl_log_t *log) {
+    if (log->cfg.delete_debt_threshold > 0) resume_after_fork(log);
     if (log->worker_running && log->cfg.delete_debt_threshold > 0) wake_worker(log);
 }

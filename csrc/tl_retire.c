@@ -96,6 +96,22 @@ void tl_retire_drain_all(tl_retire_t *r, void (*fn)(void *ctx, tl_handle_t h), v
     atomic_store_explicit(&r->count, 0, memory_order_relaxed);
 }
 
+int tl_retire_visit(tl_retire_t *r, tl_visit_fn visit, void *ctx) {
+    int rc = 0;
+    tl_mutex_lock(&r->mu);
+    for (size_t i = r->head; i < r->len && rc == 0; i++) rc = visit(r->v[i].h, ctx);
+    tl_mutex_unlock(&r->mu);
+    return rc;
+}
+
+void tl_retire_fork_prepare(tl_retire_t *r) { tl_mutex_lock(&r->mu); }
+
+void tl_retire_fork_parent(tl_retire_t *r) { tl_mutex_unlock(&r->mu); }
+
+/* Held by the forking thread (prepare): a fresh mutex replaces it. It is not
+ * destroyed first, since destroying a locked mutex is undefined. */
+void tl_retire_fork_child(tl_retire_t *r) { (void)tl_mutex_init(&r->mu); }
+
 size_t tl_retire_len(const tl_retire_t *r) {
     return atomic_load_explicit(&((tl_retire_t *)r)->count, memory_order_relaxed);
 }

@@ -51,6 +51,18 @@ size_t tl_retire_pop(tl_retire_t *r, uint64_t safe_epoch, tl_handle_t *out, size
 /* Teardown: calls fn for every entry, then empties the queue. */
 void tl_retire_drain_all(tl_retire_t *r, void (*fn)(void *ctx, tl_handle_t h), void *ctx);
 
+/* Calls visit for every queued handle, under the queue's lock, stopping at
+ * (and returning) the first non-zero result; 0 when all were visited. For a
+ * cycle collector: visit must not touch the queue. */
+int tl_retire_visit(tl_retire_t *r, tl_visit_fn visit, void *ctx);
+
+/* fork(): prepare takes the queue's lock so no thread holds it across the
+ * fork, parent releases it, child re-initialises it (the threads that could
+ * have held it do not exist there). */
+void tl_retire_fork_prepare(tl_retire_t *r);
+void tl_retire_fork_parent(tl_retire_t *r);
+void tl_retire_fork_child(tl_retire_t *r);
+
 size_t tl_retire_len(const tl_retire_t *r);
 size_t tl_retire_bytes(const tl_retire_t *r);
 

@@ -130,6 +130,16 @@ cdef extern from "timelog.h" nogil:
     tl_status_t tl_drain_retired(tl_log_t *log, size_t limit, size_t *n_out)
     size_t tl_retired_len(const tl_log_t *log)
 
+    # ------------------------------------------------------------ ownership and fork
+
+    # visit runs under the engine's locks: it must not call into the log.
+    ctypedef int (*tl_visit_fn)(tl_handle_t h, void *ctx) noexcept
+    int tl_visit_handles(tl_log_t *log, tl_visit_fn visit, void *ctx)
+    # Per open log, around os.fork() (see Timelog's fork hooks).
+    void tl_fork_prepare(tl_log_t *log)
+    void tl_fork_parent(tl_log_t *log)
+    void tl_fork_child(tl_log_t *log)
+
     # ------------------------------------------------------------ stats
 
     ctypedef struct tl_stats_t:

@@ -173,6 +173,7 @@ cdef extern from "Python.h":
     PyObject **_seq_items "PySequence_Fast_ITEMS"(object o)
     Py_ssize_t _seq_size "PySequence_Fast_GET_SIZE"(object o)
     bint _is_exact_tuple "PyTuple_CheckExact"(PyObject *o)
+    size_t PyLong_AsSize_t_ptr "PyLong_AsSize_t"(PyObject *o)
     bint _is_exact_int "PyLong_CheckExact"(PyObject *o)
     Py_ssize_t _tuple_size "PyTuple_GET_SIZE"(PyObject *o)
     long long _as_ll_overflow "PyLong_AsLongLongAndOverflow"(PyObject *o, int *overflow)
@@ -653,6 +654,11 @@ def _normalize(dict kw):
 
 # ---------------------------------------------------------------- Timelog
 
+# no_gc_clear: the cycle collector breaks a cycle through a log by closing it
+# (_Timelog_tp_clear below), which keeps its settings, so a finalizer that
+# still reaches the log finds a plain closed log. Its own fields (settings,
+# ints) never take part in a cycle.
+@cython.no_gc_clear
 cdef class Timelog:
     """An in-memory, time-indexed multimap: int64 timestamp -> Python objects.
 
@@ -795,6 +801,8 @@ cdef class Timelog:
         self._min_ts_c = self._min_ts if self._has_min_ts else 0
         self._mostly_ordered_default = settings["mostly_ordered_default"]
         self._unit = cfg.time_unit
+        # Every open engine is prepared for os.fork() (see _fork_before).
+        _live_logs.add(self)
         return 0
 
     def __dealloc__(self):
@@ -2094,7 +2102,12 @@ Stores one record. Amortized O(1).
 
     @property
     def maintenance_running(self):
-        """True while the background maintenance worker thread runs."""
+        """True while the background maintenance worker thread runs.
+
+        In a child made by ``os.fork()`` it is False until the child's first
+        write that needs maintenance starts a new worker (the parent's thread
+        is not copied by a fork).
+        """
         return self._log is not NULL and tl_maint_running(self._log) != 0
 
     # ------------------------------------------------------------ introspection
@@ -2473,6 +2486,323 @@ Stores one record. Amortized O(1).
         ts, objs = self.arrays()
         return (_rebuild_timelog, (type(self), settings, ts, objs), state)
 
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy``: like pickling (see ``__reduce__``), but the new log
+        is entered in ``memo`` before the payloads are copied, so a payload
+        that refers to this log refers to the copy in the copy.
+
+        >>> import copy
+        >>> class Node: pass
+        >>> log = Timelog(maintenance="disabled")
+        >>> n = Node(); n.log = log; log.append(1, n)
+        >>> clone = copy.deepcopy(log)
+        >>> clone[1][0].log is clone
+        True
+        >>> clone.close(); log.close()
+        """
+        func, args, state = self.__reduce__()
+        cls, settings, ts, objs = args
+        cdef Timelog new = cls.__new__(cls)
+        memo[id(self)] = new
+        Timelog.__init__(new, **settings)
+        if ts is None:
+            new.close()
+        elif len(ts):
+            objs = _copy_mod().deepcopy(objs, memo)
+            try:
+                new.bulk_append(ts, objs)
+            except TimelogBusyError:
+                new.flush()
+            new._busy_events = 0
+        if state:
+            state = _copy_mod().deepcopy(state, memo)
+            if hasattr(new, "__setstate__"):
+                new.__setstate__(state)
+            else:
+                new.__dict__.update(state)
+        return new
+
+
+# ---------------------------------------------------------------- cycle collection
+#
+# A stored record holds a strong reference to its object, so a payload that
+# refers back to its log (directly, or through an iterator or span, which
+# reference the log) makes a cycle. The collector sees it only if the log
+# reports the references its engine holds: Timelog's tp_traverse adds, to
+# what Cython generates for its fields, one visit per handle the engine owns
+# (tl_visit_handles: memtables, memruns, segments, retired queue) for the open
+# engine and for any engine detached by close() but not yet closed. Each
+# reference has exactly one owner: pin holders (_Snapshot, iterators, spans,
+# views) visit only their own fields (Cython's traverse), never the records
+# they read, which their log owns. Missing a reference (a handle popped by a
+# drain whose on_drop has not run yet) only makes an object look referenced
+# from outside; counting one twice would let the collector free a live
+# object, so nothing else visits handles.
+#
+# tp_clear closes the log (stopping its worker thread, releasing its objects,
+# or at the last pin's release if iterators still read it): that breaks the
+# cycle, and a collected log leaves no thread behind.
+#
+# Known gap: a log closed explicitly while iterators or spans still pin it
+# keeps its objects until the last pin goes, and nothing visits them in the
+# meantime, so a cycle through such a pin is not collected until then.
+
+cdef extern from "Python.h" nogil:
+    # nogil only so the engine's visitor type (declared nogil) may call it;
+    # the collector runs it with the GIL held.
+    ctypedef int (*_visitproc "visitproc")(PyObject *o, void *arg) noexcept
+
+cdef extern from "Python.h":
+    ctypedef int (*_traverseproc "traverseproc")(PyObject *o, _visitproc visit,
+                                                 void *arg) noexcept
+    ctypedef int (*_inquiry "inquiry")(PyObject *o) noexcept
+    ctypedef struct _TypeSlots "PyTypeObject":
+        _traverseproc tp_traverse
+        _inquiry tp_clear
+
+
+ctypedef struct _visit_args_t:
+    _visitproc visit
+    void *arg
+
+
+cdef int _visit_handle(tl_handle_t h, void *ctx) noexcept nogil:
+    cdef _visit_args_t *a = <_visit_args_t *> ctx
+    return a.visit(<PyObject *> <size_t> h, a.arg)
+
+
+# The traverse and clear Cython generated for Timelog, called first (set once
+# at import; per module, like any type slot).
+cdef _traverseproc _timelog_base_traverse = NULL
+cdef _inquiry _timelog_base_clear = NULL
+
+
+cdef int _timelog_visit_engines(Timelog self, _visitproc visit, void *arg) noexcept:
+    cdef _visit_args_t a
+    cdef int rc
+    cdef Py_ssize_t i
+    a.visit = visit
+    a.arg = arg
+    if self._log is not NULL:
+        rc = tl_visit_handles(self._log, _visit_handle, &a)
+        if rc:
+            return rc
+    # Detached engines wait for their in-flight call to finish; they still own
+    # their objects. Read without allocating (a traverse must not).
+    if self._deferred is not None:
+        for i in range(PyList_GET_SIZE(self._deferred)):
+            rc = tl_visit_handles(<tl_log_t *> <size_t> PyLong_AsSize_t_ptr(
+                PyList_GET_ITEM(self._deferred, i)), _visit_handle, &a)
+            if rc:
+                return rc
+    return 0
+
+
+cdef int _Timelog_tp_traverse(PyObject *o, _visitproc visit, void *arg) noexcept:
+    cdef int rc = 0
+    if _timelog_base_traverse is not NULL:
+        rc = _timelog_base_traverse(o, visit, arg)
+        if rc:
+            return rc
+    return _timelog_visit_engines(<Timelog> o, visit, arg)
+
+
+cdef void _close_for_gc(Timelog log) noexcept:
+    # Timelog.close, not log.close: the log's class may be garbage in the same
+    # collection, its dict already cleared. An error (none is expected) goes
+    # to sys.unraisablehook: a tp_clear cannot raise.
+    Timelog.close(log)
+
+
+cdef int _Timelog_tp_clear(PyObject *o) noexcept:
+    _close_for_gc(<Timelog> o)
+    if _timelog_base_clear is not NULL:
+        return _timelog_base_clear(o)
+    return 0
+
+
+cdef int _install_gc_slots() except -1:
+    global _timelog_base_traverse, _timelog_base_clear
+    cdef _TypeSlots *t = <_TypeSlots *> <PyObject *> Timelog
+    if not (Timelog.__flags__ & (1 << 14)):       # Py_TPFLAGS_HAVE_GC
+        raise SystemError("timelog: Timelog is not a GC type; cannot traverse payloads")
+    _timelog_base_traverse = t.tp_traverse
+    _timelog_base_clear = t.tp_clear
+    t.tp_traverse = _Timelog_tp_traverse
+    t.tp_clear = _Timelog_tp_clear
+    return 0
+
+
+_install_gc_slots()
+
+
+# ---------------------------------------------------------------- fork
+#
+# A forked child has only the forking thread: every engine's worker thread is
+# gone, and a lock held by any other thread at the fork would stay locked
+# forever (the child hung at exit closing its log). So every engine still
+# owned by a live Timelog (open, or detached by close() and awaiting its
+# in-flight call) goes through tl_fork_prepare (its locks taken in order,
+# waiting for a maintenance unit in progress), then tl_fork_parent in the
+# parent (released) or tl_fork_child in the child (re-initialised, worker
+# forgotten). In the child the inherited log reads and writes as before; a
+# background log starts a new worker at its first write that needs
+# maintenance. The writer gate is reset in the child too
+# (_reset_gate_after_fork): an owner thread that does not exist there would
+# stall every writer.
+#
+# Two layers, because the locks must be held only inside fork() itself:
+# - os.register_at_fork hooks (Python, GIL held) choose the engines before the
+#   fork and pin each one with a snapshot, so none is torn down meanwhile, and
+#   after it release those pins and reset the gates;
+# - pthread_atfork handlers (C, run inside fork()) take and release the
+#   locks. Between the Python hook and fork() CPython may release the GIL
+#   (waiting for its import lock, or in other modules' hooks); another thread
+#   could then block on an engine lock while holding the GIL, so the locks
+#   cannot be taken in the Python hook. Inside fork() the forking thread holds
+#   the GIL and runs no Python code, and whoever holds an engine lock without
+#   the GIL (the worker, a call that released the GIL) lets go of it without
+#   needing the GIL.
+# The chosen engines live in module-level C variables (per module, like the
+# type slots above); the handlers are registered once, at import.
+#
+# Engines closed by close() but still pinned by iterators are not prepared:
+# their worker is already stopped, and the binding takes their locks only
+# with the GIL held, which the forking thread holds.
+
+import weakref as _weakref
+import os as _os
+
+cdef extern from "<pthread.h>" nogil:
+    int pthread_atfork(void (*prepare)() noexcept nogil, void (*parent)() noexcept nogil,
+                       void (*child)() noexcept nogil)
+
+_live_logs = _weakref.WeakSet()     # every Timelog that opened an engine
+_fork_logs = None                   # the logs chosen for the fork in progress
+cdef tl_log_t **_fork_engines = NULL     # chosen engines, each pinned by ...
+cdef tl_snapshot_t **_fork_pins = NULL   # ... this snapshot (released after)
+cdef size_t _fork_n = 0
+cdef bint _fork_locked = False      # the atfork prepare handler took the locks
+
+
+cdef void _atfork_prepare() noexcept nogil:
+    global _fork_locked
+    cdef size_t i
+    for i in range(_fork_n):
+        tl_fork_prepare(_fork_engines[i])
+    _fork_locked = _fork_n > 0
+
+
+cdef void _atfork_parent() noexcept nogil:
+    global _fork_locked
+    cdef size_t i
+    if _fork_locked:
+        for i in range(_fork_n):
+            tl_fork_parent(_fork_engines[i])
+    _fork_locked = False
+
+
+cdef void _atfork_child() noexcept nogil:
+    global _fork_locked
+    cdef size_t i
+    if _fork_locked:
+        for i in range(_fork_n):
+            tl_fork_child(_fork_engines[i])
+    _fork_locked = False
+
+
+cdef int _reset_gate_after_fork(Timelog log) except -1:
+    """The writer gate's state in a fork child: a writer call owned by a
+    thread of the parent (which does not exist here) is forgotten; a call the
+    forking thread itself is in keeps its ownership."""
+    if log._wowner != 0 and log._wowner != PyThread_get_thread_ident():
+        log._wowner = 0
+        log._wdepth = 0
+    return 0
+
+
+cdef int _fork_pin(tl_log_t *engine) noexcept:
+    """Pins engine for the fork and adds it to the chosen set (a closed one,
+    whose worker is stopped, is skipped: its pin fails)."""
+    global _fork_n
+    cdef tl_snapshot_t *snap = NULL
+    if tl_snapshot_acquire(engine, &snap) != TL_OK:
+        return 0
+    _fork_engines[_fork_n] = engine
+    _fork_pins[_fork_n] = snap
+    _fork_n += 1
+    return 0
+
+
+def _fork_before():
+    global _fork_logs, _fork_engines, _fork_pins, _fork_n
+    cdef Timelog log
+    cdef size_t cap = 0
+    cdef Py_ssize_t i
+    if _fork_engines is not NULL:
+        _fork_release()         # a fork that never ran its after hooks
+    logs = list(_live_logs)     # strong references: none is collected meanwhile
+    for log in logs:
+        cap += (1 if log._log is not NULL else 0) + \
+            (len(log._deferred) if log._deferred is not None else 0)
+    if cap == 0:
+        return
+    _fork_engines = <tl_log_t **> PyMem_Malloc(cap * sizeof(tl_log_t *))
+    _fork_pins = <tl_snapshot_t **> PyMem_Malloc(cap * sizeof(tl_snapshot_t *))
+    if _fork_engines is NULL or _fork_pins is NULL:
+        PyMem_Free(_fork_engines)
+        PyMem_Free(_fork_pins)
+        _fork_engines = NULL
+        _fork_pins = NULL
+        raise MemoryError()
+    _fork_n = 0
+    # No Python object is made from here to the last pin: a finalizer run by
+    # the collector could close an engine whose pointer was already read.
+    for log in logs:
+        if log._log is not NULL and _fork_n < cap:
+            _fork_pin(log._log)
+        if log._deferred is not None:
+            for i in range(PyList_GET_SIZE(log._deferred)):
+                if _fork_n < cap:
+                    _fork_pin(<tl_log_t *> <size_t> PyLong_AsSize_t_ptr(
+                        PyList_GET_ITEM(log._deferred, i)))
+    _fork_logs = logs
+
+
+cdef int _fork_release() except -1:
+    """Drops the fork's pins (may release objects: on_drop, GIL held)."""
+    global _fork_logs, _fork_engines, _fork_pins, _fork_n
+    cdef tl_snapshot_t **pins = _fork_pins
+    cdef size_t i, n = _fork_n
+    PyMem_Free(_fork_engines)
+    _fork_engines = NULL
+    _fork_pins = NULL
+    _fork_n = 0
+    _fork_logs = None
+    for i in range(n):
+        tl_snapshot_release(pins[i])
+    PyMem_Free(pins)
+    return 0
+
+
+def _fork_after_parent():
+    _fork_release()
+
+
+def _fork_after_child():
+    cdef Timelog log
+    logs = _fork_logs
+    _fork_release()
+    for log in (logs or ()):
+        _reset_gate_after_fork(log)
+
+
+if hasattr(_os, "register_at_fork"):
+    if pthread_atfork(_atfork_prepare, _atfork_parent, _atfork_child) != 0:
+        raise MemoryError("timelog: pthread_atfork failed")
+    _os.register_at_fork(before=_fork_before, after_in_parent=_fork_after_parent,
+                         after_in_child=_fork_after_child)
+
 
 # ---------------------------------------------------------------- repr and pickling helpers
 
@@ -2523,6 +2853,10 @@ def _fmt_bytes(n):
         if n < 1024 or unit == "GiB":
             return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
         n /= 1024.0
+
+
+def _copy_mod():
+    return _importlib.import_module("copy")
 
 
 def _rebuild_timelog(cls, settings, ts, objs):
