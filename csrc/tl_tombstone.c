@@ -114,16 +114,21 @@ static void res_release(tl_mem_t *m, tomb_res_t *r) {
     r->n = 0;
 }
 
-/* Builds 1 or 2 nodes of `level` from k (<= 2 * capacity) entries split
- * evenly: intervals for a leaf, kid entries for an inner node (each kid is
- * retained: the new node holds its own reference). */
+/* Builds 1 or 2 nodes of `level` from k (<= 2 * capacity) entries:
+ * intervals for a leaf, kid entries for an inner node (each kid is retained:
+ * the new node holds its own reference). Two nodes split evenly, unless
+ * at_end (the overflow came from an entry added last, as deletes in time
+ * order do): then the left one is left 3/4 full and the right one just
+ * above the fill minimum, so a set built in order is not left half empty. */
 static tl_status_t make_nodes(tl_mem_t *m, unsigned level, const void *items, size_t k,
-                              tomb_res_t *out) {
+                              bool at_end, tomb_res_t *out) {
     size_t cap = node_cap(level);
     size_t parts = k <= cap ? 1 : 2;
+    size_t cut = k / 2;
+    if (parts == 2 && at_end && k - (TOMB_MIN_FILL + 1) <= cap) cut = k - (TOMB_MIN_FILL + 1);
     out->n = 0;
     for (size_t j = 0; j < parts; j++) {
-        size_t a = k * j / parts, b = k * (j + 1) / parts;
+        size_t a = j == 0 ? 0 : cut, b = parts == 1 ? k : (j == 0 ? cut : k);
         tl_tomb_node_t *x = node_new(m, level);
         if (x == NULL) {
             res_release(m, out);
@@ -369,7 +374,7 @@ static tl_status_t merge_underfull(tl_mem_t *m, unsigned kid_level, tl_tomb_kid_
             k += node_items(e[a + 1].node, buf.k + k);
         }
         tomb_res_t r;
-        tl_status_t st = make_nodes(m, kid_level, &buf, k, &r);
+        tl_status_t st = make_nodes(m, kid_level, &buf, k, false, &r);
         if (st != TL_OK) return st;
         for (size_t s = a; s < a + 2; s++) {
             if (own[s]) node_release(m, e[s].node);
@@ -401,7 +406,8 @@ static tl_status_t assign(tl_mem_t *m, tl_tomb_node_t *x, tl_ts_t lo, tl_ts_t hi
             out->v[out->n++] = x;
             return TL_OK;
         }
-        return k == 0 ? TL_OK : make_nodes(m, 0, tmp, k, out);
+        bool at_end = fresh != NULL && k > 0 && tmp[k - 1].seq == fresh->seq;
+        return k == 0 ? TL_OK : make_nodes(m, 0, tmp, k, at_end, out);
     }
     tl_tomb_inner_t *in = as_inner(x);
     size_t ka, kb;
@@ -433,7 +439,9 @@ static tl_status_t assign(tl_mem_t *m, tl_tomb_node_t *x, tl_ts_t lo, tl_ts_t hi
         own[n] = false;
     }
     st = merge_underfull(m, x->level - 1, e, own, &n);
-    if (st == TL_OK && n > 0) st = make_nodes(m, x->level, e, n, out);
+    /* The new interval is in ra's last node: is that this node's last kid? */
+    bool at_end = fresh != NULL && n > 0 && ra.n > 0 && kb + 1 == x->n && rb.n == 0 && own[n - 1];
+    if (st == TL_OK && n > 0) st = make_nodes(m, x->level, e, n, at_end, out);
     /* The new node(s) retained every kid: drop the references this add held. */
     for (size_t j = 0; j < n; j++) {
         if (own[j]) node_release(m, e[j].node);
@@ -503,7 +511,7 @@ static tl_status_t root_of(tl_mem_t *m, tomb_res_t *r, tl_tomb_node_t **out) {
         }
         tl_tomb_kid_t e[2] = {summarize(r->v[0]), summarize(r->v[1])};
         tomb_res_t top;
-        tl_status_t st = make_nodes(m, r->v[0]->level + 1, e, 2, &top);
+        tl_status_t st = make_nodes(m, r->v[0]->level + 1, e, 2, false, &top);
         res_release(m, r);
         if (st != TL_OK) return st;
         *out = top.v[0];
@@ -536,7 +544,7 @@ static tl_status_t add_impl(tl_mem_t *m, tl_tombs_t *old, tl_ts_t lo, tl_ts_t hi
     tl_status_t st;
     if (old == NULL) {
         tomb_res_t r;
-        st = make_nodes(m, 0, &fresh, 1, &r);
+        st = make_nodes(m, 0, &fresh, 1, false, &r);
         if (st != TL_OK) return st;
         root = r.v[0];
     } else {
