@@ -812,3 +812,31 @@ Test(tombstone, oom_at_each_allocation_on_a_deep_tree_keeps_the_set) {
     tl_tombs_release(&t.m, s);
     tc_end(&t);
 }
+
+static size_t count_leaves(const tl_tomb_node_t *x) {
+    if (x->level == 0) return 1;
+    const tl_tomb_inner_t *in = (const tl_tomb_inner_t *)x;
+    size_t n = 0;
+    for (size_t j = 0; j < x->n; j++) n += count_leaves(in->k[j].node);
+    return n;
+}
+
+/* Deletes in time order (retention) append at the end of the set: each
+ * overflowing leaf keeps 3/4 of its intervals instead of half, so the set
+ * takes ~1/3 less memory than an even split would leave behind. */
+Test(tombstone, deletes_in_time_order_leave_leaves_three_quarters_full) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    enum { N = 20000 };
+    for (tl_ts_t i = 0; i < N; i++) {
+        tl_tombs_t *next = NULL;
+        TLT_OK(tl_tombs_replace(&t.m, s, 3 * i, 3 * i + 1, (tl_seq_t)i + 1, &next));
+        s = next;
+    }
+    assert_valid(s);
+    cr_assert_eq(tl_tombs_count(s), N);
+    size_t leaves = count_leaves(s->root);
+    cr_assert_leq(leaves, N / (TL_TOMB_LEAF_CAP * 3 / 4) + 2, "%zu leaves for %d intervals", leaves, N);
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
