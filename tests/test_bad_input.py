@@ -50,6 +50,7 @@ READS = {
     "slice": lambda lg, t: lg[t:10],
     "slice_hi": lambda lg, t: lg[0:t],
     "range": lambda lg, t: lg.range(t, 10),
+    "range_hi": lambda lg, t: lg.range(0, t),
     "since": lambda lg, t: lg.since(t),
     "until": lambda lg, t: lg.until(t),
     "point": lambda lg, t: lg.point(t),
@@ -73,7 +74,7 @@ READS = {
 # views(), count(), arrays(), histogram(), ...); everywhere else it is a bad
 # timestamp.
 NONE_IS_OPEN = {"delete_range_lo", "delete_range_hi", "delitem_slice", "slice",
-                "slice_hi", "views", "count", "count_hi", "arrays", "timestamps",
+                "slice_hi", "range", "range_hi", "views", "count", "count_hi", "arrays", "timestamps",
                 "histogram", "histogram_hi", "counts", "counts_hi"}
 # append(obj, ts=None) takes the wall clock, as in the reference design
 # (tests/test_append.py checks it).
@@ -127,7 +128,8 @@ def test_type_error_message_explains_timestamps(seeded):
         seeded[2**63] = "x"
 
 
-@pytest.mark.parametrize("step", [2, -1, 0, "x", 1.0])
+@pytest.mark.parametrize("step", [2, -1, 0, "x", 1.0, True, np.int64(2), np.int32(0)],
+                         ids=repr)
 def test_slice_step_rejected(seeded, step):
     with pytest.raises(ValueError, match="step"):
         seeded[0:10:step]
@@ -688,3 +690,11 @@ def test_internal_types_cannot_be_constructed(cls):
     import timelog
     with pytest.raises(TypeError):
         getattr(timelog, cls)()
+
+
+@pytest.mark.parametrize("step", [1, np.int64(1), np.uint8(1), np.int32(1)], ids=repr)
+def test_integer_like_step_of_one_is_a_plain_slice(seeded, step):
+    assert list(seeded[1:3:step]) == [(1, "a"), (2, "b")]
+    assert list(seeded[2::step]) == [(2, "b"), (3, "c")]
+    del seeded[1:2:step]
+    assert list(seeded) == [(2, "b"), (3, "c")]

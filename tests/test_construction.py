@@ -315,3 +315,53 @@ def test_pickle_round_trips_settings():
         clone = pickle.loads(pickle.dumps(log))
     assert clone.time_unit == "us" and clone.min_ts_floor == 5 and list(clone) == [(7, "x")]
     clone.close()
+
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_reopen_converts_min_ts_to_the_new_unit(unit):
+    import datetime
+    import numpy as np
+    guard = datetime.datetime(2024, 1, 1)
+    log = Timelog(time_unit="ms", min_ts=guard, maintenance="disabled")
+    log.close()
+    log.reopen(time_unit=unit)
+    try:
+        assert log.time_unit == unit
+        assert np.datetime64(log.min_ts_floor, unit) == np.datetime64("2024-01-01T00:00:00")
+        with pytest.raises(ValueError, match="min_ts"):
+            log.append(datetime.datetime(2023, 12, 31, 23, 59, 59), "too old")
+        log.append(guard, "ok")
+        assert len(log) == 1
+    finally:
+        log.close()
+    log.reopen(time_unit="ms")                  # and back
+    assert log.min_ts_floor == int(np.datetime64("2024-01-01", "ms").astype(np.int64))
+    log.close()
+
+
+def test_reopen_refuses_a_guard_with_no_exact_value_and_changes_nothing():
+    log = Timelog(time_unit="ms", min_ts=1500, maintenance="disabled")
+    log.close()
+    with pytest.raises(ValueError, match=r"min_ts=1500.*not a whole number.*min_ts=2"):
+        log.reopen(time_unit="s")
+    assert log.closed and log.time_unit == "ms" and log.min_ts_floor == 1500
+    log.reopen(time_unit="s", min_ts=2)         # explicit: accepted
+    assert log.min_ts_floor == 2
+    log.close()
+    big = Timelog(time_unit="s", min_ts=2**62, maintenance="disabled")
+    big.close()
+    with pytest.raises(ValueError, match="outside the int64 range"):
+        big.reopen(time_unit="ns")
+    assert big.closed and big.time_unit == "s" and big.min_ts_floor == 2**62
+    big.reopen(time_unit="ns", min_ts=None)
+    assert big.min_ts_floor is None
+    big.close()
+
+
+def test_configure_converts_min_ts_too():
+    log = Timelog(time_unit="s", min_ts=10, maintenance="disabled")
+    log.close()
+    log.configure(time_unit="ms")
+    assert log.min_ts_floor == 10_000
+    log.close()

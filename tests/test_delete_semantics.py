@@ -207,3 +207,16 @@ def test_delete_is_visible_to_neighbours(ten):
     assert ten.max_ts() == 6
     assert ten.next_ts(6) is None
     assert ten.prev_ts(3) is None
+
+
+def test_delete_range_takes_none_as_an_open_bound():
+    from timelog import Timelog
+    log = Timelog(maintenance="disabled")
+    log.extend([(-(2**63), "min"), (1, "a"), (5, "b"), (9, "c"), (2**63 - 1, "max")])
+    log.delete_range(None, 5)                  # = cutoff(5)
+    assert list(log) == [(5, "b"), (9, "c"), (2**63 - 1, "max")]
+    log.delete_range(9, None)                  # reaches 2**63-1 inclusive
+    assert list(log) == [(5, "b")]
+    log.delete_range(None, None)
+    assert list(log) == []
+    log.close()

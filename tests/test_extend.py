@@ -222,3 +222,38 @@ def test_fast_path_failure_mid_list_releases_references():
         assert sys.getrefcount(obj) == before
         log.extend(pairs[:1000])
         assert sys.getrefcount(obj) == before + 1000
+
+
+
+def test_skip_warning_as_error_stores_nothing():
+    # Where warnings are errors, the skip warning raises before anything is
+    # stored: the call is all-or-nothing, so a retry cannot duplicate.
+    log = Timelog(maintenance="disabled")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning, match="skipped 1 record"):
+            log.extend([(1, "a"), (1.5, "b")])
+        assert len(log) == 0 and log.extend_skipped == 0
+        with pytest.raises(RuntimeWarning):
+            log.extend([1, 1.5], ["a", "b"])
+        assert len(log) == 0
+    with pytest.warns(RuntimeWarning):          # a warning as usual: stored, counted
+        log.extend([(1, "a"), (1.5, "b")])
+    assert list(log) == [(1, "a")] and log.extend_skipped == 1
+    log.close()
+
+
+def test_skip_warning_under_python_W_error_stores_nothing():
+    import subprocess
+    code = ("from timelog import Timelog\n"
+            "log = Timelog(maintenance='disabled')\n"
+            "try:\n"
+            "    log.extend([(1, 'a'), (1.5, 'b')])\n"
+            "except RuntimeWarning:\n"
+            "    pass\n"
+            "log.extend([(1, 'a'), (2, 'b')])\n"
+            "print(list(log))\n")
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[(1, 'a'), (2, 'b')]"

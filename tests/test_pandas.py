@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from timelog import Timelog
+from timelog import Timelog, TimelogError
 
 
 def test_missing_pandas_says_how_to_install(monkeypatch):
@@ -15,6 +15,16 @@ def test_missing_pandas_says_how_to_install(monkeypatch):
     with pytest.raises(ImportError, match="pip install pandas"):
         log.to_pandas()
     log.close()
+
+
+def test_closed_log_without_pandas_says_closed(monkeypatch):
+    # The closed-log error comes first: it is the problem to fix, and it
+    # must not depend on what happens to be installed.
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    log = Timelog(maintenance="disabled")
+    log.close()
+    with pytest.raises(TimelogError, match="closed"):
+        log.to_pandas()
 
 
 pd = pytest.importorskip("pandas")
@@ -67,3 +77,4 @@ def test_empty_and_closed():
     from timelog import TimelogError
     with pytest.raises(TimelogError):
         log.to_pandas()
+

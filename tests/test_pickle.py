@@ -185,3 +185,62 @@ def test_snapshot_pin_refuses_with_a_reason():
     # The array itself pickles as a copy of its values.
     assert pickle.loads(pickle.dumps(arr)).tolist() == list(range(10))
     log.close()
+
+
+
+class Holder:
+    """A payload that points back at the log holding it."""
+
+    def __init__(self, log):
+        self.log = log
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_log_storing_itself_copies_with_the_cycle_on_the_copy(how):
+    log = Timelog(maintenance="disabled")
+    log.append(1, log)                       # directly
+    log.append(2, Holder(log))               # through a payload
+    log.append(3, [log, "x"])
+    if how == "pickle":
+        clone = pickle.loads(pickle.dumps(log, protocol=pickle.HIGHEST_PROTOCOL))
+    else:
+        clone = copy.deepcopy(log)
+    assert clone is not log and len(clone) == 3
+    assert clone[1][0] is clone
+    assert clone[2][0].log is clone
+    assert clone[3][0][0] is clone and clone[3][0][1] == "x"
+    assert log[1][0] is log                  # the original is untouched
+    clone.close()
+    log.close()
+
+
+def test_shallow_copy_of_a_self_storing_log_shares_its_payloads():
+    log = Timelog(maintenance="disabled")
+    log.append(1, log)
+    clone = copy.copy(log)
+    assert clone[1][0] is log                # shallow: the payload itself
+    clone.close()
+    log.close()
+
+
+def test_self_storing_subclass_keeps_attributes_and_cycle():
+    log = Tagged("t", maintenance="disabled")
+    log.me = log
+    log.append(5, log)
+    clone = pickle.loads(pickle.dumps(log))
+    assert type(clone) is Tagged and clone.tag == "t" and clone.me is clone
+    assert clone[5][0] is clone
+    clone.close()
+    log.close()
+
+
+def test_pickles_of_the_older_format_still_load():
+    # Before the two-step format, the records travelled in the constructor
+    # call: _rebuild_timelog(cls, settings, ts, objs) with a plain dict state.
+    from timelog import _core
+    settings = dict(SETTINGS, maintenance="disabled")
+    log = _core._rebuild_timelog(Timelog, settings, np.array([1, 2], dtype=np.int64), ["a", "b"])
+    assert list(log) == [(1, "a"), (2, "b")]
+    log.close()
+    closed = _core._rebuild_timelog(Timelog, settings, None, None)
+    assert closed.closed

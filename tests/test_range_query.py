@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from timelog import TimelogError, TimelogIter
+from timelog import Timelog, TimelogError, TimelogIter
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -254,3 +254,13 @@ def test_closed_iterator_view_raises(filled):
     it.close()
     with pytest.raises(TimelogError):
         it.view()
+
+
+def test_range_takes_none_as_an_open_bound():
+    log = Timelog(maintenance="disabled")
+    log.extend([(-(2**63), "min"), (1, "a"), (5, "b"), (2**63 - 1, "max")])
+    assert list(log.range(None, 5)) == list(log.until(5)) == [(-(2**63), "min"), (1, "a")]
+    assert list(log.range(5, None)) == list(log.since(5)) == [(5, "b"), (2**63 - 1, "max")]
+    assert list(log.range(None, None)) == list(log)
+    assert list(log.range(None, 5)) == list(log[:5])
+    log.close()

@@ -869,6 +869,17 @@ cdef class Timelog:
         ``extend_skipped`` restart at 0. Raises TimelogError if the log is
         open (close it first: ``close()`` discards all data).
 
+        A ``min_ts`` guard kept across a ``time_unit`` change is a point in
+        time, so it is converted exactly into the new unit (a guard of
+        2024-01-01 stays 2024-01-01). When it has no exact value in the new
+        unit (a coarser unit and a guard that is not a whole number of it,
+        or a finer unit that overflows int64) reopen refuses with a
+        ValueError and the log stays closed with its settings unchanged:
+        rounding would either admit records older than the guard or reject
+        ones it admits, so pass ``min_ts`` explicitly with the new unit.
+        Other integer settings (``window_size``, ``window_origin``) are
+        layout knobs and keep their numbers.
+
         >>> log = Timelog(maintenance="disabled")
         >>> log.close()
         >>> log.reopen(time_unit="ns").time_unit
@@ -882,6 +893,12 @@ cdef class Timelog:
                 raise TypeError("reopen() got an unexpected keyword argument %r" % (name,))
         base = dict(self._settings) if self._settings is not None else dict(_DEFAULTS)
         base.update(overrides)
+        if (self._settings is not None and "min_ts" not in overrides
+                and self._settings["min_ts"] is not None
+                and overrides.get("time_unit", self._settings["time_unit"]) in _UNITS):
+            base["min_ts"] = _point_to_unit(self._settings["min_ts"],
+                                            self._settings["time_unit"],
+                                            overrides.get("time_unit", self._settings["time_unit"]))
         self._open(_normalize(base), None)
         return self
 
@@ -1073,6 +1090,25 @@ cdef class Timelog:
     cdef int _append_one(self, int64_t ts, object obj) except -1:
         cdef tl_status_t st
         cdef PyObject *p = <PyObject *> obj
+        cdef tl_log_t *log
+        if self._cfg.sealed_wait_ms > 0:
+            # This append may wait up to sealed_wait_ms for the worker under
+            # backpressure (tl_append -> seal -> wait): never with the GIL
+            # held, or every other Python thread stalls with it. Logs that
+            # cannot wait (the default, 0) keep the GIL-held fast path.
+            log = self._wbegin()
+            try:
+                if self._has_min_ts:
+                    self._guard(ts)
+                _incref(p)
+                with nogil:
+                    st = tl_append(log, ts, <tl_handle_t> <size_t> p)
+            finally:
+                self._wend()
+            if st != TL_OK and st != TL_EBUSY:
+                _decref(p)
+                return _check(st)
+            return self._after_write(st)
         if self._rsnap is not NULL:
             self._unpin_reads()
         if self._wowner != 0:
@@ -1296,6 +1332,7 @@ Stores one record. Amortized O(1).
         cdef tl_status_t st
         cdef tl_ts_t now = 0
         cdef PyObject *p
+        cdef tl_log_t *log
         if b is _MISSING:
             if ts is _MISSING or ts is None:
                 self._unpin_reads()
@@ -1305,6 +1342,21 @@ Stores one record. Amortized O(1).
                 if self._has_min_ts:
                     self._guard(_wall_clock(self._unit))
                 p = <PyObject *> a
+                if self._cfg.sealed_wait_ms > 0:
+                    # May wait on backpressure: not with the GIL (see _append_one).
+                    log = self._wbegin()
+                    _incref(p)
+                    try:
+                        with nogil:
+                            st = tl_append_now(log, <tl_handle_t> <size_t> p, &now)
+                    finally:
+                        self._wend()
+                    if st != TL_OK and st != TL_EBUSY:
+                        _decref(p)
+                        _check(st)
+                        return
+                    self._after_write(st)
+                    return
                 _incref(p)
                 st = tl_append_now(self._log, <tl_handle_t> <size_t> p, &now)
                 if st != TL_OK and st != TL_EBUSY:
@@ -1345,7 +1397,9 @@ Stores one record. Amortized O(1).
         (the default) records whose timestamp is invalid (TypeError or
         OverflowError from a bool/float/str/None or an out-of-range int) are
         skipped, counted in ``extend_skipped``, and a RuntimeWarning says how
-        many; with ``insert_on_error=False`` the first invalid timestamp
+        many (issued before anything is stored: where warnings are errors,
+        e.g. ``python -W error``, the warning raises and nothing is stored);
+        with ``insert_on_error=False`` the first invalid timestamp
         raises and nothing is stored. A NaT is an invalid timestamp too
         (skipped, or ValueError when strict). Timestamps may be datetimes,
         numpy.datetime64 or a datetime64 array, converted by ``time_unit``.
@@ -1455,8 +1509,19 @@ Stores one record. Amortized O(1).
             PyMem_Free(ha)
             raise
         # The loop ran the items' own code (__index__, __len__, ...), which
-        # may have closed the log: _wbegin() checks.
+        # may have closed the log: _wbegin() checks. The skip warning goes
+        # out before anything is stored: when warnings are errors (-W error,
+        # or a filter) it raises here and the whole batch is dropped, so the
+        # call is all-or-nothing and a retry cannot duplicate records.
         try:
+            if skipped:
+                _warnings.warn(
+                    "extend() skipped %d record(s) with invalid timestamps (%s); "
+                    "pass insert_on_error=False to raise instead, or validate the "
+                    "timestamps first" % (skipped, _TS_HELP),
+                    # stacklevel=1: a compiled method has no frame of its
+                    # own, so level 1 is already the caller's line.
+                    RuntimeWarning, stacklevel=1)
             log = self._wbegin()
         except BaseException:
             _decref_handles(ha, k)
@@ -1478,17 +1543,7 @@ Stores one record. Amortized O(1).
         PyMem_Free(ha)
         if skipped:
             self._extend_skipped += skipped
-        try:
-            self._after_write(st)
-        finally:
-            if skipped:
-                _warnings.warn(
-                    "extend() skipped %d record(s) with invalid timestamps (%s); "
-                    "pass insert_on_error=False to raise instead, or validate the "
-                    "timestamps first" % (skipped, _TS_HELP),
-                    # stacklevel=1: a compiled method has no frame of its
-                    # own, so level 1 is already the caller's line.
-                    RuntimeWarning, stacklevel=1)
+        self._after_write(st)
 
     def bulk_append(self, timestamps, objects, *, mostly_ordered=None):
         """Stores ``len(objects)`` records from a timestamp buffer, in ONE engine call.
@@ -1636,7 +1691,7 @@ Stores one record. Amortized O(1).
         cdef tl_status_t st
         cdef tl_log_t *log = self._wbegin()
         # The GIL stays held: a delete touches no record, only one or two
-        # leaves of the tombstone set (~0.3 us), less than releasing and
+        # paths of the tombstone tree (~0.1-0.7 us), less than releasing and
         # re-taking the GIL would cost.
         try:
             if kind == _K_RANGE:
@@ -1662,8 +1717,8 @@ Stores one record. Amortized O(1).
         are visible. ``t1 >= t2`` deletes nothing. ``None`` as a bound of the
         two-argument form means "open": ``delete(None, t2)`` = ``cutoff(t2)``,
         ``delete(t1, None)`` reaches ``2**63-1`` inclusive. No record is
-        touched: the cost is a search of the tombstone set and a rebuild of
-        one or two of its 64-interval leaves.
+        touched: the cost is O(log T) in the tombstone set's T intervals
+        (one or two root-to-leaf paths of its tree are updated).
 
         >>> log = Timelog(maintenance="disabled")
         >>> log.extend([(1, "a"), (2, "b"), (3, "c")])
@@ -1700,9 +1755,10 @@ Stores one record. Amortized O(1).
         self._delete(_K_UNTIL, 0, _ts(ts, self._unit))
 
     def delete_range(self, t1, t2):
-        """Deletes ``[t1, t2)``; the reference design's name for ``delete(t1, t2)``."""
-        cdef int64_t a = _ts(t1, self._unit)
-        self._delete(_K_RANGE, a, _ts(t2, self._unit))
+        """Deletes ``[t1, t2)``; the reference design's name for ``delete(t1, t2)``.
+
+        ``None`` is an open bound, as in :meth:`delete`."""
+        self.delete(t1, t2)
 
     def delete_before(self, ts):
         """Deletes every record ``< ts``; the reference design's name for ``cutoff(ts)``."""
@@ -1797,11 +1853,20 @@ Stores one record. Amortized O(1).
     def range(self, t1, t2):
         """Iterator over ``[t1, t2)`` in timestamp order; ``t1 >= t2`` is empty.
 
-        Snapshot-consistent: later writes are not seen. O(log n + k).
+        ``None`` is an open bound, as in ``log[t1:t2]``: ``range(None, t2)``
+        is :meth:`until`, ``range(t1, None)`` is :meth:`since` (inclusive of
+        ``2**63-1``). Snapshot-consistent: later writes are not seen.
+        O(log n + k).
         """
-        cdef int64_t a = _ts(t1, self._unit)
-        cdef int64_t b = _ts(t2, self._unit)
-        return self._iter(_K_RANGE, a, b)
+        cdef int64_t a
+        if t1 is None and t2 is None:
+            return self._iter(_K_ALL, 0, 0)
+        if t1 is None:
+            return self._iter(_K_UNTIL, 0, _ts(t2, self._unit))
+        if t2 is None:
+            return self._iter(_K_SINCE, _ts(t1, self._unit), 0)
+        a = _ts(t1, self._unit)
+        return self._iter(_K_RANGE, a, _ts(t2, self._unit))
 
     def since(self, t1):
         """Iterator over ``[t1, 2**63-1]`` (inclusive of the int64 maximum)."""
@@ -2438,6 +2503,8 @@ Stores one record. Amortized O(1).
         (Timestamp('1970-01-01 00:01:00'), ['a', 'b'])
         >>> log.close()
         """
+        # A closed log says so whether or not pandas is installed.
+        self._require_open()
         try:
             # importlib, not an import statement: Cython's import fast path
             # would hand back a None left in sys.modules instead of raising.
@@ -2466,6 +2533,13 @@ Stores one record. Amortized O(1).
         shares them. A closed log copies as a closed log with its settings.
         Iterators, spans and snapshots cannot be pickled.
 
+        The log is rebuilt in two steps, as the protocols intend for
+        containers: a constructor call opens the empty copy (which pickle and
+        deepcopy then record in their memo), and ``__setstate__`` loads the
+        records. So a log that stores itself (directly or through its
+        payloads) copies without RecursionError, and the cycle points at the
+        copy.
+
         >>> import pickle
         >>> log = Timelog(time_unit="us", maintenance="disabled")
         >>> log.extend([(1, "a"), (2, "b")])
@@ -2480,47 +2554,41 @@ Stores one record. Amortized O(1).
         settings = dict(self._settings)
         if settings["compaction"] is not None:
             settings["compaction"] = dict(settings["compaction"])
-        state = getattr(self, "__dict__", None) or None
+        attrs = getattr(self, "__dict__", None) or None
         if self._log is NULL:
-            return (_rebuild_timelog, (type(self), settings, None, None), state)
+            return (_rebuild_timelog, (type(self), settings),
+                    (_STATE_TAG, attrs, None, None, True))
         ts, objs = self.arrays()
-        return (_rebuild_timelog, (type(self), settings, ts, objs), state)
+        return (_rebuild_timelog, (type(self), settings),
+                (_STATE_TAG, attrs, ts, objs, False))
 
-    def __deepcopy__(self, memo):
-        """``copy.deepcopy``: like pickling (see ``__reduce__``), but the new log
-        is entered in ``memo`` before the payloads are copied, so a payload
-        that refers to this log refers to the copy in the copy.
+    def __setstate__(self, state):
+        """Second step of unpickling / copying (see :meth:`__reduce__`).
 
-        >>> import copy
-        >>> class Node: pass
-        >>> log = Timelog(maintenance="disabled")
-        >>> n = Node(); n.log = log; log.append(1, n)
-        >>> clone = copy.deepcopy(log)
-        >>> clone[1][0].log is clone
-        True
-        >>> clone.close(); log.close()
+        Loads the records into the freshly opened copy (through
+        bulk_append: one engine call, already sorted so the order of equal
+        timestamps is kept; a backpressure signal is answered with a flush,
+        since the records are stored either way), sets a subclass's
+        attributes and, for a copy of a closed log, closes it. A plain dict
+        (a pickle from before this format) only sets the attributes.
         """
-        func, args, state = self.__reduce__()
-        cls, settings, ts, objs = args
-        cdef Timelog new = cls.__new__(cls)
-        memo[id(self)] = new
-        Timelog.__init__(new, **settings)
-        if ts is None:
-            new.close()
-        elif len(ts):
-            objs = _copy_mod().deepcopy(objs, memo)
+        if type(state) is dict:
+            self.__dict__.update(state)
+            return
+        if not (type(state) is tuple and len(state) == 5 and state[0] == _STATE_TAG):
+            raise TypeError("Timelog.__setstate__: unexpected state %r"
+                            % (type(state).__name__,))
+        _, attrs, ts, objs, closed = state
+        if attrs:
+            self.__dict__.update(attrs)
+        if ts is not None and len(ts):
             try:
-                new.bulk_append(ts, objs)
+                self.bulk_append(ts, objs)
             except TimelogBusyError:
-                new.flush()
-            new._busy_events = 0
-        if state:
-            state = _copy_mod().deepcopy(state, memo)
-            if hasattr(new, "__setstate__"):
-                new.__setstate__(state)
-            else:
-                new.__dict__.update(state)
-        return new
+                self.flush()
+            self._busy_events = 0
+        if closed:
+            self.close()
 
 
 # ---------------------------------------------------------------- cycle collection
@@ -2855,21 +2923,51 @@ def _fmt_bytes(n):
         n /= 1024.0
 
 
-def _copy_mod():
-    return _importlib.import_module("copy")
+# Marks the state tuple of Timelog.__reduce__ (so __setstate__ can tell it
+# from a plain attribute dict).
+_STATE_TAG = "timelog/1"
 
 
-def _rebuild_timelog(cls, settings, ts, objs):
-    """Unpickles a Timelog: opens one with settings, then loads the records.
+def _point_to_unit(v, old, new):
+    """A point in time v (an int in unit old) as an int in unit new, exactly.
 
-    Loading goes through bulk_append (one engine call, already sorted so it
-    takes the in-order path and keeps the order of equal timestamps). A
-    backpressure signal during the load is not the caller's concern: the
-    records are stored either way, so it is answered with a flush and the
-    counter restarts at 0.
+    ValueError (naming min_ts, both units and what to do) when there is no
+    exact int64 value: a coarser unit and v not a whole number of it, or a
+    finer unit that overflows.
+    """
+    a, b = _UNIT_NS[old], _UNIT_NS[new]
+    if a == b:
+        return v
+    if a > b:
+        w = v * (a // b)
+        if w < _I64_MIN or w > _I64_MAX:
+            raise ValueError(
+                "reopen(time_unit=%r): min_ts=%d (%s) is %d in %r, outside the int64 "
+                "range; nothing was changed (the log stays closed): pass min_ts "
+                "explicitly" % (new, v, _fmt_ts(v, old), w, new))
+        return w
+    q, r = divmod(v, b // a)
+    if r:
+        raise ValueError(
+            "reopen(time_unit=%r): min_ts=%d (%s) is not a whole number of %r "
+            "units, so the guard has no exact value in the new unit; nothing was "
+            "changed (the log stays closed): pass min_ts explicitly, e.g. "
+            "min_ts=%d (rounded up, rejects the rest of that unit) or min_ts=%d "
+            "(rounded down, admits it)" % (new, v, _fmt_ts(v, old), new, q + 1, q))
+    return q
+
+
+def _rebuild_timelog(cls, settings, ts=_MISSING, objs=None):
+    """Unpickles a Timelog: opens an empty one with settings.
+
+    The records follow through __setstate__, after pickle or deepcopy has
+    memoized the new log (see Timelog.__reduce__). The four-argument form is
+    the older format, which also loaded the records (ts None: closed).
     """
     cdef Timelog log = cls.__new__(cls)
     Timelog.__init__(log, **settings)
+    if ts is _MISSING:
+        return log
     if ts is not None and len(ts):
         try:
             log.bulk_append(ts, objs)
@@ -2994,10 +3092,15 @@ cdef Py_ssize_t _columns_fast(object tss, object objs, Py_ssize_t i, Py_ssize_t 
 
 
 cdef inline int _check_step(slice key) except -1:
-    if key.step is not None and not (type(key.step) is int and key.step == 1):
-        raise ValueError("slice step is not supported (got %r): timelog slices are "
-                         "half-open time ranges [t1, t2)" % (key.step,))
-    return 0
+    # Any integer-like step equal to 1 (np.int64(1) included, via __index__)
+    # is the plain slice; any other step, 1.0 and True included, is refused.
+    step = key.step
+    if step is None or (type(step) is int and step == 1):
+        return 0
+    if PyIndex_Check(step) and type(step) is not bool and _operator.index(step) == 1:
+        return 0
+    raise ValueError("slice step is not supported (got %r): timelog slices are "
+                     "half-open time ranges [t1, t2)" % (step,))
 
 
 cdef PageSpanIter _make_span_iter(_Snapshot snap, int kind, int64_t t1, int64_t t2):

@@ -562,6 +562,9 @@ Test(tombstone, bytes_match_the_allocation_and_release_returns_them) {
 
 /* ---------------------------------------------------------------- validate */
 
+/* A set this small is one leaf: its root. */
+#define LEAF0(s) (((tl_tomb_leaf_t *)(s)->root)->v)
+
 Test(tombstone, validate_rejects_malformed_sets) {
     TC_MEM(t);
     tl_tombs_t *s = NULL;
@@ -569,14 +572,14 @@ Test(tombstone, validate_rejects_malformed_sets) {
     add_to(&t, &s, 20, 29, 2);
     add_to(&t, &s, 40, 49, 3);
     assert_valid(s);
-    const tl_tomb_t good[3] = {s->leaves[0]->v[0], s->leaves[0]->v[1], s->leaves[0]->v[2]};
+    const tl_tomb_t good[3] = {LEAF0(s)[0], LEAF0(s)[1], LEAF0(s)[2]};
     const char *why;
 #define EXPECT_INVALID(what)                                                     \
     do {                                                                         \
         why = NULL;                                                              \
         cr_assert_not(tl_tombs_validate(s, &why), "validate accepted: %s", what); \
         cr_assert_not_null(why);                                                 \
-        memcpy(s->leaves[0]->v, good, sizeof good);                                         \
+        memcpy(LEAF0(s), good, sizeof good);                                         \
         s->n = 3;                                                                \
         s->max_seq = 3;                                                          \
         assert_valid(s);                                                         \
@@ -584,27 +587,27 @@ Test(tombstone, validate_rejects_malformed_sets) {
 
     s->n = 0;
     EXPECT_INVALID("an empty non-NULL set");
-    s->leaves[0]->v[1].lo = 30;
+    LEAF0(s)[1].lo = 30;
     EXPECT_INVALID("lo > hi");
-    s->leaves[0]->v[1].seq = 0;
+    LEAF0(s)[1].seq = 0;
     EXPECT_INVALID("sequence 0");
-    s->leaves[0]->v[0].hi = 20;
+    LEAF0(s)[0].hi = 20;
     EXPECT_INVALID("overlapping intervals");
-    s->leaves[0]->v[0] = good[2];
-    s->leaves[0]->v[2] = good[0];
+    LEAF0(s)[0] = good[2];
+    LEAF0(s)[2] = good[0];
     EXPECT_INVALID("unsorted intervals");
-    s->leaves[0]->v[0].hi = 19;
-    s->leaves[0]->v[1].seq = 1;
-    s->leaves[0]->v[2].seq = 1;
+    LEAF0(s)[0].hi = 19;
+    LEAF0(s)[1].seq = 1;
+    LEAF0(s)[2].seq = 1;
     s->max_seq = 1;
     EXPECT_INVALID("touching intervals with equal sequence");
     s->max_seq = 7;
     EXPECT_INVALID("stale max_seq");
-    s->leaves[0]->v[2].seq = 9; /* max_seq still 3 */
+    LEAF0(s)[2].seq = 9; /* max_seq still 3 */
     EXPECT_INVALID("max_seq below an interval's sequence");
 #undef EXPECT_INVALID
     /* Touching with equal sequence only matters when they touch. */
-    s->leaves[0]->v[1].seq = 1;
+    LEAF0(s)[1].seq = 1;
     s->max_seq = 3;
     assert_valid(s);
     tl_tombs_release(&t.m, s);
@@ -632,7 +635,7 @@ Test(tombstone, many_intervals_across_many_leaves_match_the_model) {
             old = cur; /* keep one version alive across 1500 later adds */
             memcpy(f_old, f, D * sizeof *f);
         } else if (seq % 2 == 0) {
-            /* Sole owner: the new set takes the old one's leaves over. */
+            /* Sole owner: the new set takes the old one's nodes over. */
             TLT_OK(tl_tombs_replace(&t.m, cur, lo, hi, seq, &next));
         } else {
             TLT_OK(tl_tombs_add(&t.m, cur, lo, hi, seq, &next));
@@ -642,7 +645,7 @@ Test(tombstone, many_intervals_across_many_leaves_match_the_model) {
         for (tl_ts_t x = lo; x <= hi; x++) f[x] = seq;
         if (seq % 250 == 0) {
             assert_valid(cur);
-            cr_assert_gt(cur->n_leaves, 1);
+            cr_assert_gt(cur->root->level, 0);
             for (tl_ts_t x = 0; x < D; x++)
                 cr_assert_eq(tl_tombs_seq_at(cur, x), f[x], "seq %llu x=%lld",
                              (unsigned long long)seq, (long long)x);
@@ -674,5 +677,166 @@ Test(tombstone, replace_refuses_a_shared_set_and_leaves_it_intact) {
     cr_assert_eq(tl_tombs_seq_at(c, 5), 1);
     cr_assert_eq(tl_tombs_seq_at(c, 25), 2);
     tl_tombs_release(&t.m, c);
+    tc_end(&t);
+}
+
+/* ---------------------------------------------------------------- deep trees */
+
+/* Checks every interval of t against f on [0, D): walking f's runs gives the
+ * exact interval list (f's runs of equal nonzero value are split only where
+ * the set keeps touching intervals of different sequence, which the model
+ * cannot see, so compare f point by point through the cursor instead). */
+static void check_dense(const tl_tombs_t *t, const tl_seq_t *f, tl_ts_t D) {
+    assert_valid(t);
+    tl_tomb_cursor_t c;
+    tl_tomb_cursor_init(&c, t, 0);
+    for (tl_ts_t x = 0; x < D; x++) cr_assert_eq(tl_tomb_cursor_seq(&c, x), f[x], "cursor x=%lld", (long long)x);
+    for (tl_ts_t x = 0; x < D; x += 97) cr_assert_eq(tl_tombs_seq_at(t, x), f[x], "seq_at x=%lld", (long long)x);
+    /* get(i) and seek agree with the in-order walk. */
+    for (size_t i = 0; i < tl_tombs_count(t); i += 1 + i / 50) {
+        const tl_tomb_t *v = tl_tombs_get(t, i);
+        cr_assert_eq(tl_tombs_seek(t, v->lo), i);
+        cr_assert_eq(tl_tombs_seek(t, v->hi), i);
+    }
+}
+
+/* Tens of thousands of point and short deletes grow the tree to three levels;
+ * occasional wide deletes drop whole subtrees and merge what is left at their
+ * ends. Sole-owner replaces (in place where the change stays in one leaf)
+ * alternate with adds that must leave a pinned version untouched. */
+Test(tombstone, deep_tree_point_and_wide_deletes_match_the_model) {
+    TC_MEM(t);
+    tlt_rng_t rng;
+    tlt_rng_seed(&rng, 77);
+    enum { D = 400000 };
+    tl_seq_t *f = tc_xcalloc(D, sizeof *f);
+    tl_tombs_t *cur = NULL;
+    tl_tombs_t *pinned = NULL;
+    frozen_t fz = {0, 0, NULL};
+    unsigned deepest = 0;
+    for (tl_seq_t seq = 1; seq <= 60000; seq++) {
+        tl_ts_t lo = 4 * tlt_rng_range(&rng, 0, D / 4 - 1);
+        tl_ts_t len = seq % 5000 == 0 ? tlt_rng_range(&rng, 1000, 60000) : tlt_rng_range(&rng, 0, 2);
+        tl_ts_t hi = lo + len < D ? lo + len : D - 1;
+        tl_tombs_t *next = NULL;
+        if (seq % 7000 == 0) {
+            /* Pin this version across the following adds. */
+            if (pinned != NULL) {
+                assert_unchanged(pinned, &fz);
+                tl_tombs_release(&t.m, pinned);
+                free(fz.v);
+            }
+            tl_tombs_retain(cur);
+            pinned = cur;
+            fz = freeze(pinned);
+        }
+        if (cur != NULL && tl_ref_get(&cur->refs) == 1 && seq % 3 != 0) {
+            TLT_OK(tl_tombs_replace(&t.m, cur, lo, hi, seq, &next));
+        } else {
+            TLT_OK(tl_tombs_add(&t.m, cur, lo, hi, seq, &next));
+            tl_tombs_release(&t.m, cur);
+        }
+        cur = next;
+        for (tl_ts_t x = lo; x <= hi; x++) f[x] = seq;
+        if (cur->root->level > deepest) deepest = cur->root->level;
+        if (seq % 20000 == 0 || seq % 5000 == 1) check_dense(cur, f, D);
+    }
+    cr_assert_geq(deepest, 2, "the workload reaches a three-level tree (got %u)", deepest);
+    check_dense(cur, f, D);
+    /* max_seq_in answers from subtree summaries: compare with a scan. */
+    for (int q = 0; q < 300; q++) {
+        tl_ts_t a = tlt_rng_range(&rng, 0, D - 1), b = tlt_rng_range(&rng, 0, D - 1);
+        if (a > b) {
+            tl_ts_t s = a;
+            a = b;
+            b = s;
+        }
+        if (q % 3 == 0) b = a + tlt_rng_range(&rng, 0, 50) < D ? a + tlt_rng_range(&rng, 0, 50) : D - 1;
+        tl_seq_t want = 0;
+        for (tl_ts_t x = a; x <= b; x++) want = f[x] > want ? f[x] : want;
+        cr_assert_eq(tl_tombs_max_seq_in(cur, a, b), want, "max_seq_in [%lld, %lld]", (long long)a, (long long)b);
+    }
+    assert_unchanged(pinned, &fz);
+    tl_tombs_release(&t.m, pinned);
+    free(fz.v);
+    tl_tombs_release(&t.m, cur);
+    cr_assert_eq(tl_mem_live(&t.m), 0, "every node freed");
+    free(f);
+    tc_end(&t);
+}
+
+/* On a three-level tree, failing each allocation of an add in turn (shared
+ * set: the functional path; sole owner: replace, whose split path allocates)
+ * reports ENOMEM, frees what it built and leaves the set exactly as it was. */
+Test(tombstone, oom_at_each_allocation_on_a_deep_tree_keeps_the_set) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    tl_seq_t seq = 0;
+    for (tl_ts_t i = 0; i < 150000; i++) add_to(&t, &s, 4 * i, 4 * i, ++seq);
+    cr_assert_geq(s->root->level, 2);
+    const tl_ts_t shapes[][2] = {{401, 402}, {0, 599999}, {1000, 300001}, {4 * 149999 + 2, 4 * 149999 + 2}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        for (int replace = 0; replace < 2; replace++) {
+            frozen_t f = freeze(s);
+            for (uint64_t at = 1;; at++) {
+                size_t live = tl_mem_live(&t.m);
+                tl_tombs_t *out = NULL;
+                tlt_alloc_arm(&t.a, at, 0, 0);
+                uint64_t inj0 = tlt_alloc_injected(&t.a);
+                tl_status_t st = replace ? tl_tombs_replace(&t.m, s, shapes[k][0], shapes[k][1], seq + 1, &out)
+                                         : tl_tombs_add(&t.m, s, shapes[k][0], shapes[k][1], seq + 1, &out);
+                bool injected = tlt_alloc_injected(&t.a) > inj0;
+                tlt_alloc_disarm(&t.a);
+                if (!injected) {
+                    /* Every allocation of this add has been failed once:
+                     * undo the successful one on a copy of the old set. */
+                    TLT_OK(st);
+                    assert_valid(out);
+                    cr_assert_eq(tl_tombs_seq_at(out, shapes[k][0]), seq + 1);
+                    tl_tombs_release(&t.m, out);
+                    if (replace) {
+                        s = NULL; /* consumed: rebuild the original */
+                        for (size_t i = 0; i < f.n; i++) add_to(&t, &s, f.v[i].lo, f.v[i].hi, f.v[i].seq);
+                    }
+                    break;
+                }
+                TLT_ST(st, TL_ENOMEM);
+                cr_assert_null(out);
+                cr_assert_eq(tl_mem_live(&t.m), live, "nothing leaked at allocation %llu", (unsigned long long)at);
+                assert_valid(s);
+                assert_unchanged(s, &f);
+            }
+            free(f.v);
+        }
+    }
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
+static size_t count_leaves(const tl_tomb_node_t *x) {
+    if (x->level == 0) return 1;
+    const tl_tomb_inner_t *in = (const tl_tomb_inner_t *)x;
+    size_t n = 0;
+    for (size_t j = 0; j < x->n; j++) n += count_leaves(in->k[j].node);
+    return n;
+}
+
+/* Deletes in time order (retention) append at the end of the set: each
+ * overflowing leaf keeps 3/4 of its intervals instead of half, so the set
+ * takes ~1/3 less memory than an even split would leave behind. */
+Test(tombstone, deletes_in_time_order_leave_leaves_three_quarters_full) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    enum { N = 20000 };
+    for (tl_ts_t i = 0; i < N; i++) {
+        tl_tombs_t *next = NULL;
+        TLT_OK(tl_tombs_replace(&t.m, s, 3 * i, 3 * i + 1, (tl_seq_t)i + 1, &next));
+        s = next;
+    }
+    assert_valid(s);
+    cr_assert_eq(tl_tombs_count(s), N);
+    size_t leaves = count_leaves(s->root);
+    cr_assert_leq(leaves, N / (TL_TOMB_LEAF_CAP * 3 / 4) + 2, "%zu leaves for %d intervals", leaves, N);
+    tl_tombs_release(&t.m, s);
     tc_end(&t);
 }
