@@ -1920,10 +1920,10 @@ Stores one record. Amortized O(1).
 
         Bounds are ``log[t1:t2]``'s: None is an open end (only ``t2=None``
         reaches a record at ``2**63-1``), reversed bounds give empty arrays,
-        datetimes are accepted. One snapshot, read in chunks of
-        ``_EXPORT_CHUNK`` records: the engine fills each chunk with the GIL
-        released (so other threads run during a long export) and the pin is
-        released on every path, errors included. O(log n + k).
+        datetimes are accepted. One snapshot, read in chunks of 32768
+        records: the engine fills each chunk with the GIL released (so other
+        threads run during a long export) and the pin is released on every
+        path, errors included. O(log n + k).
 
         >>> import numpy as np
         >>> log = Timelog(maintenance="disabled")
