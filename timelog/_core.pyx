@@ -3048,7 +3048,7 @@ cdef int _convert_numpy(cnp.ndarray out, size_t row0, const tl_handle_t *h,
     """Any other dtype: the chunk as one list through numpy.array; if that
     fails, element by element, so the error names its row."""
     cdef size_t i
-    lst = _list_stealing_free(h, n)
+    lst = _list_borrowed(h, n)
     try:
         out[row0:row0 + n] = _np.array(lst, dtype=out.dtype)
     except Exception:
@@ -3058,8 +3058,9 @@ cdef int _convert_numpy(cnp.ndarray out, size_t row0, const tl_handle_t *h,
     return 0
 
 
-cdef list _list_stealing_free(const tl_handle_t *h, size_t n):
-    """A new list of n handles' objects (one new reference each)."""
+cdef list _list_borrowed(const tl_handle_t *h, size_t n):
+    """A new list of n handles' objects, each gaining a reference (the
+    engine keeps its own)."""
     cdef size_t i
     cdef PyObject *p
     lst = PyList_New(<Py_ssize_t> n)
