@@ -72,6 +72,8 @@ WORKLOADS = {
     "scan_full": ("full scan: for ts, obj in log[:]", "record"),
     "scan_next_batch": ("scan: it.next_batch(4096)", "record"),
     "scan_arrays": ("scan: log.arrays()", "record"),
+    "to_numpy": ("export: log.to_numpy() -> int64 ts, float64 values", "record"),
+    "to_dict": ("export: log.to_dict() -> {ts: obj}", "record"),
     "range10": ("range log[t1:t2] create + consume ~10 records", "query"),
     "point": ("point log[ts]", "query"),
     "count": ("count(t1, t2), log-uniform widths", "query"),
@@ -99,6 +101,8 @@ LABELS = {
     "scan_full": {"skl": "for ts, obj in skl", "floor": "for ts, obj in list_of_pairs"},
     "scan_next_batch": {"skl": "skl[i:i+4096] slices", "floor": "list[i:i+4096] slices"},
     "scan_arrays": {"floor": "np.copy(ts) + list(objs)"},
+    "to_numpy": {"floor": "np.copy(ts) + np.array(objs, dtype=float64)"},
+    "to_dict": {"floor": "dict(zip(ts_list, objs))"},
     "range10": {"skl": "skl.irange_key(t1, t2)", "floor": "searchsorted x2 + list slice"},
     "point": {"skl": "skl.irange_key(ts, ts)", "floor": "searchsorted left/right + list slice"},
     "count": {"ref": "len(log.range(t1, t2))", "skl": "bisect_key_left x2",
@@ -124,6 +128,8 @@ RATIO_TARGETS = {
     "delete": {"ref": 0.2},
     "cutoff": {"ref": 0.6},
     "span_sum": {"ref": 1.0, "floor": 2.0},
+    "to_numpy": {"ref": 0.2},
+    "to_dict": {"ref": 0.2},
 }
 TARGET_TEXT = {
     ("append_ts_obj", "ref"): "append forms <= 0.6x reference",
@@ -145,6 +151,8 @@ TARGET_TEXT = {
     ("cutoff", "ref"): "cutoff <= 0.6x reference",
     ("span_sum", "ref"): "span analysis >= 1x reference throughput",
     ("span_sum", "floor"): "span analysis >= 50% of np.sum floor throughput",
+    ("to_numpy", "ref"): "to_numpy export <= 0.2x reference (issue 17)",
+    ("to_dict", "ref"): "to_dict export <= 0.2x reference (issue 17)",
     ("range10", "skl"): ">= 3x faster than SortedKeyList (range)",
     ("point", "skl"): ">= 3x faster than SortedKeyList (point)",
 }

@@ -92,8 +92,22 @@ class Data:
     def _make_sorted_objs(self):
         return [self.objs[i] for i in self.order.tolist()]
 
+    def _make_sorted_ts_list(self):
+        return self.sorted_ts.tolist()
+
     def _make_sorted_pairs(self):
         return list(zip(self.sorted_ts.tolist(), self.sorted_objs))
+
+
+def export_numpy_check(ts, vals):
+    # Which record comes first among equal timestamps is unspecified, so
+    # the check is order-free where ties could differ.
+    return [int(ts.size), int(ts.sum()), str(ts.dtype), str(vals.dtype), float(vals.sum())]
+
+
+def export_dict_check(d):
+    # Which duplicate wins is unspecified: keys only.
+    return [len(d), sum(d)]
 
 
 class Trial:
@@ -252,6 +266,27 @@ class TimelogLike:
         def run():
             out[0] = log.arrays()
         return Trial(run, D.n, check=lambda: len(out[0][1]))
+
+    # ----- exports (timelog-lib >= 1.4): fresh arrays with converted values, a dict
+    def w_to_numpy(self, D):
+        log = self.populated(D)
+        if not hasattr(log, "to_numpy"):
+            raise NotApplicable("no to_numpy() before timelog-lib 1.4")
+        out = [None]
+
+        def run():
+            out[0] = log.to_numpy()
+        return Trial(run, D.n, check=lambda: export_numpy_check(*out[0]))
+
+    def w_to_dict(self, D):
+        log = self.populated(D)
+        if not hasattr(log, "to_dict"):
+            raise NotApplicable("no to_dict() before timelog-lib 1.4")
+        out = [None]
+
+        def run():
+            out[0] = log.to_dict()
+        return Trial(run, D.n, check=lambda: export_dict_check(out[0]))
 
     # ----- queries
     def w_range10(self, D):
@@ -417,6 +452,12 @@ class SortedKeyListContender:
     def w_scan_arrays(self, D):
         raise NotApplicable("no array export")
 
+    def w_to_numpy(self, D):
+        raise NotApplicable("no array export")
+
+    def w_to_dict(self, D):
+        raise NotApplicable("no dict export")
+
     def w_range10(self, D):
         s = self.populated(D)
         irange = s.irange_key
@@ -549,6 +590,22 @@ class Floor:
         def run():
             out[0] = (np.copy(ts), list(objs))
         return Trial(run, D.n, check=lambda: len(out[0][1]))
+
+    def w_to_numpy(self, D):
+        ts, objs = D.sorted_ts, D.sorted_objs
+        out = [None]
+
+        def run():
+            out[0] = (np.copy(ts), np.array(objs, dtype=np.float64))
+        return Trial(run, D.n, check=lambda: export_numpy_check(*out[0]))
+
+    def w_to_dict(self, D):
+        ts, objs = D.sorted_ts_list, D.sorted_objs
+        out = [None]
+
+        def run():
+            out[0] = dict(zip(ts, objs))
+        return Trial(run, D.n, check=lambda: export_dict_check(out[0]))
 
     def w_range10(self, D):
         ss = D.sorted_ts.searchsorted

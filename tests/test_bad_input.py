@@ -194,6 +194,8 @@ CLOSED_CALLS = {
     "count": lambda lg: lg.count(),
     "arrays": lambda lg: lg.arrays(),
     "timestamps": lambda lg: lg.timestamps(0, 10),
+    "to_numpy": lambda lg: lg.to_numpy(0, 10, dtype="int64"),
+    "to_dict": lambda lg: lg.to_dict(0, 10),
     "histogram": lambda lg: lg.histogram(0, 10, bins=2),
     "counts": lambda lg: lg.counts(0, 10, 5),
     "min_ts": lambda lg: lg.min_ts(),

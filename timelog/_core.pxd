@@ -361,6 +361,11 @@ cdef class PageSpan:
     cdef const tl_handle_t *_h
     cdef size_t _n
     cdef int _level
+    # Buffer protocol: live exports (close() refuses while > 0), and the
+    # shape/stride the Py_buffer points at (they must outlive every export).
+    cdef Py_ssize_t _exports
+    cdef Py_ssize_t _buf_shape
+    cdef Py_ssize_t _buf_stride
 
     cdef int _require(self) except -1
 

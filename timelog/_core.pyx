@@ -32,7 +32,9 @@ Ownership model (STYLE.md sections 5-7)
 cimport cython
 from cpython.ref cimport PyObject
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.buffer cimport PyBUF_WRITABLE, PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
 from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.math cimport NAN
 from libc.string cimport memcpy
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 from posix.unistd cimport usleep
@@ -1975,6 +1977,66 @@ Stores one record. Amortized O(1).
         cdef int kind = _range_kind(t1, t2, self._unit, &a, &b)
         return _read_range(self, kind, a, b, True)
 
+    def to_numpy(self, t1=None, t2=None, *, dtype=None):
+        """``(timestamps, values)`` of ``[t1, t2)``: two fresh contiguous 1-D arrays.
+
+        ``timestamps`` is int64; ``values`` holds every record's object
+        converted to ``dtype`` (float64 unless given: any scalar integer or
+        float NumPy dtype, keyword-only; anything else is TypeError). The
+        conversion is NumPy's: ``True``/``False`` -> 1/0, ``None`` -> NaN
+        under float dtypes and TypeError under integer ones, strings are
+        parsed, ints beyond 2**53 round under float64 (``dtype=np.int64``
+        keeps them exact). Duplicate timestamps are all exported, in
+        iteration order. A payload that cannot be converted raises its own
+        exception (type unchanged) with the failing row and timestamp added
+        as a PEP 678 note; nothing stored changes.
+
+        Bounds are ``log[t1:t2]``'s: None is an open end (only ``t2=None``
+        reaches a record at ``2**63-1``), reversed bounds give empty arrays,
+        datetimes are accepted. One snapshot, read in chunks of 32768
+        records: the engine fills each chunk with the GIL released (so other
+        threads run during a long export) and the pin is released on every
+        path, errors included. O(log n + k).
+
+        >>> import numpy as np
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, 0.5), (2, True), (2, None), (5, 7)])
+        >>> ts, vals = log.to_numpy()
+        >>> ts, vals
+        (array([1, 2, 2, 5]), array([0.5, 1. , nan, 7. ]))
+        >>> log.to_numpy(5, dtype=np.int64)
+        (array([5]), array([7]))
+        >>> log.close()
+        """
+        cdef int64_t a = 0, b = 0
+        cdef int kind
+        self._require_open()
+        dt, mode = _export_dtype(dtype)
+        kind = _range_kind(t1, t2, self._unit, &a, &b)
+        return _export_numpy(self, kind, a, b, dt, mode)
+
+    def to_dict(self, t1=None, t2=None):
+        """``{ts: obj}`` of ``[t1, t2)``; a duplicate timestamp keeps its last record.
+
+        "Last" is iteration order, as in ``list(log[t1:t2])``: records at one
+        timestamp come in a deterministic but unspecified order (late writes
+        and compaction may reorder them), so use :meth:`at` when several
+        records share a timestamp and one of them must win. The objects are
+        the stored ones (not copies); no NumPy object is made. Bounds and
+        snapshot behaviour are those of :meth:`to_numpy`. O(log n + k).
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (3, "b"), (9, "c")])
+        >>> log.to_dict(), log.to_dict(2, 9)
+        ({1: 'a', 3: 'b', 9: 'c'}, {3: 'b'})
+        >>> log.close()
+        """
+        cdef int64_t a = 0, b = 0
+        cdef int kind
+        self._require_open()
+        kind = _range_kind(t1, t2, self._unit, &a, &b)
+        return _export_dict(self, kind, a, b)
+
     def timestamps(self, t1=None, t2=None):
         """The timestamps of ``[t1, t2)`` as an int64 ndarray (no objects touched).
 
@@ -3231,6 +3293,291 @@ cdef tuple _read_range(Timelog log, int kind, int64_t a, int64_t b, bint with_ob
         tl_iter_close(it)
 
 
+# ---------------------------------------------------------------- exports (to_numpy, to_dict)
+
+cdef extern from *:
+    """
+    /* A dict sized for n keys up front (no rehash while it fills); the
+     * presizing call is CPython-private, so newer versions fall back. */
+    static PyObject *_tlpy_dict_presized(Py_ssize_t n) {
+    #if PY_VERSION_HEX < 0x030D0000 && !defined(PYPY_VERSION)
+        return _PyDict_NewPresized(n);
+    #else
+        (void)n;
+        return PyDict_New();
+    #endif
+    }
+    """
+    dict _tlpy_dict_presized(Py_ssize_t n)
+
+
+cdef extern from "Python.h":
+    # Borrowed PyObject* in, no exception raised: failures are detected by
+    # the caller (PyErr_Occurred) and redone through NumPy for its message.
+    bint _is_exact_float "PyFloat_CheckExact"(PyObject *o) noexcept
+    bint _is_float "PyFloat_Check"(PyObject *o) noexcept
+    double _float_as_double "PyFloat_AS_DOUBLE"(PyObject *o) noexcept
+    double _long_as_double "PyLong_AsDouble"(PyObject *o) noexcept
+    PyObject *_py_true "Py_True"
+    PyObject *_py_false "Py_False"
+    PyObject *_py_none "Py_None"
+    PyObject *_err_occurred "PyErr_Occurred"() noexcept
+    void _err_clear "PyErr_Clear"() noexcept
+    int _dict_set_item "PyDict_SetItem"(object d, object k, PyObject *v) except -1
+
+
+cdef enum:
+    # Records per chunk: the engine fills a chunk with the GIL released,
+    # then the chunk is converted with it held. 32K records keep the
+    # handle buffer (256 KiB) cache-resident and a chunk's GIL hold well
+    # under the 5 ms switch interval, so a thread waiting for the GIL gets
+    # it at the next chunk boundary.
+    _EXPORT_CHUNK = 32768
+
+cdef enum:
+    _EX_F64 = 0       # native float64: converted in C
+    _EX_I64 = 1       # native int64: converted in C
+    _EX_NUMPY = 2     # any other int/float dtype: each chunk through NumPy
+
+_EXPORT_CHUNK_SIZE = _EXPORT_CHUNK   # for tests and docs
+
+
+cdef tuple _export_dtype(object dtype):
+    """(numpy dtype, conversion mode) for to_numpy's dtype=; TypeError if not
+    a scalar integer or float dtype."""
+    if dtype is None:
+        return (_np.dtype(_np.float64), _EX_F64)
+    try:
+        dt = _np.dtype(dtype)
+    except (TypeError, ValueError) as e:
+        raise TypeError("to_numpy(): dtype must be a scalar integer or float NumPy "
+                        "dtype, got %r (%s)" % (dtype, e)) from None
+    if dt.kind not in "iuf" or dt.shape != () or dt.fields is not None:
+        raise TypeError("to_numpy(): dtype must be a scalar integer or float NumPy "
+                        "dtype, got %r (dtype %s, kind %r)" % (dtype, dt, dt.kind))
+    if dt.isnative and dt == _np.float64:
+        return (dt, _EX_F64)
+    if dt.isnative and dt == _np.int64:
+        return (dt, _EX_I64)
+    return (dt, _EX_NUMPY)
+
+
+cdef tl_iter_t *_export_iter(Timelog log, int kind, int64_t a, int64_t b,
+                             uint64_t *n) except NULL:
+    """An iterator over [a, b) of one snapshot and its exact count; the
+    iterator holds its own pin (the caller closes it)."""
+    cdef tl_snapshot_t *snap
+    cdef tl_iter_t *it = NULL
+    cdef tl_status_t st
+    log._require_open()
+    snap = log._read_pin()
+    with nogil:
+        st = _count_kind(snap, kind, a, b, n)
+        if st == TL_OK:
+            st = _iter_kind(snap, kind, a, b, &it)
+    # The log is open, so this release is no teardown (runs no Python code).
+    tl_snapshot_release(snap)
+    if st != TL_OK:
+        tl_iter_close(it)
+        _check(st)
+    return it
+
+
+cdef int _export_fill(tl_iter_t *it, tl_ts_t *ts, tl_handle_t *h, size_t want) except -1:
+    """Fills want records (the exact count says they are there), GIL released."""
+    cdef size_t got = 0
+    cdef tl_status_t st
+    with nogil:
+        st = tl_iter_next_batch(it, ts, h, want, &got)
+    _check(st)
+    if got != want:
+        raise TimelogError("internal error: the engine yielded %d records where its "
+                           "exact count said %d" % (got, want))
+    return 0
+
+
+cdef int _note_row(object exc, size_t row, tl_ts_t ts, object dt) except -1:
+    note = ("timelog.to_numpy(): could not convert the value of row %d (timestamp %d) "
+            "to %s" % (row, ts, dt))
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:                       # Python 3.10: PEP 678 by hand
+        exc.__notes__ = list(getattr(exc, "__notes__", None) or ()) + [note]
+    return 0
+
+
+cdef int _convert_one(cnp.ndarray out, size_t row, object obj, tl_ts_t ts,
+                      object dt) except -1:
+    """out[row] = obj converted as numpy.array([obj], dtype=dt) would; an
+    error keeps its type and gains a note naming the row."""
+    try:
+        v = _np.array(obj, dtype=dt)
+        if v.ndim != 0:
+            raise ValueError("setting an array element with a sequence: a %s of "
+                             "shape %s is not a scalar" % (type(obj).__name__, v.shape))
+        out[row] = v
+    except Exception as e:
+        _note_row(e, row, ts, dt)
+        raise
+    return 0
+
+
+cdef int _convert_f64(cnp.ndarray out, size_t row0, const tl_handle_t *h,
+                      const tl_ts_t *ts, size_t n) except -1:
+    """float64 values of n handles into out[row0:]: floats (subclasses read
+    their value, as NumPy does), exact ints, bools and None in C; anything
+    else, and an int too large for a double, through NumPy."""
+    cdef double *d = <double *> cnp.PyArray_DATA(out) + row0
+    cdef size_t i
+    cdef PyObject *p
+    cdef double v
+    for i in range(n):
+        p = <PyObject *> <size_t> h[i]
+        if _is_float(p):
+            d[i] = _float_as_double(p)
+        elif _is_exact_int(p):
+            v = _long_as_double(p)
+            if v == -1.0 and _err_occurred() is not NULL:
+                _err_clear()
+                _convert_one(out, row0 + i, <object> p, ts[i], out.dtype)
+            else:
+                d[i] = v
+        elif p == _py_true:
+            d[i] = 1.0
+        elif p == _py_false:
+            d[i] = 0.0
+        elif p == _py_none:
+            d[i] = NAN
+        else:
+            _convert_one(out, row0 + i, <object> p, ts[i], out.dtype)
+    return 0
+
+
+cdef int _convert_i64(cnp.ndarray out, size_t row0, const tl_handle_t *h,
+                      const tl_ts_t *ts, size_t n) except -1:
+    """int64 values of n handles into out[row0:]: exact ints that fit and
+    bools in C, anything else (overflow included) through NumPy."""
+    cdef int64_t *d = <int64_t *> cnp.PyArray_DATA(out) + row0
+    cdef size_t i
+    cdef PyObject *p
+    cdef long long v
+    cdef int overflow = 0
+    for i in range(n):
+        p = <PyObject *> <size_t> h[i]
+        if _is_exact_int(p):
+            v = _as_ll_overflow(p, &overflow)
+            if overflow == 0 and not (v == -1 and _err_occurred() is not NULL):
+                d[i] = v
+                continue
+            _err_clear()
+        elif p == _py_true:
+            d[i] = 1
+            continue
+        elif p == _py_false:
+            d[i] = 0
+            continue
+        _convert_one(out, row0 + i, <object> p, ts[i], out.dtype)
+    return 0
+
+
+cdef int _convert_numpy(cnp.ndarray out, size_t row0, const tl_handle_t *h,
+                        const tl_ts_t *ts, size_t n) except -1:
+    """Any other dtype: the chunk as one list through numpy.array; if that
+    fails, element by element, so the error names its row."""
+    cdef size_t i
+    lst = _list_borrowed(h, n)
+    try:
+        out[row0:row0 + n] = _np.array(lst, dtype=out.dtype)
+    except Exception:
+        for i in range(n):
+            _convert_one(out, row0 + i, lst[i], ts[i], out.dtype)
+        raise                   # every element converts alone: NumPy's own error
+    return 0
+
+
+cdef list _list_borrowed(const tl_handle_t *h, size_t n):
+    """A new list of n handles' objects, each gaining a reference (the
+    engine keeps its own)."""
+    cdef size_t i
+    cdef PyObject *p
+    lst = PyList_New(<Py_ssize_t> n)
+    for i in range(n):
+        p = <PyObject *> <size_t> h[i]
+        _incref(p)
+        PyList_SET_ITEM_ptr(lst, <Py_ssize_t> i, p)
+    return lst
+
+
+cdef tuple _export_numpy(Timelog log, int kind, int64_t a, int64_t b, object dt, int mode):
+    """to_numpy(): both arrays sized by the exact count, then filled chunk by
+    chunk (timestamps straight into their array, handles into a buffer)."""
+    cdef uint64_t n = 0
+    cdef tl_iter_t *it = _export_iter(log, kind, a, b, &n)
+    cdef tl_handle_t *hb = NULL
+    cdef tl_ts_t *tsd
+    cdef cnp.npy_intp dims
+    cdef cnp.ndarray ts_arr, vals
+    cdef size_t off = 0, want
+    try:
+        dims = <cnp.npy_intp> n
+        ts_arr = cnp.PyArray_EMPTY(1, &dims, cnp.NPY_INT64, 0)
+        vals = _np.empty(<Py_ssize_t> n, dtype=dt)
+        tsd = <tl_ts_t *> cnp.PyArray_DATA(ts_arr)
+        if n > 0:
+            hb = <tl_handle_t *> PyMem_Malloc(
+                <size_t> min(n, <uint64_t> _EXPORT_CHUNK) * sizeof(tl_handle_t))
+            if hb is NULL:
+                raise MemoryError()
+        while off < n:
+            want = <size_t> min(n - off, <uint64_t> _EXPORT_CHUNK)
+            _export_fill(it, tsd + off, hb, want)
+            if mode == _EX_F64:
+                _convert_f64(vals, off, hb, tsd + off, want)
+            elif mode == _EX_I64:
+                _convert_i64(vals, off, hb, tsd + off, want)
+            else:
+                _convert_numpy(vals, off, hb, tsd + off, want)
+            off += want
+        return (ts_arr, vals)
+    finally:
+        PyMem_Free(hb)
+        tl_iter_close(it)
+
+
+cdef dict _export_dict(Timelog log, int kind, int64_t a, int64_t b):
+    """to_dict(): records come in timestamp order, so a run of duplicates
+    is contiguous and only its last record is inserted (a run cut by a
+    chunk boundary is inserted twice, the later value winning)."""
+    cdef uint64_t n = 0
+    cdef tl_iter_t *it = _export_iter(log, kind, a, b, &n)
+    cdef tl_handle_t *hb = NULL
+    cdef tl_ts_t *tb = NULL
+    cdef size_t off = 0, want, i, cap
+    cdef dict d
+    try:
+        d = _tlpy_dict_presized(<Py_ssize_t> n)
+        if n == 0:
+            return d
+        cap = <size_t> min(n, <uint64_t> _EXPORT_CHUNK)
+        hb = <tl_handle_t *> PyMem_Malloc(cap * sizeof(tl_handle_t))
+        tb = <tl_ts_t *> PyMem_Malloc(cap * sizeof(tl_ts_t))
+        if hb is NULL or tb is NULL:
+            raise MemoryError()
+        while off < n:
+            want = <size_t> min(n - off, <uint64_t> _EXPORT_CHUNK)
+            _export_fill(it, tb, hb, want)
+            for i in range(want):
+                if i + 1 < want and tb[i + 1] == tb[i]:
+                    continue
+                _dict_set_item(d, tb[i], <PyObject *> <size_t> hb[i])
+            off += want
+        return d
+    finally:
+        PyMem_Free(hb)
+        PyMem_Free(tb)
+        tl_iter_close(it)
+
+
 cdef object _positive_int(str what, object v):
     if isinstance(v, (bool, _np.bool_)):
         raise TypeError("%s must be a positive int, got a bool (%r)" % (what, v))
@@ -3910,6 +4257,43 @@ cdef class PageSpan:
         self._require()
         return <size_t> self._ts
 
+    # Buffer protocol: memoryview(span), np.frombuffer(span, np.int64) and
+    # np.asarray(span) read the span's timestamps in place, read-only, as
+    # 1-D int64 ('q'). The export references this span (buf.obj), whose pin
+    # keeps the pages alive; close() refuses while exports are counted, so
+    # the pin cannot go from under a live view.
+    def __getbuffer__(self, Py_buffer *buf, int flags):
+        if self._snap is None:
+            raise ValueError("cannot export a buffer from %r: the span is closed"
+                             % (self,))
+        if flags & PyBUF_WRITABLE:
+            raise BufferError("PageSpan buffers are read-only: the timestamps live in "
+                              "the engine's immutable pages (use copy_timestamps() for "
+                              "a writable copy)")
+        self._buf_shape = <Py_ssize_t> self._n
+        self._buf_stride = <Py_ssize_t> sizeof(tl_ts_t)
+        buf.buf = <void *> <tl_ts_t *> self._ts
+        buf.obj = self
+        buf.len = self._buf_shape * self._buf_stride
+        buf.readonly = 1
+        buf.itemsize = sizeof(tl_ts_t)
+        buf.format = NULL
+        if flags & PyBUF_FORMAT:
+            buf.format = b"q"
+        buf.ndim = 1
+        buf.shape = NULL
+        buf.strides = NULL
+        if flags & PyBUF_ND:
+            buf.shape = &self._buf_shape
+        if (flags & PyBUF_STRIDES) == PyBUF_STRIDES:
+            buf.strides = &self._buf_stride
+        buf.suboffsets = NULL
+        buf.internal = NULL
+        self._exports += 1
+
+    def __releasebuffer__(self, Py_buffer *buf):
+        self._exports -= 1
+
     def copy_timestamps(self):
         """An owned, writable copy of ``timestamps``."""
         cdef cnp.npy_intp dims
@@ -3975,7 +4359,17 @@ cdef class PageSpan:
         return self._snap is None
 
     def close(self):
-        """Drops this span's pin (arrays already created keep their own)."""
+        """Drops this span's pin (arrays already created keep their own).
+
+        Raises BufferError while a buffer export (``memoryview(span)``,
+        ``np.frombuffer(span, ...)``, ``np.asarray(span)``) is alive: the
+        export reads the pinned pages through this span. Release those
+        views, then close again.
+        """
+        if self._exports > 0:
+            raise BufferError("PageSpan.close(): %d buffer export(s) of this span are "
+                              "still alive (memoryview / np.frombuffer / np.asarray); "
+                              "release them first" % (self._exports,))
         self._snap = None
 
     def __enter__(self):

@@ -143,6 +143,17 @@ def reads(log: Timelog) -> None:
     assert_type(counts, npt.NDArray[np.int64])
     assert_type(edges, npt.NDArray[np.int64])
     assert_type(log.counts(0, 100, 10), npt.NDArray[np.int64])
+    with Timelog(maintenance="disabled") as nums:
+        nums.extend([(1, 1.5), (2, 3), (2, True)])
+        ets, vals = nums.to_numpy(0, 100)
+        assert_type(ets, npt.NDArray[np.int64])
+        assert_type(vals, npt.NDArray[np.float64])
+        ets2, ivals = nums.to_numpy(None, None, dtype=np.int64)
+        assert_type(ivals, npt.NDArray[Any])
+        assert ets2.size == ivals.size == len(nums) == 3
+    d = log.to_dict(0, 100)
+    assert_type(d, dict[int, Any])
+    assert len(d) <= len(log)
 
 
 def views(log: Timelog) -> None:
@@ -152,6 +163,8 @@ def views(log: Timelog) -> None:
             assert_type(span, PageSpan)
             arr: npt.NDArray[np.int64] = span.timestamps
             own: npt.NDArray[np.int64] = span.copy_timestamps()
+            with memoryview(span) as mv:
+                assert mv.format == "q" and mv.tolist() == own.tolist()
             objs = span.objects()
             assert_type(objs, PageSpanObjectsView)
             assert len(objs) == len(span) == len(arr) == len(own)
