@@ -2,6 +2,14 @@
 # cython: embedsignature=True
 # cython: embedsignature.format=clinic
 # cython: freethreading_compatible = False
+# cython: subinterpreters_compatible = no
+# Platform stance (docs/platforms.md; tests/test_subinterpreters.py):
+# - free-threaded CPython (3.13t/3.14t): the module declares that it needs the
+#   GIL, so importing it re-enables the GIL with a RuntimeWarning; the
+#   binding's locking assumes the GIL (its brackets and writer ownership).
+# - subinterpreters: not supported; timelog/__init__.py refuses the import in
+#   any interpreter but the main one with an ImportError (module state lives
+#   in C globals, and NumPy does not support subinterpreters).
 """timelog._core: the CPython binding of the timelog engine.
 
 Ownership model (STYLE.md sections 5-7)
