@@ -77,11 +77,18 @@ bool tl_wall_clock(int64_t *sec, int32_t *nsec) {
     return true;
 }
 
-void tl_sleep_ms(uint32_t ms) {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+static void sleep_ts(struct timespec ts) {
     /* nanosleep leaves the remainder in ts when a signal interrupts it. */
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
+}
+
+void tl_sleep_ms(uint32_t ms) {
+    sleep_ts((struct timespec){(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L});
+}
+
+void tl_sleep_us(uint32_t us) {
+    sleep_ts((struct timespec){(time_t)(us / 1000000), (long)(us % 1000000) * 1000L});
 }
 
 #endif /* !_WIN32 */

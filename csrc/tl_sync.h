@@ -84,5 +84,8 @@ uint64_t tl_now_ns(void);
 bool tl_wall_clock(int64_t *sec, int32_t *nsec);
 /* Sleeps at least ms milliseconds. */
 void tl_sleep_ms(uint32_t ms);
+/* Sleeps at least us microseconds; Windows rounds up to whole milliseconds
+ * (it has no shorter sleep; a yield instead would spin a core). */
+void tl_sleep_us(uint32_t us);
 
 #endif /* TL_SYNC_H */

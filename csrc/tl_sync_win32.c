@@ -105,4 +105,6 @@ bool tl_wall_clock(int64_t *sec, int32_t *nsec) {
 
 void tl_sleep_ms(uint32_t ms) { Sleep((DWORD)ms); }
 
+void tl_sleep_us(uint32_t us) { Sleep((DWORD)(us / 1000u + (us % 1000u != 0))); }
+
 #endif /* _WIN32 */

@@ -40,10 +40,13 @@ Ownership model (STYLE.md sections 5-7)
 cimport cython
 from cpython.ref cimport PyObject
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy
-from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
-from posix.unistd cimport usleep
+# The engine's platform layer (csrc/tl_sync.h), not POSIX calls: the same
+# module builds with MSVC on Windows (docs/platforms.md).
+cdef extern from "tl_sync.h" nogil:
+    bint tl_wall_clock(int64_t *sec, int32_t *nsec)
+    void tl_sleep_us(uint32_t us)
 from cpython.pythread cimport PyThread_get_thread_ident
 
 cimport numpy as cnp
@@ -533,15 +536,16 @@ cdef object _as_int64_timestamps(object x, int unit):
 
 
 cdef int64_t _wall_clock(int unit) noexcept:
-    cdef timespec tsp
-    clock_gettime(CLOCK_REALTIME, &tsp)
+    cdef int64_t sec = 0
+    cdef int32_t nsec = 0
+    tl_wall_clock(&sec, &nsec)  # cannot fail on a system clock after 1970
     if unit == TL_UNIT_S:
-        return <int64_t> tsp.tv_sec
+        return sec
     if unit == TL_UNIT_MS:
-        return <int64_t> tsp.tv_sec * 1000 + tsp.tv_nsec // 1000000
+        return sec * 1000 + nsec // 1000000
     if unit == TL_UNIT_US:
-        return <int64_t> tsp.tv_sec * 1000000 + tsp.tv_nsec // 1000
-    return <int64_t> tsp.tv_sec * 1000000000 + tsp.tv_nsec
+        return sec * 1000000 + nsec // 1000
+    return sec * 1000000000 + nsec
 
 
 # ---------------------------------------------------------------- configuration
@@ -952,7 +956,7 @@ cdef class Timelog:
         if self._wowner != me:
             while self._wowner != 0:
                 with nogil:
-                    usleep(50)
+                    tl_sleep_us(50)
             self._wowner = me
         self._wdepth += 1
         return 0
@@ -967,7 +971,7 @@ cdef class Timelog:
         if self._wowner != 0 and self._wowner != PyThread_get_thread_ident():
             while self._wowner != 0:
                 with nogil:
-                    usleep(50)
+                    tl_sleep_us(50)
         return 0
 
     cdef tl_log_t *_wbegin(self) except NULL:

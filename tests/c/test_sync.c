@@ -120,6 +120,14 @@ Test(sync, clocks_agree_and_sleep_lasts) {
     cr_assert_leq(ns_as_ms, ms1 - ms0 + 20);
 }
 
+Test(sync, microsecond_sleep_lasts) {
+    uint64_t t0 = tl_now_ns();
+    tl_sleep_us(1500);
+    uint64_t dt = tl_now_ns() - t0;
+    cr_assert_geq(dt, 1400000u, "slept %llu ns", (unsigned long long)dt);
+    cr_assert_lt(dt, 5000000000u);
+}
+
 Test(sync, wall_clock_agrees_with_time) {
     time_t before = time(NULL);
     int64_t sec = 0;
