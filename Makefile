@@ -374,12 +374,145 @@ leakcheck: $(LEAK_BIN) | valgrind-deps ## run the long mixed C workload under va
 	@echo "== mixed C workload under valgrind memcheck (scale $(LEAK_SCALE))"
 	$(VALGRIND) $(LEAK_BIN) $(LEAK_SCALE) || { echo "error: valgrind or the workload's own checks failed" >&2; exit 1; }
 
+# ------------------------------------------------------------------ Windows engine (mingw-w64 + Wine)
+
+# The engine and its C tests cross-compiled for 64-bit Windows with Debian's
+# mingw-w64 in its "win32" thread model: no winpthreads, so the engine can
+# only use Win32 threads and locks (csrc/tl_sync_win32.c), as under MSVC;
+# the link is checked to import no libwinpthread. The binaries run under
+# Debian's Wine (wine64, whose loader is not on PATH) in a throwaway prefix
+# under build/. runner.exe is every Criterion test file (tests/c/*.c,
+# including the randomized model and the stress scenarios) built against a
+# small stand-in for Criterion (tests/c/win/); stress.exe is the standalone
+# stress program (tests/c/tsan/stress_main.c).
+WIN_CC     := x86_64-w64-mingw32-gcc-win32
+WIN_OBJDUMP := x86_64-w64-mingw32-objdump
+WINE       ?= /usr/lib/wine/wine64
+WBUILD     := build/win
+WIN_CFLAGS := -std=c17 -O2 -Wall -Wextra -Werror -D__USE_MINGW_ANSI_STDIO=1 \
+              -Itests/c/win -Icsrc -Itests/c
+WIN_RUNNER_SRCS := $(ENGINE_SRCS) $(CTEST_SRCS) tests/c/win/runner.c
+WIN_STRESS_SRCS := $(ENGINE_SRCS) tests/c/stress_core.c tests/c/tsan/stress_main.c
+WIN_SECONDS ?= 2
+
+.PHONY: win-deps test-windows
+win-deps: ## install mingw-w64 and Wine with apt-get if missing
+	@if ! command -v $(WIN_CC) >/dev/null 2>&1 || [[ ! -x $(WINE) ]]; then
+	  echo "mingw-w64 or Wine not found; installing gcc-mingw-w64-x86-64 and wine64 with apt-get" >&2
+	  $(call as_root,apt-get update)
+	  $(call as_root,$(APT_INSTALL) gcc-mingw-w64-x86-64 wine64)
+	fi
+
+$(WBUILD)/runner.exe: $(WIN_RUNNER_SRCS) $(ENGINE_HDRS) $(wildcard tests/c/*.h) \
+                      tests/c/win/criterion/criterion.h | win-deps
+	mkdir -p $(@D)
+	$(WIN_CC) $(WIN_CFLAGS) -o $@ $(WIN_RUNNER_SRCS)
+
+$(WBUILD)/stress.exe: $(WIN_STRESS_SRCS) $(ENGINE_HDRS) tests/c/stress_core.h | win-deps
+	mkdir -p $(@D)
+	$(WIN_CC) $(filter-out -Itests/c/win,$(WIN_CFLAGS)) -o $@ $(WIN_STRESS_SRCS)
+
+test-windows: $(WBUILD)/runner.exe $(WBUILD)/stress.exe ## cross-build the engine + C tests for Windows (mingw-w64, win32 threads) and run them under Wine
+	@for exe in $^; do
+	  if $(WIN_OBJDUMP) -p "$$exe" | grep -qi 'DLL Name: libwinpthread'; then
+	    echo "error: $$exe imports libwinpthread: the engine must use Win32 threads only" >&2; exit 1
+	  fi
+	  echo "$$exe imports: $$($(WIN_OBJDUMP) -p "$$exe" | sed -n 's/^\s*DLL Name: //p' | tr '\n' ' ')"
+	done
+	wine=$(WINE)
+	if [[ ! -x $$wine ]]; then wine=$$(dpkg -L wine64 | grep -E '/wine64$$' | head -1); fi
+	wineserver=$$(dirname "$$wine")/wineserver64
+	[[ -x $$wineserver ]] || wineserver=$$(dirname "$$wine")/wineserver
+	# A fresh prefix per run; Wine's server lingers a few seconds after the
+	# last program, so stop one left over from an earlier run first.
+	export WINEPREFIX=$(CURDIR)/$(WBUILD)/wineprefix WINEDEBUG=-all
+	if [[ -d $$WINEPREFIX ]]; then "$$wineserver" -k 2>/dev/null || true; fi
+	rm -rf "$$WINEPREFIX" && mkdir -p "$$WINEPREFIX"
+	echo "== C tests under Wine ($$($$wine --version 2>/dev/null || echo wine))"
+	rc=0
+	timeout 1200 "$$wine" $(WBUILD)/runner.exe > $(WBUILD)/runner.log 2>&1 || rc=$$?
+	grep -E '^\[FAIL\]|assertion failed' $(WBUILD)/runner.log || true
+	last=$$(tail -1 $(WBUILD)/runner.log | tr -d "\r")  # msvcrt writes CRLF
+	echo "runner.exe: $$last"
+	if (( rc != 0 )) || ! [[ $$last =~ ^[0-9]+\ passed,\ 0\ failed$$ ]]; then
+	  echo "error: C tests failed under Wine (exit $$rc; see $(WBUILD)/runner.log)" >&2; exit 1
+	fi
+	echo "== stress program under Wine ($(WIN_SECONDS) s per stress run)"
+	timeout 600 "$$wine" $(WBUILD)/stress.exe $(WIN_SECONDS) || { echo "error: the stress program failed under Wine" >&2; exit 1; }
+	"$$wineserver" -w 2>/dev/null || true  # leave no Wine process behind
+
 # ------------------------------------------------------------------ Python tests
 
 # `python -m pytest` puts the repo root on sys.path, so the in-place build is
 # what gets imported; no install step is needed.
 pytest: build ## run the Python test suite against the in-place build
 	$(VPY) -m pytest -q tests
+
+# Every CPython >= 3.10 under the pyenv root (`pyenv root`, else ~/.pyenv),
+# each in its own venv (build/matrix/venv-X.Y.Z) with requirements-dev.txt,
+# building and testing a private copy of the tree (build/matrix/src-X.Y.Z):
+# tests that start a subprocess with PYTHONPATH=<repo root> (the notebook,
+# typing) must find that version's extension beside the sources, and the copy
+# keeps every version's build products out of the work tree and of `make
+# build`. Only wheels are installed (--only-binary): a dependency without a
+# wheel for some version fails loudly with its name instead of compiling for
+# minutes. The C tests are not repeated: they do not depend on Python.
+# MATRIX_SKIP lists versions (X.Y or X.Y.Z) not to run: .ci/run passes the
+# one `make test` has just run the same suite on.
+MATRIX := build/matrix
+MATRIX_SKIP ?=
+.PHONY: test-matrix
+test-matrix: ## run the pytest suite on every CPython >= 3.10 found under the pyenv root
+	@root=$$(pyenv root 2>/dev/null || echo "$$HOME/.pyenv")
+	pythons=()
+	for py in "$$root"/versions/*/bin/python3; do
+	  [[ -x $$py ]] || continue
+	  if "$$py" -c 'import sys; sys.exit(not (sys.implementation.name == "cpython" and sys.version_info >= (3, 10)))' 2>/dev/null; then
+	    pythons+=("$$py")
+	  fi
+	done
+	if (( $${#pythons[@]} == 0 )); then echo "error: no CPython >= 3.10 under $$root/versions" >&2; exit 1; fi
+	mkdir -p $(MATRIX)
+	summary=$(MATRIX)/summary.txt
+	: > "$$summary"
+	failed=0
+	for py in "$${pythons[@]}"; do
+	  ver=$$("$$py" -c 'import sys, sysconfig; print("%d.%d.%d%s" % (*sys.version_info[:3], "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""))')
+	  if [[ " $(MATRIX_SKIP) " == *" $$ver "* || " $(MATRIX_SKIP) " == *" $${ver%.*} "* ]]; then
+	    echo "CPython $$ver: not run here (MATRIX_SKIP; make test ran it)" | tee -a "$$summary"
+	    continue
+	  fi
+	  env_dir=$(CURDIR)/$(MATRIX)/venv-$$ver
+	  src=$(MATRIX)/src-$$ver
+	  log=$(CURDIR)/$(MATRIX)/pytest-$$ver.log
+	  start=$$SECONDS
+	  echo "== test-matrix: CPython $$ver ($$py)"
+	  if [[ ! -f $$env_dir/.deps-stamp || requirements-dev.txt -nt $$env_dir/.deps-stamp ]]; then
+	    rm -rf "$$env_dir"
+	    "$$py" -m venv "$$env_dir"
+	    "$$env_dir/bin/pip" install -q -U pip
+	    if ! "$$env_dir/bin/pip" install -q --only-binary=:all: -r requirements-dev.txt; then
+	      echo "error: CPython $$ver: a requirement of requirements-dev.txt has no wheel for this version (see pip's message above)" >&2
+	      exit 1
+	    fi
+	    touch "$$env_dir/.deps-stamp"
+	  fi
+	  rm -rf "$$src" && mkdir -p "$$src"
+	  tar -c --exclude=./.git --exclude=./.venv --exclude=./build --exclude=./dist \
+	      --exclude=./tests/c/build --exclude='*.so' --exclude=./timelog/_core.c \
+	      --exclude=__pycache__ --exclude=.hypothesis --exclude=.pytest_cache --exclude=.mypy_cache . \
+	    | tar -x -C "$$src"
+	  (cd "$$src" && "$$env_dir/bin/python" setup.py -q build_ext --inplace -j 2) > "$(MATRIX)/build-$$ver.log" 2>&1 \
+	    || { tail -30 "$(MATRIX)/build-$$ver.log"; echo "error: CPython $$ver: the extension did not build" >&2; exit 1; }
+	  rc=0
+	  (cd "$$src" && "$$env_dir/bin/python" -m pytest -q -p no:cacheprovider tests) > "$$log" 2>&1 || rc=$$?
+	  line=$$(tail -1 "$$log")
+	  echo "CPython $$ver: $$line (wall $$((SECONDS - start)) s incl. setup)" | tee -a "$$summary"
+	  if (( rc != 0 )); then grep -E '^(FAILED|ERROR)' "$$log" | head -20 || true; failed=1; fi
+	done
+	echo "== test-matrix summary"
+	cat "$$summary"
+	if (( failed )); then echo "error: pytest failed on some CPython (logs: $(MATRIX)/pytest-*.log)" >&2; exit 1; fi
 
 # Long randomized runs, never part of `test`. TIMELOG_STRESS=1 makes the
 # Python suites run far more: the Hypothesis state machine of

@@ -18,7 +18,6 @@
  *    released only when no older snapshot is alive (tl_retire.h).
  */
 #include <math.h>
-#include <time.h>
 
 #include "tl_log_internal.h"
 #include "tl_maint.h"
@@ -561,14 +560,15 @@ tl_status_t tl_append(tl_log_t *log, tl_ts_t ts, tl_handle_t h) {
 }
 
 tl_status_t tl_append_now(tl_log_t *log, tl_handle_t h, tl_ts_t *ts_out) {
-    struct timespec tv;
-    if (timespec_get(&tv, TIME_UTC) != TIME_UTC) return TL_ERR(TL_EINTERNAL);
+    int64_t sec;
+    int32_t nsec;
+    if (!tl_wall_clock(&sec, &nsec)) return TL_ERR(TL_EINTERNAL);
     tl_ts_t ts;
     switch (log->cfg.time_unit) {
-    case TL_UNIT_S: ts = (tl_ts_t)tv.tv_sec; break;
-    case TL_UNIT_MS: ts = (tl_ts_t)tv.tv_sec * 1000 + tv.tv_nsec / 1000000; break;
-    case TL_UNIT_US: ts = (tl_ts_t)tv.tv_sec * 1000000 + tv.tv_nsec / 1000; break;
-    default: ts = (tl_ts_t)tv.tv_sec * 1000000000 + tv.tv_nsec; break;
+    case TL_UNIT_S: ts = (tl_ts_t)sec; break;
+    case TL_UNIT_MS: ts = (tl_ts_t)sec * 1000 + nsec / 1000000; break;
+    case TL_UNIT_US: ts = (tl_ts_t)sec * 1000000 + nsec / 1000; break;
+    default: ts = (tl_ts_t)sec * 1000000000 + nsec; break;
     }
     if (ts_out != NULL) *ts_out = ts;
     return tl_append(log, ts, h);

@@ -243,9 +243,10 @@ def test_none_bounds_are_open_not_errors(seeded):
 # ---------------------------------------------------------------- more bad timestamps
 
 # Floats are never timestamps, not even NaN/inf or integral ones; neither are
-# Decimal and Fraction (no __index__).
+# Decimal and Fraction (no __index__), nor a timedelta (with a unit: NumPy 2.5
+# deprecates unitless NaT).
 NON_INTEGERS = [float("nan"), float("inf"), float("-inf"), np.float64("nan"), np.float32(3.0),
-                decimal.Decimal(1), fractions.Fraction(1, 1), np.timedelta64("NaT"),
+                decimal.Decimal(1), fractions.Fraction(1, 1), np.timedelta64("NaT", "s"),
                 np.array([1]), object()]
 
 

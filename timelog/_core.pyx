@@ -2,6 +2,14 @@
 # cython: embedsignature=True
 # cython: embedsignature.format=clinic
 # cython: freethreading_compatible = False
+# cython: subinterpreters_compatible = no
+# Platform stance (docs/platforms.md; tests/test_subinterpreters.py):
+# - free-threaded CPython (3.13t/3.14t): the module declares that it needs the
+#   GIL, so importing it re-enables the GIL with a RuntimeWarning; the
+#   binding's locking assumes the GIL (its brackets and writer ownership).
+# - subinterpreters: not supported; timelog/__init__.py refuses the import in
+#   any interpreter but the main one with an ImportError (module state lives
+#   in C globals, and NumPy does not support subinterpreters).
 """timelog._core: the CPython binding of the timelog engine.
 
 Ownership model (STYLE.md sections 5-7)
@@ -33,11 +41,14 @@ cimport cython
 from cpython.ref cimport PyObject
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from cpython.buffer cimport PyBUF_WRITABLE, PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.math cimport NAN
 from libc.string cimport memcpy
-from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
-from posix.unistd cimport usleep
+# The engine's platform layer (csrc/tl_sync.h), not POSIX calls: the same
+# module builds with MSVC on Windows (docs/platforms.md).
+cdef extern from "tl_sync.h" nogil:
+    bint tl_wall_clock(int64_t *sec, int32_t *nsec)
+    void tl_sleep_us(uint32_t us)
 from cpython.pythread cimport PyThread_get_thread_ident
 
 cimport numpy as cnp
@@ -528,15 +539,16 @@ cdef object _as_int64_timestamps(object x, int unit):
 
 
 cdef int64_t _wall_clock(int unit) noexcept:
-    cdef timespec tsp
-    clock_gettime(CLOCK_REALTIME, &tsp)
+    cdef int64_t sec = 0
+    cdef int32_t nsec = 0
+    tl_wall_clock(&sec, &nsec)  # cannot fail on a system clock after 1970
     if unit == TL_UNIT_S:
-        return <int64_t> tsp.tv_sec
+        return sec
     if unit == TL_UNIT_MS:
-        return <int64_t> tsp.tv_sec * 1000 + tsp.tv_nsec // 1000000
+        return sec * 1000 + nsec // 1000000
     if unit == TL_UNIT_US:
-        return <int64_t> tsp.tv_sec * 1000000 + tsp.tv_nsec // 1000
-    return <int64_t> tsp.tv_sec * 1000000000 + tsp.tv_nsec
+        return sec * 1000000 + nsec // 1000
+    return sec * 1000000000 + nsec
 
 
 # ---------------------------------------------------------------- configuration
@@ -971,7 +983,7 @@ cdef class Timelog:
         if self._wowner != me:
             while self._wowner != 0:
                 with nogil:
-                    usleep(50)
+                    tl_sleep_us(50)
             self._wowner = me
         self._wdepth += 1
         return 0
@@ -986,7 +998,7 @@ cdef class Timelog:
         if self._wowner != 0 and self._wowner != PyThread_get_thread_ident():
             while self._wowner != 0:
                 with nogil:
-                    usleep(50)
+                    tl_sleep_us(50)
         return 0
 
     cdef tl_log_t *_wbegin(self) except NULL:
