@@ -1030,6 +1030,13 @@ cdef class Timelog:
             if st != TL_OK and st != TL_EBUSY:
                 tl_close(log)
                 _check(st)
+        if self._log is not NULL:
+            # The Python code above (or the cycle collector it triggered) ran
+            # a finalizer, or another thread ran, that reopened this log
+            # first: keep that engine; overwriting it would leak it forever.
+            tl_close(log)
+            raise TimelogError("reopen(): the log was reopened meanwhile (by a "
+                               "finalizer or another thread); it is open")
 
         self._log = log
         self._g().opened(log)
@@ -3485,6 +3492,10 @@ cdef class TimelogIter:
         if self._it is NULL:
             raise TimelogError("iterator is closed")
         snap = _Snapshot.__new__(_Snapshot)
+        # Checked again: that allocation may run the cycle collector, whose
+        # finalizers may have closed this iterator.
+        if self._it is NULL:
+            raise TimelogError("iterator is closed")
         _check(tl_iter_snapshot(self._it, &snap._snap))
         snap._owner = self._owner
         if self._kind == _K_ALL:
