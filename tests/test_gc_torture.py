@@ -13,7 +13,8 @@ test-asan), only the documented errors (TimelogError on a closed log or
 iterator, RuntimeError for an iterator in use), no pin left behind, and
 every stored object released at the end.
 
-Default runtime ~20-30 s; TIMELOG_STRESS=1 runs many more examples.
+Default runtime ~20-30 s; TIMELOG_STRESS=1 runs many more examples,
+TIMELOG_TORTURE_EXAMPLES=n exactly n (make test-asan runs fewer: slower build).
 """
 
 import gc
@@ -306,7 +307,7 @@ class GcTorture(RuleBasedStateMachine):
 
 
 GcTorture.TestCase.settings = settings(
-    max_examples=400 if STRESS else 80,
+    max_examples=int(os.environ.get("TIMELOG_TORTURE_EXAMPLES", "400" if STRESS else "80")),
     stateful_step_count=60 if STRESS else 40,
     deadline=None,
     suppress_health_check=list(HealthCheck),
