@@ -1,7 +1,8 @@
 # timelog: build, test and packaging entry points (GNU make).
 #
 #   make test    set everything up on a fresh machine, then run every test:
-#                Criterion C tests plain and under ASan+UBSan, then pytest
+#                Criterion C tests plain and under ASan+UBSan, then pytest, then
+#                the memory-safety tests against an ASan-built extension
 #   make demo    set everything up, then run the demo on built-in data
 #   make bench   set everything up, then run the benchmarks (never part of test)
 #
@@ -62,7 +63,7 @@ help: ## list the targets
 # The README's promise: on a fresh machine this does all set-up and runs every
 # test. Order matters (system deps, venv, extension, C tests, Python tests),
 # and each step also names its own prerequisites so `make -j` stays correct.
-test: criterion venv build ctest ctest-tsan fuzz-ci leakcheck pytest package-check ## set up everything, run all C and Python tests, check the packages
+test: criterion venv build ctest ctest-tsan fuzz-ci leakcheck pytest test-asan package-check ## set up everything, run all C and Python tests, check the packages
 
 demo: venv build ## set up everything, run the demo on built-in data
 	$(VPY) -m timelog
@@ -513,6 +514,57 @@ test-matrix: ## run the pytest suite on every CPython >= 3.10 found under the py
 	echo "== test-matrix summary"
 	cat "$$summary"
 	if (( failed )); then echo "error: pytest failed on some CPython (logs: $(MATRIX)/pytest-*.log)" >&2; exit 1; fi
+
+# ------------------------------------------------------------------ the extension under ASan+UBSan
+# timelog._core built with -fsanitize=address,undefined into build/asan (the
+# in-place build is untouched), then the tests about memory safety run
+# against it: re-entrancy (finalizers and __index__ that read, write, delete,
+# compact, close and reopen), cross-thread close, snapshot lifetime, the
+# re-entrancy storm (ASAN_STORM_SECONDS) and the GC-torture state machine.
+# The Python is not instrumented, so libasan is preloaded; PYTHONMALLOC=malloc
+# sends every Python object through ASan's allocator, so a payload released
+# too early is a heap-use-after-free report. detect_leaks=0: CPython itself
+# leaves allocations behind at exit (not ours to chase here; the engine's own
+# leaks are checked by ctest-asan and leakcheck). allocator_may_return_null:
+# some tests ask for impossible sizes and expect MemoryError. Fails on any
+# sanitizer report, even one printed from a finalizer or a thread.
+ASAN_PY_DIR        := build/asan
+ASAN_PY_CFLAGS     := -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+                      -fno-sanitize-recover=all
+ASAN_STORM_SECONDS ?= 30
+ASAN_TORTURE_EXAMPLES ?= 30
+# The memory-safety subset of the suite (the whole suite takes far longer
+# than the ~5 minutes this target aims at on 2 cores).
+ASAN_PY_TESTS      ?= tests/test_release_safety.py tests/test_reentry_storm.py \
+                      tests/test_gc_torture.py tests/test_reentrancy.py \
+                      tests/test_concurrency.py tests/test_snapshot_lifetime.py \
+                      tests/test_object_release.py tests/test_busy.py
+
+.PHONY: test-asan
+test-asan: venv $(VENV)/.headers-stamp ## build timelog._core with ASan+UBSan (build/asan) and run the memory-safety tests on it
+	@echo "== building timelog._core with ASan+UBSan into $(ASAN_PY_DIR)"
+	CFLAGS="$(ASAN_PY_CFLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+	  $(VPY) setup.py -q build_ext -j 2 --build-lib $(ASAN_PY_DIR)/lib --build-temp $(ASAN_PY_DIR)/tmp
+	cp timelog/*.py timelog/py.typed $(ASAN_PY_DIR)/lib/timelog/
+	libasan=$$($(CC) -print-file-name=libasan.so)
+	log=$(CURDIR)/$(ASAN_PY_DIR)/pytest.log
+	tests=$$(for t in $(ASAN_PY_TESTS); do printf '%s ' "$(CURDIR)/$$t"; done)
+	cd $(ASAN_PY_DIR)/lib
+	export LD_PRELOAD="$$libasan" PYTHONMALLOC=malloc TIMELOG_STORM_SECONDS=$(ASAN_STORM_SECONDS) \
+	  TIMELOG_TORTURE_EXAMPLES=$(ASAN_TORTURE_EXAMPLES) \
+	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	# The working directory comes first on sys.path: the ASan build, never
+	# the in-place one (checked, not assumed).
+	$(CURDIR)/$(VPY) -c 'import timelog._core as c, sys; f = c.__file__; print("== ASan extension:", f); sys.exit("/$(ASAN_PY_DIR)/" not in f)'
+	rc=0
+	$(CURDIR)/$(VPY) -m pytest -q -p no:cacheprovider -o faulthandler_timeout=600 \
+	  --rootdir=$(CURDIR) $$tests 2>&1 | tee "$$log" || rc=$$?
+	if grep -qE 'ERROR: AddressSanitizer|runtime error:' "$$log"; then
+	  echo "error: sanitizer reports in the ASan pytest run (see $$log)" >&2
+	  exit 1
+	fi
+	exit $$rc
 
 # Long randomized runs, never part of `test`. TIMELOG_STRESS=1 makes the
 # Python suites run far more: the Hypothesis state machine of

@@ -776,19 +776,47 @@ tl_status_t tl_delete_all(tl_log_t *log) { return delete_closed(log, TL_TS_MIN, 
 
 /* ---------------------------------------------------------------- retired handles */
 
+/* The release invariant. A retired handle h, dropped by the publish that set
+ * the epoch to e(h), may be handed to on_drop only if no snapshot that can
+ * see it exists now or can ever be taken:
+ *  - a snapshot sees h only if its epoch < e(h) (the publish that dropped h
+ *    bumped the epoch in the same critical section that hid h);
+ *  - a snapshot taken from now on gets the current epoch, >= e(h) of every
+ *    entry already queued (entries are pushed after their publish).
+ * So h is releasable iff e(h) <= safe, where safe = min(epoch of the oldest
+ * live snapshot, current epoch), read under the publish lock. "No snapshot
+ * alive" does not mean "everything is safe": a snapshot taken an instant
+ * later would not see what is queued then, but it does see records that a
+ * later publish drops, and those get an epoch above the one read here.
+ *
+ * safe is recomputed and the batch popped under the publish lock, as one
+ * step, before every batch: on_drop runs payload code (Python __del__) which
+ * may open snapshots, delete, compact and drain re-entrantly, or block while
+ * another thread does; a bound read before such code ran proves nothing
+ * about what was queued after. Popping before the callbacks run lets them
+ * re-enter; each popped handle was releasable when popped, and stays so
+ * (new snapshots get epochs >= safe). Lock order: log->lock, then the
+ * queue's own mutex (taken alone everywhere else). */
+static size_t pop_releasable(tl_log_t *log, tl_handle_t *out, size_t max) {
+    tl_mutex_lock(&log->lock);
+    uint64_t safe = atomic_load_explicit(&log->epoch, memory_order_relaxed);
+    if (log->snap_head != NULL && log->snap_head->epoch < safe) safe = log->snap_head->epoch;
+    size_t k = tl_retire_pop(&log->retire, safe, out, max);
+    tl_mutex_unlock(&log->lock);
+    return k;
+}
+
 tl_status_t tl_drain_retired(tl_log_t *log, size_t limit, size_t *n_out) {
     if (n_out != NULL) *n_out = 0;
     if (log == NULL) return TL_ERR(TL_EINVAL);
     if (limit == 0) limit = log->cfg.drain_batch_limit;
     if (limit == 0) limit = SIZE_MAX;
-    tl_mutex_lock(&log->lock);
-    uint64_t safe = log->snap_head != NULL ? log->snap_head->epoch : UINT64_MAX;
-    tl_mutex_unlock(&log->lock);
     size_t done = 0;
     tl_handle_t buf[64];
     while (done < limit) {
-        /* Popped before the callbacks run, so on_drop may re-enter. */
-        size_t k = tl_retire_pop(&log->retire, safe, buf, TL_MIN((size_t)64, limit - done));
+        /* Popped before the callbacks run, so on_drop may re-enter; the
+         * bound is re-read for every batch (see the invariant above). */
+        size_t k = pop_releasable(log, buf, TL_MIN((size_t)64, limit - done));
         if (k == 0) break;
         for (size_t i = 0; i < k; i++) {
             if (log->cfg.on_drop != NULL) log->cfg.on_drop(log->cfg.on_drop_ctx, buf[i]);

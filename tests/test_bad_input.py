@@ -609,7 +609,7 @@ CLOSED_OK = {"close", "closed", "reopen", "configure", "busy_events", "busy_poli
              "extend_skipped", "retired_queue_len", "time_unit", "maintenance_mode",
              "maintenance_running", "alloc_failures", "min_ts_floor", "_repr_html_",
              "for_streaming", "for_bulk_ingest", "for_low_latency", "_alloc_calls",
-             "_alloc_failures_injected"}
+             "_alloc_failures_injected", "_gate_state"}
 
 
 @pytest.mark.parametrize("call", sorted(MORE_CLOSED_CALLS))
