@@ -69,6 +69,7 @@ struct tl_log {
     bool work_hint;      /* under lock: the writer sealed or deleted */
 
     atomic_uint_fast64_t seals, flushes, compactions, busy_events, dropped;
+    atomic_uint_fast64_t covered_drops; /* sources dropped whole (tl_maint.c) */
 };
 
 /* Publishes cur-with-edit as the new manifest (derived under the lock from

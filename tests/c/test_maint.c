@@ -1,16 +1,18 @@
 /*
  * test_maint.c: the maintenance policy's decision table (tl_maint.h).
  * Priority: a frozen memtable (seal it) beats a full memtable (seal), which
- * beats waiting memruns (flush), which beat
- * L0 fan-out (compact), which beats delete debt (compact); a zero debt
- * threshold turns debt compaction off. The policy allocates nothing.
+ * beats sources deletes hide entirely (drop them whole), which beat waiting
+ * memruns (flush), which beat L0 fan-out (compact), which beats delete debt
+ * (compact), which beats a grown tombstone set (forget); a zero debt
+ * threshold (never the resolved default) turns debt compaction off. The
+ * policy allocates nothing.
  */
 #include "comp_fixture.h"
 #include "tl_maint.h"
 
 static tl_maint_shape_t shape(bool full, size_t memruns, size_t l0, size_t max_delta,
                               double debt, double threshold) {
-    tl_maint_shape_t s = {full, memruns, l0, max_delta, debt, threshold, false};
+    tl_maint_shape_t s = {full, memruns, l0, max_delta, debt, threshold, false, 0, false};
     return s;
 }
 
@@ -38,6 +40,18 @@ Test(maint, next_action_follows_the_priority_table) {
         {shape(false, 0, 0, 4, 1.0, 0.0), TL_MA_NONE, "threshold 0 turns debt off"},
         {shape(false, 0, 0, 4, 1.0, 1.0), TL_MA_COMPACT_DEBT, "everything hidden, threshold 1"},
     };
+    /* Wholly hidden sources: dropped before anything but the seals. */
+    tl_maint_shape_t cov = shape(false, 3, 9, 4, 0.9, 0.1);
+    cov.covered = 1;
+    cr_assert_eq(tl_maint_next(&cov), TL_MA_DROP_COVERED, "covered before flush and compaction");
+    cov.memtable_full = true;
+    cr_assert_eq(tl_maint_next(&cov), TL_MA_SEAL, "a full memtable before covered sources");
+    /* A grown tombstone set: forgotten only when nothing else is due. */
+    tl_maint_shape_t fg = shape(false, 0, 0, 4, 0.0, 0.5);
+    fg.forget_due = true;
+    cr_assert_eq(tl_maint_next(&fg), TL_MA_FORGET, "forget when idle");
+    fg.delete_debt = 0.6;
+    cr_assert_eq(tl_maint_next(&fg), TL_MA_COMPACT_DEBT, "debt compaction forgets too");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         tl_maint_action_t got = tl_maint_next(&rows[i].s);
         cr_assert_eq(got, rows[i].want, "%s: got %d want %d", rows[i].why, (int)got,
@@ -56,11 +70,13 @@ Test(maint, next_action_follows_the_priority_table) {
 static tl_maint_action_t reference(const tl_maint_shape_t *s) {
     if (s->frozen) return TL_MA_SEAL_FROZEN;
     if (s->memtable_full) return TL_MA_SEAL;
+    if (s->covered != 0) return TL_MA_DROP_COVERED;
     if (s->memruns != 0) return TL_MA_FLUSH;
     bool fanout = s->l0_segments != 0 && s->l0_segments >= s->max_delta_segments;
     if (fanout) return TL_MA_COMPACT_L0;
     bool debt = s->delete_debt_threshold > 0.0 && s->delete_debt >= s->delete_debt_threshold;
-    return debt ? TL_MA_COMPACT_DEBT : TL_MA_NONE;
+    if (debt) return TL_MA_COMPACT_DEBT;
+    return s->forget_due ? TL_MA_FORGET : TL_MA_NONE;
 }
 
 Test(maint, grid_agrees_with_the_priority_order) {
@@ -69,7 +85,7 @@ Test(maint, grid_agrees_with_the_priority_order) {
     double thresholds[] = {0.0, 0.25, 0.5, 1.0};
     size_t counts[] = {0, 1, 2, 3, 8};
     size_t n = 0;
-    for (int full = 0; full < 4; full++)
+    for (int full = 0; full < 16; full++)
         for (size_t a = 0; a < 5; a++)
             for (size_t b = 0; b < 5; b++)
                 for (size_t c = 0; c < 5; c++)
@@ -78,13 +94,15 @@ Test(maint, grid_agrees_with_the_priority_order) {
                             tl_maint_shape_t s = shape(full & 1, counts[a], counts[b],
                                                        counts[c], debts[d], thresholds[e]);
                             s.frozen = (full & 2) != 0;
+                            s.covered = (full & 4) != 0 ? 2 : 0;
+                            s.forget_due = (full & 8) != 0;
                             cr_assert_eq(tl_maint_next(&s), reference(&s),
-                                         "full|frozen=%d memruns=%zu l0=%zu max_delta=%zu debt=%g "
+                                         "full|frozen|covered|forget=%d memruns=%zu l0=%zu max_delta=%zu debt=%g "
                                          "threshold=%g",
                                          full, counts[a], counts[b], counts[c], debts[d],
                                          thresholds[e]);
                             n++;
                         }
-    cr_assert_eq(n, 4 * 5 * 5 * 5 * 4 * 4);
+    cr_assert_eq(n, 16 * 5 * 5 * 5 * 4 * 4);
     tc_end(&t);
 }
