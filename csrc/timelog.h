@@ -104,7 +104,8 @@ typedef struct tl_config {
     tl_ts_t window_size;         /* L1 window width (default 1 hour in time_unit) */
     tl_ts_t window_origin;       /* L1 window alignment (default 0) */
     double delete_debt_threshold;/* share of hidden records that triggers compaction
-                                  * (0 = default 0.5; 1 = only drop wholly hidden sources) */
+                                  * (0 = default 0.5; 1 = in effect only the drops of
+                                  * wholly hidden sources, which always run) */
     size_t compaction_target_bytes; /* max bytes of one L1 output segment (default 64 MiB) */
     size_t compaction_max_inputs;   /* max L0 inputs per policy compaction (0 = all) */
     size_t compaction_max_windows;  /* max windows per policy compaction (0 = all) */
