@@ -287,7 +287,8 @@ static tl_status_t push_handles(tl_mem_t *m, tl_hlist_t *l, const tl_recs_t *r) 
  * rewriting anything: one manifest edit, and their handles go to the retired
  * queue (released later by a GIL holder, once no older snapshot can see
  * them). Snapshots taken before keep the sources alive through their pinned
- * manifest. The tombstones they needed may then be forgotten. */
+ * manifest. The tombstones they needed may then be forgotten. TL_EOF when
+ * nothing was covered after all. */
 static tl_status_t drop_covered(tl_log_t *log) {
     tl_mem_t *m = &log->mem;
     tl_manifest_t *man = tl_log__pin_manifest(log);
@@ -296,16 +297,17 @@ static tl_status_t drop_covered(tl_log_t *log) {
     tl_log__pin_tombs(log, &tombs, &seq);
     tl_status_t st = TL_OK;
     tl_hlist_t dropped = {0};
-    size_t n_all = man->n_mr + man->n_l0 + man->n_l1;
-    size_t bytes = (n_all == 0 ? 1 : n_all) * sizeof(void *);
-    void **scratch = tl_mem_alloc(m, bytes);
+    size_t mr_bytes = man->n_mr * sizeof(tl_memrun_t *);
+    size_t bytes = mr_bytes + (man->n_l0 + man->n_l1) * sizeof(tl_segment_t *) + 1;
+    char *scratch = tl_mem_alloc(m, bytes);
     if (scratch == NULL) {
         st = TL_ERR(TL_ENOMEM);
         goto out;
     }
-    tl_memrun_t **mr = (tl_memrun_t **)scratch;
-    tl_segment_t **l0 = (tl_segment_t **)(scratch + man->n_mr);
-    tl_segment_t **l1 = (tl_segment_t **)(scratch + man->n_mr + man->n_l0); /* survivors */
+    /* Both pointer types are 8-aligned and the block is malloc-aligned. */
+    tl_memrun_t **mr = (tl_memrun_t **)(void *)scratch;
+    tl_segment_t **l0 = (tl_segment_t **)(void *)(scratch + mr_bytes);
+    tl_segment_t **l1 = l0 + man->n_l0; /* the survivors */
     size_t n_mr = 0, n_l0 = 0, n_l1 = 0;
     for (size_t i = 0; i < man->n_mr && st == TL_OK; i++) {
         if (!source_covered(tombs, view_of_memrun(man->mr[i]))) continue;
@@ -325,7 +327,11 @@ static tl_status_t drop_covered(tl_log_t *log) {
         st = push_handles(m, &dropped, man->l1[i]->recs);
     }
     bool l1_changed = n_l1 < man->n_l1;
-    if (st == TL_OK && (n_mr > 0 || n_l0 > 0 || l1_changed)) {
+    /* The survey said some source is covered; if none is (it cannot: the
+     * tombstones it needs stay until it is gone), report no progress so the
+     * worker's loop does not pick the same unit forever. */
+    if (st == TL_OK && n_mr == 0 && n_l0 == 0 && !l1_changed) st = TL_EOF;
+    if (st == TL_OK) {
         st = tl_retire_reserve(&log->retire, m, dropped.n);
         if (st == TL_OK) {
             tl_manifest_edit_t e = {.drop_mr = mr, .n_drop_mr = n_mr, .drop_l0 = l0,
