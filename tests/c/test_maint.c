@@ -353,7 +353,7 @@ Test(maint, issue_15_background_retention_loop_stays_bounded, .timeout = 60) {
 
 /* Deletes that meet no stored record never cause a flush or compaction;
  * the worker forgets them anyway once the set has grown. */
-Test(maint, issue_15_worker_forgets_deletes_of_empty_ranges, .timeout = 30) {
+Test(maint, issue_15_worker_forgets_deletes_of_empty_ranges) {
     TLT_ENV(env);
     tl_config_t cfg;
     tlt_small_config(&env, &cfg);
