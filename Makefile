@@ -82,6 +82,18 @@ bench-compare: venv build ## head-to-head benchmark vs the reference design (slo
 bench-report: venv ## render docs/performance-results.md from the newest compare JSON
 	$(VPY) benchmarks/compare_report.py
 
+# The retention soak (issue 15): the append + delete-the-old loop in every
+# mode (cutoff, range and point deletes, a mix; readers on and off;
+# background maintenance and disabled + explicit maint_step), printing start,
+# end and slope of held payloads, engine bytes, RSS and tombstones per mode;
+# fails past the bound. SOAK_SECONDS is the whole run (split across the 16
+# modes). Not part of `test`, which runs the short version
+# (tests/test_soak.py).
+SOAK_SECONDS ?= 240
+.PHONY: soak
+soak: venv build ## retention soak in every mode for SOAK_SECONDS (default 240) in all
+	$(VPY) tests/soak_driver.py --seconds $(SOAK_SECONDS)
+
 # ------------------------------------------------------------------ Python environment
 
 venv: $(VENV_STAMP) ## create .venv and install build + test requirements

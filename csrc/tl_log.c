@@ -117,6 +117,11 @@ static void resolve_defaults(tl_log_t *log) {
     if (c->max_delta_segments == 0) c->max_delta_segments = 8;
     if (c->window_size == 0) c->window_size = 3600 * units_per_second(c->time_unit);
     if (c->compaction_target_bytes == 0) c->compaction_target_bytes = (size_t)64 << 20;
+    /* Half: immutable sources then hold at most about twice the records
+     * still visible, and each rewrite copies at most one surviving record
+     * per record it reclaims (amortised O(1) per delete). 1.0 leaves only
+     * the free whole-source drops. */
+    if (c->delete_debt_threshold == 0.0) c->delete_debt_threshold = 0.5;
     log->page_recs = c->target_page_bytes / SEG_RECORD_BYTES;
     log->target_recs = c->compaction_target_bytes / SEG_RECORD_BYTES;
     size_t mt_records = c->memtable_max_bytes / MT_RECORD_BYTES;
@@ -157,6 +162,7 @@ tl_status_t tl_open(const tl_config_t *cfg, tl_log_t **out) {
     atomic_init(&log->compactions, 0);
     atomic_init(&log->busy_events, 0);
     atomic_init(&log->dropped, 0);
+    atomic_init(&log->covered_drops, 0);
     /* Build up in order; on failure undo exactly what was done. */
     int done = 0;
     st = TL_ERR(TL_ENOMEM);
@@ -970,6 +976,7 @@ tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out) {
     out->busy_events = load(&log->busy_events);
     out->retired_len = tl_retire_len(&log->retire);
     out->dropped_handles = load(&log->dropped);
+    out->covered_drops = load(&log->covered_drops);
     tl_mutex_lock(&log->lock);
     out->snapshots = log->n_snaps;
     tl_mutex_unlock(&log->lock);

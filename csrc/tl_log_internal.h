@@ -74,6 +74,7 @@ struct tl_log {
                           * new one on demand (changed only by the writer) */
 
     atomic_uint_fast64_t seals, flushes, compactions, busy_events, dropped;
+    atomic_uint_fast64_t covered_drops; /* sources dropped whole (tl_maint.c) */
 };
 
 /* Publishes cur-with-edit as the new manifest (derived under the lock from

@@ -170,6 +170,7 @@ cdef extern from "timelog.h" nogil:
         uint64_t retired_len
         uint64_t dropped_handles
         uint64_t snapshots
+        uint64_t covered_drops
 
     tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out)
     tl_status_t tl_validate(tl_log_t *log, const char **why)

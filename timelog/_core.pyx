@@ -2552,6 +2552,7 @@ Stores one record. Amortized O(1).
                 "retired_queue_len": s.retired_len,
                 "dropped_handles": s.dropped_handles,
                 "snapshots": s.snapshots,
+                "covered_drops_total": s.covered_drops,
             },
             "config": cfg,
         }
