@@ -63,6 +63,9 @@ typedef struct tl_tomb_kid {
 
 typedef struct tl_tomb_inner {
     tl_tomb_node_t h;
+    /* key[j] == k[j].hi, kept contiguous: a binary search over the keys then
+     * touches 8 cache lines (fetched together) instead of k[]'s 40. */
+    tl_ts_t key[TL_TOMB_FANOUT];
     tl_tomb_kid_t k[];
 } tl_tomb_inner_t;
 
