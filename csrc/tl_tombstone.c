@@ -61,26 +61,36 @@ static inline void prefetch_bytes(const void *p, size_t bytes) {
 #endif
 }
 
-/* The lines a descent will read in kid k (summary of inner entry e): an
- * inner node's head and keys, or a leaf's head and intervals. Issued as soon
- * as the parent chose the kid, so they overlap the kid's header miss. */
-static inline void prefetch_kid(const tl_tomb_kid_t *e, unsigned kid_level) {
-    if (kid_level == 0) {
-        prefetch_bytes(e->node, offsetof(tl_tomb_leaf_t, v) + e->count * sizeof(tl_tomb_t));
+/* Kid j of in, with the lines a descent will read in it requested at once:
+ * an inner node's head, keys and kid pointers, or a whole leaf (its fill is
+ * not known without another miss). Issued as soon as the parent chose the
+ * kid, so they overlap the kid's header miss; k[j], which an add updates,
+ * is requested alongside. */
+static inline tl_tomb_node_t *kid_fetch(const tl_tomb_inner_t *in, size_t j, bool pf) {
+    tl_tomb_node_t *x = in->kid[j];
+    if (!pf) return x;
+    if (in->h.level == 1) {
+        prefetch_bytes(x, offsetof(tl_tomb_leaf_t, v) + TL_TOMB_LEAF_CAP * sizeof(tl_tomb_t));
     } else {
-        prefetch_bytes(e->node, offsetof(tl_tomb_inner_t, k));
+        prefetch_bytes(x, offsetof(tl_tomb_inner_t, k));
     }
+    prefetch_bytes(&in->k[j], sizeof in->k[j]);
+    return x;
 }
 
-/* Kid j of in, its lines requested (see prefetch_kid). */
-static inline tl_tomb_node_t *kid_fetch(const tl_tomb_inner_t *in, size_t j) {
-    prefetch_kid(&in->k[j], in->h.level - 1);
-    return in->k[j].node;
-}
+/* Sets of fewer intervals (a few hundred KB) stay cached between deletes, and
+ * there the prefetches' instructions would cost more than they save (~10 ns
+ * of a ~75 ns delete at 1k intervals). */
+#define TOMB_PREFETCH_MIN 8192
+static inline bool want_prefetch(const tl_tombs_t *t) { return t->n >= TOMB_PREFETCH_MIN; }
 
-/* Refreshes in->key[] from in->k[] (after k[] was written wholesale). */
+/* Refreshes in->key[] and in->kid[] from in->k[] (after k[] was written
+ * wholesale). */
 static void inner_keys(tl_tomb_inner_t *in) {
-    for (size_t j = 0; j < in->h.n; j++) in->key[j] = in->k[j].hi;
+    for (size_t j = 0; j < in->h.n; j++) {
+        in->key[j] = in->k[j].hi;
+        in->kid[j] = in->k[j].node;
+    }
 }
 
 static tl_tomb_node_t *node_new(tl_mem_t *m, unsigned level) {
@@ -220,20 +230,21 @@ const tl_tomb_t *tl_tombs_get(const tl_tombs_t *t, size_t i) {
         const tl_tomb_inner_t *in = as_cinner(x);
         size_t j = 0;
         while (j + 1 < x->n && i >= in->k[j].count) i -= in->k[j++].count;
-        x = kid_fetch(in, j);
+        x = kid_fetch(in, j, false); /* callers mostly walk i in order */
     }
     return &as_cleaf(x)->v[i];
 }
 
 size_t tl_tombs_seek(const tl_tombs_t *t, tl_ts_t ts) {
     if (t == NULL) return 0;
+    bool pf = want_prefetch(t);
     size_t before = 0;
     const tl_tomb_node_t *x = t->root;
     while (x->level > 0) {
         const tl_tomb_inner_t *in = as_cinner(x);
         size_t j = kid_lower_bound(in, ts);
         if (j == x->n) return t->n;
-        x = kid_fetch(in, j);
+        x = kid_fetch(in, j, pf);
         for (size_t a = 0; a < j; a++) before += in->k[a].count;
     }
     return before + tomb_lower_bound(as_cleaf(x), ts);
@@ -241,12 +252,13 @@ size_t tl_tombs_seek(const tl_tombs_t *t, tl_ts_t ts) {
 
 const tl_tomb_t *tl_tombs_find(const tl_tombs_t *t, tl_ts_t ts) {
     if (t == NULL) return NULL;
+    bool pf = want_prefetch(t);
     const tl_tomb_node_t *x = t->root;
     while (x->level > 0) {
         const tl_tomb_inner_t *in = as_cinner(x);
         size_t j = kid_lower_bound(in, ts);
         if (j == x->n) return NULL;
-        x = kid_fetch(in, j);
+        x = kid_fetch(in, j, pf);
     }
     const tl_tomb_leaf_t *l = as_cleaf(x);
     size_t i = tomb_lower_bound(l, ts);
@@ -325,6 +337,7 @@ void tl_tomb_cursor_init(tl_tomb_cursor_t *c, const tl_tombs_t *t, tl_ts_t from)
     c->i = 0;
     c->depth = 0;
     if (t == NULL) return;
+    bool pf = want_prefetch(t);
     const tl_tomb_node_t *x = t->root;
     while (x->level > 0) {
         const tl_tomb_inner_t *in = as_cinner(x);
@@ -336,7 +349,7 @@ void tl_tomb_cursor_init(tl_tomb_cursor_t *c, const tl_tombs_t *t, tl_ts_t from)
         c->path[c->depth] = in;
         c->at[c->depth] = j;
         c->depth++;
-        x = kid_fetch(in, j);
+        x = kid_fetch(in, j, pf);
     }
     c->leaf = as_cleaf(x);
     c->i = tomb_lower_bound(c->leaf, from);
@@ -494,6 +507,7 @@ static bool add_in_place(tl_tombs_t *t, const tl_tomb_t *fresh) {
     tl_tomb_inner_t *path[TL_TOMB_MAX_DEPTH];
     size_t at[TL_TOMB_MAX_DEPTH];
     unsigned d = 0;
+    bool pf = want_prefetch(t);
     tl_tomb_node_t *x = t->root;
     while (x->level > 0) {
         if (tl_ref_get(&x->refs) != 1 || d == TL_TOMB_MAX_DEPTH) return false;
@@ -503,7 +517,7 @@ static bool add_in_place(tl_tombs_t *t, const tl_tomb_t *fresh) {
         if (ka != kb) return false;
         path[d] = in;
         at[d++] = ka;
-        x = kid_fetch(in, ka);
+        x = kid_fetch(in, ka, pf);
     }
     if (tl_ref_get(&x->refs) != 1) return false;
     /* As leaf_assign, but shifting only the leaf's tail: on a large set the
@@ -769,7 +783,7 @@ static bool validate_node(const tl_tomb_node_t *x, unsigned level, bool is_root,
     for (size_t j = 0; j < x->n; j++) {
         tl_tomb_kid_t s;
         if (!validate_node(in->k[j].node, level - 1, false, vs, &s)) return false;
-        if (s.hi != in->k[j].hi || in->key[j] != s.hi || s.count != in->k[j].count || s.bytes != in->k[j].bytes ||
+        if (s.hi != in->k[j].hi || in->key[j] != s.hi || in->kid[j] != in->k[j].node || s.count != in->k[j].count || s.bytes != in->k[j].bytes ||
             s.max_seq != in->k[j].max_seq) {
             vs->why = "tombstones: a subtree summary is stale";
             return false;
