@@ -68,7 +68,9 @@ static inline void prefetch_bytes(const void *p, size_t bytes) {
  * is requested alongside. */
 static inline tl_tomb_node_t *kid_fetch(const tl_tomb_inner_t *in, size_t j, bool pf) {
     tl_tomb_node_t *x = in->kid[j];
-    if (!pf) return x;
+    /* Nodes above level 1 are few (1/3000 of the set) and stay cached;
+     * prefetching them would only add instructions. */
+    if (!pf || in->h.level > 2) return x;
     if (in->h.level == 1) {
         prefetch_bytes(x, offsetof(tl_tomb_leaf_t, v) + TL_TOMB_LEAF_CAP * sizeof(tl_tomb_t));
     } else {
