@@ -6,7 +6,8 @@
  * (prev.hi < next.lo), each seq > 0, two touching intervals (prev.hi + 1 ==
  * next.lo) never share a sequence; every node holds 1..capacity entries,
  * every leaf sits at the same depth, and each inner entry's summary (hi,
- * count, bytes, max_seq) is exact for its subtree. Non-root nodes are kept at
+ * count, bytes, max_seq) is exact for its subtree, with key[j] == k[j].hi and
+ * kid[j] == k[j].node (inner_keys() restores both after k[] is written). Non-root nodes are kept at
  * least TOMB_MIN_FILL full where a sibling exists to merge with, which bounds
  * the height by O(log T).
  *
@@ -68,8 +69,8 @@ static inline void prefetch_bytes(const void *p, size_t bytes) {
  * is requested alongside. */
 static inline tl_tomb_node_t *kid_fetch(const tl_tomb_inner_t *in, size_t j, bool pf) {
     tl_tomb_node_t *x = in->kid[j];
-    /* Nodes above level 1 are few (1/3000 of the set) and stay cached;
-     * prefetching them would only add instructions. */
+    /* Nodes above level 1 are few (~1/1000 of the set's bytes) and stay
+     * cached; prefetching them would only add instructions. */
     if (!pf || in->h.level > 2) return x;
     if (in->h.level == 1) {
         prefetch_bytes(x, offsetof(tl_tomb_leaf_t, v) + TL_TOMB_LEAF_CAP * sizeof(tl_tomb_t));
@@ -81,7 +82,7 @@ static inline tl_tomb_node_t *kid_fetch(const tl_tomb_inner_t *in, size_t j, boo
 }
 
 /* Sets of fewer intervals (a few hundred KB) stay cached between deletes, and
- * there the prefetches' instructions would cost more than they save (~10 ns
+ * there the prefetches' instructions would cost more than they save (5-10 ns
  * of a ~75 ns delete at 1k intervals). */
 #define TOMB_PREFETCH_MIN 8192
 static inline bool want_prefetch(const tl_tombs_t *t) { return t->n >= TOMB_PREFETCH_MIN; }
@@ -785,7 +786,8 @@ static bool validate_node(const tl_tomb_node_t *x, unsigned level, bool is_root,
     for (size_t j = 0; j < x->n; j++) {
         tl_tomb_kid_t s;
         if (!validate_node(in->k[j].node, level - 1, false, vs, &s)) return false;
-        if (s.hi != in->k[j].hi || in->key[j] != s.hi || in->kid[j] != in->k[j].node || s.count != in->k[j].count || s.bytes != in->k[j].bytes ||
+        if (s.hi != in->k[j].hi || in->key[j] != s.hi || in->kid[j] != in->k[j].node ||
+            s.count != in->k[j].count || s.bytes != in->k[j].bytes ||
             s.max_seq != in->k[j].max_seq) {
             vs->why = "tombstones: a subtree summary is stale";
             return false;
