@@ -614,6 +614,60 @@ Test(tombstone, validate_rejects_malformed_sets) {
     tc_end(&t);
 }
 
+/* Inner nodes keep each kid's key and pointer twice (k[j] and the contiguous
+ * key[] / kid[] that descents search): validate must catch them disagreeing,
+ * and point deletes on a prefetching-size set (in place, and on a pinned
+ * version, through copies) must keep them in step. */
+Test(tombstone, validate_rejects_stale_inner_keys_and_adds_keep_them_in_step) {
+    TC_MEM(t);
+    tl_tombs_t *s = NULL;
+    tl_seq_t seq = 0;
+    for (tl_ts_t i = 0; i < 20000; i++) add_to(&t, &s, 4 * i, 4 * i, ++seq);
+    cr_assert_geq(s->root->level, 2);
+    tl_tomb_inner_t *root = (tl_tomb_inner_t *)s->root;
+    const char *why = NULL;
+    root->key[1]--;
+    cr_assert_not(tl_tombs_validate(s, &why), "validate accepted a stale key[]");
+    root->key[1]++;
+    tl_tomb_node_t *kid = root->kid[1];
+    root->kid[1] = root->kid[0];
+    cr_assert_not(tl_tombs_validate(s, &why), "validate accepted a stale kid[]");
+    root->kid[1] = kid;
+    assert_valid(s);
+    tlt_rng_t rng;
+    tlt_rng_seed(&rng, 77);
+    tl_ts_t top = 4 * 19999;
+    for (int k = 0; k < 3000; k++) {
+        /* Some past the end: they move the last key of every node on the
+         * rightmost path. */
+        bool past = k % 7 == 0;
+        tl_ts_t x = past ? (top += 3) : 4 * tlt_rng_range(&rng, 0, 19999) + 2;
+        tl_tombs_t *pin = NULL, *next = NULL;
+        tl_seq_t before = tl_tombs_seq_at(s, x);
+        if (k % 500 == 0) {
+            pin = s; /* a pinned version: the add must copy the path */
+            tl_tombs_retain(pin);
+            TLT_OK(tl_tombs_add(&t.m, s, x, x, ++seq, &next));
+            tl_tombs_release(&t.m, s);
+        } else {
+            TLT_OK(tl_tombs_replace(&t.m, s, x, x, ++seq, &next)); /* in place, mostly */
+        }
+        s = next;
+        cr_assert_eq(tl_tombs_seq_at(s, x), seq);
+        cr_assert_eq(tl_tombs_seq_at(s, x + 1), 0);
+        if (k % 100 == 0) assert_valid(s);
+        if (!past) cr_assert_neq(tl_tombs_seq_at(s, x - 2), 0);
+        if (pin != NULL) {
+            cr_assert_eq(tl_tombs_seq_at(pin, x), before, "the pinned version changed");
+            assert_valid(pin);
+            tl_tombs_release(&t.m, pin);
+        }
+    }
+    assert_valid(s);
+    tl_tombs_release(&t.m, s);
+    tc_end(&t);
+}
+
 /* Thousands of intervals: adds split leaves, wide deletes drop whole leaves
  * and rebuild the two at their ends, and old versions sharing leaves with
  * new ones stay intact. Checked point by point against f on [0, 20000). */
