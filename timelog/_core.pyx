@@ -1968,20 +1968,13 @@ Stores one record. Amortized O(1).
         [(1, 'a')]
         >>> log.close()
         """
-        cdef int64_t a, b
+        cdef int64_t a = 0, b = 0
+        cdef int kind
         if t2 is _MISSING:
             self._delete(_K_POINT, _ts(t1, self._unit), 0)
             return
-        if t1 is None and t2 is None:
-            self._delete(_K_ALL, 0, 0)
-        elif t1 is None:
-            self._delete(_K_UNTIL, 0, _ts(t2, self._unit))
-        elif t2 is None:
-            self._delete(_K_SINCE, _ts(t1, self._unit), 0)
-        else:
-            a = _ts(t1, self._unit)
-            b = _ts(t2, self._unit)
-            self._delete(_K_RANGE, a, b)
+        kind = _range_kind(t1, t2, self._unit, &a, &b)
+        self._delete(kind, a, b)
 
     def cutoff(self, ts):
         """Deletes every record with timestamp ``< ts`` (retention). O(log T).
@@ -2011,18 +2004,12 @@ Stores one record. Amortized O(1).
         ``del log[:t2]`` = ``cutoff(t2)``, ``del log[t1:]`` reaches
         ``2**63-1`` inclusive, ``del log[:]`` deletes everything.
         """
+        cdef int64_t a = 0, b = 0
+        cdef int kind
         if type(key) is slice:
             _check_step(key)
-            lo = (<slice> key).start
-            hi = (<slice> key).stop
-            if lo is None and hi is None:
-                self._delete(_K_ALL, 0, 0)
-            elif lo is None:
-                self._delete(_K_UNTIL, 0, _ts(hi, self._unit))
-            elif hi is None:
-                self._delete(_K_SINCE, _ts(lo, self._unit), 0)
-            else:
-                self._delete(_K_RANGE, _ts(lo, self._unit), _ts(hi, self._unit))
+            kind = _range_kind((<slice> key).start, (<slice> key).stop, self._unit, &a, &b)
+            self._delete(kind, a, b)
             return
         self._delete(_K_POINT, _ts(key, self._unit), 0)
 
@@ -2037,19 +2024,12 @@ Stores one record. Amortized O(1).
         (['a', 'b'], [(5, 'c')], [(1, 'a'), (1, 'b')])
         >>> log.close()
         """
-        cdef int64_t a
+        cdef int64_t a = 0, b = 0
+        cdef int kind
         if type(key) is slice:
             _check_step(key)
-            lo = (<slice> key).start
-            hi = (<slice> key).stop
-            if lo is None and hi is None:
-                return self._iter(_K_ALL, 0, 0)
-            if lo is None:
-                return self._iter(_K_UNTIL, 0, _ts(hi, self._unit))
-            if hi is None:
-                return self._iter(_K_SINCE, _ts(lo, self._unit), 0)
-            a = _ts(lo, self._unit)
-            return self._iter(_K_RANGE, a, _ts(hi, self._unit))
+            kind = _range_kind((<slice> key).start, (<slice> key).stop, self._unit, &a, &b)
+            return self._iter(kind, a, b)
         return self._at(_ts(key, self._unit))
 
     def at(self, ts):
@@ -2099,15 +2079,9 @@ Stores one record. Amortized O(1).
         ``2**63-1``). Snapshot-consistent: later writes are not seen.
         O(log n + k).
         """
-        cdef int64_t a
-        if t1 is None and t2 is None:
-            return self._iter(_K_ALL, 0, 0)
-        if t1 is None:
-            return self._iter(_K_UNTIL, 0, _ts(t2, self._unit))
-        if t2 is None:
-            return self._iter(_K_SINCE, _ts(t1, self._unit), 0)
-        a = _ts(t1, self._unit)
-        return self._iter(_K_RANGE, a, _ts(t2, self._unit))
+        cdef int64_t a = 0, b = 0
+        cdef int kind = _range_kind(t1, t2, self._unit, &a, &b)
+        return self._iter(kind, a, b)
 
     def since(self, t1):
         """Iterator over ``[t1, 2**63-1]`` (inclusive of the int64 maximum)."""
