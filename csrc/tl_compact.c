@@ -10,7 +10,9 @@
  *
  * Merge and cut: inputs are merged by the shared k-way merge; hidden records
  * are dropped (their handles collected); survivors are cut into output
- * segments at (1) window boundaries, (2) the next surviving L1 segment, which
+ * segments at (1) window boundaries (a record goes to the window of the
+ * input L1 list that holds it, else to a new window of window_size placed
+ * clear of those, so windows of different widths never overlap), (2) the next surviving L1 segment, which
  * no input record falls inside, so outputs slot between survivors without
  * overlapping them, and (3) the target size, but only where the timestamp
  * changes, so duplicates never straddle two segments and L1 stays strictly
@@ -53,10 +55,21 @@ static tl_status_t finish_segment(builder_t *b) {
     return TL_OK;
 }
 
+static tl_window_t l1_window_at(const void *pub, size_t i) {
+    return ((tl_segment_t *const *)pub)[i]->window;
+}
+
+/* The window of a record at ts: the current L1 list's window holding it, or
+ * a new one of the current width that stays clear of every published window
+ * (widths change under adaptive sizing; see tl_window_place). */
+static tl_window_t window_for(const tl_compact_in_t *in, tl_ts_t ts) {
+    return tl_window_place(ts, in->window_size, in->window_origin, in->l1, in->n_l1, l1_window_at);
+}
+
 static tl_status_t start_segment(builder_t *b, tl_ts_t ts, tl_segment_t *const *surv, size_t n_surv,
                                  size_t *sv) {
     const tl_compact_in_t *in = b->in;
-    b->win = tl_window_of(ts, in->window_size, in->window_origin);
+    b->win = window_for(in, ts);
     while (*sv < n_surv && surv[*sv]->max < ts) (*sv)++;
     b->ceiling = b->win.hi;
     if (*sv < n_surv && surv[*sv]->min - 1 < b->ceiling) b->ceiling = surv[*sv]->min - 1;
@@ -95,7 +108,7 @@ static bool promote_whole(const tl_compact_in_t *in, tl_segment_t *const *surv, 
     const tl_segment_t *s = in->l0[0];
     if (tl_segment_n(s) > in->target_recs) return false;
     if (tl_tombs_max_seq_in(in->tombs, s->min, s->max) > s->wm) return false;
-    tl_window_t w = tl_window_of(s->min, in->window_size, in->window_origin);
+    tl_window_t w = window_for(in, s->min);
     if (s->max > w.hi) return false;
     for (size_t i = 0; i < n_surv; i++) {
         if (surv[i]->min <= s->max && surv[i]->max >= s->min) return false;
@@ -105,7 +118,7 @@ static bool promote_whole(const tl_compact_in_t *in, tl_segment_t *const *surv, 
 
 static tl_status_t promote(builder_t *b, const tl_segment_t *s) {
     const tl_compact_in_t *in = b->in;
-    tl_window_t w = tl_window_of(s->min, in->window_size, in->window_origin);
+    tl_window_t w = window_for(in, s->min);
     tl_segment_t *seg;
     /* No tombstone newer than its watermark meets it, so it is as if every
      * tombstone up to in->wm had been folded: stamp that, so they can go. */

@@ -33,6 +33,7 @@
 #ifndef TL_LOG_INTERNAL_H
 #define TL_LOG_INTERNAL_H
 
+#include "tl_adaptive.h"
 #include "tl_manifest.h"
 #include "tl_memtable.h"
 #include "tl_retire.h"
@@ -74,6 +75,8 @@ struct tl_log {
                           * new one on demand (changed only by the writer) */
 
     atomic_uint_fast64_t seals, flushes, compactions, busy_events, dropped;
+    tl_adaptive_t adapt; /* window width state: changed with maint_mu and lock
+                          * held, so either one suffices to read it */
 };
 
 /* Publishes cur-with-edit as the new manifest (derived under the lock from

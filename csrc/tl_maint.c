@@ -57,7 +57,17 @@ static tl_status_t flush_memruns(tl_log_t *log) {
     }
     for (size_t i = 0; i < made; i++) tl_segment_release(m, segs[i]);
     tl_mem_free(m, segs, bytes);
-    if (st == TL_OK) tl_log__count(&log->flushes, n);
+    if (st == TL_OK) {
+        tl_log__count(&log->flushes, n);
+        /* Each flushed run is one density sample for adaptive windows. */
+        tl_mutex_lock(&log->lock);
+        for (size_t i = 0; i < n; i++) {
+            const tl_memrun_t *mr = man->mr[i];
+            tl_adaptive_observe(&log->adapt, &log->cfg.adaptive, mr->recs->n, mr->min, mr->max);
+        }
+        tl_adaptive_update(&log->adapt, &log->cfg.adaptive);
+        tl_mutex_unlock(&log->lock);
+    }
 out:
     tl_manifest_release(m, man);
     return st;
@@ -138,7 +148,7 @@ static tl_status_t compact(tl_log_t *log, size_t n_l0, bool fold_debt) {
         .tombs = tombs,
         .wm = seq,
         .fold_debt = fold_debt,
-        .window_size = log->cfg.window_size,
+        .window_size = log->adapt.width, /* cfg.window_size unless adaptive */
         .window_origin = log->cfg.window_origin,
         .page_recs = log->page_recs,
         .target_recs = log->target_recs,
@@ -156,6 +166,12 @@ static tl_status_t compact(tl_log_t *log, size_t n_l0, bool fold_debt) {
     if (st == TL_OK) tl_log__count(&log->compactions, 1);
     tl_compact_out_free(m, &res);
 out:
+    if (n_l0 > 0 || st != TL_OK) {
+        tl_mutex_lock(&log->lock);
+        tl_adaptive_feedback(&log->adapt, st == TL_OK);
+        tl_adaptive_update(&log->adapt, &log->cfg.adaptive); /* backoff applies next run */
+        tl_mutex_unlock(&log->lock);
+    }
     tl_tombs_release(m, tombs);
     tl_manifest_release(m, man);
     if (st == TL_OK) forget_tombstones(log);
