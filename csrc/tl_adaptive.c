@@ -9,6 +9,7 @@
 #include <math.h>
 
 #define DEFAULT_ALPHA 0.2
+#define JUMP 8.0 /* density ratio taken as a change of regime (see observe) */
 
 void tl_adaptive_init(tl_adaptive_t *a, tl_ts_t width) {
     memset(a, 0, sizeof(*a));
@@ -33,7 +34,12 @@ void tl_adaptive_observe(tl_adaptive_t *a, const tl_adaptive_config_t *c, uint64
     double span = (double)((uint64_t)max - (uint64_t)min) + 1.0;
     double d = (double)n / span;
     double alpha = c->alpha > 0.0 ? c->alpha : DEFAULT_ALPHA;
-    a->density = a->samples == 0 ? d : alpha * d + (1.0 - alpha) * a->density;
+    /* The EWMA smooths noise between flushes; a sample JUMP times off the
+     * estimate (either way) is a change of regime, not noise: averaging it
+     * in would take ~1/alpha flushes of ever-resized windows (hundreds of
+     * slivers after a 100x change), so it replaces the estimate. */
+    bool jump = a->samples > 0 && (d > JUMP * a->density || d * JUMP < a->density);
+    a->density = a->samples == 0 || jump ? d : alpha * d + (1.0 - alpha) * a->density;
     a->samples++;
     a->since_sample = 0;
 }

@@ -9,6 +9,9 @@
  *   clamp to [min_window, max_window]         (the bounds win over the quantum)
  *   keep the current width unless the result differs by > hysteresis_pct %
  *
+ * A sample more than 8x off the estimate (either way) replaces it instead
+ * of being averaged in: a change of regime, not noise.
+ *
  * Pure functions over a caller-owned state: no locking, no allocation. The
  * log updates its state with maint_mu and the publish lock held and reads it
  * under either (see tl_log_internal.h). Published windows never change: the

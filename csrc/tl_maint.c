@@ -46,10 +46,21 @@ static tl_status_t flush_memruns(tl_log_t *log) {
         st = TL_ERR(TL_ENOMEM);
         goto out;
     }
+    /* Each flushed run is one density sample for adaptive windows. The
+     * width after them is stamped on the new segments, so compaction sizes
+     * their windows by the density they were written at, however late it
+     * runs. The state is committed only if the flush is published. */
+    tl_adaptive_t next = log->adapt; /* maint_mu held: nobody else writes it */
+    for (size_t i = 0; i < n; i++) {
+        const tl_memrun_t *mr = man->mr[i];
+        tl_adaptive_observe(&next, &log->cfg.adaptive, mr->recs->n, mr->min, mr->max);
+    }
+    tl_adaptive_update(&next, &log->cfg.adaptive);
     size_t made = 0;
     for (; made < n; made++) {
         st = tl_flush_memrun(m, man->mr[made], log->page_recs, &segs[made]);
         if (st != TL_OK) break;
+        segs[made]->width = next.width;
     }
     if (st == TL_OK) {
         tl_manifest_edit_t e = {.drop_mr = man->mr, .n_drop_mr = n, .add_l0 = segs, .n_add_l0 = n};
@@ -59,13 +70,8 @@ static tl_status_t flush_memruns(tl_log_t *log) {
     tl_mem_free(m, segs, bytes);
     if (st == TL_OK) {
         tl_log__count(&log->flushes, n);
-        /* Each flushed run is one density sample for adaptive windows. */
         tl_mutex_lock(&log->lock);
-        for (size_t i = 0; i < n; i++) {
-            const tl_memrun_t *mr = man->mr[i];
-            tl_adaptive_observe(&log->adapt, &log->cfg.adaptive, mr->recs->n, mr->min, mr->max);
-        }
-        tl_adaptive_update(&log->adapt, &log->cfg.adaptive);
+        log->adapt = next;
         tl_mutex_unlock(&log->lock);
     }
 out:

@@ -98,6 +98,20 @@ Test(adaptive, ewma_weights_new_samples_by_alpha) {
     cr_assert_eq(tl_adaptive_candidate(&a, &c), 50);
 }
 
+Test(adaptive, a_change_of_regime_replaces_the_estimate) {
+    tl_adaptive_config_t c = on(100);
+    c.alpha = 0.25;
+    tl_adaptive_t a;
+    tl_adaptive_init(&a, 10);
+    sample(&a, &c, 100, 100);    /* 1.0 */
+    sample(&a, &c, 100, 10000);  /* 0.01: 100x sparser, taken as is */
+    cr_assert_float_eq(a.density, 0.01, 1e-12);
+    sample(&a, &c, 100, 1250);   /* 0.08: exactly 8x, still averaged */
+    cr_assert_float_eq(a.density, 0.25 * 0.08 + 0.75 * 0.01, 1e-12);
+    sample(&a, &c, 1000, 100);   /* 10.0: > 8x denser, taken as is */
+    cr_assert_float_eq(a.density, 10.0, 1e-12);
+}
+
 Test(adaptive, warmup_defers_the_first_resize) {
     tl_adaptive_config_t c = on(100);
     c.warmup_flushes = 3;
@@ -266,5 +280,38 @@ Test(adaptive, width_follows_density_and_windows_never_overlap) {
     uint64_t before = st.records;
     TLT_OK(tl_stats(log, &st));
     cr_assert_eq(st.records, before + 2000);
+    tl_close(log);
+}
+
+Test(adaptive, late_compaction_uses_the_width_each_run_was_flushed_at) {
+    tl_config_t cfg;
+    tl_config_init(&cfg);
+    cfg.maintenance = TL_MAINT_DISABLED;
+    cfg.window_size = 1000000;
+    cfg.adaptive = on(100);
+    tl_log_t *log = NULL;
+    TLT_OK(tl_open(&cfg, &log));
+    tl_handle_t h = 1;
+    /* Dense run (width 100), sparse run (width 10000), dense again, with
+     * a small overlap; flushed separately, compacted once at the end. */
+    const struct { tl_ts_t t0, step; } runs[] = {{0, 1}, {990, 100}, {200000, 1}};
+    for (size_t r = 0; r < 3; r++) {
+        for (tl_ts_t i = 0; i < 1000; i++) TLT_W(tl_append(log, runs[r].t0 + i * runs[r].step, h++));
+        TLT_OK(tl_flush(log));
+    }
+    cr_assert_eq(log->adapt.width, 100);
+    TLT_OK(tl_compact(log));
+    check_l1(log);
+    const tl_manifest_t *man = log->man;
+    size_t narrow = 0, wide = 0;
+    for (size_t i = 0; i < man->n_l1; i++) {
+        const tl_window_t w = man->l1[i]->window;
+        uint64_t width = (uint64_t)w.hi - (uint64_t)w.lo + 1;
+        cr_assert_leq(width, 10000);
+        if (width <= 100) narrow++;
+        if (width > 100) wide++;
+    }
+    cr_assert_geq(narrow, 19, "dense runs keep their narrow windows (%zu)", narrow);
+    cr_assert_geq(wide, 5, "the sparse run gets wide windows (%zu)", wide);
     tl_close(log);
 }
