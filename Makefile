@@ -1,7 +1,8 @@
 # timelog: build, test and packaging entry points (GNU make).
 #
 #   make test    set everything up on a fresh machine, then run every test:
-#                Criterion C tests plain and under ASan+UBSan, then pytest
+#                Criterion C tests plain and under ASan+UBSan, then pytest, then
+#                the memory-safety tests against an ASan-built extension
 #   make demo    set everything up, then run the demo on built-in data
 #   make bench   set everything up, then run the benchmarks (never part of test)
 #
@@ -62,7 +63,7 @@ help: ## list the targets
 # The README's promise: on a fresh machine this does all set-up and runs every
 # test. Order matters (system deps, venv, extension, C tests, Python tests),
 # and each step also names its own prerequisites so `make -j` stays correct.
-test: criterion venv build ctest ctest-tsan fuzz-ci leakcheck pytest package-check ## set up everything, run all C and Python tests, check the packages
+test: criterion venv build ctest ctest-tsan fuzz-ci leakcheck pytest test-asan package-check ## set up everything, run all C and Python tests, check the packages
 
 demo: venv build ## set up everything, run the demo on built-in data
 	$(VPY) -m timelog
@@ -80,6 +81,18 @@ bench-compare: venv build ## head-to-head benchmark vs the reference design (slo
 
 bench-report: venv ## render docs/performance-results.md from the newest compare JSON
 	$(VPY) benchmarks/compare_report.py
+
+# The retention soak (issue 15): the append + delete-the-old loop in every
+# mode (cutoff, range and point deletes, a mix; readers on and off;
+# background maintenance and disabled + explicit maint_step), printing start,
+# end and slope of held payloads, engine bytes, RSS and tombstones per mode;
+# fails past the bound. SOAK_SECONDS is the whole run (split across the 16
+# modes). Not part of `test`, which runs the short version
+# (tests/test_soak.py).
+SOAK_SECONDS ?= 240
+.PHONY: soak
+soak: venv build ## retention soak in every mode for SOAK_SECONDS (default 240) in all
+	$(VPY) tests/soak_driver.py --seconds $(SOAK_SECONDS)
 
 # ------------------------------------------------------------------ Python environment
 
@@ -374,12 +387,196 @@ leakcheck: $(LEAK_BIN) | valgrind-deps ## run the long mixed C workload under va
 	@echo "== mixed C workload under valgrind memcheck (scale $(LEAK_SCALE))"
 	$(VALGRIND) $(LEAK_BIN) $(LEAK_SCALE) || { echo "error: valgrind or the workload's own checks failed" >&2; exit 1; }
 
+# ------------------------------------------------------------------ Windows engine (mingw-w64 + Wine)
+
+# The engine and its C tests cross-compiled for 64-bit Windows with Debian's
+# mingw-w64 in its "win32" thread model: no winpthreads, so the engine can
+# only use Win32 threads and locks (csrc/tl_sync_win32.c), as under MSVC;
+# the link is checked to import no libwinpthread. The binaries run under
+# Debian's Wine (wine64, whose loader is not on PATH) in a throwaway prefix
+# under build/. runner.exe is every Criterion test file (tests/c/*.c,
+# including the randomized model and the stress scenarios) built against a
+# small stand-in for Criterion (tests/c/win/); stress.exe is the standalone
+# stress program (tests/c/tsan/stress_main.c).
+WIN_CC     := x86_64-w64-mingw32-gcc-win32
+WIN_OBJDUMP := x86_64-w64-mingw32-objdump
+WINE       ?= /usr/lib/wine/wine64
+WBUILD     := build/win
+WIN_CFLAGS := -std=c17 -O2 -Wall -Wextra -Werror -D__USE_MINGW_ANSI_STDIO=1 \
+              -Itests/c/win -Icsrc -Itests/c
+WIN_RUNNER_SRCS := $(ENGINE_SRCS) $(CTEST_SRCS) tests/c/win/runner.c
+WIN_STRESS_SRCS := $(ENGINE_SRCS) tests/c/stress_core.c tests/c/tsan/stress_main.c
+WIN_SECONDS ?= 2
+
+.PHONY: win-deps test-windows
+win-deps: ## install mingw-w64 and Wine with apt-get if missing
+	@if ! command -v $(WIN_CC) >/dev/null 2>&1 || [[ ! -x $(WINE) ]]; then
+	  echo "mingw-w64 or Wine not found; installing gcc-mingw-w64-x86-64 and wine64 with apt-get" >&2
+	  $(call as_root,apt-get update)
+	  $(call as_root,$(APT_INSTALL) gcc-mingw-w64-x86-64 wine64)
+	fi
+
+$(WBUILD)/runner.exe: $(WIN_RUNNER_SRCS) $(ENGINE_HDRS) $(wildcard tests/c/*.h) \
+                      tests/c/win/criterion/criterion.h | win-deps
+	mkdir -p $(@D)
+	$(WIN_CC) $(WIN_CFLAGS) -o $@ $(WIN_RUNNER_SRCS)
+
+$(WBUILD)/stress.exe: $(WIN_STRESS_SRCS) $(ENGINE_HDRS) tests/c/stress_core.h | win-deps
+	mkdir -p $(@D)
+	$(WIN_CC) $(filter-out -Itests/c/win,$(WIN_CFLAGS)) -o $@ $(WIN_STRESS_SRCS)
+
+test-windows: $(WBUILD)/runner.exe $(WBUILD)/stress.exe ## cross-build the engine + C tests for Windows (mingw-w64, win32 threads) and run them under Wine
+	@for exe in $^; do
+	  if $(WIN_OBJDUMP) -p "$$exe" | grep -qi 'DLL Name: libwinpthread'; then
+	    echo "error: $$exe imports libwinpthread: the engine must use Win32 threads only" >&2; exit 1
+	  fi
+	  echo "$$exe imports: $$($(WIN_OBJDUMP) -p "$$exe" | sed -n 's/^\s*DLL Name: //p' | tr '\n' ' ')"
+	done
+	wine=$(WINE)
+	if [[ ! -x $$wine ]]; then wine=$$(dpkg -L wine64 | grep -E '/wine64$$' | head -1); fi
+	wineserver=$$(dirname "$$wine")/wineserver64
+	[[ -x $$wineserver ]] || wineserver=$$(dirname "$$wine")/wineserver
+	# A fresh prefix per run; Wine's server lingers a few seconds after the
+	# last program, so stop one left over from an earlier run first.
+	export WINEPREFIX=$(CURDIR)/$(WBUILD)/wineprefix WINEDEBUG=-all
+	if [[ -d $$WINEPREFIX ]]; then "$$wineserver" -k 2>/dev/null || true; fi
+	rm -rf "$$WINEPREFIX" && mkdir -p "$$WINEPREFIX"
+	echo "== C tests under Wine ($$($$wine --version 2>/dev/null || echo wine))"
+	rc=0
+	timeout 1200 "$$wine" $(WBUILD)/runner.exe > $(WBUILD)/runner.log 2>&1 || rc=$$?
+	grep -E '^\[FAIL\]|assertion failed' $(WBUILD)/runner.log || true
+	last=$$(tail -1 $(WBUILD)/runner.log | tr -d "\r")  # msvcrt writes CRLF
+	echo "runner.exe: $$last"
+	if (( rc != 0 )) || ! [[ $$last =~ ^[0-9]+\ passed,\ 0\ failed$$ ]]; then
+	  echo "error: C tests failed under Wine (exit $$rc; see $(WBUILD)/runner.log)" >&2; exit 1
+	fi
+	echo "== stress program under Wine ($(WIN_SECONDS) s per stress run)"
+	timeout 600 "$$wine" $(WBUILD)/stress.exe $(WIN_SECONDS) || { echo "error: the stress program failed under Wine" >&2; exit 1; }
+	"$$wineserver" -w 2>/dev/null || true  # leave no Wine process behind
+
 # ------------------------------------------------------------------ Python tests
 
 # `python -m pytest` puts the repo root on sys.path, so the in-place build is
 # what gets imported; no install step is needed.
 pytest: build ## run the Python test suite against the in-place build
 	$(VPY) -m pytest -q tests
+
+# Every CPython >= 3.10 under the pyenv root (`pyenv root`, else ~/.pyenv),
+# each in its own venv (build/matrix/venv-X.Y.Z) with requirements-dev.txt,
+# building and testing a private copy of the tree (build/matrix/src-X.Y.Z):
+# tests that start a subprocess with PYTHONPATH=<repo root> (the notebook,
+# typing) must find that version's extension beside the sources, and the copy
+# keeps every version's build products out of the work tree and of `make
+# build`. Only wheels are installed (--only-binary): a dependency without a
+# wheel for some version fails loudly with its name instead of compiling for
+# minutes. The C tests are not repeated: they do not depend on Python.
+# MATRIX_SKIP lists versions (X.Y or X.Y.Z) not to run: .ci/run passes the
+# one `make test` has just run the same suite on.
+MATRIX := build/matrix
+MATRIX_SKIP ?=
+.PHONY: test-matrix
+test-matrix: ## run the pytest suite on every CPython >= 3.10 found under the pyenv root
+	@root=$$(pyenv root 2>/dev/null || echo "$$HOME/.pyenv")
+	pythons=()
+	for py in "$$root"/versions/*/bin/python3; do
+	  [[ -x $$py ]] || continue
+	  if "$$py" -c 'import sys; sys.exit(not (sys.implementation.name == "cpython" and sys.version_info >= (3, 10)))' 2>/dev/null; then
+	    pythons+=("$$py")
+	  fi
+	done
+	if (( $${#pythons[@]} == 0 )); then echo "error: no CPython >= 3.10 under $$root/versions" >&2; exit 1; fi
+	mkdir -p $(MATRIX)
+	summary=$(MATRIX)/summary.txt
+	: > "$$summary"
+	failed=0
+	for py in "$${pythons[@]}"; do
+	  ver=$$("$$py" -c 'import sys, sysconfig; print("%d.%d.%d%s" % (*sys.version_info[:3], "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""))')
+	  if [[ " $(MATRIX_SKIP) " == *" $$ver "* || " $(MATRIX_SKIP) " == *" $${ver%.*} "* ]]; then
+	    echo "CPython $$ver: not run here (MATRIX_SKIP; make test ran it)" | tee -a "$$summary"
+	    continue
+	  fi
+	  env_dir=$(CURDIR)/$(MATRIX)/venv-$$ver
+	  src=$(MATRIX)/src-$$ver
+	  log=$(CURDIR)/$(MATRIX)/pytest-$$ver.log
+	  start=$$SECONDS
+	  echo "== test-matrix: CPython $$ver ($$py)"
+	  if [[ ! -f $$env_dir/.deps-stamp || requirements-dev.txt -nt $$env_dir/.deps-stamp ]]; then
+	    rm -rf "$$env_dir"
+	    "$$py" -m venv "$$env_dir"
+	    "$$env_dir/bin/pip" install -q -U pip
+	    if ! "$$env_dir/bin/pip" install -q --only-binary=:all: -r requirements-dev.txt; then
+	      echo "error: CPython $$ver: a requirement of requirements-dev.txt has no wheel for this version (see pip's message above)" >&2
+	      exit 1
+	    fi
+	    touch "$$env_dir/.deps-stamp"
+	  fi
+	  rm -rf "$$src" && mkdir -p "$$src"
+	  tar -c --exclude=./.git --exclude=./.venv --exclude=./build --exclude=./dist \
+	      --exclude=./tests/c/build --exclude='*.so' --exclude=./timelog/_core.c \
+	      --exclude=__pycache__ --exclude=.hypothesis --exclude=.pytest_cache --exclude=.mypy_cache . \
+	    | tar -x -C "$$src"
+	  (cd "$$src" && "$$env_dir/bin/python" setup.py -q build_ext --inplace -j 2) > "$(MATRIX)/build-$$ver.log" 2>&1 \
+	    || { tail -30 "$(MATRIX)/build-$$ver.log"; echo "error: CPython $$ver: the extension did not build" >&2; exit 1; }
+	  rc=0
+	  (cd "$$src" && "$$env_dir/bin/python" -m pytest -q -p no:cacheprovider tests) > "$$log" 2>&1 || rc=$$?
+	  line=$$(tail -1 "$$log")
+	  echo "CPython $$ver: $$line (wall $$((SECONDS - start)) s incl. setup)" | tee -a "$$summary"
+	  if (( rc != 0 )); then grep -E '^(FAILED|ERROR)' "$$log" | head -20 || true; failed=1; fi
+	done
+	echo "== test-matrix summary"
+	cat "$$summary"
+	if (( failed )); then echo "error: pytest failed on some CPython (logs: $(MATRIX)/pytest-*.log)" >&2; exit 1; fi
+
+# ------------------------------------------------------------------ the extension under ASan+UBSan
+# timelog._core built with -fsanitize=address,undefined into build/asan (the
+# in-place build is untouched), then the tests about memory safety run
+# against it: re-entrancy (finalizers and __index__ that read, write, delete,
+# compact, close and reopen), cross-thread close, snapshot lifetime, the
+# re-entrancy storm (ASAN_STORM_SECONDS) and the GC-torture state machine.
+# The Python is not instrumented, so libasan is preloaded; PYTHONMALLOC=malloc
+# sends every Python object through ASan's allocator, so a payload released
+# too early is a heap-use-after-free report. detect_leaks=0: CPython itself
+# leaves allocations behind at exit (not ours to chase here; the engine's own
+# leaks are checked by ctest-asan and leakcheck). allocator_may_return_null:
+# some tests ask for impossible sizes and expect MemoryError. Fails on any
+# sanitizer report, even one printed from a finalizer or a thread.
+ASAN_PY_DIR        := build/asan
+ASAN_PY_CFLAGS     := -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+                      -fno-sanitize-recover=all
+ASAN_STORM_SECONDS ?= 30
+ASAN_TORTURE_EXAMPLES ?= 30
+# The memory-safety subset of the suite (the whole suite takes far longer
+# than the ~5 minutes this target aims at on 2 cores).
+ASAN_PY_TESTS      ?= tests/test_release_safety.py tests/test_reentry_storm.py \
+                      tests/test_gc_torture.py tests/test_reentrancy.py \
+                      tests/test_concurrency.py tests/test_snapshot_lifetime.py \
+                      tests/test_object_release.py tests/test_busy.py
+
+.PHONY: test-asan
+test-asan: venv $(VENV)/.headers-stamp ## build timelog._core with ASan+UBSan (build/asan) and run the memory-safety tests on it
+	@echo "== building timelog._core with ASan+UBSan into $(ASAN_PY_DIR)"
+	CFLAGS="$(ASAN_PY_CFLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+	  $(VPY) setup.py -q build_ext -j 2 --build-lib $(ASAN_PY_DIR)/lib --build-temp $(ASAN_PY_DIR)/tmp
+	cp timelog/*.py timelog/py.typed $(ASAN_PY_DIR)/lib/timelog/
+	libasan=$$($(CC) -print-file-name=libasan.so)
+	log=$(CURDIR)/$(ASAN_PY_DIR)/pytest.log
+	tests=$$(for t in $(ASAN_PY_TESTS); do printf '%s ' "$(CURDIR)/$$t"; done)
+	cd $(ASAN_PY_DIR)/lib
+	export LD_PRELOAD="$$libasan" PYTHONMALLOC=malloc TIMELOG_STORM_SECONDS=$(ASAN_STORM_SECONDS) \
+	  TIMELOG_TORTURE_EXAMPLES=$(ASAN_TORTURE_EXAMPLES) \
+	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	# The working directory comes first on sys.path: the ASan build, never
+	# the in-place one (checked, not assumed).
+	$(CURDIR)/$(VPY) -c 'import timelog._core as c, sys; f = c.__file__; print("== ASan extension:", f); sys.exit("/$(ASAN_PY_DIR)/" not in f)'
+	rc=0
+	$(CURDIR)/$(VPY) -m pytest -q -p no:cacheprovider -o faulthandler_timeout=600 \
+	  --rootdir=$(CURDIR) $$tests 2>&1 | tee "$$log" || rc=$$?
+	if grep -qE 'ERROR: AddressSanitizer|runtime error:' "$$log"; then
+	  echo "error: sanitizer reports in the ASan pytest run (see $$log)" >&2
+	  exit 1
+	fi
+	exit $$rc
 
 # Long randomized runs, never part of `test`. TIMELOG_STRESS=1 makes the
 # Python suites run far more: the Hypothesis state machine of

@@ -123,7 +123,9 @@ typedef struct tl_config {
     size_t max_delta_segments;   /* L0 segments before compaction (default 8) */
     tl_ts_t window_size;         /* L1 window width (default 1 hour in time_unit) */
     tl_ts_t window_origin;       /* L1 window alignment (default 0) */
-    double delete_debt_threshold;/* share of hidden records that triggers compaction (0 = off) */
+    double delete_debt_threshold;/* share of hidden records that triggers compaction
+                                  * (0 = default 0.5; 1 = in effect only the drops of
+                                  * wholly hidden sources, which always run) */
     size_t compaction_target_bytes; /* max bytes of one L1 output segment (default 64 MiB) */
     size_t compaction_max_inputs;   /* max L0 inputs per policy compaction (0 = all) */
     size_t compaction_max_windows;  /* max windows per policy compaction (0 = all) */
@@ -285,6 +287,7 @@ typedef struct tl_stats {
     uint64_t retired_len;        /* handles waiting to be released */
     uint64_t dropped_handles;    /* handles released so far */
     uint64_t snapshots;          /* snapshots currently pinned */
+    uint64_t covered_drops;      /* sources dropped whole because deletes hid them all */
     tl_ts_t window_width;        /* width new L1 windows get now */
     double adaptive_density;     /* EWMA records per tick (0 = no estimate yet) */
     uint64_t adaptive_samples;   /* density samples in the estimate */

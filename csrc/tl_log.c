@@ -18,7 +18,6 @@
  *    released only when no older snapshot is alive (tl_retire.h).
  */
 #include <math.h>
-#include <time.h>
 
 #include "tl_log_internal.h"
 #include "tl_maint.h"
@@ -123,6 +122,11 @@ static void resolve_defaults(tl_log_t *log) {
     if (c->max_delta_segments == 0) c->max_delta_segments = 8;
     if (c->window_size == 0) c->window_size = 3600 * units_per_second(c->time_unit);
     if (c->compaction_target_bytes == 0) c->compaction_target_bytes = (size_t)64 << 20;
+    /* Half: immutable sources then hold at most about twice the records
+     * still visible, and each rewrite copies at most one surviving record
+     * per record it reclaims (amortised O(1) per delete). 1.0 leaves only
+     * the free whole-source drops. */
+    if (c->delete_debt_threshold == 0.0) c->delete_debt_threshold = 0.5;
     tl_adaptive_init(&log->adapt, c->window_size);
     log->page_recs = c->target_page_bytes / SEG_RECORD_BYTES;
     log->target_recs = c->compaction_target_bytes / SEG_RECORD_BYTES;
@@ -164,6 +168,7 @@ tl_status_t tl_open(const tl_config_t *cfg, tl_log_t **out) {
     atomic_init(&log->compactions, 0);
     atomic_init(&log->busy_events, 0);
     atomic_init(&log->dropped, 0);
+    atomic_init(&log->covered_drops, 0);
     /* Build up in order; on failure undo exactly what was done. */
     int done = 0;
     st = TL_ERR(TL_ENOMEM);
@@ -567,14 +572,15 @@ tl_status_t tl_append(tl_log_t *log, tl_ts_t ts, tl_handle_t h) {
 }
 
 tl_status_t tl_append_now(tl_log_t *log, tl_handle_t h, tl_ts_t *ts_out) {
-    struct timespec tv;
-    if (timespec_get(&tv, TIME_UTC) != TIME_UTC) return TL_ERR(TL_EINTERNAL);
+    int64_t sec;
+    int32_t nsec;
+    if (!tl_wall_clock(&sec, &nsec)) return TL_ERR(TL_EINTERNAL);
     tl_ts_t ts;
     switch (log->cfg.time_unit) {
-    case TL_UNIT_S: ts = (tl_ts_t)tv.tv_sec; break;
-    case TL_UNIT_MS: ts = (tl_ts_t)tv.tv_sec * 1000 + tv.tv_nsec / 1000000; break;
-    case TL_UNIT_US: ts = (tl_ts_t)tv.tv_sec * 1000000 + tv.tv_nsec / 1000; break;
-    default: ts = (tl_ts_t)tv.tv_sec * 1000000000 + tv.tv_nsec; break;
+    case TL_UNIT_S: ts = (tl_ts_t)sec; break;
+    case TL_UNIT_MS: ts = (tl_ts_t)sec * 1000 + nsec / 1000000; break;
+    case TL_UNIT_US: ts = (tl_ts_t)sec * 1000000 + nsec / 1000; break;
+    default: ts = (tl_ts_t)sec * 1000000000 + nsec; break;
     }
     if (ts_out != NULL) *ts_out = ts;
     return tl_append(log, ts, h);
@@ -782,19 +788,47 @@ tl_status_t tl_delete_all(tl_log_t *log) { return delete_closed(log, TL_TS_MIN, 
 
 /* ---------------------------------------------------------------- retired handles */
 
+/* The release invariant. A retired handle h, dropped by the publish that set
+ * the epoch to e(h), may be handed to on_drop only if no snapshot that can
+ * see it exists now or can ever be taken:
+ *  - a snapshot sees h only if its epoch < e(h) (the publish that dropped h
+ *    bumped the epoch in the same critical section that hid h);
+ *  - a snapshot taken from now on gets the current epoch, >= e(h) of every
+ *    entry already queued (entries are pushed after their publish).
+ * So h is releasable iff e(h) <= safe, where safe = min(epoch of the oldest
+ * live snapshot, current epoch), read under the publish lock. "No snapshot
+ * alive" does not mean "everything is safe": a snapshot taken an instant
+ * later would not see what is queued then, but it does see records that a
+ * later publish drops, and those get an epoch above the one read here.
+ *
+ * safe is recomputed and the batch popped under the publish lock, as one
+ * step, before every batch: on_drop runs payload code (Python __del__) which
+ * may open snapshots, delete, compact and drain re-entrantly, or block while
+ * another thread does; a bound read before such code ran proves nothing
+ * about what was queued after. Popping before the callbacks run lets them
+ * re-enter; each popped handle was releasable when popped, and stays so
+ * (new snapshots get epochs >= safe). Lock order: log->lock, then the
+ * queue's own mutex (taken alone everywhere else). */
+static size_t pop_releasable(tl_log_t *log, tl_handle_t *out, size_t max) {
+    tl_mutex_lock(&log->lock);
+    uint64_t safe = atomic_load_explicit(&log->epoch, memory_order_relaxed);
+    if (log->snap_head != NULL && log->snap_head->epoch < safe) safe = log->snap_head->epoch;
+    size_t k = tl_retire_pop(&log->retire, safe, out, max);
+    tl_mutex_unlock(&log->lock);
+    return k;
+}
+
 tl_status_t tl_drain_retired(tl_log_t *log, size_t limit, size_t *n_out) {
     if (n_out != NULL) *n_out = 0;
     if (log == NULL) return TL_ERR(TL_EINVAL);
     if (limit == 0) limit = log->cfg.drain_batch_limit;
     if (limit == 0) limit = SIZE_MAX;
-    tl_mutex_lock(&log->lock);
-    uint64_t safe = log->snap_head != NULL ? log->snap_head->epoch : UINT64_MAX;
-    tl_mutex_unlock(&log->lock);
     size_t done = 0;
     tl_handle_t buf[64];
     while (done < limit) {
-        /* Popped before the callbacks run, so on_drop may re-enter. */
-        size_t k = tl_retire_pop(&log->retire, safe, buf, TL_MIN((size_t)64, limit - done));
+        /* Popped before the callbacks run, so on_drop may re-enter; the
+         * bound is re-read for every batch (see the invariant above). */
+        size_t k = pop_releasable(log, buf, TL_MIN((size_t)64, limit - done));
         if (k == 0) break;
         for (size_t i = 0; i < k; i++) {
             if (log->cfg.on_drop != NULL) log->cfg.on_drop(log->cfg.on_drop_ctx, buf[i]);
@@ -948,6 +982,7 @@ tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out) {
     out->busy_events = load(&log->busy_events);
     out->retired_len = tl_retire_len(&log->retire);
     out->dropped_handles = load(&log->dropped);
+    out->covered_drops = load(&log->covered_drops);
     tl_mutex_lock(&log->lock);
     out->snapshots = log->n_snaps;
     out->window_width = log->adapt.width;

@@ -75,6 +75,7 @@ struct tl_log {
                           * new one on demand (changed only by the writer) */
 
     atomic_uint_fast64_t seals, flushes, compactions, busy_events, dropped;
+    atomic_uint_fast64_t covered_drops; /* sources dropped whole (tl_maint.c) */
     tl_adaptive_t adapt; /* window width state: changed with maint_mu and lock
                           * held, so either one suffices to read it */
 };

@@ -51,6 +51,19 @@ bool tl_mt_full(const tl_memtable_t *mt) {
     return mt->records >= mt->max_records || mt->ooo_records >= mt->ooo_budget;
 }
 
+static tl_ts_t buf_first(const tl_mtbuf_t *b, tl_ts_t best) {
+    /* Acquire: a published length covers the record it counts; a record
+     * once written never changes. */
+    if (b == NULL || atomic_load_explicit(&((tl_mtbuf_t *)b)->n, memory_order_acquire) == 0) return best;
+    return TL_MIN(best, b->ts[0]);
+}
+
+tl_ts_t tl_mt_min_ts(const tl_memtable_t *mt) {
+    tl_ts_t best = buf_first(mt->stage, buf_first(mt->run, TL_TS_MAX));
+    for (size_t i = 0; i < mt->n_ooo; i++) best = buf_first(mt->ooo[i], best);
+    return best;
+}
+
 /* Merges two sorted triple arrays into dst. */
 static void merge3(const tl_mtbuf_t *a, size_t na, const tl_mtbuf_t *b, size_t nb, tl_mtbuf_t *dst) {
     size_t i = 0, j = 0, k = 0;

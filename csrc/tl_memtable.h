@@ -95,6 +95,11 @@ TL_NODISCARD tl_status_t tl_mt_append_sorted_batch(tl_memtable_t *mt, tl_mem_t *
                                                    const tl_ts_t *ts, const tl_handle_t *h,
                                                    size_t n, tl_seq_t seq);
 
+/* The smallest timestamp held (TL_TS_MAX when empty). Every record it could
+ * miss was appended after the call, with a later sequence. Caller holds the
+ * publish lock (the maintenance worker asks, to forget tombstones). */
+tl_ts_t tl_mt_min_ts(const tl_memtable_t *mt);
+
 /* True when the memtable must be sealed before it accepts another record. */
 bool tl_mt_full(const tl_memtable_t *mt);
 static inline bool tl_mt_empty(const tl_memtable_t *mt) { return mt->records == 0; }

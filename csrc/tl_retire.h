@@ -4,7 +4,10 @@
  * A record dropped by a seal or compaction may still be visible to a snapshot
  * taken before the drop was published, so its handle cannot be released at
  * once. Each entry carries the epoch of the publish that dropped it; it may
- * be released once every live snapshot was taken at that epoch or later.
+ * be released once every live snapshot was taken at that epoch or later
+ * (and the current epoch has reached it). The bound is re-read under the
+ * publish lock before every pop: see the invariant above tl_drain_retired
+ * in tl_log.c.
  * Releasing is the caller's business (tl_drain_retired hands handles to
  * on_drop from a thread that may run payload code, e.g. one holding the GIL).
  *

@@ -1,13 +1,17 @@
 /*
- * tl_sync.c: condition variables, threads and the monotonic clock behind
- * tl_sync.h. Nothing here holds state of its own.
+ * tl_sync.c: the POSIX implementation of the platform layer (tl_sync.h):
+ * condition variables, threads and clocks. Nothing here holds state of its
+ * own. Windows builds use tl_sync_win32.c instead; this file is then empty.
  */
-/* clock_gettime, CLOCK_MONOTONIC and pthread_condattr_setclock are POSIX,
- * hidden by a strict -std=c17 unless asked for. */
+/* clock_gettime, CLOCK_MONOTONIC, nanosleep and pthread_condattr_setclock
+ * are POSIX, hidden by a strict -std=c17 unless asked for. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "tl_sync.h"
 
+#if !defined(_WIN32)
+
+#include <errno.h>
 #include <time.h>
 
 #if defined(__APPLE__)
@@ -49,8 +53,42 @@ bool tl_thread_start(tl_thread_t *t, void *(*fn)(void *), void *arg) {
 
 void tl_thread_join(tl_thread_t t) { (void)pthread_join(t, NULL); }
 
+tl_thread_id_t tl_thread_id_self(void) { return pthread_self(); }
+
+bool tl_thread_id_equal(tl_thread_id_t a, tl_thread_id_t b) { return pthread_equal(a, b) != 0; }
+
 uint64_t tl_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+uint64_t tl_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+bool tl_wall_clock(int64_t *sec, int32_t *nsec) {
+    struct timespec tv;
+    if (timespec_get(&tv, TIME_UTC) != TIME_UTC) return false;
+    *sec = (int64_t)tv.tv_sec;
+    *nsec = (int32_t)tv.tv_nsec;
+    return true;
+}
+
+static void sleep_ts(struct timespec ts) {
+    /* nanosleep leaves the remainder in ts when a signal interrupts it. */
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+void tl_sleep_ms(uint32_t ms) {
+    sleep_ts((struct timespec){(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L});
+}
+
+void tl_sleep_us(uint32_t us) {
+    sleep_ts((struct timespec){(time_t)(us / 1000000), (long)(us % 1000000) * 1000L});
+}
+
+#endif /* !_WIN32 */

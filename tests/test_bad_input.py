@@ -243,9 +243,10 @@ def test_none_bounds_are_open_not_errors(seeded):
 # ---------------------------------------------------------------- more bad timestamps
 
 # Floats are never timestamps, not even NaN/inf or integral ones; neither are
-# Decimal and Fraction (no __index__).
+# Decimal and Fraction (no __index__), nor a timedelta (with a unit: NumPy 2.5
+# deprecates unitless NaT).
 NON_INTEGERS = [float("nan"), float("inf"), float("-inf"), np.float64("nan"), np.float32(3.0),
-                decimal.Decimal(1), fractions.Fraction(1, 1), np.timedelta64("NaT"),
+                decimal.Decimal(1), fractions.Fraction(1, 1), np.timedelta64("NaT", "s"),
                 np.array([1]), object()]
 
 
@@ -608,7 +609,7 @@ CLOSED_OK = {"close", "closed", "reopen", "configure", "busy_events", "busy_poli
              "extend_skipped", "retired_queue_len", "time_unit", "maintenance_mode",
              "maintenance_running", "alloc_failures", "min_ts_floor", "_repr_html_",
              "for_streaming", "for_bulk_ingest", "for_low_latency", "_alloc_calls",
-             "_alloc_failures_injected"}
+             "_alloc_failures_injected", "_gate_state"}
 
 
 @pytest.mark.parametrize("call", sorted(MORE_CLOSED_CALLS))

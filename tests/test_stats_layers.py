@@ -13,7 +13,8 @@ SECTIONS = {
     "memtable": {"active_records", "ooo_records", "sealed_runs"},
     "memory": {"engine_bytes", "peak_bytes", "alloc_calls", "alloc_failures"},
     "operational": {"seals_total", "flushes_total", "compactions_total", "busy_events",
-                    "extend_skipped", "retired_queue_len", "dropped_handles", "snapshots"},
+                    "extend_skipped", "retired_queue_len", "dropped_handles", "snapshots",
+                    "covered_drops_total"},
 }
 
 

@@ -22,7 +22,38 @@ never what is written after.
 >>> log.close()
 """
 
-from timelog._core import (
+
+def _refuse_subinterpreters() -> None:
+    """Fail the import, clearly, in any interpreter but the main one.
+
+    timelog._core is declared ``subinterpreters_compatible = no`` (see its
+    header and docs/platforms.md): Cython keeps the module's state in C
+    globals, one copy per process, and NumPy, which it needs, does not
+    support subinterpreters either. CPython itself refuses such modules only
+    in isolated (own-GIL) subinterpreters, and then with a message naming
+    whichever extension it met first; this check refuses every
+    subinterpreter, with one message, before anything is loaded.
+    """
+    try:
+        import _interpreters as interpreters  # CPython 3.13+
+    except ImportError:
+        try:
+            import _xxsubinterpreters as interpreters  # CPython 3.8-3.12
+        except ImportError:  # pragma: no cover - an interpreter without either
+            return
+    current, main = interpreters.get_current(), interpreters.get_main()
+    if current != main:
+        raise ImportError(
+            "timelog does not support subinterpreters: import it in the main "
+            "interpreter only (its compiled module keeps one state per process, "
+            "and NumPy does not support subinterpreters); see docs/platforms.md"
+        )
+
+
+_refuse_subinterpreters()
+del _refuse_subinterpreters
+
+from timelog._core import (  # noqa: E402 - after the subinterpreter check
     PageSpan,
     PageSpanIter,
     PageSpanObjectsView,

@@ -9,6 +9,7 @@
 # here. Opaque engine structs never declare fields: the binding must not know
 # their layout (STYLE.md sections 1 and 4).
 
+from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 
@@ -183,6 +184,7 @@ cdef extern from "timelog.h" nogil:
         uint64_t retired_len
         uint64_t dropped_handles
         uint64_t snapshots
+        uint64_t covered_drops
         tl_ts_t window_width
         double adaptive_density
         uint64_t adaptive_samples
@@ -274,6 +276,32 @@ cdef extern from *:
     ctypedef struct _tlpy_fault_t:
         pass
 
+# The writer turn of a _Gate: a FIFO ticket lock (C struct defined in _core.pyx).
+cdef extern from *:
+    ctypedef struct _tlpy_turn_t:
+        pass
+
+
+# The writer turn and engine lifetime of one Timelog (protocol in _core.pyx).
+cdef class _Gate:
+    cdef _tlpy_turn_t *_turn
+    cdef int _depth                  # nesting of the owner's turn (owner only)
+    cdef tl_log_t *_log              # the OPEN engine, or NULL
+    cdef Py_ssize_t _calls           # brackets (enter/leave) on _log
+    cdef list _detached              # [[engine as int, calls]]: DETACHED engines
+
+    cdef bint busy(self) noexcept
+    cdef bint mine(self) noexcept
+    cdef int wacquire(self) except -1
+    cdef void wrelease(self) noexcept
+    cdef void opened(self, tl_log_t *log) noexcept
+    cdef void enter(self, tl_log_t *log) noexcept
+    cdef int leave(self, tl_log_t *log) except -1
+    cdef int close(self, tl_log_t *log) except -1
+    @staticmethod
+    cdef int _teardown(tl_log_t *log) except -1
+    cdef void close_all(self) noexcept
+
 
 cdef class Timelog:
     cdef tl_log_t *_log              # NULL when closed (or never opened)
@@ -287,15 +315,14 @@ cdef class Timelog:
     cdef int64_t _min_ts_c
     cdef bint _mostly_ordered_default
     cdef int _unit                   # a tl_time_unit_t value
-    # Calls that use an engine pointer with the GIL released, or run on_drop
-    # (which runs Python code): while > 0, close() only detaches the engine
-    # and the last such call to finish closes it (see Timelog.close).
-    cdef int _inflight
-    cdef list _deferred              # detached engines (as ints) awaiting tl_close
+    # The writer turn and the lifetime of each engine this object opened:
+    # which calls run on which engine, so close() never frees one under them.
+    # An owned reference to a _Gate held as a raw pointer (use _g()), so the
+    # cycle collector's tp_clear cannot set it to None while the engine is
+    # open or a finalizer still calls in; released by __dealloc__.
+    cdef PyObject *_gatep
     cdef _tlpy_fault_t *_fault       # the current engine's fault allocator, or NULL
     cdef _tlpy_fault_t *_faults      # every fault allocator this object made (freed in dealloc)
-    cdef unsigned long _wowner       # thread running a writer call without the GIL, or 0
-    cdef int _wdepth                 # its nesting depth
     # The pin the last read took, reused by the next reads while nothing was
     # written or published (tl_snapshot_current); writers and close drop it.
     # A raw pin, not a _Snapshot: that would reference this object (a cycle).
@@ -306,18 +333,14 @@ cdef class Timelog:
     cdef tl_snapshot_t *_read_snap(self) except NULL
     cdef tl_snapshot_t *_read_pin(self) except NULL
     cdef void _unpin_reads(self) noexcept
-    cdef int _enter(self) except -1
-    cdef int _leave(self) except -1
-    cdef int _close_deferred(self) except -1
-    cdef int _own(self) except -1
-    cdef int _disown(self) except -1
-    cdef int _wait_writer(self) except -1
+    cdef _Gate _g(self)
     cdef tl_log_t *_wbegin(self) except NULL
-    cdef int _wend(self) except -1
+    cdef int _wend(self, tl_log_t *log) except -1
     cdef int _drain(self) except -1
     cdef int _after_write(self, tl_status_t st) except -1
     cdef int _maint(self, int op, tl_status_t *out) except -1
     cdef int _guard(self, int64_t ts) except -1
+    cdef bint _append_queue(self) except -1
     cdef int _append_one(self, int64_t ts, object obj) except -1
     cdef int _append_batch(self, tl_ts_t *ts, tl_handle_t *h, size_t n) except -1
     cdef int _extend_direct(self, object items, object tss, object objs, Py_ssize_t n,

@@ -2,6 +2,14 @@
 # cython: embedsignature=True
 # cython: embedsignature.format=clinic
 # cython: freethreading_compatible = False
+# cython: subinterpreters_compatible = no
+# Platform stance (docs/platforms.md; tests/test_subinterpreters.py):
+# - free-threaded CPython (3.13t/3.14t): the module declares that it needs the
+#   GIL, so importing it re-enables the GIL with a RuntimeWarning; the
+#   binding's locking assumes the GIL (its brackets and writer ownership).
+# - subinterpreters: not supported; timelog/__init__.py refuses the import in
+#   any interpreter but the main one with an ImportError (module state lives
+#   in C globals, and NumPy does not support subinterpreters).
 """timelog._core: the CPython binding of the timelog engine.
 
 Ownership model (STYLE.md sections 5-7)
@@ -23,21 +31,24 @@ Ownership model (STYLE.md sections 5-7)
   (even ``close()``); so may the caller's own ``__index__``/``__array__`` and
   the cycle collector at any allocation. Hence: a handle is INCREFed (or its
   pin held) before anything that can run Python code; a call that uses the
-  engine without the GIL, or drains, is bracketed (``_enter``/``_leave``) and
-  ``close()`` inside a bracket only detaches the engine, closed by the last
-  bracket to leave; writer calls are serialized across threads
-  (``_own``/``_wait_writer``); an iterator is one cursor (``_acquire``).
+  engine without the GIL, or drains, brackets the engine it captured, and
+  ``close()`` inside a bracket only detaches that engine, closed by the last
+  bracket on it to leave; writer calls are serialized across threads by a
+  FIFO writer turn (``_Gate``, whose comment block states the whole
+  protocol); an iterator is one cursor (``_acquire``).
 """
 
 cimport cython
 from cpython.ref cimport PyObject
-from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.mem cimport PyMem_Malloc, PyMem_Free, PyMem_RawMalloc, PyMem_RawFree
 from cpython.buffer cimport PyBUF_WRITABLE, PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.math cimport NAN
 from libc.string cimport memcpy
-from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
-from posix.unistd cimport usleep
+# The engine's platform layer (csrc/tl_sync.h), not POSIX calls: the same
+# module builds with MSVC on Windows (docs/platforms.md).
+cdef extern from "tl_sync.h" nogil:
+    bint tl_wall_clock(int64_t *sec, int32_t *nsec)
 from cpython.pythread cimport PyThread_get_thread_ident
 
 cimport numpy as cnp
@@ -548,15 +559,16 @@ cdef object _as_int64_timestamps(object x, int unit):
 
 
 cdef int64_t _wall_clock(int unit) noexcept:
-    cdef timespec tsp
-    clock_gettime(CLOCK_REALTIME, &tsp)
+    cdef int64_t sec = 0
+    cdef int32_t nsec = 0
+    tl_wall_clock(&sec, &nsec)  # cannot fail on a system clock after 1970
     if unit == TL_UNIT_S:
-        return <int64_t> tsp.tv_sec
+        return sec
     if unit == TL_UNIT_MS:
-        return <int64_t> tsp.tv_sec * 1000 + tsp.tv_nsec // 1000000
+        return sec * 1000 + nsec // 1000000
     if unit == TL_UNIT_US:
-        return <int64_t> tsp.tv_sec * 1000000 + tsp.tv_nsec // 1000
-    return <int64_t> tsp.tv_sec * 1000000000 + tsp.tv_nsec
+        return sec * 1000000 + nsec // 1000
+    return sec * 1000000000 + nsec
 
 
 # ---------------------------------------------------------------- configuration
@@ -751,6 +763,251 @@ def _normalize(dict kw):
     return out
 
 
+# ---------------------------------------------------------------- the gate
+#
+# _Gate: the writer turn and the engine lifetime of one Timelog, as one
+# small state machine (self-contained: it is meant to move to its own file).
+#
+# Writer turn. The engine serializes nothing for its writer (appends,
+# deletes, flush, compact, maint_step, start/stop, validate); Python callers
+# use threads freely. The turn is a FIFO ticket lock on the engine's platform
+# mutex and condition (tl_sync.h: POSIX or Win32), taken WITHOUT the GIL:
+#   - wacquire(): a thread that already holds the turn (a __del__ or
+#     __index__ re-entering on the owning thread) nests (depth + 1);
+#     otherwise it takes the next ticket and waits, GIL released, until the
+#     ticket is served, then re-takes the GIL. Tickets are served in order,
+#     so a waiting writer is next whatever the holder does: no writer waits
+#     behind more than the calls queued before it (no starvation).
+#   - wrelease(): the last level serves the next ticket (hand-off).
+#   - A call that keeps the GIL from its check to the end of its engine work
+#     (append, which runs no Python code in between) may skip the turn when
+#     busy() is false (nobody holds or waits for it): any thread that gets
+#     the turn meanwhile must re-take the GIL before it touches the engine,
+#     so it cannot overlap. Else it takes the turn like everyone.
+#   - Nothing ever waits for the turn while holding the GIL, and the holder
+#     never needs anything but the GIL to finish: no deadlock.
+#   - Readers and drains never take the turn: snapshots are safe against a
+#     concurrent writer, and drains pop under the engine's lock.
+#
+# Engine lifetime. Every call that uses the engine pointer with the GIL
+# released, or drains (running __del__, i.e. any Python code, which may call
+# close()), brackets itself with enter(log) / leave(log), for the engine it
+# captured. Per engine, GIL-protected:
+#     OPEN(calls)  --close()-->  calls == 0: CLOSED (drained, tl_close'd now)
+#                               calls > 0:  DETACHED(calls)
+#     DETACHED(calls) --leave()--> calls - 1 == 0: CLOSED
+# close() detaches only the engine it was called for (the log reads closed
+# at once); reopen() opens a NEW engine in state OPEN(0); a DETACHED engine
+# is closed by the last bracket on IT to leave, never while one runs, and
+# never one opened later. Teardown runs with the engine out of every list:
+# a __del__ run by it may close or reopen the log freely.
+#
+# After fork, the child has only the forking thread: _reset_after_fork()
+# makes a fresh, free turn (tickets of threads that do not exist there would
+# block it forever). Brackets held by those threads are not known; their
+# engines stay DETACHED (leaked, never freed under a call).
+cdef extern from *:
+    """
+    #include <stdatomic.h>
+    #include <stdint.h>
+    #include <stdlib.h>
+    #include "tl_sync.h"
+
+    typedef struct _tlpy_turn_t {
+        tl_mutex_t mu;
+        tl_cond_t cv;
+        uint64_t next;              /* tickets handed out (under mu) */
+        uint64_t serving;           /* the ticket that holds the turn (under mu) */
+        atomic_ulong owner;         /* thread ident holding the turn, 0 if none */
+        atomic_uint_fast64_t queued;/* next - serving: holder + waiters */
+    } _tlpy_turn_t;
+
+    static int _tlpy_turn_init(_tlpy_turn_t *t) {
+        t->next = t->serving = 0;
+        atomic_init(&t->owner, 0);
+        atomic_init(&t->queued, 0);
+        if (!tl_mutex_init(&t->mu)) return 0;
+        if (!tl_cond_init(&t->cv)) {
+            tl_mutex_destroy(&t->mu);
+            return 0;
+        }
+        return 1;
+    }
+
+    static void _tlpy_turn_destroy(_tlpy_turn_t *t) {
+        tl_cond_destroy(&t->cv);
+        tl_mutex_destroy(&t->mu);
+    }
+
+    /* Called without the GIL: blocks until this caller's ticket is served. */
+    static void _tlpy_turn_take(_tlpy_turn_t *t, unsigned long me) {
+        tl_mutex_lock(&t->mu);
+        uint64_t mine = t->next++;
+        atomic_store(&t->queued, t->next - t->serving);
+        /* The timeout only bounds one wait; the loop re-checks the ticket. */
+        while (t->serving != mine) tl_cond_wait_ms(&t->cv, &t->mu, 1000);
+        atomic_store(&t->owner, me);
+        tl_mutex_unlock(&t->mu);
+    }
+
+    /* Serves the next ticket; broadcast: the waiter holding it proceeds. */
+    static void _tlpy_turn_give(_tlpy_turn_t *t) {
+        tl_mutex_lock(&t->mu);
+        atomic_store(&t->owner, 0);
+        t->serving++;
+        atomic_store(&t->queued, t->next - t->serving);
+        tl_cond_broadcast(&t->cv);
+        tl_mutex_unlock(&t->mu);
+    }
+
+    static unsigned long _tlpy_turn_owner(_tlpy_turn_t *t) { return atomic_load(&t->owner); }
+    static int _tlpy_turn_busy(_tlpy_turn_t *t) { return atomic_load(&t->queued) != 0; }
+    """
+    ctypedef struct _tlpy_turn_t:
+        pass
+    int _tlpy_turn_init(_tlpy_turn_t *t) nogil
+    void _tlpy_turn_destroy(_tlpy_turn_t *t) nogil
+    void _tlpy_turn_take(_tlpy_turn_t *t, unsigned long me) nogil
+    void _tlpy_turn_give(_tlpy_turn_t *t) nogil
+    unsigned long _tlpy_turn_owner(_tlpy_turn_t *t) nogil
+    int _tlpy_turn_busy(_tlpy_turn_t *t) nogil
+
+
+@cython.final
+cdef class _Gate:
+    """The writer turn and engine lifetime of one Timelog (protocol above)."""
+
+    def __cinit__(self):
+        self._turn = <_tlpy_turn_t *> PyMem_RawMalloc(sizeof(_tlpy_turn_t))
+        if self._turn is NULL:
+            raise MemoryError()
+        if not _tlpy_turn_init(self._turn):
+            PyMem_RawFree(self._turn)
+            self._turn = NULL
+            raise MemoryError()
+        self._depth = 0
+        self._log = NULL
+        self._calls = 0
+        self._detached = []
+
+    def __dealloc__(self):
+        # Only the owning Timelog's __dealloc__ reaches here, after closing
+        # every engine; nobody holds or waits for the turn (they all hold a
+        # reference to the Timelog).
+        if self._turn is not NULL:
+            _tlpy_turn_destroy(self._turn)
+            PyMem_RawFree(self._turn)
+            self._turn = NULL
+
+    cdef inline bint busy(self) noexcept:
+        return _tlpy_turn_busy(self._turn) != 0
+
+    cdef int wacquire(self) except -1:
+        cdef unsigned long me = PyThread_get_thread_ident()
+        if _tlpy_turn_owner(self._turn) == me:
+            self._depth += 1
+            return 0
+        with nogil:
+            _tlpy_turn_take(self._turn, me)
+        self._depth = 1
+        return 0
+
+    cdef inline bint mine(self) noexcept:
+        return _tlpy_turn_owner(self._turn) == PyThread_get_thread_ident()
+
+    cdef void wrelease(self) noexcept:
+        self._depth -= 1
+        if self._depth == 0:
+            _tlpy_turn_give(self._turn)
+
+    cdef void opened(self, tl_log_t *log) noexcept:
+        # Only on a closed log (the previous engine, if any, is CLOSED or
+        # DETACHED and tracked in _detached).
+        self._log = log
+        self._calls = 0
+
+    cdef void enter(self, tl_log_t *log) noexcept:
+        cdef list d
+        if log == self._log:
+            self._calls += 1
+            return
+        for d in self._detached:
+            if <size_t> d[0] == <size_t> log:
+                d[1] += 1
+                return
+
+    cdef int leave(self, tl_log_t *log) except -1:
+        cdef list d
+        cdef Py_ssize_t i
+        if log == self._log:
+            self._calls -= 1
+            return 0
+        for i in range(len(self._detached)):
+            d = self._detached[i]
+            if <size_t> d[0] == <size_t> log:
+                d[1] -= 1
+                if d[1] == 0:
+                    del self._detached[i]
+                    _Gate._teardown(log)
+                return 0
+        return 0
+
+    cdef int close(self, tl_log_t *log) except -1:
+        """close() of the OPEN engine `log`: detaches it, closes it now if no
+        call runs on it, else leaves that to the last one."""
+        if log != self._log:
+            return 0
+        self._log = NULL
+        if self._calls > 0:
+            self._detached.append([<size_t> log, self._calls])
+            self._calls = 0
+            return 0
+        _Gate._teardown(log)
+        return 0
+
+    @staticmethod
+    cdef int _teardown(tl_log_t *log) except -1:
+        # Drained first, so objects the engine retired go now even when an
+        # iterator keeps the engine alive. No list holds the engine any more:
+        # a __del__ run here cannot reach it (it may close or reopen the log).
+        cdef size_t n = 0
+        cdef tl_status_t st
+        try:
+            if tl_retired_len(log) > 0:
+                # TL_OK for an engine (its only failure is a NULL one).
+                st = tl_drain_retired(log, 0, &n)
+        finally:
+            tl_close(log)
+        return 0
+
+    cdef void close_all(self) noexcept:
+        # The Timelog's __dealloc__: no call can be running (each holds a
+        # reference to the Timelog), so every engine is closed now.
+        cdef list d
+        cdef tl_log_t *log = self._log
+        self._log = NULL
+        if log is not NULL:
+            tl_close(log)
+        if self._detached:
+            for d in self._detached:
+                tl_close(<tl_log_t *> <size_t> d[0])
+            self._detached = []
+
+    def _reset_after_fork(self):
+        """In a child after fork(): a fresh, free writer turn (the threads
+        that held or awaited it do not exist in the child). Call it from the
+        child before anything else uses the log."""
+        if _tlpy_turn_init(self._turn) == 0:
+            raise MemoryError()
+        self._depth = 0
+
+    def _state(self):
+        """(turn busy, owner ident, calls on the open engine, detached
+        engines): for tests."""
+        return (self.busy(), _tlpy_turn_owner(self._turn), self._calls,
+                [(d[0], d[1]) for d in self._detached])
+
+
 # ---------------------------------------------------------------- Timelog
 
 # no_gc_clear: the cycle collector breaks a cycle through a log by closing it
@@ -805,8 +1062,12 @@ cdef class Timelog:
     """
 
     def __cinit__(self, *args, **kwargs):
-        # Only NULLs: a subclass may take any constructor arguments.
+        # A subclass may take any constructor arguments: none used here.
         self._log = NULL
+        self._gatep = NULL
+        gate = _Gate()
+        _incref(<PyObject *> gate)
+        self._gatep = <PyObject *> gate
 
     def __init__(self, *, time_unit="ms", maintenance="background",
                  busy_policy="raise", min_ts=None, mostly_ordered_default=True,
@@ -902,8 +1163,16 @@ cdef class Timelog:
             if st != TL_OK and st != TL_EBUSY:
                 tl_close(log)
                 _check(st)
+        if self._log is not NULL:
+            # The Python code above (or the cycle collector it triggered) ran
+            # a finalizer, or another thread ran, that reopened this log
+            # first: keep that engine; overwriting it would leak it forever.
+            tl_close(log)
+            raise TimelogError("reopen(): the log was reopened meanwhile (by a "
+                               "finalizer or another thread); it is open")
 
         self._log = log
+        self._g().opened(log)
         self._fault = fault
         self._cfg = cfg
         self._settings = settings
@@ -922,18 +1191,15 @@ cdef class Timelog:
     def __dealloc__(self):
         # C-only backstop: tl_close may run on_drop, which only Py_DECREFs
         # (the GIL is held here). Nothing can be in flight: every call that
-        # increments _inflight holds a reference to self. Every snapshot pin
+        # brackets an engine holds a reference to self. Every snapshot pin
         # holds one too, so each engine is torn down here or before, and the
         # fault allocators (if any) are no longer used by anyone.
-        cdef tl_log_t *log = self._log
         self._unpin_reads()
         self._log = NULL
-        if log is not NULL:
-            tl_close(log)
-        if self._deferred:
-            for p in self._deferred:
-                tl_close(<tl_log_t *> <size_t> p)
-            self._deferred = None
+        if self._gatep is not NULL:
+            (<_Gate> self._gatep).close_all()
+            _decref(self._gatep)
+            self._gatep = NULL
         _tlpy_fault_free_all(self._faults)
         self._faults = NULL
         self._fault = NULL
@@ -1028,96 +1294,39 @@ cdef class Timelog:
             raise TimelogError(_CLOSED_MSG)
         return 0
 
-    # Re-entrancy and close(). A stored object's __del__ runs inside
-    # tl_drain_retired (through on_drop) and may call anything on this log,
-    # close() included; another thread may call close() while this one is in
-    # the engine with the GIL released. Closing the engine under either of
-    # them would free it under their feet. So such calls bracket themselves
-    # with _enter()/_leave() (GIL held, so a plain counter is enough), and
-    # close() while one runs only detaches the engine: the log reads as
-    # closed at once, and the last bracket to leave closes it.
+    # Re-entrancy, close() and threads: the _Gate protocol (above). A
+    # stored object's __del__ runs inside tl_drain_retired (through on_drop)
+    # and may call anything on this log, close() included; another thread
+    # may call close() while this one is in the engine with the GIL released.
+    # So such calls bracket the engine they captured (_gate.enter/leave),
+    # and writer calls that release the GIL hold the writer turn meanwhile.
 
-    cdef int _enter(self) except -1:
-        self._inflight += 1
-        return 0
-
-    cdef int _leave(self) except -1:
-        self._inflight -= 1
-        if self._inflight == 0 and self._deferred:
-            self._close_deferred()
-        return 0
-
-    cdef int _close_deferred(self) except -1:
-        """tl_close()s every detached engine, each after draining it.
-
-        Popped before use: a __del__ run by the drain or by the teardown may
-        close (or reopen and close) again, which appends to the list, and
-        this loop, or a nested one, closes each engine exactly once.
-        """
-        cdef tl_log_t *log
-        cdef size_t n = 0
-        cdef tl_status_t st
-        while self._deferred:
-            log = <tl_log_t *> <size_t> self._deferred.pop()
-            self._inflight += 1
-            try:
-                if tl_retired_len(log) > 0:
-                    st = tl_drain_retired(log, 0, &n)
-            finally:
-                self._inflight -= 1
-                # Teardown runs on_drop here (no engine code of this log
-                # runs after it), so a __del__ may re-enter freely.
-                tl_close(log)
-        return 0
-
-    # One writer at a time. The engine serializes nothing for its writer
-    # (appends, deletes, flush, compact, maint_step, start/stop, validate):
-    # that is the caller's job, and Python callers use threads freely. With
-    # the GIL a call that keeps it is already alone; a call that releases it
-    # around engine work "owns" the log meanwhile (_own/_disown, re-entrant
-    # for its thread), and every writer call first waits for the owner to
-    # finish (_wait_writer). Readers and drains never wait: snapshots are
-    # safe against a concurrent writer.
-
-    cdef int _own(self) except -1:
-        cdef unsigned long me = PyThread_get_thread_ident()
-        if self._wowner != me:
-            while self._wowner != 0:
-                with nogil:
-                    usleep(50)
-            self._wowner = me
-        self._wdepth += 1
-        return 0
-
-    cdef int _disown(self) except -1:
-        self._wdepth -= 1
-        if self._wdepth == 0:
-            self._wowner = 0
-        return 0
-
-    cdef int _wait_writer(self) except -1:
-        if self._wowner != 0 and self._wowner != PyThread_get_thread_ident():
-            while self._wowner != 0:
-                with nogil:
-                    usleep(50)
-        return 0
+    cdef _Gate _g(self):
+        # A raw reference (see _gatep in _core.pxd): the cycle collector's
+        # clear never takes it, so a finalizer run by a collection that
+        # cleared this object still finds its gate.
+        return <_Gate> self._gatep
 
     cdef tl_log_t *_wbegin(self) except NULL:
-        """Starts a writer call that releases the GIL: owns the log and
-        brackets the call (_enter); returns the engine, or raises if closed."""
+        """Starts a writer call that releases the GIL: takes the writer turn
+        (waiting, GIL released, behind the calls queued before it) and
+        brackets the engine; returns it, or raises if closed. _wend(log)."""
         cdef tl_log_t *log
+        self._g().wacquire()
+        # After the wait: a read meanwhile may have pinned again.
         self._unpin_reads()
-        self._own()
         log = self._log
         if log is NULL:
-            self._disown()
+            self._g().wrelease()
             raise TimelogError(_CLOSED_MSG)
-        self._inflight += 1
+        self._g().enter(log)
         return log
 
-    cdef int _wend(self) except -1:
-        self._disown()
-        self._leave()
+    cdef int _wend(self, tl_log_t *log) except -1:
+        self._g().wrelease()
+        # May tear the engine down (close() was called meanwhile): Python
+        # code runs, after the turn is given back.
+        self._g().leave(log)
         return 0
 
     cdef int _drain(self) except -1:
@@ -1127,11 +1336,11 @@ cdef class Timelog:
         cdef tl_log_t *log = self._log
         if log is NULL or tl_retired_len(log) == 0:
             return 0
-        self._inflight += 1
+        self._g().enter(log)
         try:
             st = tl_drain_retired(log, 0, &n)
         finally:
-            self._leave()
+            self._g().leave(log)
         return _check(st)
 
     cdef int _after_write(self, tl_status_t st) except -1:
@@ -1163,7 +1372,7 @@ cdef class Timelog:
                         fst = tl_maint_step(log)
                         steps += 1
             finally:
-                self._wend()
+                self._wend(log)
             self._drain()
             if fst != TL_OK and fst != TL_EBUSY and fst != TL_EOF:
                 # The write IS stored: say so (busy), never MemoryError,
@@ -1192,7 +1401,7 @@ cdef class Timelog:
                     st = tl_maint_stop(log)
             out[0] = st
         finally:
-            self._wend()
+            self._wend(log)
         self._drain()
         return 0
 
@@ -1202,10 +1411,23 @@ cdef class Timelog:
                              "nothing was stored" % (ts, self._min_ts_c))
         return 0
 
+    cdef bint _append_queue(self) except -1:
+        """Before an append that keeps the GIL (no Python code runs from its
+        check to the end of its engine call): when another thread holds or
+        awaits the writer turn, waits for it (FIFO, GIL released) and returns
+        True; the caller gives it back (_gate.wrelease()) after the engine
+        call, before draining. False when the turn is free or this thread's."""
+        if not self._g().busy() or self._g().mine():
+            return False
+        self._g().wacquire()
+        self._unpin_reads()
+        return True
+
     cdef int _append_one(self, int64_t ts, object obj) except -1:
         cdef tl_status_t st
         cdef PyObject *p = <PyObject *> obj
         cdef tl_log_t *log
+        cdef bint queued = False
         if self._cfg.sealed_wait_ms > 0:
             # This append may wait up to sealed_wait_ms for the worker under
             # backpressure (tl_append -> seal -> wait): never with the GIL
@@ -1219,21 +1441,25 @@ cdef class Timelog:
                 with nogil:
                     st = tl_append(log, ts, <tl_handle_t> <size_t> p)
             finally:
-                self._wend()
+                self._wend(log)
             if st != TL_OK and st != TL_EBUSY:
                 _decref(p)
                 return _check(st)
             return self._after_write(st)
         if self._rsnap is not NULL:
             self._unpin_reads()
-        if self._wowner != 0:
-            self._wait_writer()
-        if self._log is NULL:
-            raise TimelogError(_CLOSED_MSG)
-        if self._has_min_ts:
-            self._guard(ts)
-        _incref(p)
-        st = tl_append(self._log, ts, <tl_handle_t> <size_t> p)
+        if self._g().busy():
+            queued = self._append_queue()
+        try:
+            if self._log is NULL:
+                raise TimelogError(_CLOSED_MSG)
+            if self._has_min_ts:
+                self._guard(ts)
+            _incref(p)
+            st = tl_append(self._log, ts, <tl_handle_t> <size_t> p)
+        finally:
+            if queued:
+                self._g().wrelease()
         if st != TL_OK and st != TL_EBUSY:
             _decref(p)
             return _check(st)
@@ -1294,7 +1520,7 @@ cdef class Timelog:
                 # commit still holds all n, possibly reordered).
                 _decref_handles(bh, k)
                 tl_batch_abandon(log, batch)
-            self._wend()
+            self._wend(log)
         if not stored:
             _check(st)
         self._after_write(st)
@@ -1318,7 +1544,7 @@ cdef class Timelog:
             with nogil:
                 st = tl_append_batch(log, ts, h, n)
         finally:
-            self._wend()
+            self._wend(log)
         if st != TL_OK and st != TL_EBUSY:
             _decref_handles(h, n)
             return _check(st)
@@ -1346,6 +1572,10 @@ cdef class Timelog:
             self._unpin_reads()
             # Releasing it may let the engine give back objects only it kept.
             self._drain()
+            # The drain ran finalizers: one that read this log took a read
+            # pin of its own. Drop it (no drain: no Python code may run from
+            # here to the return), or the assignment below would leak it.
+            self._unpin_reads()
         self._require_open()
         _check(tl_snapshot_acquire(self._log, &s))
         self._rsnap = s
@@ -1448,32 +1678,41 @@ Stores one record. Amortized O(1).
         cdef tl_ts_t now = 0
         cdef PyObject *p
         cdef tl_log_t *log
+        cdef bint queued
         if b is _MISSING:
             if ts is _MISSING or ts is None:
                 self._unpin_reads()
-                self._wait_writer()
-                if self._log is NULL:
-                    raise TimelogError(_CLOSED_MSG)
-                if self._has_min_ts:
-                    self._guard(_wall_clock(self._unit))
-                p = <PyObject *> a
                 if self._cfg.sealed_wait_ms > 0:
-                    # May wait on backpressure: not with the GIL (see _append_one).
+                    # May wait on backpressure: not with the GIL (see
+                    # _append_one), so it holds the writer turn meanwhile.
                     log = self._wbegin()
-                    _incref(p)
                     try:
+                        if self._has_min_ts:
+                            self._guard(_wall_clock(self._unit))
+                        p = <PyObject *> a
+                        _incref(p)
                         with nogil:
                             st = tl_append_now(log, <tl_handle_t> <size_t> p, &now)
                     finally:
-                        self._wend()
+                        self._wend(log)
                     if st != TL_OK and st != TL_EBUSY:
                         _decref(p)
                         _check(st)
                         return
                     self._after_write(st)
                     return
-                _incref(p)
-                st = tl_append_now(self._log, <tl_handle_t> <size_t> p, &now)
+                queued = self._append_queue()
+                try:
+                    if self._log is NULL:
+                        raise TimelogError(_CLOSED_MSG)
+                    if self._has_min_ts:
+                        self._guard(_wall_clock(self._unit))
+                    p = <PyObject *> a
+                    _incref(p)
+                    st = tl_append_now(self._log, <tl_handle_t> <size_t> p, &now)
+                finally:
+                    if queued:
+                        self._g().wrelease()
                 if st != TL_OK and st != TL_EBUSY:
                     _decref(p)
                     _check(st)
@@ -1649,7 +1888,7 @@ Stores one record. Amortized O(1).
         finally:
             PyMem_Free(tsa)
             tsa = NULL
-            self._wend()
+            self._wend(log)
         if st != TL_OK and st != TL_EBUSY:
             _decref_handles(ha, k)
             PyMem_Free(ha)
@@ -1793,7 +2032,7 @@ Stores one record. Amortized O(1).
                 # changed meanwhile), then free it.
                 _decref_handles(bh, <size_t> n)
                 tl_batch_abandon(log, batch)
-            self._wend()
+            self._wend(log)
         if bad >= 0:
             self._guard(bad_ts)
         if st != TL_OK and st != TL_EBUSY:
@@ -1820,7 +2059,7 @@ Stores one record. Amortized O(1).
             else:
                 st = tl_delete_all(log)
         finally:
-            self._wend()
+            self._wend(log)
         if st != TL_OK and st != TL_EBUSY:
             return _check(st)
         return self._after_write(st)
@@ -2325,9 +2564,14 @@ Stores one record. Amortized O(1).
         Works on a log opened with ``maintenance="disabled"`` too: from then
         on the worker flushes and compacts by policy.
         """
-        self._wait_writer()
-        self._require_open()
-        _check(tl_maint_start(self._log))
+        cdef tl_status_t st
+        self._g().wacquire()
+        try:
+            self._require_open()
+            st = tl_maint_start(self._log)
+        finally:
+            self._g().wrelease()
+        _check(st)
 
     def stop_maintenance(self):
         """Stop the background worker after its current unit of work.
@@ -2367,12 +2611,12 @@ Stores one record. Amortized O(1).
             log = self._log
             if log is NULL:
                 raise TimelogError(_CLOSED_MSG)
-        self._enter()
+        self._g().enter(log)
         try:
             with nogil:
                 st = tl_stats(log, &s)
         finally:
-            self._leave()
+            self._g().leave(log)
         _check(st)
         # The kept read pin is the log's own: not counted unless someone
         # else (an iterator, an array) pins the same state too.
@@ -2424,6 +2668,7 @@ Stores one record. Amortized O(1).
                 "retired_queue_len": s.retired_len,
                 "dropped_handles": s.dropped_handles,
                 "snapshots": s.snapshots,
+                "covered_drops_total": s.covered_drops,
             },
             "adaptive": {
                 "enabled": ada is not None and ada["target_records"] > 0,
@@ -2437,6 +2682,12 @@ Stores one record. Amortized O(1).
             "config": cfg,
         }
 
+    def _gate_state(self):
+        """Internal, for tests: (writer turn held or awaited, its owner's
+        thread ident or 0, calls bracketed on the open engine, [(engine,
+        calls)] of engines close() detached while calls ran on them)."""
+        return self._g()._state()
+
     def _validate(self):
         """Checks every engine invariant; raises TimelogError naming the broken one."""
         cdef tl_status_t st
@@ -2446,7 +2697,7 @@ Stores one record. Amortized O(1).
             with nogil:
                 st = tl_validate(log, &why)
         finally:
-            self._wend()
+            self._wend(log)
         if st != TL_OK and st != TL_EINTERNAL:
             _check(st)          # e.g. MemoryError: nothing was checked
         if st != TL_OK:
@@ -2560,11 +2811,9 @@ Stores one record. Amortized O(1).
         self._unpin_reads()
         self._log = NULL
         self._fault = NULL
-        if self._deferred is None:
-            self._deferred = []
-        self._deferred.append(<size_t> log)
-        if self._inflight == 0:
-            self._close_deferred()
+        # Closes this engine now, or when the last call running on it
+        # returns (never one reopen() makes meanwhile): the _Gate protocol.
+        self._g().close(log)
 
     def __enter__(self):
         self._require_open()
@@ -2837,21 +3086,31 @@ cdef int _timelog_visit_engines(Timelog self, _visitproc visit, void *arg) noexc
     cdef _visit_args_t a
     cdef int rc
     cdef Py_ssize_t i
+    cdef list detached
     a.visit = visit
     a.arg = arg
     if self._log is not NULL:
         rc = tl_visit_handles(self._log, _visit_handle, &a)
         if rc:
             return rc
-    # Detached engines wait for their in-flight call to finish; they still own
-    # their objects. Read without allocating (a traverse must not).
-    if self._deferred is not None:
-        for i in range(PyList_GET_SIZE(self._deferred)):
-            rc = tl_visit_handles(<tl_log_t *> <size_t> PyLong_AsSize_t_ptr(
-                PyList_GET_ITEM(self._deferred, i)), _visit_handle, &a)
+    # Detached engines wait for their in-flight calls to finish; they still
+    # own their objects. Read without allocating (a traverse must not).
+    if self._gatep is NULL:
+        return 0
+    detached = (<_Gate> self._gatep)._detached
+    if detached is not None:
+        for i in range(PyList_GET_SIZE(detached)):
+            rc = tl_visit_handles(_detached_engine(detached, i), _visit_handle, &a)
             if rc:
                 return rc
     return 0
+
+
+cdef inline tl_log_t *_detached_engine(list detached, Py_ssize_t i) noexcept:
+    # The engine of _Gate._detached[i] ([engine as int, calls]), read without
+    # allocating or raising.
+    return <tl_log_t *> <size_t> PyLong_AsSize_t_ptr(
+        PyList_GET_ITEM(<list> PyList_GET_ITEM(detached, i), 0))
 
 
 cdef int _Timelog_tp_traverse(PyObject *o, _visitproc visit, void *arg) noexcept:
@@ -2929,9 +3188,21 @@ _install_gc_slots()
 import weakref as _weakref
 import os as _os
 
-cdef extern from "<pthread.h>" nogil:
-    int pthread_atfork(void (*prepare)() noexcept nogil, void (*parent)() noexcept nogil,
-                       void (*child)() noexcept nogil)
+cdef extern from *:
+    """
+    /* fork() exists only on POSIX; on Windows there is nothing to prepare. */
+    #if defined(_WIN32)
+    static int _tlpy_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void)) {
+        (void)prepare; (void)parent; (void)child;
+        return 0;
+    }
+    #else
+    #include <pthread.h>
+    #define _tlpy_atfork pthread_atfork
+    #endif
+    """
+    int _tlpy_atfork(void (*prepare)() noexcept nogil, void (*parent)() noexcept nogil,
+                     void (*child)() noexcept nogil) nogil
 
 _live_logs = _weakref.WeakSet()     # every Timelog that opened an engine
 _fork_logs = None                   # the logs chosen for the fork in progress
@@ -2968,12 +3239,10 @@ cdef void _atfork_child() noexcept nogil:
 
 
 cdef int _reset_gate_after_fork(Timelog log) except -1:
-    """The writer gate's state in a fork child: a writer call owned by a
-    thread of the parent (which does not exist here) is forgotten; a call the
-    forking thread itself is in keeps its ownership."""
-    if log._wowner != 0 and log._wowner != PyThread_get_thread_ident():
-        log._wowner = 0
-        log._wdepth = 0
+    """The writer gate in a fork child: a fresh, free turn (a writer call of
+    a thread of the parent, which does not exist here, is forgotten)."""
+    if log._gatep is not NULL:
+        log._g()._reset_after_fork()
     return 0
 
 
@@ -2995,12 +3264,13 @@ def _fork_before():
     cdef Timelog log
     cdef size_t cap = 0
     cdef Py_ssize_t i
+    cdef list detached
     if _fork_engines is not NULL:
         _fork_release()         # a fork that never ran its after hooks
     logs = list(_live_logs)     # strong references: none is collected meanwhile
     for log in logs:
         cap += (1 if log._log is not NULL else 0) + \
-            (len(log._deferred) if log._deferred is not None else 0)
+            (len(log._g()._detached) if log._gatep is not NULL else 0)
     if cap == 0:
         return
     _fork_engines = <tl_log_t **> PyMem_Malloc(cap * sizeof(tl_log_t *))
@@ -3017,11 +3287,11 @@ def _fork_before():
     for log in logs:
         if log._log is not NULL and _fork_n < cap:
             _fork_pin(log._log)
-        if log._deferred is not None:
-            for i in range(PyList_GET_SIZE(log._deferred)):
+        if log._gatep is not NULL:
+            detached = log._g()._detached
+            for i in range(PyList_GET_SIZE(detached)):
                 if _fork_n < cap:
-                    _fork_pin(<tl_log_t *> <size_t> PyLong_AsSize_t_ptr(
-                        PyList_GET_ITEM(log._deferred, i)))
+                    _fork_pin(_detached_engine(detached, i))
     _fork_logs = logs
 
 
@@ -3054,7 +3324,7 @@ def _fork_after_child():
 
 
 if hasattr(_os, "register_at_fork"):
-    if pthread_atfork(_atfork_prepare, _atfork_parent, _atfork_child) != 0:
+    if _tlpy_atfork(_atfork_prepare, _atfork_parent, _atfork_child) != 0:
         raise MemoryError("timelog: pthread_atfork failed")
     _os.register_at_fork(before=_fork_before, after_in_parent=_fork_after_parent,
                          after_in_child=_fork_after_child)
@@ -4171,6 +4441,10 @@ cdef class TimelogIter:
         if self._it is NULL:
             raise TimelogError("iterator is closed")
         snap = _Snapshot.__new__(_Snapshot)
+        # Checked again: that allocation may run the cycle collector, whose
+        # finalizers may have closed this iterator.
+        if self._it is NULL:
+            raise TimelogError("iterator is closed")
         _check(tl_iter_snapshot(self._it, &snap._snap))
         snap._owner = self._owner
         if self._kind == _K_ALL:

@@ -19,35 +19,24 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "stress_core.h"
+#include "tl_sync.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ---------------------------------------------------------------- small helpers */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+/* The engine's platform layer (tl_sync.h) keeps this file free of POSIX
+ * calls, so the same scenarios run on Windows (make test-windows). */
+static double now_s(void) { return (double)tl_now_ns() * 1e-9; }
 
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static uint64_t now_ns(void) { return tl_now_ns(); }
 
-static void sleep_ms(unsigned ms) {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
+static void sleep_ms(unsigned ms) { tl_sleep_ms(ms); }
 
 /* Test-side memory: an allocation failure here is the machine's problem,
  * not a finding, so it aborts loudly. */
@@ -109,14 +98,14 @@ static tl_ts_t sat_add(tl_ts_t a, int64_t b) {
 /* ---------------------------------------------------------------- failures */
 
 typedef struct sc_fail {
-    pthread_mutex_t mu;
+    tl_mutex_t mu;
     atomic_int failed;
     char *why; /* the report's buffer */
     size_t why_len;
 } sc_fail_t;
 
 static void fail_init(sc_fail_t *f, sc_report_t *rep) {
-    pthread_mutex_init(&f->mu, NULL);
+    (void)tl_mutex_init(&f->mu);
     atomic_init(&f->failed, 0);
     f->why = rep->why;
     f->why_len = sizeof rep->why;
@@ -124,7 +113,7 @@ static void fail_init(sc_fail_t *f, sc_report_t *rep) {
 }
 
 static void fail_destroy(sc_fail_t *f) {
-    pthread_mutex_destroy(&f->mu);
+    tl_mutex_destroy(&f->mu);
 }
 
 static bool failed(sc_fail_t *f) {
@@ -132,8 +121,15 @@ static bool failed(sc_fail_t *f) {
 }
 
 /* Records the first failure only: later ones are usually its consequences. */
-__attribute__((format(printf, 2, 3))) static void fail(sc_fail_t *f, const char *fmt, ...) {
-    pthread_mutex_lock(&f->mu);
+/* mingw-w64 reads "printf" as Microsoft's format dialect; its C99 stdio
+ * (__USE_MINGW_ANSI_STDIO, set by make test-windows) is gnu_printf. */
+#if defined(__MINGW32__)
+#define SC_PRINTF gnu_printf
+#else
+#define SC_PRINTF printf
+#endif
+__attribute__((format(SC_PRINTF, 2, 3))) static void fail(sc_fail_t *f, const char *fmt, ...) {
+    tl_mutex_lock(&f->mu);
     if (atomic_load_explicit(&f->failed, memory_order_relaxed) == 0) {
         va_list ap;
         va_start(ap, fmt);
@@ -141,7 +137,7 @@ __attribute__((format(printf, 2, 3))) static void fail(sc_fail_t *f, const char 
         va_end(ap);
         atomic_store_explicit(&f->failed, 1, memory_order_release);
     }
-    pthread_mutex_unlock(&f->mu);
+    tl_mutex_unlock(&f->mu);
 }
 
 /* ---------------------------------------------------------------- hooked allocator */
@@ -153,9 +149,9 @@ __attribute__((format(printf, 2, 3))) static void fail(sc_fail_t *f, const char 
  * worker holds exactly what the engine held when it allocated. */
 typedef struct sc_alloc {
     tl_allocator_t inner;
-    pthread_t owner;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    tl_thread_id_t owner;
+    tl_mutex_t mu;
+    tl_cond_t cv;
     uint64_t foreign;  /* foreign allocations since the last arm/reset */
     uint64_t block_at; /* 0 = never block */
     bool open;
@@ -163,15 +159,15 @@ typedef struct sc_alloc {
 } sc_alloc_t;
 
 static void gate_point(sc_alloc_t *a) {
-    if (pthread_equal(pthread_self(), a->owner)) return;
-    pthread_mutex_lock(&a->mu);
+    if (tl_thread_id_equal(tl_thread_id_self(), a->owner)) return;
+    tl_mutex_lock(&a->mu);
     uint64_t k = ++a->foreign;
     if (a->block_at != 0 && k >= a->block_at && !a->open) {
         a->blocked = true;
-        pthread_cond_broadcast(&a->cv);
-        while (!a->open) pthread_cond_wait(&a->cv, &a->mu);
+        tl_cond_broadcast(&a->cv);
+        while (!a->open) tl_cond_wait_ms(&a->cv, &a->mu, 100);
     }
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
 }
 
 static void *ha_malloc(void *ctx, size_t n) {
@@ -207,15 +203,15 @@ static void *ha_realloc(void *ctx, void *p, size_t old_n, size_t new_n) {
 static void alloc_init(sc_alloc_t *a, const tl_allocator_t *inner) {
     memset(a, 0, sizeof *a);
     a->inner = *inner;
-    a->owner = pthread_self();
-    pthread_mutex_init(&a->mu, NULL);
-    pthread_cond_init(&a->cv, NULL);
+    a->owner = tl_thread_id_self();
+    (void)tl_mutex_init(&a->mu);
+    (void)tl_cond_init(&a->cv);
     a->open = true;
 }
 
 static void alloc_destroy(sc_alloc_t *a) {
-    pthread_cond_destroy(&a->cv);
-    pthread_mutex_destroy(&a->mu);
+    tl_cond_destroy(&a->cv);
+    tl_mutex_destroy(&a->mu);
 }
 
 static tl_allocator_t alloc_table(sc_alloc_t *a) {
@@ -225,26 +221,26 @@ static tl_allocator_t alloc_table(sc_alloc_t *a) {
 
 /* Closes the gate: the block_at-th foreign allocation from now on blocks. */
 static void alloc_arm(sc_alloc_t *a, uint64_t block_at) {
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     a->foreign = 0;
     a->block_at = block_at;
     a->open = block_at == 0;
     a->blocked = false;
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
 }
 
 static void alloc_open(sc_alloc_t *a) {
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     a->open = true;
     a->block_at = 0;
-    pthread_cond_broadcast(&a->cv);
-    pthread_mutex_unlock(&a->mu);
+    tl_cond_broadcast(&a->cv);
+    tl_mutex_unlock(&a->mu);
 }
 
 static uint64_t alloc_foreign(sc_alloc_t *a) {
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     uint64_t v = a->foreign;
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
     return v;
 }
 
@@ -252,9 +248,9 @@ static uint64_t alloc_foreign(sc_alloc_t *a) {
 static bool alloc_wait_blocked(sc_alloc_t *a, unsigned timeout_ms) {
     double end = now_s() + timeout_ms / 1000.0;
     for (;;) {
-        pthread_mutex_lock(&a->mu);
+        tl_mutex_lock(&a->mu);
         bool b = a->blocked;
-        pthread_mutex_unlock(&a->mu);
+        tl_mutex_unlock(&a->mu);
         if (b) return true;
         if (now_s() > end) return false;
         sleep_ms(1);
@@ -266,7 +262,7 @@ static bool alloc_wait_blocked(sc_alloc_t *a, unsigned timeout_ms) {
 typedef struct sc_drops {
     _Atomic uint32_t *count; /* per handle; read by readers while pinned */
     size_t cap;
-    pthread_t owner;
+    tl_thread_id_t owner;
     atomic_uint_fast64_t total, foreign, twice, out_of_range, live;
     atomic_uint_fast64_t first_twice, first_live;
     const uint8_t *dead; /* the writer's: read on the owner thread only */
@@ -278,7 +274,7 @@ typedef struct sc_drops {
 static void core_on_drop(void *ctx, tl_handle_t h) {
     sc_drops_t *d = ctx;
     atomic_fetch_add_explicit(&d->total, 1, memory_order_relaxed);
-    bool own = pthread_equal(pthread_self(), d->owner);
+    bool own = tl_thread_id_equal(tl_thread_id_self(), d->owner);
     if (!own) atomic_fetch_add_explicit(&d->foreign, 1, memory_order_relaxed);
     if (h >= d->cap) {
         atomic_fetch_add_explicit(&d->out_of_range, 1, memory_order_relaxed);
@@ -471,7 +467,7 @@ static void world_init(sc_world_t *w, const sc_hooks_t *hooks, size_t h_cap, siz
     d->cap = h_cap;
     d->count = xcalloc(h_cap, sizeof *d->count);
     for (size_t i = 0; i < h_cap; i++) atomic_init(&d->count[i], 0);
-    d->owner = pthread_self();
+    d->owner = tl_thread_id_self();
     atomic_init(&d->total, 0);
     atomic_init(&d->foreign, 0);
     atomic_init(&d->twice, 0);
@@ -1180,7 +1176,7 @@ static bool writer_settle(sc_world_t *w) {
 
 typedef struct sc_reader {
     sc_world_t *w;
-    pthread_t th;
+    tl_thread_t th;
     sc_rng_t rng;
     sc_model_t m;
     size_t applied;    /* operations replayed into m */
@@ -1457,8 +1453,8 @@ int sc_stress(const sc_hooks_t *hooks, const sc_params_t *p, sc_report_t *rep) {
         rng_seed(&rd->rng, p->seed * 131 + i + 1);
         model_init(&rd->m, NULL);
         rd->bscratch = xmalloc(SC_BATCH_MAX * sizeof *rd->bscratch);
-        if (pthread_create(&rd->th, NULL, reader_main, rd) != 0) {
-            fail(&w->fail, "pthread_create failed");
+        if (!tl_thread_start(&rd->th, reader_main, rd)) {
+            fail(&w->fail, "tl_thread_start failed");
             break;
         }
         started++;
@@ -1481,7 +1477,7 @@ int sc_stress(const sc_hooks_t *hooks, const sc_params_t *p, sc_report_t *rep) {
     rep->ops = op;
     rep->seconds = now_s() - t0;
     atomic_store_explicit(&w->stop, true, memory_order_release);
-    for (unsigned i = 0; i < started; i++) pthread_join(rds[i].th, NULL);
+    for (unsigned i = 0; i < started; i++) tl_thread_join(rds[i].th);
     for (unsigned i = 0; i < started; i++) {
         rep->snapshots += rds[i].snapshots;
         rep->range_checks += rds[i].range_checks;
@@ -1574,7 +1570,7 @@ int sc_close_during_compaction(const sc_hooks_t *hooks, uint64_t block_at, bool 
     sc_world_t *w = xcalloc(1, sizeof *w);
     world_init(w, hooks, 16384, 16384, rep, 7); /* same data for every block_at */
     tl_snapshot_t *snap = NULL;
-    pthread_t helper;
+    tl_thread_t helper;
     bool helper_started = false;
     tl_config_t cfg;
     small_config(&cfg, TL_MAINT_DISABLED);
@@ -1631,8 +1627,8 @@ int sc_close_during_compaction(const sc_hooks_t *hooks, uint64_t block_at, bool 
             alloc_open(&w->alloc);
             goto out;
         }
-        if (pthread_create(&helper, NULL, close_helper, w) != 0) {
-            fail(&w->fail, "pthread_create failed");
+        if (!tl_thread_start(&helper, close_helper, w)) {
+            fail(&w->fail, "tl_thread_start failed");
             alloc_open(&w->alloc);
             goto out;
         }
@@ -1641,7 +1637,7 @@ int sc_close_during_compaction(const sc_hooks_t *hooks, uint64_t block_at, bool 
     }
     atomic_store_explicit(&w->closing, 1, memory_order_release);
     world_close(w);
-    if (helper_started) pthread_join(helper, NULL);
+    if (helper_started) tl_thread_join(helper);
     helper_started = false;
     if (!check_drop_tracker(w)) goto out;
     if (snap != NULL) {
@@ -1664,7 +1660,7 @@ int sc_close_during_compaction(const sc_hooks_t *hooks, uint64_t block_at, bool 
 out:
     if (helper_started) {
         atomic_store_explicit(&w->closing, 1, memory_order_release);
-        pthread_join(helper, NULL);
+        tl_thread_join(helper);
     }
     alloc_open(&w->alloc);
     tl_snapshot_release(snap);
@@ -1845,12 +1841,12 @@ int sc_wait_relieved(const sc_hooks_t *hooks, sc_report_t *rep) {
     cfg.sealed_max_runs = 1;
     cfg.max_delta_segments = 64;
     cfg.sealed_wait_ms = 60000;
-    pthread_t th;
+    tl_thread_t th;
     bool started = false;
     if (!world_open(w, &cfg)) goto out;
     alloc_arm(&w->alloc, 1);
-    if (pthread_create(&th, NULL, open_later, w) != 0) {
-        fail(&w->fail, "pthread_create failed");
+    if (!tl_thread_start(&th, open_later, w)) {
+        fail(&w->fail, "tl_thread_start failed");
         goto out;
     }
     started = true;
@@ -1863,7 +1859,7 @@ int sc_wait_relieved(const sc_hooks_t *hooks, sc_report_t *rep) {
             fail(&w->fail, "write %d reported TL_EBUSY after %" PRIu64 " ms although the worker "
                  "was released after 50 ms and sealed_wait_ms is 60000", i, dt_ms);
     }
-    pthread_join(th, NULL);
+    tl_thread_join(th);
     started = false;
     if (failed(&w->fail)) goto out;
     tl_stats_t s;
@@ -1877,7 +1873,7 @@ int sc_wait_relieved(const sc_hooks_t *hooks, sc_report_t *rep) {
     check_all_dropped_once(w);
 out:
     alloc_open(&w->alloc);
-    if (started) pthread_join(th, NULL);
+    if (started) tl_thread_join(th);
     world_close(w);
     int rc = failed(&w->fail) ? -1 : 0;
     world_free(w);

@@ -52,7 +52,7 @@ static void record_error(tlt_alloc_t *a, const char *what, size_t x, size_t y) {
 
 void tlt_alloc_init(tlt_alloc_t *a) {
     memset(a, 0, sizeof *a);
-    pthread_mutex_init(&a->mu, NULL);
+    (void)tl_mutex_init(&a->mu);
 }
 
 tl_allocator_t tlt_alloc_table(tlt_alloc_t *a) {
@@ -65,12 +65,12 @@ tl_allocator_t tlt_alloc_table(tlt_alloc_t *a) {
 }
 
 void tlt_alloc_arm(tlt_alloc_t *a, uint64_t fail_at, uint64_t fail_every, uint64_t fail_after) {
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     a->armed_calls = 0;
     a->fail_at = fail_at;
     a->fail_every = fail_every;
     a->fail_after = fail_after;
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
 }
 
 void tlt_alloc_disarm(tlt_alloc_t *a) {
@@ -78,22 +78,22 @@ void tlt_alloc_disarm(tlt_alloc_t *a) {
 }
 
 void tlt_alloc_suspend(tlt_alloc_t *a) {
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     a->suspended++;
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
 }
 
 void tlt_alloc_resume(tlt_alloc_t *a) {
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     a->suspended--;
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
 }
 
 #define TLT_GETTER(name, field)                  \
     uint64_t name(tlt_alloc_t *a) {              \
-        pthread_mutex_lock(&a->mu);              \
+        tl_mutex_lock(&a->mu);              \
         uint64_t v = a->field;                   \
-        pthread_mutex_unlock(&a->mu);            \
+        tl_mutex_unlock(&a->mu);            \
         return v;                                \
     }
 TLT_GETTER(tlt_alloc_live_bytes, live_bytes)
@@ -130,7 +130,7 @@ static void *raw_alloc(tlt_alloc_t *a, size_t n) {
     h->front_guard = TLT_FRONT_GUARD;
     memset(base + TLT_HDR_LEN, TLT_FRESH_BYTE, n);
     memset(base + TLT_HDR_LEN + n, TLT_TRAIL_BYTE, TLT_TRAIL_LEN);
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     h->serial = a->calls;
     h->prev = NULL;
     h->next = a->head;
@@ -141,21 +141,21 @@ static void *raw_alloc(tlt_alloc_t *a, size_t n) {
     a->live_blocks++;
     if (a->live_bytes > a->peak_bytes)
         a->peak_bytes = a->live_bytes;
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
     return base + TLT_HDR_LEN;
 }
 
 /* Checks and releases a tracked block; n is the size the caller claims. */
 static void raw_free(tlt_alloc_t *a, void *p, size_t n, const char *who) {
     tlt_hdr_t *h = hdr_of(p);
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     if (h->magic != TLT_MAGIC_LIVE) {
         /* Not ours, or already freed (ASan usually reports the latter first):
          * leave the memory alone rather than corrupt the heap further. */
         record_error(a, who[0] == 'r' ? "realloc of a pointer not live in this allocator"
                                       : "free of a pointer not live in this allocator",
                      (size_t)h->magic, 0);
-        pthread_mutex_unlock(&a->mu);
+        tl_mutex_unlock(&a->mu);
         return;
     }
     if (h->size != n)
@@ -182,17 +182,17 @@ static void raw_free(tlt_alloc_t *a, void *p, size_t n, const char *who) {
     a->live_blocks--;
     a->frees++;
     size_t total = TLT_HDR_LEN + h->size + TLT_TRAIL_LEN;
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
     memset(h, TLT_POISON_BYTE, total);
     free(h);
 }
 
 void *tlt_malloc(void *ctx, size_t n) {
     tlt_alloc_t *a = ctx;
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     a->calls++;
     bool fail = should_fail(a);
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
     if (fail)
         return NULL;
     return raw_alloc(a, n);
@@ -200,14 +200,14 @@ void *tlt_malloc(void *ctx, size_t n) {
 
 void *tlt_realloc(void *ctx, void *p, size_t old_n, size_t new_n) {
     tlt_alloc_t *a = ctx;
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     a->calls++;
     bool fail = false;
     if (p == NULL || new_n > old_n)
         fail = should_fail(a);
     if (p == NULL && old_n != 0)
         record_error(a, "realloc of NULL with a nonzero old size", old_n, 0);
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
     if (fail)
         return NULL;
     /* Always move the block, so a caller keeping the old pointer reads
@@ -228,26 +228,26 @@ void *tlt_realloc(void *ctx, void *p, size_t old_n, size_t new_n) {
 
 void tlt_free(void *ctx, void *p, size_t n) {
     tlt_alloc_t *a = ctx;
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     a->calls++;
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
     if (p == NULL)
         return;
     raw_free(a, p, n, "free");
 }
 
 void tlt_alloc_check(tlt_alloc_t *a) {
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     uint64_t errors = a->errors;
     char msg[sizeof a->first_error];
     memcpy(msg, a->first_error, sizeof msg);
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
     cr_assert_eq(errors, 0, "test allocator saw %llu error(s); first: %s",
                  (unsigned long long)errors, msg);
 }
 
 void tlt_alloc_assert_no_leaks(tlt_alloc_t *a) {
-    pthread_mutex_lock(&a->mu);
+    tl_mutex_lock(&a->mu);
     uint64_t bytes = a->live_bytes, blocks = a->live_blocks;
     char msg[256];
     int off = 0;
@@ -260,7 +260,7 @@ void tlt_alloc_assert_no_leaks(tlt_alloc_t *a) {
             break;
         off += w;
     }
-    pthread_mutex_unlock(&a->mu);
+    tl_mutex_unlock(&a->mu);
     cr_assert(bytes == 0 && blocks == 0, "leak: %llu bytes in %llu blocks live:%s",
               (unsigned long long)bytes, (unsigned long long)blocks, msg);
 }
@@ -268,16 +268,16 @@ void tlt_alloc_assert_no_leaks(tlt_alloc_t *a) {
 void tlt_alloc_destroy(tlt_alloc_t *a) {
     tlt_alloc_check(a);
     tlt_alloc_assert_no_leaks(a);
-    pthread_mutex_destroy(&a->mu);
+    tl_mutex_destroy(&a->mu);
 }
 
 /* ---------------------------------------------------------------- drops */
 
 void tlt_drops_init(tlt_drops_t *d, size_t cap) {
     memset(d, 0, sizeof *d);
-    pthread_mutex_init(&d->mu, NULL);
+    (void)tl_mutex_init(&d->mu);
     d->cap = cap;
-    d->owner = pthread_self();
+    d->owner = tl_thread_id_self();
     d->count = calloc(cap ? cap : 1, sizeof *d->count);
     cr_assert_not_null(d->count, "tlt_drops_init: calloc(%zu) failed", cap);
 }
@@ -285,14 +285,14 @@ void tlt_drops_init(tlt_drops_t *d, size_t cap) {
 void tlt_drops_destroy(tlt_drops_t *d) {
     free(d->count);
     d->count = NULL;
-    pthread_mutex_destroy(&d->mu);
+    tl_mutex_destroy(&d->mu);
 }
 
 void tlt_on_drop(void *ctx, tl_handle_t h) {
     tlt_drops_t *d = ctx;
-    pthread_mutex_lock(&d->mu);
+    tl_mutex_lock(&d->mu);
     d->total++;
-    if (!pthread_equal(pthread_self(), d->owner))
+    if (!tl_thread_id_equal(tl_thread_id_self(), d->owner))
         d->foreign_thread_calls++;
     if (h < d->cap) {
         if (d->count[h] != UINT32_MAX)
@@ -303,27 +303,27 @@ void tlt_on_drop(void *ctx, tl_handle_t h) {
     }
     void (*hook)(void *, tl_handle_t) = d->hook;
     void *hook_ctx = d->hook_ctx;
-    pthread_mutex_unlock(&d->mu);
+    tl_mutex_unlock(&d->mu);
     if (hook != NULL)
         hook(hook_ctx, h);
 }
 
 uint32_t tlt_drops_of(tlt_drops_t *d, tl_handle_t h) {
-    pthread_mutex_lock(&d->mu);
+    tl_mutex_lock(&d->mu);
     uint32_t v = h < d->cap ? d->count[h] : 0;
-    pthread_mutex_unlock(&d->mu);
+    tl_mutex_unlock(&d->mu);
     return v;
 }
 
 uint64_t tlt_drops_total(tlt_drops_t *d) {
-    pthread_mutex_lock(&d->mu);
+    tl_mutex_lock(&d->mu);
     uint64_t v = d->total;
-    pthread_mutex_unlock(&d->mu);
+    tl_mutex_unlock(&d->mu);
     return v;
 }
 
 void tlt_drops_check(tlt_drops_t *d) {
-    pthread_mutex_lock(&d->mu);
+    tl_mutex_lock(&d->mu);
     uint64_t oor = d->out_of_range, last = d->last_out_of_range;
     uint64_t foreign = d->foreign_thread_calls;
     size_t twice = SIZE_MAX;
@@ -335,7 +335,7 @@ void tlt_drops_check(tlt_drops_t *d) {
             break;
         }
     }
-    pthread_mutex_unlock(&d->mu);
+    tl_mutex_unlock(&d->mu);
     cr_assert_eq(oor, 0, "on_drop got %llu handle(s) never appended (last %llu)",
                  (unsigned long long)oor, (unsigned long long)last);
     cr_assert_eq(twice, SIZE_MAX, "handle %zu dropped %u times", twice, times);

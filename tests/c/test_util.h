@@ -23,7 +23,6 @@
 #ifndef TLT_TEST_UTIL_H
 #define TLT_TEST_UTIL_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,11 +30,12 @@
 #include <criterion/criterion.h>
 
 #include "timelog.h"
+#include "tl_sync.h" /* threads, mutexes, thread identity: POSIX or Win32 */
 
 /* ---------------------------------------------------------------- allocator */
 
 typedef struct tlt_alloc {
-    pthread_mutex_t mu;
+    tl_mutex_t mu;
     /* accounting (requested sizes, like the engine's own counters) */
     uint64_t live_bytes;
     uint64_t peak_bytes;
@@ -91,7 +91,7 @@ void tlt_free(void *ctx, void *p, size_t n);
 /* ---------------------------------------------------------------- drops */
 
 typedef struct tlt_drops {
-    pthread_mutex_t mu;
+    tl_mutex_t mu;
     uint32_t *count;     /* count[h] for h < cap (calloc'd: test-side memory) */
     size_t cap;
     uint64_t total;      /* every on_drop call */
@@ -101,7 +101,7 @@ typedef struct tlt_drops {
      * tl_close or the last tl_snapshot_release: in these tests, the test's
      * own thread. Calls from any other thread (the maintenance worker) are
      * counted here. */
-    pthread_t owner;
+    tl_thread_id_t owner;
     uint64_t foreign_thread_calls;
     /* Optional: called after counting, outside the lock (re-entrancy tests). */
     void (*hook)(void *hook_ctx, tl_handle_t h);
