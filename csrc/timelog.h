@@ -88,7 +88,27 @@ typedef enum tl_maintenance {
     TL_MAINT_BACKGROUND = 1 /* the engine keeps fan-out bounded by itself */
 } tl_maintenance_t;
 
-/* Zero in a numeric field means "engine default" (documented per field). */
+/* Adaptive L1 window sizing (see tl_adaptive.h). target_records == 0 keeps
+ * the fixed window_size. Widths are in time_unit ticks. */
+typedef struct tl_adaptive_config {
+    uint64_t target_records;     /* records one L1 window should hold (0 = off) */
+    tl_ts_t min_window;          /* narrowest width (0 = window_quantum) */
+    tl_ts_t max_window;          /* widest width (0 = no bound) */
+    double hysteresis_pct;       /* keep the width unless the candidate differs by
+                                  * more than this percentage (0 = none) */
+    tl_ts_t window_quantum;      /* widths are multiples of this (0 = 1) */
+    double alpha;                /* EWMA weight of a new density sample (0 = 0.2) */
+    uint32_t warmup_flushes;     /* density samples before the first resize (0 = 1) */
+    uint32_t stale_flushes;      /* flushes in a row without a sample that discard
+                                  * the estimate and restart warmup (0 = never) */
+    uint32_t failure_backoff_threshold; /* failed compactions in a row before the
+                                         * width shrinks (0 = never) */
+    double failure_backoff_pct;  /* shrink per failure past the threshold, percent */
+} tl_adaptive_config_t;
+
+/* Zero in a numeric field means "engine default" (documented per field).
+ * New fields are only ever appended (size tells an older caller's struct
+ * apart). */
 typedef struct tl_config {
     size_t size;                 /* sizeof(tl_config_t); set by tl_config_init */
     tl_time_unit_t time_unit;    /* unit of tl_append_now and default windows */
@@ -112,6 +132,7 @@ typedef struct tl_config {
     tl_allocator_t alloc;        /* zeroed = libc */
     tl_on_drop_fn on_drop;       /* may be NULL */
     void *on_drop_ctx;
+    tl_adaptive_config_t adaptive; /* zeroed = fixed window_size */
 } tl_config_t;
 
 /* Fills defaults (all knobs 0 = engine default, ms, background). */
@@ -267,6 +288,11 @@ typedef struct tl_stats {
     uint64_t dropped_handles;    /* handles released so far */
     uint64_t snapshots;          /* snapshots currently pinned */
     uint64_t covered_drops;      /* sources dropped whole because deletes hid them all */
+    tl_ts_t window_width;        /* width new L1 windows get now */
+    double adaptive_density;     /* EWMA records per tick (0 = no estimate yet) */
+    uint64_t adaptive_samples;   /* density samples in the estimate */
+    uint64_t adaptive_resizes;   /* times the width changed */
+    uint64_t adaptive_failures;  /* compactions failed in a row */
 } tl_stats_t;
 
 TL_NODISCARD tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out);

@@ -10,7 +10,9 @@
  *
  * Merge and cut: inputs are merged by the shared k-way merge; hidden records
  * are dropped (their handles collected); survivors are cut into output
- * segments at (1) window boundaries, (2) the next surviving L1 segment, which
+ * segments at (1) window boundaries (a record goes to the window of the
+ * input L1 list that holds it, else to a new window of window_size placed
+ * clear of those, so windows of different widths never overlap), (2) the next surviving L1 segment, which
  * no input record falls inside, so outputs slot between survivors without
  * overlapping them, and (3) the target size, but only where the timestamp
  * changes, so duplicates never straddle two segments and L1 stays strictly
@@ -28,7 +30,7 @@ typedef struct builder {
     tl_segment_t **made; /* outputs in time order */
     size_t n_made, cap_made;
     tl_recs_t *cur;      /* records of the segment being built */
-    tl_window_t win;
+    tl_window_t win;     /* of the segment being built, or of the last one made */
     tl_ts_t ceiling;     /* last timestamp this segment may hold */
     size_t remaining;    /* input records not yet consumed (sizes buffers) */
 } builder_t;
@@ -53,10 +55,36 @@ static tl_status_t finish_segment(builder_t *b) {
     return TL_OK;
 }
 
-static tl_status_t start_segment(builder_t *b, tl_ts_t ts, tl_segment_t *const *surv, size_t n_surv,
-                                 size_t *sv) {
+static tl_window_t l1_window_at(const void *pub, size_t i) {
+    return ((tl_segment_t *const *)pub)[i]->window;
+}
+
+/* The window of a record at ts: the current L1 list's window holding it, or
+ * a new one of the current width that stays clear of every published window
+ * (widths change under adaptive sizing; see tl_window_place). */
+static tl_window_t window_for(const tl_compact_in_t *in, tl_ts_t ts, tl_ts_t width) {
+    return tl_window_place(ts, width, in->window_origin, in->l1, in->n_l1, l1_window_at);
+}
+
+/* Width of new windows for a record of merge cursor src: an L0 input's
+ * stamp (the width when it was flushed), else the compaction's. */
+static tl_ts_t width_of_src(const tl_compact_in_t *in, uint32_t src) {
+    if (src < in->n_l0 && in->l0[src]->width > 0) return in->l0[src]->width;
+    return in->window_size;
+}
+
+static tl_status_t start_segment(builder_t *b, tl_ts_t ts, tl_ts_t width, tl_segment_t *const *surv,
+                                 size_t n_surv, size_t *sv) {
     const tl_compact_in_t *in = b->in;
-    b->win = tl_window_of(ts, in->window_size, in->window_origin);
+    if (b->n_made > 0 && ts <= b->win.hi) {
+        /* Still inside the last output's window (a target-size cut). */
+    } else {
+        tl_window_t w = window_for(in, ts, width);
+        /* Records come in time order, so only the last output's window can
+         * reach ts; inputs of different widths must not overlap it. */
+        if (b->n_made > 0 && w.lo <= b->win.hi) w.lo = b->win.hi + 1;
+        b->win = w;
+    }
     while (*sv < n_surv && surv[*sv]->max < ts) (*sv)++;
     b->ceiling = b->win.hi;
     if (*sv < n_surv && surv[*sv]->min - 1 < b->ceiling) b->ceiling = surv[*sv]->min - 1;
@@ -95,7 +123,7 @@ static bool promote_whole(const tl_compact_in_t *in, tl_segment_t *const *surv, 
     const tl_segment_t *s = in->l0[0];
     if (tl_segment_n(s) > in->target_recs) return false;
     if (tl_tombs_max_seq_in(in->tombs, s->min, s->max) > s->wm) return false;
-    tl_window_t w = tl_window_of(s->min, in->window_size, in->window_origin);
+    tl_window_t w = window_for(in, s->min, width_of_src(in, 0));
     if (s->max > w.hi) return false;
     for (size_t i = 0; i < n_surv; i++) {
         if (surv[i]->min <= s->max && surv[i]->max >= s->min) return false;
@@ -105,7 +133,7 @@ static bool promote_whole(const tl_compact_in_t *in, tl_segment_t *const *surv, 
 
 static tl_status_t promote(builder_t *b, const tl_segment_t *s) {
     const tl_compact_in_t *in = b->in;
-    tl_window_t w = tl_window_of(s->min, in->window_size, in->window_origin);
+    tl_window_t w = window_for(in, s->min, width_of_src(in, 0));
     tl_segment_t *seg;
     /* No tombstone newer than its watermark meets it, so it is as if every
      * tombstone up to in->wm had been folded: stamp that, so they can go. */
@@ -227,7 +255,7 @@ tl_status_t tl_compact_run(const tl_compact_in_t *in, tl_compact_out_t *out) {
             if (st != TL_OK) goto fail;
         }
         if (b.cur == NULL) {
-            st = start_segment(&b, ts, surv, n_surv, &sv);
+            st = start_segment(&b, ts, width_of_src(in, src), surv, n_surv, &sv);
             if (st != TL_OK) goto fail;
         }
         st = push_record(&b, ts, h);

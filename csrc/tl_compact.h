@@ -21,7 +21,7 @@ typedef struct tl_compact_in {
     const tl_tombs_t *tombs; /* tombstones to fold */
     tl_seq_t wm;             /* watermark of the outputs: every tombstone <= wm is folded */
     bool fold_debt;          /* also rewrite L1 segments that tombstones hide records of */
-    tl_ts_t window_size, window_origin;
+    tl_ts_t window_size, window_origin; /* grid of new windows (width may vary per run) */
     size_t page_recs;        /* records per page of the outputs */
     size_t target_recs;      /* records per output segment (cut at a timestamp change) */
 } tl_compact_in_t;

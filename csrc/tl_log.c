@@ -94,6 +94,11 @@ tl_status_t tl_config_check(const tl_config_t *cfg, const char **why) {
         *why = "delete_debt_threshold: must be within [0, 1]";
         return TL_ERR(TL_EINVAL);
     }
+    const char *bad = tl_adaptive_config_why(&cfg->adaptive);
+    if (bad != NULL) {
+        *why = bad;
+        return TL_ERR(TL_EINVAL);
+    }
     bool some = cfg->alloc.malloc_fn || cfg->alloc.free_fn || cfg->alloc.realloc_fn;
     if (some && (cfg->alloc.malloc_fn == NULL || cfg->alloc.free_fn == NULL)) {
         *why = "alloc: malloc_fn and free_fn must both be set (or all hooks NULL)";
@@ -122,6 +127,7 @@ static void resolve_defaults(tl_log_t *log) {
      * per record it reclaims (amortised O(1) per delete). 1.0 leaves only
      * the free whole-source drops. */
     if (c->delete_debt_threshold == 0.0) c->delete_debt_threshold = 0.5;
+    tl_adaptive_init(&log->adapt, c->window_size);
     log->page_recs = c->target_page_bytes / SEG_RECORD_BYTES;
     log->target_recs = c->compaction_target_bytes / SEG_RECORD_BYTES;
     size_t mt_records = c->memtable_max_bytes / MT_RECORD_BYTES;
@@ -979,6 +985,11 @@ tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out) {
     out->covered_drops = load(&log->covered_drops);
     tl_mutex_lock(&log->lock);
     out->snapshots = log->n_snaps;
+    out->window_width = log->adapt.width;
+    out->adaptive_density = log->adapt.density;
+    out->adaptive_samples = log->adapt.samples;
+    out->adaptive_resizes = log->adapt.resizes;
+    out->adaptive_failures = log->adapt.failures;
     tl_mutex_unlock(&log->lock);
     return st;
 }

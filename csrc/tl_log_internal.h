@@ -33,6 +33,7 @@
 #ifndef TL_LOG_INTERNAL_H
 #define TL_LOG_INTERNAL_H
 
+#include "tl_adaptive.h"
 #include "tl_manifest.h"
 #include "tl_memtable.h"
 #include "tl_retire.h"
@@ -75,6 +76,8 @@ struct tl_log {
 
     atomic_uint_fast64_t seals, flushes, compactions, busy_events, dropped;
     atomic_uint_fast64_t covered_drops; /* sources dropped whole (tl_maint.c) */
+    tl_adaptive_t adapt; /* window width state: changed with maint_mu and lock
+                          * held, so either one suffices to read it */
 };
 
 /* Publishes cur-with-edit as the new manifest (derived under the lock from

@@ -50,10 +50,21 @@ static tl_status_t flush_memruns(tl_log_t *log) {
         st = TL_ERR(TL_ENOMEM);
         goto out;
     }
+    /* Each flushed run is one density sample for adaptive windows. The
+     * width after them is stamped on the new segments, so compaction sizes
+     * their windows by the density they were written at, however late it
+     * runs. The state is committed only if the flush is published. */
+    tl_adaptive_t next = log->adapt; /* maint_mu held: nobody else writes it */
+    for (size_t i = 0; i < n; i++) {
+        const tl_memrun_t *mr = man->mr[i];
+        tl_adaptive_observe(&next, &log->cfg.adaptive, mr->recs->n, mr->min, mr->max);
+    }
+    tl_adaptive_update(&next, &log->cfg.adaptive);
     size_t made = 0;
     for (; made < n; made++) {
         st = tl_flush_memrun(m, man->mr[made], log->page_recs, &segs[made]);
         if (st != TL_OK) break;
+        segs[made]->width = next.width;
     }
     if (st == TL_OK) {
         tl_manifest_edit_t e = {.drop_mr = man->mr, .n_drop_mr = n, .add_l0 = segs, .n_add_l0 = n};
@@ -61,7 +72,12 @@ static tl_status_t flush_memruns(tl_log_t *log) {
     }
     for (size_t i = 0; i < made; i++) tl_segment_release(m, segs[i]);
     tl_mem_free(m, segs, bytes);
-    if (st == TL_OK) tl_log__count(&log->flushes, n);
+    if (st == TL_OK) {
+        tl_log__count(&log->flushes, n);
+        tl_mutex_lock(&log->lock);
+        log->adapt = next;
+        tl_mutex_unlock(&log->lock);
+    }
 out:
     tl_manifest_release(m, man);
     return st;
@@ -372,7 +388,7 @@ static tl_status_t compact(tl_log_t *log, size_t n_l0, bool fold_debt) {
         .tombs = tombs,
         .wm = seq,
         .fold_debt = fold_debt,
-        .window_size = log->cfg.window_size,
+        .window_size = log->adapt.width, /* cfg.window_size unless adaptive */
         .window_origin = log->cfg.window_origin,
         .page_recs = log->page_recs,
         .target_recs = log->target_recs,
@@ -390,6 +406,12 @@ static tl_status_t compact(tl_log_t *log, size_t n_l0, bool fold_debt) {
     if (st == TL_OK) tl_log__count(&log->compactions, 1);
     tl_compact_out_free(m, &res);
 out:
+    if (n_l0 > 0 || st != TL_OK) {
+        tl_mutex_lock(&log->lock);
+        tl_adaptive_feedback(&log->adapt, st == TL_OK);
+        tl_adaptive_update(&log->adapt, &log->cfg.adaptive); /* backoff applies next run */
+        tl_mutex_unlock(&log->lock);
+    }
     tl_tombs_release(m, tombs);
     tl_manifest_release(m, man);
     if (st == TL_OK) forget_tombstones(log);

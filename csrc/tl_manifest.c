@@ -137,6 +137,15 @@ bool tl_manifest_validate(const tl_manifest_t *man, const char **why) {
             *why = "manifest: L1 segments overlap or are unsorted";
             return false;
         }
+        /* Neighbours share a window or their windows are disjoint (widths
+         * may differ under adaptive sizing; overlap never). */
+        if (i > 0) {
+            tl_window_t p = man->l1[i - 1]->window, w = s->window;
+            if (!(p.lo == w.lo && p.hi == w.hi) && p.hi >= w.lo) {
+                *why = "manifest: L1 windows overlap";
+                return false;
+            }
+        }
     }
     return true;
 }

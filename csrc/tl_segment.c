@@ -23,6 +23,7 @@ tl_status_t tl_segment_create(tl_mem_t *m, int level, tl_recs_t *recs, size_t pa
     s->min = recs->ts[0];
     s->max = recs->ts[recs->n - 1];
     s->window = window;
+    s->width = 0;
     *out = s;
     return TL_OK;
 }

@@ -23,6 +23,8 @@ typedef struct tl_segment {
     tl_seq_t wm;
     tl_ts_t min, max;
     tl_window_t window; /* L1 only: the window holding every record */
+    tl_ts_t width;      /* L0 only: width of new L1 windows for its records, fixed
+                         * at its flush (0 = the compaction's); set before publish */
 } tl_segment_t;
 
 /* Retains recs (the caller keeps its own reference). page_recs > 0. */

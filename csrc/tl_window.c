@@ -32,3 +32,30 @@ tl_window_t tl_window_of(tl_ts_t ts, tl_ts_t size, tl_ts_t origin) {
     tl_window_t w = {from_u(start), from_u(end)};
     return w;
 }
+
+tl_window_t tl_window_place(tl_ts_t ts, tl_ts_t size, tl_ts_t origin, const void *pub, size_t n,
+                            tl_window_get_fn get) {
+    /* First published window whose hi >= ts (windows sorted by hi). */
+    size_t a = 0, b = n;
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        if (get(pub, mid).hi < ts) {
+            a = mid + 1;
+        } else {
+            b = mid;
+        }
+    }
+    if (a < n && get(pub, a).lo <= ts) return get(pub, a);
+    tl_window_t w = tl_window_of(ts, size, origin);
+    /* The gap is (prev.hi, next.lo), which holds ts, so the +1/-1 cannot
+     * overflow: prev.hi < ts <= TL_TS_MAX and next.lo > ts >= TL_TS_MIN. */
+    if (a > 0) {
+        tl_ts_t prev_hi = get(pub, a - 1).hi;
+        if (w.lo <= prev_hi) w.lo = prev_hi + 1;
+    }
+    if (a < n) {
+        tl_ts_t next_lo = get(pub, a).lo;
+        if (w.hi >= next_lo) w.hi = next_lo - 1;
+    }
+    return w;
+}

@@ -20,7 +20,10 @@ SECTIONS = {
 
 def test_shape(log):
     st = log.stats()
-    assert set(st) == {"records", "storage", "memtable", "memory", "operational", "config"}
+    assert set(st) == {"records", "storage", "memtable", "memory", "operational", "adaptive",
+                       "config"}
+    assert set(st["adaptive"]) == {"enabled", "target_records", "window_size", "density",
+                                   "flushes_seen", "resizes", "failures"}
     for section, keys in SECTIONS.items():
         assert set(st[section]) == keys, section
     for section in SECTIONS:

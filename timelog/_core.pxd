@@ -67,6 +67,19 @@ cdef extern from "timelog.h" nogil:
         TL_MAINT_DISABLED
         TL_MAINT_BACKGROUND
 
+    # Adaptive L1 window width; target_records == 0 keeps window_size.
+    ctypedef struct tl_adaptive_config_t:
+        uint64_t target_records
+        tl_ts_t min_window
+        tl_ts_t max_window
+        double hysteresis_pct
+        tl_ts_t window_quantum
+        double alpha
+        uint32_t warmup_flushes
+        uint32_t stale_flushes
+        uint32_t failure_backoff_threshold
+        double failure_backoff_pct
+
     # Zero in a numeric field means "engine default".
     ctypedef struct tl_config_t:
         size_t size
@@ -89,6 +102,7 @@ cdef extern from "timelog.h" nogil:
         tl_allocator_t alloc
         tl_on_drop_fn on_drop
         void *on_drop_ctx
+        tl_adaptive_config_t adaptive
 
     void tl_config_init(tl_config_t *cfg)
 
@@ -171,6 +185,11 @@ cdef extern from "timelog.h" nogil:
         uint64_t dropped_handles
         uint64_t snapshots
         uint64_t covered_drops
+        tl_ts_t window_width
+        double adaptive_density
+        uint64_t adaptive_samples
+        uint64_t adaptive_resizes
+        uint64_t adaptive_failures
 
     tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out)
     tl_status_t tl_validate(tl_log_t *log, const char **why)

@@ -33,6 +33,27 @@ class CompactionConfig(TypedDict, total=False):
     max_inputs: int
     max_windows: int
 
+class AdaptiveConfig(TypedDict, total=False):
+    target_records: int
+    min_window: int
+    max_window: int
+    hysteresis_pct: float
+    window_quantum: int
+    alpha: float
+    warmup_flushes: int
+    stale_flushes: int
+    failure_backoff_threshold: int
+    failure_backoff_pct: float
+
+class _AdaptiveStats(TypedDict):
+    enabled: bool
+    target_records: int
+    window_size: int
+    density: float | None
+    flushes_seen: int
+    resizes: int
+    failures: int
+
 class _StorageStats(TypedDict):
     records_estimate: int
     physical_records: int
@@ -86,6 +107,7 @@ class _ConfigEcho(TypedDict):
     window_origin: int
     delete_debt_threshold: float
     compaction: CompactionConfig | None
+    adaptive: AdaptiveConfig | None
 
 class TimelogStats(TypedDict):
     records: int
@@ -93,6 +115,7 @@ class TimelogStats(TypedDict):
     memtable: _MemtableStats
     memory: _MemoryStats
     operational: _OperationalStats
+    adaptive: _AdaptiveStats
     config: _ConfigEcho
 
 class TimelogSettings(TypedDict, total=False):
@@ -115,6 +138,7 @@ class TimelogSettings(TypedDict, total=False):
     window_origin: int
     delete_debt_threshold: float
     compaction: CompactionConfig | None
+    adaptive: AdaptiveConfig | None
 
 class Timelog:
     def __init__(
@@ -137,6 +161,7 @@ class Timelog:
         window_origin: int = 0,
         delete_debt_threshold: float = 0.0,
         compaction: CompactionConfig | None = None,
+        adaptive: AdaptiveConfig | None = None,
         _fail_alloc: int | tuple[int, int] | None = None,  # internal: fault injection
     ) -> None: ...
     @classmethod

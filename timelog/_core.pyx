@@ -236,6 +236,26 @@ _MAINT = {"background": TL_MAINT_BACKGROUND, "disabled": TL_MAINT_DISABLED}
 _BUSY = {"raise": _BUSY_RAISE, "silent": _BUSY_SILENT, "flush": _BUSY_FLUSH}
 _BUSY_NAMES = {v: k for k, v in _BUSY.items()}
 _COMPACTION_KEYS = ("target_bytes", "max_inputs", "max_windows")
+# adaptive={...}: key -> (kind, lo, hi, default). A missing key takes the
+# default; settings echo the complete dict. Floats must be finite.
+_ADAPTIVE_SPEC = {
+    "target_records": ("int", 0, 2**64 - 1, 0),
+    "min_window": ("int", 0, 2**63 - 1, 0),
+    "max_window": ("int", 0, 2**63 - 1, 0),
+    "hysteresis_pct": ("float", 0.0, 100.0, 10.0),
+    "window_quantum": ("int", 0, 2**63 - 1, 0),
+    "alpha": ("float", 0.0, 1.0, 0.2),
+    "warmup_flushes": ("int", 0, 2**32 - 1, 2),
+    "stale_flushes": ("int", 0, 2**32 - 1, 0),
+    "failure_backoff_threshold": ("int", 0, 2**32 - 1, 0),
+    "failure_backoff_pct": ("float", 0.0, 100.0, 50.0),
+}
+_ADAPTIVE_KEYS = tuple(_ADAPTIVE_SPEC)
+# The deprecated flat spellings: adaptive_<key>=v is adaptive={<key>: v},
+# compaction_<key>=v is compaction={<key>: v}.
+_FLAT_KNOBS = dict(
+    [("adaptive_" + k, ("adaptive", k)) for k in _ADAPTIVE_KEYS]
+    + [("compaction_" + k, ("compaction", k)) for k in _COMPACTION_KEYS])
 
 _BUSY_MSG = ("timelog is busy (write backpressure): the write WAS stored, do not "
              "retry it; call flush() or maint_step(), or construct the log with "
@@ -571,6 +591,7 @@ _DEFAULTS = {
     "window_origin": 0,
     "delete_debt_threshold": 0.0,
     "compaction": None,
+    "adaptive": None,
 }
 
 _SIZE_MAX = 2**63 - 1
@@ -604,6 +625,87 @@ def _choice_knob(name, value, choices):
         raise ValueError("%s must be one of %s; got %r"
                          % (name, ", ".join(map(repr, choices)), value))
     return value
+
+
+def _float_knob(name, value, lo, hi, lo_open=False, hi_open=False):
+    if isinstance(value, (bool, _np.bool_)) or not isinstance(value, _numbers.Real):
+        raise TypeError("%s must be a real number, got %s (%r)"
+                        % (name, type(value).__name__, value))
+    value = float(value)
+    if not _math.isfinite(value):
+        raise ValueError("%s must be a finite number, got %r" % (name, value))
+    if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
+        raise ValueError("%s must be in %s%r, %r%s, got %r"
+                         % (name, "(" if lo_open else "[", lo, hi,
+                            ")" if hi_open else "]", value))
+    return value
+
+
+def _check_dict_keys(name, value, keys):
+    """A knob given as a dict: str keys among `keys` (TypeError/ValueError)."""
+    if not isinstance(value, dict):
+        raise TypeError("%s must be a dict with keys %s, got %s"
+                        % (name, ", ".join(map(repr, keys)), type(value).__name__))
+    for key in value:
+        if not isinstance(key, str):
+            raise TypeError("%s: keys must be str (one of %s), got %s (%r)"
+                            % (name, ", ".join(map(repr, keys)), type(key).__name__, key))
+        if key not in keys:
+            raise ValueError("%s: unknown key %r (expected %s)"
+                             % (name, key, ", ".join(map(repr, keys))))
+
+
+def _adaptive_knob(value):
+    if value is None:
+        return None
+    _check_dict_keys("adaptive", value, _ADAPTIVE_KEYS)
+    out = {}
+    for key, (kind, lo, hi, default) in _ADAPTIVE_SPEC.items():
+        v = value.get(key, default)
+        label = "adaptive[%r]" % (key,)
+        if kind == "int":
+            out[key] = _int_knob(label, v, lo, hi)
+        elif key == "alpha":
+            out[key] = _float_knob(label, v, lo, hi, lo_open=True)
+        elif key == "failure_backoff_pct":
+            out[key] = _float_knob(label, v, lo, hi, hi_open=True)
+        else:
+            out[key] = _float_knob(label, v, lo, hi)
+    if out["min_window"] and out["max_window"] and out["min_window"] > out["max_window"]:
+        raise ValueError("adaptive: min_window (%d) must not exceed max_window (%d)"
+                         % (out["min_window"], out["max_window"]))
+    return out
+
+
+def _fold_flat(dict kw, dict base=None):
+    """Rewrites the deprecated flat spellings in kw into the dict knobs.
+
+    adaptive_alpha=0.3 becomes adaptive={"alpha": 0.3} (merged with an
+    adaptive dict given in the same call, else with base's, as reopen keeps
+    settings not given); each one warns. Giving one knob both ways is a
+    TypeError, like a keyword given twice.
+    """
+    flat = [name for name in kw if name in _FLAT_KNOBS]
+    for name in flat:
+        group, key = _FLAT_KNOBS[name]
+        # stacklevel 1: compiled frames are invisible, so the innermost
+        # Python frame is the caller's (the warning names their line).
+        _warnings.warn("%s=... is deprecated; pass %s={%r: ...} instead"
+                       % (name, group, key), DeprecationWarning, stacklevel=1)
+        given = kw.get(group)
+        if group in kw and isinstance(given, dict) and key in given:
+            raise TypeError("%s given twice: as %s=%r and as %s[%r]=%r; pass only %s={%r: ...}"
+                            % (key, name, kw[name], group, key, given[key], group, key))
+        if group in kw:
+            nested = given
+        else:
+            nested = base.get(group) if base is not None else None
+        if nested is not None and not isinstance(nested, dict):
+            continue  # _normalize names the bad dict knob
+        merged = dict(nested) if nested is not None else {}
+        merged[key] = kw.pop(name)
+        kw[group] = merged
+    return kw
 
 
 def _normalize(dict kw):
@@ -649,17 +751,12 @@ def _normalize(dict kw):
                                  % (value,))
         elif name == "compaction":
             if value is not None:
-                if not isinstance(value, dict):
-                    raise TypeError("compaction must be a dict with keys %s, got %s"
-                                    % (", ".join(map(repr, _COMPACTION_KEYS)),
-                                       type(value).__name__))
-                for key in value:
-                    if key not in _COMPACTION_KEYS:
-                        raise ValueError("compaction: unknown key %r (expected %s)"
-                                         % (key, ", ".join(map(repr, _COMPACTION_KEYS))))
+                _check_dict_keys("compaction", value, _COMPACTION_KEYS)
                 value = {key: _int_knob("compaction[%r]" % (key,), value.get(key, 0),
                                         0, _SIZE_MAX)
                          for key in _COMPACTION_KEYS}
+        elif name == "adaptive":
+            value = _adaptive_knob(value)
         else:
             value = _int_knob(name, value, 0, _SIZE_MAX)
         out[name] = value
@@ -978,12 +1075,15 @@ cdef class Timelog:
                  ooo_budget_bytes=0, sealed_wait_ms=0, drain_batch_limit=0,
                  maintenance_wakeup_ms=0, max_delta_segments=0, window_size=0,
                  window_origin=0, delete_debt_threshold=0.0, compaction=None,
-                 _fail_alloc=None):
+                 adaptive=None, _fail_alloc=None, **deprecated):
         if self._log is not NULL:
             raise TimelogError("Timelog.__init__ called on an open log; "
                                "close() it and use reopen(...) instead")
-        settings = _normalize(dict(
-            time_unit=time_unit, maintenance=maintenance, busy_policy=busy_policy,
+        for name in deprecated:
+            if name not in _FLAT_KNOBS:
+                raise TypeError("Timelog() got an unexpected keyword argument %r" % (name,))
+        settings = _normalize(_fold_flat(dict(
+            deprecated, time_unit=time_unit, maintenance=maintenance, busy_policy=busy_policy,
             min_ts=min_ts, mostly_ordered_default=mostly_ordered_default,
             memtable_max_bytes=memtable_max_bytes, target_page_bytes=target_page_bytes,
             sealed_max_runs=sealed_max_runs, ooo_budget_bytes=ooo_budget_bytes,
@@ -991,7 +1091,7 @@ cdef class Timelog:
             maintenance_wakeup_ms=maintenance_wakeup_ms,
             max_delta_segments=max_delta_segments, window_size=window_size,
             window_origin=window_origin, delete_debt_threshold=delete_debt_threshold,
-            compaction=compaction))
+            compaction=compaction, adaptive=adaptive)))
         self._open(settings, _fault_spec(_fail_alloc))
 
     cdef int _open(self, dict settings, object fail_alloc) except -1:
@@ -1019,6 +1119,18 @@ cdef class Timelog:
             cfg.compaction_target_bytes = comp["target_bytes"]
             cfg.compaction_max_inputs = comp["max_inputs"]
             cfg.compaction_max_windows = comp["max_windows"]
+        ada = settings["adaptive"]
+        if ada is not None:
+            cfg.adaptive.target_records = ada["target_records"]
+            cfg.adaptive.min_window = ada["min_window"]
+            cfg.adaptive.max_window = ada["max_window"]
+            cfg.adaptive.hysteresis_pct = ada["hysteresis_pct"]
+            cfg.adaptive.window_quantum = ada["window_quantum"]
+            cfg.adaptive.alpha = ada["alpha"]
+            cfg.adaptive.warmup_flushes = ada["warmup_flushes"]
+            cfg.adaptive.stale_flushes = ada["stale_flushes"]
+            cfg.adaptive.failure_backoff_threshold = ada["failure_backoff_threshold"]
+            cfg.adaptive.failure_backoff_pct = ada["failure_backoff_pct"]
         # _on_drop needs the GIL, which every caller of the draining calls holds
         # (see the module docstring); the engine type says nogil only because
         # its header cannot know that.
@@ -1157,9 +1269,10 @@ cdef class Timelog:
         if self._log is not NULL:
             raise TimelogError("reopen()/configure() need a closed log; call close() first")
         for name in overrides:
-            if name not in _DEFAULTS:
+            if name not in _DEFAULTS and name not in _FLAT_KNOBS:
                 raise TypeError("reopen() got an unexpected keyword argument %r" % (name,))
         base = dict(self._settings) if self._settings is not None else dict(_DEFAULTS)
+        overrides = _fold_flat(dict(overrides), base)
         base.update(overrides)
         if (self._settings is not None and "min_ts" not in overrides
                 and self._settings["min_ts"] is not None
@@ -2490,6 +2603,9 @@ Stores one record. Amortized O(1).
         cfg = dict(self._settings)
         if cfg["compaction"] is not None:
             cfg["compaction"] = dict(cfg["compaction"])
+        if cfg["adaptive"] is not None:
+            cfg["adaptive"] = dict(cfg["adaptive"])
+        ada = cfg["adaptive"]
         return {
             "records": s.records,
             "storage": {
@@ -2527,6 +2643,15 @@ Stores one record. Amortized O(1).
                 "dropped_handles": s.dropped_handles,
                 "snapshots": s.snapshots,
                 "covered_drops_total": s.covered_drops,
+            },
+            "adaptive": {
+                "enabled": ada is not None and ada["target_records"] > 0,
+                "target_records": ada["target_records"] if ada is not None else 0,
+                "window_size": s.window_width,
+                "density": s.adaptive_density if s.adaptive_samples > 0 else None,
+                "flushes_seen": s.adaptive_samples,
+                "resizes": s.adaptive_resizes,
+                "failures": s.adaptive_failures,
             },
             "config": cfg,
         }
@@ -2837,8 +2962,9 @@ Stores one record. Amortized O(1).
             raise TypeError("cannot pickle a %s that was never opened"
                             % (type(self).__name__,))
         settings = dict(self._settings)
-        if settings["compaction"] is not None:
-            settings["compaction"] = dict(settings["compaction"])
+        for name in ("compaction", "adaptive"):
+            if settings[name] is not None:
+                settings[name] = dict(settings[name])
         attrs = getattr(self, "__dict__", None) or None
         if self._log is NULL:
             return (_rebuild_timelog, (type(self), settings),
