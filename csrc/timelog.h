@@ -6,7 +6,7 @@
  * sorted memruns, flushed into L0 segments and compacted into non-overlapping,
  * time-windowed L1 segments. Reads work on snapshots.
  *
- * Conventions (see STYLE.md):
+ * Conventions:
  * - Every fallible call returns tl_status_t and writes its result through a
  *   trailing out pointer, which is set to NULL/0 on failure.
  * - Destructors return void and accept NULL.

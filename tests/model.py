@@ -1,10 +1,11 @@
-"""A tiny pure-Python reference model of a Timelog (STYLE.md section 8).
+"""A tiny pure-Python reference model of a Timelog.
 
 Records are ``(ts, seq, obj)``; every write and every delete takes the next
 sequence number; a tombstone ``[lo, hi]`` (inclusive, so the int64 maximum is
 representable) with sequence ``s`` hides a record when it covers the record's
 timestamp and ``s`` is greater than the record's sequence. That is the whole
-visibility rule of SPEC.md section 3, with none of the engine's layers.
+visibility rule (deletes are ordered against writes, docs/api.md), with none
+of the engine's layers.
 
 It is deliberately slow and obvious: O(records x tombstones) per read.
 """

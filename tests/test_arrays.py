@@ -20,7 +20,7 @@ class NpModel:
     """Visible timestamps of a sequence of batch writes and range deletes.
 
     One batch is one sequence number; a tombstone [lo, hi] (inclusive)
-    hides the records of earlier batches inside it (SPEC.md section 1).
+    hides the records of earlier batches inside it.
     """
 
     def __init__(self):

@@ -1,4 +1,4 @@
-"""timelog/_core.pxd must mirror csrc/timelog.h (STYLE.md section 4).
+"""timelog/_core.pxd must mirror csrc/timelog.h.
 
 Fails when a public function of the header is missing from the .pxd, when a
 prototype drifts (different return or parameter types), or when a public

@@ -7,7 +7,7 @@
 # section comments, so a diff of the two reads like a checklist.
 # tests/test_pxd_sync.py fails when a public function of the header is missing
 # here. Opaque engine structs never declare fields: the binding must not know
-# their layout (STYLE.md sections 1 and 4).
+# their layout.
 
 from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint32_t, uint64_t
