@@ -1651,8 +1651,10 @@ Stores one record. Amortized O(1).
             self._require_open()
             self._append_one(_ts(ts, self._unit), obj_or_ts)
             return
-        # Closed before the timestamp's own errors (a pointer test).
-        self._require_open()
+        # Closed before the timestamp's own errors; inline, not through
+        # _require_open (a vtable call: ~1-2 ns on this path).
+        if self._log is NULL:
+            raise TimelogError(_CLOSED_MSG)
         # Two arguments: (ts, obj); a ts= keyword is ignored (timelog-lib's rule).
         self._append_one(_ts(obj_or_ts, self._unit), obj_or_none)
 
