@@ -58,10 +58,79 @@ def test_append_none_object(log):
     assert list(log) == [(5, None), (6, None)]
 
 
-def test_two_positionals_and_ts_keyword_is_an_error(log):
+def test_two_arguments_ignore_a_ts_keyword(log):
+    # timelog-lib's rule: with (ts, obj) given, ts= is ignored, not even
+    # validated.
+    log.append(5, "x", ts=9)
+    log.append(6, "y", ts="not a timestamp")
+    log.append(7, obj_or_none="z", ts=2**100)
+    assert list(log) == [(5, "x"), (6, "y"), (7, "z")]
+
+
+def test_signature_has_the_reference_parameter_names():
+    import inspect
+    sig = inspect.signature(Timelog.append)
+    params = sig.parameters
+    assert list(params) == ["self", "obj_or_ts", "obj_or_none", "ts"]
+    assert params["obj_or_ts"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert params["obj_or_ts"].default is inspect.Parameter.empty
+    assert params["obj_or_none"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert params["obj_or_none"].default is None
+    assert params["ts"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["ts"].default is None
+    sig.bind(Timelog, obj_or_ts="x")
+    sig.bind(Timelog, 1, obj_or_none="x", ts=3)
     with pytest.raises(TypeError):
-        log.append(1, "x", ts=2)
+        sig.bind(Timelog, obj_or_none="x")
+    bound = inspect.signature(Timelog(maintenance="disabled").append)
+    assert list(bound.parameters) == ["obj_or_ts", "obj_or_none", "ts"]
+
+
+def test_keyword_forms_match_the_positional_ones():
+    log = Timelog(maintenance="disabled", time_unit="ms")
+    before = time.time_ns() // 10**6
+    log.append(obj_or_ts="now")                      # append(obj)
+    after = time.time_ns() // 10**6
+    log.append(obj_or_ts="kw-ts", ts=7)             # append(obj, ts=7)
+    log.append(obj_or_ts=5, obj_or_none="both")     # append(5, obj)
+    log.append(6, obj_or_none="mixed", ts=10)       # ts= ignored
+    log.append(obj_or_ts="none-ts", ts=None)        # ts=None: now
+    assert log[7] == ["kw-ts"] and log[5] == ["both"] and log[6] == ["mixed"]
+    assert log[10] == []
+    stamped = {o: t for t, o in log}
+    assert before <= stamped["now"] <= after + 1000
+    assert stamped["none-ts"] >= stamped["now"]
+    log.close()
+
+
+def test_explicit_none_is_a_stored_object(log):
+    # Only an ABSENT second argument means "no object": None is stored.
+    log.append(3, None)
+    log.append(obj_or_ts=4, obj_or_none=None)
+    assert list(log) == [(3, None), (4, None)]
+
+
+def test_keyword_mistakes_store_nothing(log):
+    with pytest.raises(TypeError, match="multiple values"):
+        log.append(1, obj_or_ts=2)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        log.append(1, "x", obj=3)
+    with pytest.raises(TypeError):
+        log.append(obj_or_none="x")
+    with pytest.raises(TypeError):
+        log.append(obj_or_ts="x", ts="nonsense")
     assert len(log) == 0
+
+
+def test_reversed_is_refused_with_a_pointer_to_prev_ts(log):
+    log.append(1, "a")
+    log.append(2, "b")
+    with pytest.raises(TypeError, match=r"prev_ts") as info:
+        reversed(log)
+    assert "forward" in str(info.value)
+    # what it points to works
+    assert log.prev_ts(3) == 2 and log.prev_ts(2) == 1 and log.prev_ts(1) is None
+    assert list(log[0:3])[::-1] == [(2, "b"), (1, "a")]
 
 
 def test_identity_preserved(log):

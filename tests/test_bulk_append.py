@@ -92,11 +92,68 @@ def test_length_mismatch_stores_nothing(log):
     assert list(log) == [(0, "keep")]
 
 
-@pytest.mark.parametrize("objects", [iter(["a", "b"]), {"a": 1, "b": 2}, "ab",
-                                     np.array(["a", "b"], dtype=object), None])
-def test_objects_must_be_list_or_tuple(log, objects):
-    with pytest.raises(TypeError, match="list or tuple"):
+@pytest.mark.parametrize("objects", [
+    iter(["a", "b"]), (o for o in "ab"), {"a": 1, "b": 2}, {"a", "b"},
+    frozenset("ab"), {"a": 1, "b": 2}.values(), "ab", b"ab", None,
+], ids=lambda o: type(o).__name__)
+def test_objects_must_be_a_sized_sequence(log, objects):
+    with pytest.raises(TypeError, match="pass a list"):
         log.bulk_append(np.array([1, 2], dtype=np.int64), objects)
+    assert len(log) == 0
+
+
+class _Seq:
+    """A plain user sequence: __len__ + __getitem__, nothing else."""
+
+    def __init__(self, items):
+        self._items = list(items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __getitem__(self, i):
+        return self._items[i]
+
+
+def test_object_ndarray_stores_its_objects(log):
+    objs = [object(), [], {"k": 1}]
+    arr = np.empty(3, dtype=object)
+    arr[:] = objs
+    log.bulk_append(np.array([3, 1, 2], dtype=np.int64), arr)
+    assert [o for _, o in log] == [objs[1], objs[2], objs[0]]
+    assert all(a is b for a, b in zip([o for _, o in log], [objs[1], objs[2], objs[0]]))
+    # strided object arrays too
+    log.bulk_append(np.array([10, 11], dtype=np.int64), arr[::2])
+    assert log[10][0] is objs[0] and log[11][0] is objs[2]
+
+
+@pytest.mark.parametrize("make,expected", [
+    (lambda: range(100, 103), [100, 101, 102]),
+    (lambda: _Seq(["a", "b", "c"]), ["a", "b", "c"]),
+    (lambda: np.array([1.5, 2.5, 3.5]), [1.5, 2.5, 3.5]),
+    (lambda: np.array(["x", "y", "z"]), ["x", "y", "z"]),
+], ids=["range", "user-sequence", "float-array", "str-array"])
+def test_other_sequences_store_their_items(log, make, expected):
+    log.bulk_append(np.array([1, 2, 3], dtype=np.int64), make())
+    assert [o for _, o in log] == expected
+
+
+def test_pandas_series_is_read_by_position_not_label(log):
+    pd = pytest.importorskip("pandas")
+    objs = [object(), object(), object()]
+    # labels that are not 0..n-1: series[i] would be a label lookup
+    s = pd.Series(objs, index=[30, 10, 20], dtype=object)
+    log.bulk_append(np.array([1, 2, 3], dtype=np.int64), s)
+    got = [o for _, o in log]
+    assert all(a is b for a, b in zip(got, objs)) and len(got) == 3
+    nums = pd.Series([7, 8], index=["a", "b"])
+    log.bulk_append(np.array([4, 5], dtype=np.int64), nums)
+    assert log[4] == [7] and log[5] == [8]
+
+
+def test_sequence_length_mismatch_stores_nothing(log):
+    with pytest.raises(ValueError, match="length mismatch"):
+        log.bulk_append(np.array([1, 2], dtype=np.int64), range(3))
     assert len(log) == 0
 
 

@@ -60,6 +60,7 @@ import math as _math
 import numbers as _numbers
 import operator as _operator
 import warnings as _warnings
+import collections.abc as _abc
 
 import numpy as _np
 
@@ -1010,11 +1011,40 @@ cdef class _Gate:
 
 # ---------------------------------------------------------------- Timelog
 
+# bulk_append()'s objects when not a list or tuple: a list of them, made once
+# before anything is stored. An object array (a pandas object Series gives
+# its own through __array__, without a copy) is read through the array, as
+# tolist() keeps object identity there; other sequences by iteration (a
+# Series' [i] is by label, not position). Things with no stable order or no
+# length are refused rather than consumed.
+def _bulk_objects(objects):
+    if isinstance(objects, (str, bytes, bytearray, memoryview)):
+        raise TypeError("bulk_append(): objects must be a sequence of objects, not %s "
+                        "(that would store one character or byte each): pass a list"
+                        % (type(objects).__name__,))
+    kind = type(objects)
+    sized = hasattr(kind, "__len__") and hasattr(kind, "__getitem__")
+    if sized and isinstance(objects, _np.ndarray):
+        sized = objects.ndim > 0         # a 0-d array has __len__ but no length
+    if (not sized or hasattr(kind, "__next__")
+            or isinstance(objects, (set, frozenset, dict, _abc.Mapping, _abc.Set))):
+        raise TypeError("bulk_append(): objects must be a sequence with a length "
+                        "(list, tuple, object array, range, Series), got %s: pass "
+                        "a list, e.g. list(objects)" % (kind.__name__,))
+    dt = getattr(objects, "dtype", None)
+    if isinstance(dt, _np.dtype) and dt.kind == "O" and getattr(objects, "ndim", 0) == 1:
+        arr = _np.asarray(objects)
+        if arr.dtype.kind == "O" and arr.ndim == 1:
+            return arr.tolist()
+    return list(objects)
+
+
 # no_gc_clear: the cycle collector breaks a cycle through a log by closing it
 # (_Timelog_tp_clear below), which keeps its settings, so a finalizer that
 # still reaches the log finds a plain closed log. Its own fields (settings,
 # ints) never take part in a cycle.
 @cython.no_gc_clear
+
 cdef class Timelog:
     """An in-memory, time-indexed multimap: int64 timestamp -> Python objects.
 
@@ -1641,12 +1671,16 @@ cdef class Timelog:
 
     # The hottest call: a plain method descriptor (binding=False) is called
     # straight through vectorcall, without a bound-method object (~4 ns of
-    # ~35 per call). Its signature (a sentinel default cannot be spelled in
-    # one) is written by hand; the stubs carry the exact overloads.
+    # ~35 per call). Its signature is written by hand, with timelog-lib's
+    # parameter names (code passes them as keywords); it shows
+    # obj_or_none=None as the reference does, though an explicit None is a
+    # stored object and only an absent argument means "no object" (the
+    # sentinel cannot be spelled in a signature). Keywords cost nothing on
+    # the positional path: Cython parses them only when some are passed.
     @cython.binding(False)
     @cython.embedsignature(False)
-    def append(self, a, b=_MISSING, *, ts=_MISSING):
-        """append($self, /, *args, ts=None)
+    def append(self, obj_or_ts, obj_or_none=_MISSING, *, ts=_MISSING):
+        """append($self, /, obj_or_ts, obj_or_none=None, *, ts=None)
 --
 
 Stores one record. Amortized O(1).
@@ -1654,7 +1688,13 @@ Stores one record. Amortized O(1).
         - ``append(obj)``: timestamp = the wall clock in ``time_unit`` (read in C;
           ``ts=None`` means the same);
         - ``append(obj, ts=t)``;
-        - ``append(t, obj)``: two positionals are ``(ts, obj)``.
+        - ``append(t, obj)``: two arguments are ``(ts, obj)``; a ``ts=``
+          keyword given with them is ignored, not even validated (as in
+          timelog-lib: ``append(5, "x", ts=9)`` stores at 5).
+
+        The parameters are named ``obj_or_ts`` and ``obj_or_none`` (as in
+        timelog-lib), and may be passed as keywords:
+        ``append(obj_or_ts=5, obj_or_none="x")`` is ``append(5, "x")``.
 
         The object itself is stored (identity preserved). ``t`` is an int in
         ``time_unit``, or a datetime / numpy.datetime64 / pandas.Timestamp
@@ -1679,7 +1719,7 @@ Stores one record. Amortized O(1).
         cdef PyObject *p
         cdef tl_log_t *log
         cdef bint queued
-        if b is _MISSING:
+        if obj_or_none is _MISSING:
             if ts is _MISSING or ts is None:
                 self._unpin_reads()
                 if self._cfg.sealed_wait_ms > 0:
@@ -1689,7 +1729,7 @@ Stores one record. Amortized O(1).
                     try:
                         if self._has_min_ts:
                             self._guard(_wall_clock(self._unit))
-                        p = <PyObject *> a
+                        p = <PyObject *> obj_or_ts
                         _incref(p)
                         with nogil:
                             st = tl_append_now(log, <tl_handle_t> <size_t> p, &now)
@@ -1707,7 +1747,7 @@ Stores one record. Amortized O(1).
                         raise TimelogError(_CLOSED_MSG)
                     if self._has_min_ts:
                         self._guard(_wall_clock(self._unit))
-                    p = <PyObject *> a
+                    p = <PyObject *> obj_or_ts
                     _incref(p)
                     st = tl_append_now(self._log, <tl_handle_t> <size_t> p, &now)
                 finally:
@@ -1721,15 +1761,19 @@ Stores one record. Amortized O(1).
                     return
                 self._after_write(st)
                 return
-            self._append_one(_ts(ts, self._unit), a)
+            self._require_open()
+            self._append_one(_ts(ts, self._unit), obj_or_ts)
             return
-        if ts is not _MISSING and ts is not None:
-            raise TypeError("append() takes (obj), (obj, ts=...) or (ts, obj); "
-                            "got two positionals and ts=")
-        self._append_one(_ts(a, self._unit), b)
+        # Closed before the timestamp's own errors; inline, not through
+        # _require_open (a vtable call: ~1-2 ns on this path).
+        if self._log is NULL:
+            raise TimelogError(_CLOSED_MSG)
+        # Two arguments: (ts, obj); a ts= keyword is ignored (timelog-lib's rule).
+        self._append_one(_ts(obj_or_ts, self._unit), obj_or_none)
 
     def __setitem__(self, key, value):
         """``log[ts] = obj`` appends a record (it never replaces: multimap)."""
+        self._require_open()
         if type(key) is slice:
             raise TypeError("slice assignment is not supported; use extend()")
         self._append_one(_ts(key, self._unit), value)
@@ -1920,9 +1964,14 @@ Stores one record. Amortized O(1).
           ValueError for NaT;
         - float, bool, object, timedelta64, strings: TypeError.
 
-        ``objects`` is a list or tuple of the same length (ValueError
-        otherwise). The objects themselves are stored: the only per-record
-        Python work is one reference count each. The engine call runs with the
+        ``objects`` is a sequence with a length, as long as ``timestamps``
+        (ValueError otherwise): a list or tuple (read in place), an object
+        ndarray or object-dtype pandas Series (their objects, read through
+        the array), or any other sequence such as a ``range``, a numeric
+        array or Series (the items its iteration yields). Generators,
+        iterators, sets, mappings and str/bytes raise TypeError: pass a list.
+        The objects themselves are stored: the only per-record Python work
+        is one reference count each. The engine call runs with the
         GIL released; already sorted input takes the in-order path and
         unsorted input is sorted in C. All records are stored or none (an
         error, including a timestamp below ``min_ts``, stores nothing;
@@ -1963,13 +2012,9 @@ Stores one record. Amortized O(1).
         if mostly_ordered is not None and not isinstance(mostly_ordered, bool):
             raise TypeError("mostly_ordered must be None or a bool, got %s"
                             % (type(mostly_ordered).__name__,))
-        if isinstance(objects, list):
-            is_list = True
-        elif isinstance(objects, tuple):
-            is_list = False
-        else:
-            raise TypeError("bulk_append(): objects must be a list or tuple, got %s"
-                            % (type(objects).__name__,))
+        if not isinstance(objects, (list, tuple)):
+            objects = _bulk_objects(objects)
+        is_list = isinstance(objects, list)
         mv = _as_int64_timestamps(timestamps, self._unit)
         n = mv.shape[0]
         # The true size (a list subclass's __len__ may say anything), read
@@ -2083,6 +2128,7 @@ Stores one record. Amortized O(1).
         """
         cdef int64_t a = 0, b = 0
         cdef int kind
+        self._require_open()
         if t2 is _MISSING:
             self._delete(_K_POINT, _ts(t1, self._unit), 0)
             return
@@ -2099,16 +2145,19 @@ Stores one record. Amortized O(1).
         [(5, 'new')]
         >>> log.close()
         """
+        self._require_open()
         self._delete(_K_UNTIL, 0, _ts(ts, self._unit))
 
     def delete_range(self, t1, t2):
         """Deletes ``[t1, t2)``; the reference design's name for ``delete(t1, t2)``.
 
         ``None`` is an open bound, as in :meth:`delete`."""
+        self._require_open()
         self.delete(t1, t2)
 
     def delete_before(self, ts):
         """Deletes every record ``< ts``; the reference design's name for ``cutoff(ts)``."""
+        self._require_open()
         self._delete(_K_UNTIL, 0, _ts(ts, self._unit))
 
     def __delitem__(self, key):
@@ -2119,6 +2168,7 @@ Stores one record. Amortized O(1).
         """
         cdef int64_t a = 0, b = 0
         cdef int kind
+        self._require_open()
         if type(key) is slice:
             _check_step(key)
             kind = _range_kind((<slice> key).start, (<slice> key).stop, self._unit, &a, &b)
@@ -2139,6 +2189,7 @@ Stores one record. Amortized O(1).
         """
         cdef int64_t a = 0, b = 0
         cdef int kind
+        self._require_open()
         if type(key) is slice:
             _check_step(key)
             kind = _range_kind((<slice> key).start, (<slice> key).stop, self._unit, &a, &b)
@@ -2154,6 +2205,7 @@ Stores one record. Amortized O(1).
         (['x'], [])
         >>> log.close()
         """
+        self._require_open()
         return self._at(_ts(ts, self._unit))
 
     cdef list _at(self, int64_t t):
@@ -2193,15 +2245,19 @@ Stores one record. Amortized O(1).
         O(log n + k).
         """
         cdef int64_t a = 0, b = 0
-        cdef int kind = _range_kind(t1, t2, self._unit, &a, &b)
+        cdef int kind
+        self._require_open()
+        kind = _range_kind(t1, t2, self._unit, &a, &b)
         return self._iter(kind, a, b)
 
     def since(self, t1):
         """Iterator over ``[t1, 2**63-1]`` (inclusive of the int64 maximum)."""
+        self._require_open()
         return self._iter(_K_SINCE, _ts(t1, self._unit), 0)
 
     def until(self, t2):
         """Iterator over ``[-2**63, t2)``."""
+        self._require_open()
         return self._iter(_K_UNTIL, 0, _ts(t2, self._unit))
 
     def all(self):
@@ -2210,24 +2266,35 @@ Stores one record. Amortized O(1).
 
     def point(self, ts):
         """Iterator over the records at exactly ``ts``."""
+        self._require_open()
         return self._iter(_K_POINT, _ts(ts, self._unit), 0)
 
     def equal(self, ts):
         """Alias of :meth:`point`."""
+        self._require_open()
         return self._iter(_K_POINT, _ts(ts, self._unit), 0)
 
     def __iter__(self):
         return self._iter(_K_ALL, 0, 0)
 
+    # __len__ + __getitem__ would make reversed() treat the log as a
+    # sequence and index it 0..len-1 (point lookups: a list of empty lists).
+    def __reversed__(self):
+        """Not supported: the read path runs forward only (TypeError)."""
+        raise TypeError("reversed(log) is not supported: reads run forward only; "
+                        "walk backwards with log.prev_ts(ts), or reverse a "
+                        "bounded window: list(log[t1:t2])[::-1]")
+
     def __contains__(self, ts):
         """``ts in log``: whether any visible record has timestamp ``ts``."""
-        cdef int64_t t = _ts(ts, self._unit)
+        cdef int64_t t
         cdef tl_snapshot_t *snap = NULL
         cdef tl_iter_t *it = NULL
         cdef tl_status_t st
         cdef tl_ts_t rts
         cdef tl_handle_t rh
         self._require_open()
+        t = _ts(ts, self._unit)
         snap = self._read_pin()
         try:
             _check(tl_iter_point(snap, t, &it))
@@ -2271,8 +2338,9 @@ Stores one record. Amortized O(1).
         cdef tl_snapshot_t *snap = NULL
         cdef tl_status_t st
         cdef int64_t a = 0, b = 0
-        cdef int kind = _range_kind(t1, t2, self._unit, &a, &b)
+        cdef int kind
         self._require_open()
+        kind = _range_kind(t1, t2, self._unit, &a, &b)
         snap = self._read_pin()
         with nogil:
             st = _count_kind(snap, kind, a, b, &n)
@@ -2300,7 +2368,9 @@ Stores one record. Amortized O(1).
         >>> log.close()
         """
         cdef int64_t a = 0, b = 0
-        cdef int kind = _range_kind(t1, t2, self._unit, &a, &b)
+        cdef int kind
+        self._require_open()
+        kind = _range_kind(t1, t2, self._unit, &a, &b)
         return _read_range(self, kind, a, b, True)
 
     def to_numpy(self, t1=None, t2=None, *, dtype=None):
@@ -2377,7 +2447,9 @@ Stores one record. Amortized O(1).
         >>> log.close()
         """
         cdef int64_t a = 0, b = 0
-        cdef int kind = _range_kind(t1, t2, self._unit, &a, &b)
+        cdef int kind
+        self._require_open()
+        kind = _range_kind(t1, t2, self._unit, &a, &b)
         return _read_range(self, kind, a, b, False)[0]
 
     def histogram(self, t1=None, t2=None, bins=10):
@@ -2409,6 +2481,7 @@ Stores one record. Amortized O(1).
         (array([4, 2]), array([ 0,  5, 10]))
         >>> log.close()
         """
+        self._require_open()
         return _bucket_counts(self, t1, t2, bins, False)
 
     def counts(self, t1, t2, step):
@@ -2428,6 +2501,7 @@ Stores one record. Amortized O(1).
         array([4, 1, 1])
         >>> log.close()
         """
+        self._require_open()
         return _bucket_counts(self, t1, t2, step, True)[0]
 
     cdef object _neighbour(self, int which, int64_t t):
@@ -2461,10 +2535,12 @@ Stores one record. Amortized O(1).
 
     def next_ts(self, ts):
         """Smallest visible timestamp ``> ts``, or None."""
+        self._require_open()
         return self._neighbour(2, _ts(ts, self._unit))
 
     def prev_ts(self, ts):
         """Largest visible timestamp ``< ts``, or None."""
+        self._require_open()
         return self._neighbour(3, _ts(ts, self._unit))
 
     # ------------------------------------------------------------ zero-copy views
@@ -2487,6 +2563,7 @@ Stores one record. Amortized O(1).
         >>> log.close()
         """
         cdef _Snapshot snap
+        self._require_open()
         if kind != "segment":
             raise ValueError("views(): kind must be 'segment', got %r" % (kind,))
         snap = self._snapshot()
@@ -2500,6 +2577,7 @@ Stores one record. Amortized O(1).
 
     def page_spans(self, t1=None, t2=None, *, kind="segment"):
         """Alias of :meth:`views`."""
+        self._require_open()
         return self.views(t1, t2, kind=kind)
 
     # ------------------------------------------------------------ maintenance
@@ -2693,6 +2771,7 @@ Stores one record. Amortized O(1).
         ``every``-th allocation after the k-th. Allocations made by the
         background worker count too. Not part of the public API.
         """
+        self._require_open()
         spec = _fault_spec((k, every))
         self._require_open()
         if self._fault is NULL:
