@@ -12,8 +12,8 @@
 #   in C globals, and NumPy does not support subinterpreters).
 """timelog._core: the CPython binding of the timelog engine.
 
-Ownership model (STYLE.md sections 5-7)
---------------------------------------
+Ownership model
+---------------
 - A stored record holds exactly one strong reference to its Python object:
   the binding ``Py_INCREF``s the object when it hands the ``PyObject*`` to the
   engine as an opaque 64-bit handle, and the engine gives the handle back
