@@ -389,15 +389,17 @@ def test_drain_batch_limit_bounds_each_release(limit):
 
 
 def test_append_waiting_on_backpressure_releases_the_gil():
-    # L0 is far over its bound while the worker compacts 4M records, so each
+    # L0 is far over its bound while the worker compacts 8M records, so each
     # sealing append waits (up to sealed_wait_ms) for it. Another Python
     # thread, sleeping 1 ms at a time, must keep running meanwhile: with the
-    # GIL held during the wait its longest gap equals the wait.
+    # GIL held during the wait its longest gap equals the wait. The wait
+    # lasts as long as that compaction, which is shorter on an idle machine:
+    # 8M interleaved records keep it well above the 50 ms the check needs.
     log = Timelog(maintenance="disabled", busy_policy="silent", memtable_max_bytes=1024,
                   sealed_max_runs=1, max_delta_segments=1, sealed_wait_ms=400)
     objs = [None] * 1_000_000
-    for k in range(4):
-        log.bulk_append(np.arange(k, 4_000_000, 4, dtype=np.int64), objs)
+    for k in range(8):
+        log.bulk_append(np.arange(k, 8_000_000, 8, dtype=np.int64), objs)
         log.flush()
     stop = threading.Event()
     gaps = []
@@ -419,13 +421,13 @@ def test_append_waiting_on_backpressure_releases_the_gil():
         deadline = time.perf_counter() + 10
         while longest < 0.1 and time.perf_counter() < deadline:
             t0 = time.perf_counter()
-            log.append(5_000_000 + i, i)
+            log.append(9_000_000 + i, i)
             i += 1
             longest = max(longest, time.perf_counter() - t0)
     finally:
         stop.set()
         th.join()
-    assert longest >= 0.1, "no append waited on backpressure (longest %.1f ms)" % (longest * 1e3)
+    assert longest >= 0.05, "no append waited on backpressure (longest %.1f ms)" % (longest * 1e3)
     assert max(gaps) < longest / 2, (max(gaps), longest)
-    assert len(log) == 4_000_000 + i
+    assert len(log) == 8_000_000 + i
     log.close()
