@@ -41,7 +41,9 @@ _freed = itertools.count()
 
 
 def _peek(counter):
-    return counter.__reduce__()[1][0]
+    # repr is "count(N)" (its pickling support, __reduce__, is deprecated
+    # since 3.12 and gone in 3.14).
+    return int(repr(counter)[len("count("):-1])
 
 
 def live_payloads():
