@@ -9,12 +9,14 @@
  * free a live object). A forked child must find fresh locks, no worker, and
  * a log it can write and close.
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
+#if !defined(_WIN32) /* fork() is POSIX: the fork tests below are too */
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include "test_util.h"
 
@@ -151,6 +153,8 @@ Test(visit, accepts_null) {
 
 /* ---------------------------------------------------------------- fork */
 
+#if !defined(_WIN32)
+
 /* Waits for pid at most timeout_s seconds; kills it and fails on a hang. */
 static int wait_child(pid_t pid, int timeout_s) {
     struct timespec nap = {0, 5 * 1000 * 1000};
@@ -245,3 +249,5 @@ Test(fork, stopped_maintenance_stays_stopped_in_the_child) {
     cr_assert_eq(wait_child(pid, 30), 0);
     tlt_env_teardown(&env);
 }
+
+#endif /* !_WIN32 */

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <math.h>
 #include <string.h>
 
 struct tlw_test_opts {
@@ -56,6 +57,8 @@ void tlw_log(const char *fmt, ...);
 #define cr_assert_leq(a, b, ...) TLW_CHECK_((a) <= (b), #a " <= " #b, __VA_ARGS__)
 #define cr_assert_gt(a, b, ...) TLW_CHECK_((a) > (b), #a " > " #b, __VA_ARGS__)
 #define cr_assert_geq(a, b, ...) TLW_CHECK_((a) >= (b), #a " >= " #b, __VA_ARGS__)
+#define cr_assert_float_eq(a, b, eps, ...) \
+    TLW_CHECK_(fabs((double)(a) - (double)(b)) <= (eps), #a " == " #b " (within " #eps ")", __VA_ARGS__)
 #define cr_assert_null(p, ...) TLW_CHECK_((p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_assert_not_null(p, ...) TLW_CHECK_((p) != NULL, #p " != NULL", __VA_ARGS__)
 #define cr_assert_arr_eq(a, b, size, ...) \
