@@ -34,7 +34,7 @@ tl_maint_action_t tl_maint_next(const tl_maint_shape_t *s) {
 
 /* ---------------------------------------------------------------- units */
 
-static void forget_tombstones(tl_log_t *log);
+static size_t forget_tombstones(tl_log_t *log);
 
 /* Turns every memrun of the current manifest into an L0 segment (flush
  * copies nothing: the segment shares the memrun's block). */
@@ -88,7 +88,7 @@ static tl_status_t flush_and_forget(tl_log_t *log) {
     /* Flushed sources keep their watermarks: nothing new is forgettable
      * because of the flush itself, but the memtable the seal emptied may
      * have been the last holder of old records a tombstone hid. */
-    if (st == TL_OK) forget_tombstones(log);
+    if (st == TL_OK) (void)forget_tombstones(log);
     return st;
 }
 
@@ -101,15 +101,28 @@ typedef struct forget_ctx {
                           * (UINT64_MAX if both are empty) */
     tl_ts_t mt_min_ts;   /* smallest timestamp in them (TL_TS_MAX if empty) */
     tl_seq_t seq;        /* the sequence when both were read */
+    size_t needed;       /* tombstones judged and kept: something needs them */
 } forget_ctx_t;
 
 static bool source_needs(tl_seq_t wm, tl_ts_t min, tl_ts_t max, const tl_tomb_t *t) {
     return wm < t->seq && min <= t->hi && max >= t->lo;
 }
 
+static bool tomb_judged_forgettable(const forget_ctx_t *c, const tl_tomb_t *t);
+
+/* Counts what a source or the memtable still needs, apart from the
+ * tombstones too new to judge: next_action's "set doubled" rule compares
+ * the set with what the last forget could not drop, and a tombstone added
+ * while it ran is not that (counting it stalled forgetting for good). */
 static bool tomb_forgettable(void *vctx, const tl_tomb_t *t) {
-    const forget_ctx_t *c = vctx;
+    forget_ctx_t *c = vctx;
     if (t->seq > c->seq) return false;
+    if (tomb_judged_forgettable(c, t)) return true;
+    c->needed++;
+    return false;
+}
+
+static bool tomb_judged_forgettable(const forget_ctx_t *c, const tl_tomb_t *t) {
     /* A memtable record older than t can only be one of those held at the
      * pin, and none of them lies below mt_min_ts. */
     if (c->mt_min_seq < t->seq && t->hi >= c->mt_min_ts) return false;
@@ -135,18 +148,19 @@ static bool tomb_forgettable(void *vctx, const tl_tomb_t *t) {
  * the pinned sequence are judged: mt_min_seq says nothing about a record
  * appended after the pin. Caller holds maint_mu (the manifest cannot lose a
  * source meanwhile; sources the writer adds never need an old tombstone). */
-static void forget_tombstones(tl_log_t *log) {
+static size_t forget_tombstones(tl_log_t *log) {
     tl_mem_t *m = &log->mem;
+    size_t kept = 0;
     tl_mutex_lock(&log->lock);
     if (log->tombs == NULL) {
         tl_mutex_unlock(&log->lock);
-        return;
+        return 0;
     }
     tl_manifest_t *man = log->man;
     tl_manifest_retain(man);
     forget_ctx_t c = {man, TL_MIN(log->mt.min_seq, log->frozen.min_seq),
                       TL_MIN(tl_mt_min_ts(&log->mt), tl_mt_min_ts(&log->frozen)),
-                      atomic_load_explicit(&log->seq, memory_order_relaxed)};
+                      atomic_load_explicit(&log->seq, memory_order_relaxed), 0};
     tl_mutex_unlock(&log->lock);
     for (int attempt = 0; attempt < 3; attempt++) {
         bool locked = attempt == 2;
@@ -156,9 +170,14 @@ static void forget_tombstones(tl_log_t *log) {
         if (!locked) tl_mutex_unlock(&log->lock);
         tl_tombs_t *nt = NULL;
         bool changed = false, done = true;
-        /* Forgetting is an optimisation: on ENOMEM simply try next time. */
-        if (cur != NULL && tl_tombs_filter(m, cur, tomb_forgettable, &c, &nt, &changed) == TL_OK &&
-            changed) {
+        c.needed = 0;
+        /* Forgetting is an optimisation: on ENOMEM simply try next time
+         * (reporting the whole set as kept, so it is not retried at once). */
+        kept = tl_tombs_count(cur);
+        bool filtered =
+            cur != NULL && tl_tombs_filter(m, cur, tomb_forgettable, &c, &nt, &changed) == TL_OK;
+        if (filtered) kept = c.needed;
+        if (filtered && changed) { /* nt is NULL when nothing is kept */
             if (!locked) tl_mutex_lock(&log->lock);
             if (log->tombs == cur) {
                 /* No delete came in meanwhile: swap (the log's reference
@@ -176,6 +195,7 @@ static void forget_tombstones(tl_log_t *log) {
         if (done) break;
     }
     tl_manifest_release(m, man);
+    return kept;
 }
 
 /* ---------------------------------------------------------------- reclaiming deletes */
@@ -364,7 +384,7 @@ out:
     tl_tombs_release(m, tombs);
     tl_manifest_release(m, man);
     (void)seq;
-    if (st == TL_OK) forget_tombstones(log);
+    if (st == TL_OK) (void)forget_tombstones(log);
     return st;
 }
 
@@ -414,7 +434,7 @@ out:
     }
     tl_tombs_release(m, tombs);
     tl_manifest_release(m, man);
-    if (st == TL_OK) forget_tombstones(log);
+    if (st == TL_OK) (void)forget_tombstones(log);
     return st;
 }
 
@@ -481,10 +501,8 @@ static tl_status_t run_action(tl_log_t *log, tl_maint_action_t a, survey_memo_t 
     case TL_MA_DROP_COVERED: return drop_covered(log);
     case TL_MA_FLUSH: return flush_and_forget(log);
     case TL_MA_FORGET: {
-        forget_tombstones(log);
-        tl_mutex_lock(&log->lock);
-        if (memo != NULL) memo->tombs_kept = tl_tombs_count(log->tombs);
-        tl_mutex_unlock(&log->lock);
+        size_t kept = forget_tombstones(log);
+        if (memo != NULL) memo->tombs_kept = kept;
         return TL_OK;
     }
     case TL_MA_COMPACT_L0: {
