@@ -14,7 +14,7 @@
  *
  * Pure functions over a caller-owned state: no locking, no allocation. The
  * log updates its state with maint_mu and the publish lock held and reads it
- * under either (see tl_log_internal.h). Published windows never change: the
+ * under either (see tl_state.h). Published windows never change: the
  * width only decides the windows compaction creates from now on.
  */
 #ifndef TL_ADAPTIVE_H

@@ -1,24 +1,11 @@
 /*
- * tl_alloc.c: the accounted allocator (see tl_alloc.h) and the engine's one
- * error-birth function. Counters are relaxed atomics: they are statistics and
- * leak checks, never used to order other memory.
+ * tl_alloc.c: the accounted allocator (see tl_alloc.h). Counters are relaxed
+ * atomics: they are statistics and leak checks, never used to order other
+ * memory.
  */
 #include "tl_alloc.h"
 
 #include <stdlib.h>
-#ifdef TL_DEBUG
-#include <stdio.h>
-#endif
-
-TL_NOINLINE tl_status_t tl__err(tl_status_t st, const char *file, int line) {
-#ifdef TL_DEBUG
-    fprintf(stderr, "timelog: %s at %s:%d\n", tl_strerror(st), file, line);
-#else
-    (void)file;
-    (void)line;
-#endif
-    return st;
-}
 
 static void *libc_malloc(void *ctx, size_t n) {
     (void)ctx;

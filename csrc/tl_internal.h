@@ -1,8 +1,8 @@
 /*
  * tl_internal.h: what every engine component shares and nothing outside the
- * engine sees: error birth (TL_ERR), branch hints, the inclusive range type
- * used inside the engine, and reference-count helpers with their memory
- * ordering spelled out.
+ * engine sees: error birth (TL_ERR, from tl_error.h), branch hints, the
+ * inclusive range type used inside the engine, and reference-count helpers
+ * with their memory ordering spelled out.
  */
 #ifndef TL_INTERNAL_H
 #define TL_INTERNAL_H
@@ -25,10 +25,8 @@
 #define TL_NOINLINE
 #endif
 
-/* Every error is born here, so a debugger breakpoint on tl__err catches the
- * first failure of any call. Debug builds (TL_DEBUG) also print file:line. */
-tl_status_t tl__err(tl_status_t st, const char *file, int line);
-#define TL_ERR(code) tl__err((code), __FILE__, __LINE__)
+/* TL_ERR(code): every error is born through it (tl_error.h). */
+#include "tl_error.h"
 
 /* Inside the engine a query range is inclusive [lo, hi]. Half-open public
  * ranges convert without overflow: [t1, t2) with t1 < t2 is [t1, t2 - 1],

@@ -1,22 +1,24 @@
 /*
- * tl_maint.h: the maintenance policy: given the shape of a log, which single
- * piece of work comes next. Used by tl_maint_step and by the write path in
- * background mode; the decision is separate from the doing so both paths
- * (and the worker thread) agree on it.
+ * tl_maint.h: maintenance: the policy (given the shape of a log, which single
+ * piece of work comes next), the explicit flush/compact/step calls behind
+ * the public ones, the worker thread, and what the write path calls after a
+ * write filled the memtable or deleted. The decision is separate from the
+ * doing so every caller (tl_maint_step, the worker) agrees on it.
  *
- * Reclaiming deletes (bounded memory under retention): a source that deletes
- * hide entirely is dropped whole (no rewrite: the manifest forgets it and its
- * handles go to the retired queue), ahead of everything but the seals,
- * because it is the cheapest work that frees the most; a source hidden only
- * in part waits until the hidden share of all immutable records reaches
- * delete_debt_threshold (default 0.5), then one compaction folds the deletes.
- * The shape's numbers come from a survey that costs O(sources x log) plus at
- * most a fixed number of tombstone probes per source (tl_maint.c).
+ * Reclaiming deletes (bounded memory under retention, tl_reclaim.h): a
+ * source that deletes hide entirely is dropped whole, ahead of everything
+ * but the seals; a source hidden only in part waits until the hidden share
+ * of all immutable records reaches delete_debt_threshold (default 0.5), then
+ * one compaction folds the deletes.
+ *
+ * Layering: the facade (tl_log.c) calls down into this file; this file calls
+ * the units (tl_flush.c, tl_compact.c, tl_reclaim.c) and tl_state.c, never
+ * back up.
  */
 #ifndef TL_MAINT_H
 #define TL_MAINT_H
 
-#include "tl_internal.h"
+#include "tl_state.h"
 
 typedef enum tl_maint_action {
     TL_MA_NONE = 0,
@@ -43,5 +45,33 @@ typedef struct tl_maint_shape {
 } tl_maint_shape_t;
 
 tl_maint_action_t tl_maint_next(const tl_maint_shape_t *s);
+
+/* ---------------------------------------------------------------- the worker */
+
+/* Starts the worker thread (no-op if running). TL_ENOMEM if no thread. */
+TL_NODISCARD tl_status_t tl_maint__worker_start(tl_log_t *log);
+/* Stops and joins the worker (no-op if stopped); wakes writers waiting on
+ * backpressure. */
+void tl_maint__worker_stop(tl_log_t *log);
+
+/* ---------------------------------------------------------------- behind the public calls */
+
+/* tl_flush, tl_compact, tl_maint_step, tl_maint_stop (timelog.h); the
+ * facade has checked the log is open. Each takes maint_mu itself. */
+TL_NODISCARD tl_status_t tl_maint__flush(tl_log_t *log);
+TL_NODISCARD tl_status_t tl_maint__compact(tl_log_t *log);
+TL_NODISCARD tl_status_t tl_maint__step(tl_log_t *log);
+void tl_maint__stop(tl_log_t *log);
+
+/* ---------------------------------------------------------------- after writes */
+
+/* A write filled the memtable: freeze it for the worker or seal it here,
+ * then tl_maint__after_seal. The write itself is already stored. */
+TL_NODISCARD tl_status_t tl_maint__after_full(tl_log_t *log);
+/* After a write that sealed: wakes the worker and applies backpressure.
+ * Returns TL_EBUSY (the write stays stored) past the bounds. */
+TL_NODISCARD tl_status_t tl_maint__after_seal(tl_log_t *log);
+/* After a delete: lets the worker weigh delete debt. */
+void tl_maint__after_delete(tl_log_t *log);
 
 #endif /* TL_MAINT_H */

@@ -16,6 +16,7 @@
  * immutable memory pinned by its snapshot.
  */
 #include "tl_merge.h"
+#include "tl_query.h"
 
 struct tl_iter {
     size_t bytes;       /* of this allocation; first, as snapshot spares need */

@@ -1,12 +1,13 @@
 /*
- * tl_merge.h: the read path's internal entry points shared by the iterator
- * (tl_merge.c), the counting and neighbour queries (tl_query.c) and the
- * zero-copy spans (tl_span.c). The public functions are in timelog.h.
+ * tl_merge.h: cursors over sources and the k-way merge of them, shared by
+ * the iterator (tl_merge.c, whose public functions are tl_iter_* in
+ * timelog.h) and compaction (tl_compact.c). Counting and point lookups are
+ * in tl_query.h, spans in tl_span.h, the source view in tl_source.h.
  */
 #ifndef TL_MERGE_H
 #define TL_MERGE_H
 
-#include "tl_snapshot.h"
+#include "tl_source.h"
 
 /* A cursor over one source, or over a chain of L1 segments (sorted and
  * disjoint, so they can be read one after another as if they were one). */
@@ -38,17 +39,5 @@ void tl_kmerge_init(tl_kmerge_t *km, tl_cur_t *cur, uint32_t *heap, size_t n, tl
 /* Takes the smallest record; *src is the index of its cursor. Only valid
  * while km->heap_n > 0. */
 void tl_kmerge_take(tl_kmerge_t *km, tl_ts_t *ts, tl_handle_t *h, tl_seq_t *seq, uint32_t *src);
-
-/* Exact visible records of the snapshot in r (inclusive range). */
-TL_NODISCARD tl_status_t tl_count_in(const tl_snapshot_t *snap, tl_range_t r, uint64_t *out);
-
-/* The visible handles stored at exactly ts, in iterator order: the first
- * cap go to out, *n_total counts them all. */
-TL_NODISCARD tl_status_t tl_point_collect(const tl_snapshot_t *snap, tl_ts_t ts, tl_handle_t *out,
-                                          size_t cap, size_t *n_total);
-
-/* Physical records of the snapshot's sources in r, hidden ones included. */
-TL_NODISCARD tl_status_t tl_count_physical_in(const tl_snapshot_t *snap, tl_range_t r,
-                                              uint64_t *out);
 
 #endif /* TL_MERGE_H */

@@ -14,7 +14,7 @@
  *
  * Threads: pure reads of a pinned snapshot.
  */
-#include "tl_merge.h"
+#include "tl_query.h"
 
 /* Records of one source inside r. */
 static uint64_t src_count(const tl_src_t *s, tl_range_t r) {

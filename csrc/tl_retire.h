@@ -6,8 +6,8 @@
  * once. Each entry carries the epoch of the publish that dropped it; it may
  * be released once every live snapshot was taken at that epoch or later
  * (and the current epoch has reached it). The bound is re-read under the
- * publish lock before every pop: see the invariant above tl_drain_retired
- * in tl_log.c.
+ * publish lock before every pop: see the invariant above
+ * tl_state_drain_retired in tl_state.c.
  * Releasing is the caller's business (tl_drain_retired hands handles to
  * on_drop from a thread that may run payload code, e.g. one holding the GIL).
  *

@@ -10,7 +10,7 @@
  *
  * Threads: like iterators, a span iterator reads only what its snapshot pins.
  */
-#include "tl_merge.h"
+#include "tl_span.h"
 
 struct tl_span_iter {
     tl_snapshot_t *snap;

@@ -12,7 +12,7 @@
 
 #include "test_util.h"
 #include "tl_adaptive.h"
-#include "tl_log_internal.h"
+#include "tl_state.h"
 #include "tl_window.h"
 
 static tl_adaptive_config_t on(uint64_t target) {
