@@ -169,6 +169,17 @@ $(CBUILD)/sources.list: FORCE
 .PHONY: FORCE
 FORCE:
 
+# ------------------------------------------------------------------ engine call graph
+
+# The call graph between csrc/*.c files, read from the objects with nm, must
+# have no cycle (calls go facade -> maintenance -> layers -> primitives);
+# prints the layers. Python stdlib only. A second `test:` line adds it to
+# `test` without touching the list above.
+.PHONY: check-callgraph
+check-callgraph: ## fail if the call graph between csrc/*.c files has a cycle; print the layers
+	$(PYTHON) tools/check_callgraph.py --cc $(CC)
+test: check-callgraph
+
 # ------------------------------------------------------------------ C tests (Criterion)
 
 # Criterion comes from Debian's libcriterion-dev; install it only when its
