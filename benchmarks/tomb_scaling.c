@@ -9,7 +9,7 @@
  *
  * Build and run from the repository root:
  *   gcc -std=c17 -O2 -Icsrc benchmarks/tomb_scaling.c csrc/tl_tombstone.c \
- *       csrc/tl_alloc.c -o /tmp/tomb_scaling -pthread
+ *       csrc/tl_alloc.c csrc/tl_error.c -o /tmp/tomb_scaling -pthread
  *   /tmp/tomb_scaling delete; /tmp/tomb_scaling lookup
  */
 #define _POSIX_C_SOURCE 200809L
