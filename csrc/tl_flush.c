@@ -115,7 +115,7 @@ tl_status_t tl_flush__memruns(tl_log_t *log) {
     tl_adaptive_t next = log->adapt; /* maint_mu held: nobody else writes it */
     for (size_t i = 0; i < n; i++) {
         const tl_memrun_t *mr = man->mr[i];
-        tl_adaptive_observe(&next, &log->cfg.adaptive, mr->recs->n, mr->min, mr->max);
+        tl_adaptive_observe(&next, &log->cfg.adaptive, tl_memrun_len(mr), mr->min, mr->max);
     }
     tl_adaptive_update(&next, &log->cfg.adaptive);
     size_t made = 0;

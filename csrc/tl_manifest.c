@@ -149,3 +149,14 @@ bool tl_manifest_validate(const tl_manifest_t *man, const char **why) {
     }
     return true;
 }
+
+static void each_recs(const tl_recs_t *r, void (*fn)(void *ctx, tl_handle_t h), void *ctx) {
+    for (size_t i = 0; i < r->n; i++) fn(ctx, r->h[i]);
+}
+
+void tl_manifest_for_each_handle(const tl_manifest_t *man, void (*fn)(void *ctx, tl_handle_t h),
+                                 void *ctx) {
+    for (size_t i = 0; i < man->n_mr; i++) each_recs(man->mr[i]->recs, fn, ctx);
+    for (size_t i = 0; i < man->n_l0; i++) each_recs(man->l0[i]->recs, fn, ctx);
+    for (size_t i = 0; i < man->n_l1; i++) each_recs(man->l1[i]->recs, fn, ctx);
+}

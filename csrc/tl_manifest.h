@@ -57,4 +57,8 @@ size_t tl_manifest_l1_seek(const tl_manifest_t *man, tl_ts_t ts);
 /* Sorting, fences, L1 order and windows of every source. */
 bool tl_manifest_validate(const tl_manifest_t *man, const char **why);
 
+/* Calls fn on every handle the manifest's sources hold: memruns, L0, L1. */
+void tl_manifest_for_each_handle(const tl_manifest_t *man, void (*fn)(void *ctx, tl_handle_t h),
+                                 void *ctx);
+
 #endif /* TL_MANIFEST_H */

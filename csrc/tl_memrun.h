@@ -27,4 +27,7 @@ void tl_memrun_release(tl_mem_t *m, tl_memrun_t *mr); /* accepts NULL */
 size_t tl_memrun_bytes(const tl_memrun_t *mr);        /* struct + block */
 bool tl_memrun_validate(const tl_memrun_t *mr, const char **why);
 
+/* Records in the run (inline: read on survey and stats paths). */
+static inline size_t tl_memrun_len(const tl_memrun_t *mr) { return mr->recs->n; }
+
 #endif /* TL_MEMRUN_H */

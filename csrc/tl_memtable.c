@@ -387,6 +387,13 @@ void tl_mt_for_each_handle(const tl_memtable_t *mt, void (*fn)(void *ctx, tl_han
     }
 }
 
+size_t tl_mt_view_records(const tl_mtview_t *v, size_t *ooo) {
+    size_t late = v->stage_n;
+    for (size_t i = 0; i < v->n_ooo; i++) late += tl_mtbuf_len(v->ooo[i]);
+    *ooo = late;
+    return v->run_n + late;
+}
+
 size_t tl_mt_bytes(const tl_memtable_t *mt) {
     size_t b = 0;
     if (mt->run != NULL) b += mtbuf_bytes(mt->run->cap);

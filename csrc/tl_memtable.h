@@ -127,6 +127,8 @@ void tl_mt_drop_spare(tl_memtable_t *mt, tl_mem_t *m);
 /* Pins the current contents. Caller holds the publish lock. */
 void tl_mt_view_capture(const tl_memtable_t *mt, tl_mtview_t *v);
 void tl_mt_view_release(tl_mtview_t *v, tl_mem_t *m);
+/* Records a view holds; *ooo gets how many of them are out of order. */
+size_t tl_mt_view_records(const tl_mtview_t *v, size_t *ooo);
 
 /* Calls fn for every handle held (teardown). */
 void tl_mt_for_each_handle(const tl_memtable_t *mt, void (*fn)(void *ctx, tl_handle_t h),

@@ -9,6 +9,8 @@
  */
 #include "tl_reclaim.h"
 
+#include "tl_source.h"
+
 /* ---------------------------------------------------------------- forgetting tombstones */
 
 /* Can tombstone t be forgotten? Only if nothing meeting its interval could
@@ -120,21 +122,19 @@ size_t tl_reclaim_forget(tl_log_t *log) {
 
 /* ---------------------------------------------------------------- surveying and dropping */
 
-/* An immutable source (memrun, L0 or L1 segment) as the survey sees it. */
-typedef struct src_view {
-    const tl_ts_t *ts;
-    size_t n;
-    tl_ts_t min, max;
-    tl_seq_t wm;
-} src_view_t;
+/* An immutable source (memrun, L0 or L1 segment) as the survey sees it: the
+ * read path's view (tl_source.h), whose ts, n, min, max and wm it reads. */
+typedef tl_src_t src_view_t;
 
 static src_view_t view_of_memrun(const tl_memrun_t *mr) {
-    src_view_t v = {mr->recs->ts, mr->recs->n, mr->min, mr->max, mr->wm};
+    src_view_t v;
+    tl_src_of_memrun(&v, mr);
     return v;
 }
 
 static src_view_t view_of_segment(const tl_segment_t *sg) {
-    src_view_t v = {sg->recs->ts, sg->recs->n, sg->min, sg->max, sg->wm};
+    src_view_t v;
+    tl_src_of_segment(&v, sg);
     return v;
 }
 

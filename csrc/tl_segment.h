@@ -42,4 +42,11 @@ size_t tl_segment_upper_bound(const tl_segment_t *s, tl_ts_t x);
 
 bool tl_segment_validate(const tl_segment_t *s, const char **why);
 
+/* Records and pages of the segment; bytes it owns with its block. */
+static inline size_t tl_segment_len(const tl_segment_t *sg) { return sg->recs->n; }
+static inline size_t tl_segment_pages(const tl_segment_t *sg) { return sg->pages.n_pages; }
+static inline size_t tl_segment_bytes(const tl_segment_t *sg) {
+    return tl_segment_own_bytes(sg) + tl_recs_bytes(sg->recs);
+}
+
 #endif /* TL_SEGMENT_H */

@@ -90,20 +90,13 @@ static void drop_one(void *vctx, tl_handle_t h) {
     if (log->cfg.on_drop != NULL) log->cfg.on_drop(log->cfg.on_drop_ctx, h);
 }
 
-static void drop_recs(drop_ctx_t *c, const tl_recs_t *r) {
-    for (size_t i = 0; i < r->n; i++) drop_one(c, r->h[i]);
-}
-
 /* The last reference is gone (no snapshot, no worker): hand every handle the
  * instance still holds to on_drop exactly once, then free everything. */
 static void teardown(tl_log_t *log) {
     drop_ctx_t c = {log};
     tl_mt_for_each_handle(&log->mt, drop_one, &c);
     tl_mt_for_each_handle(&log->frozen, drop_one, &c);
-    const tl_manifest_t *man = log->man;
-    for (size_t i = 0; i < man->n_mr; i++) drop_recs(&c, man->mr[i]->recs);
-    for (size_t i = 0; i < man->n_l0; i++) drop_recs(&c, man->l0[i]->recs);
-    for (size_t i = 0; i < man->n_l1; i++) drop_recs(&c, man->l1[i]->recs);
+    tl_manifest_for_each_handle(log->man, drop_one, &c);
     tl_retire_drain_all(&log->retire, drop_one, &c);
 
     tl_mem_t *m = &log->mem;
@@ -393,10 +386,6 @@ static void visit_one(void *vctx, tl_handle_t h) {
     if (c->rc == 0) c->rc = c->visit(h, c->ctx);
 }
 
-static void visit_recs(visit_ctx_t *c, const tl_recs_t *r) {
-    for (size_t i = 0; i < r->n && c->rc == 0; i++) c->rc = c->visit(r->h[i], c->ctx);
-}
-
 /* The current state is what teardown would hand to on_drop, and each of its
  * handles is in exactly one place at a time: every move between memtable,
  * memruns, L0 and L1 is one swap under the publish lock, and a drop leaves
@@ -409,10 +398,7 @@ int tl_state_visit_handles(tl_log_t *log, tl_visit_fn visit, void *ctx) {
     tl_mutex_lock(&log->lock);
     tl_mt_for_each_handle(&log->mt, visit_one, &c);
     tl_mt_for_each_handle(&log->frozen, visit_one, &c);
-    const tl_manifest_t *man = log->man;
-    for (size_t i = 0; i < man->n_mr && c.rc == 0; i++) visit_recs(&c, man->mr[i]->recs);
-    for (size_t i = 0; i < man->n_l0 && c.rc == 0; i++) visit_recs(&c, man->l0[i]->recs);
-    for (size_t i = 0; i < man->n_l1 && c.rc == 0; i++) visit_recs(&c, man->l1[i]->recs);
+    tl_manifest_for_each_handle(log->man, visit_one, &c);
     if (c.rc == 0) c.rc = tl_retire_visit(&log->retire, visit, ctx);
     tl_mutex_unlock(&log->lock);
     return c.rc;

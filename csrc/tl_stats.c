@@ -38,25 +38,21 @@ tl_status_t tl_stats__collect(tl_log_t *log, tl_stats_t *out) {
         /* The frozen memtable is still memtable data (not yet sealed). */
         const tl_mtview_t *views[2] = {&s->mv, &s->fv};
         for (size_t v = 0; v < 2; v++) {
-            out->memtable_records += views[v]->run_n + views[v]->stage_n;
-            out->memtable_ooo_records += views[v]->stage_n;
-            for (size_t i = 0; i < views[v]->n_ooo; i++) {
-                size_t k = tl_mtbuf_len(views[v]->ooo[i]);
-                out->memtable_records += k;
-                out->memtable_ooo_records += k;
-            }
+            size_t ooo;
+            out->memtable_records += tl_mt_view_records(views[v], &ooo);
+            out->memtable_ooo_records += ooo;
         }
         out->memruns = man->n_mr;
-        for (size_t i = 0; i < man->n_mr; i++) out->memrun_records += man->mr[i]->recs->n;
+        for (size_t i = 0; i < man->n_mr; i++) out->memrun_records += tl_memrun_len(man->mr[i]);
         out->l0_segments = man->n_l0;
         for (size_t i = 0; i < man->n_l0; i++) {
-            out->l0_records += man->l0[i]->recs->n;
-            out->pages += man->l0[i]->pages.n_pages;
+            out->l0_records += tl_segment_len(man->l0[i]);
+            out->pages += tl_segment_pages(man->l0[i]);
         }
         out->l1_segments = man->n_l1;
         for (size_t i = 0; i < man->n_l1; i++) {
-            out->l1_records += man->l1[i]->recs->n;
-            out->pages += man->l1[i]->pages.n_pages;
+            out->l1_records += tl_segment_len(man->l1[i]);
+            out->pages += tl_segment_pages(man->l1[i]);
         }
         out->tombstones = tl_tombs_count(s->tombs);
         out->seq = s->seq;
@@ -95,8 +91,8 @@ static size_t owned_bytes(const tl_log_t *log) {
                log->n_snap_free * sizeof(tl_snapshot_t);
     const tl_manifest_t *man = log->man;
     for (size_t i = 0; i < man->n_mr; i++) b += tl_memrun_bytes(man->mr[i]);
-    for (size_t i = 0; i < man->n_l0; i++) b += tl_segment_own_bytes(man->l0[i]) + tl_recs_bytes(man->l0[i]->recs);
-    for (size_t i = 0; i < man->n_l1; i++) b += tl_segment_own_bytes(man->l1[i]) + tl_recs_bytes(man->l1[i]->recs);
+    for (size_t i = 0; i < man->n_l0; i++) b += tl_segment_bytes(man->l0[i]);
+    for (size_t i = 0; i < man->n_l1; i++) b += tl_segment_bytes(man->l1[i]);
     return b;
 }
 
