@@ -190,7 +190,7 @@ tl_status_t tl_compact_run(const tl_compact_in_t *in, tl_compact_out_t *out) {
     tl_status_t st = TL_OK;
     builder_t b = {in, out, NULL, 0, 0, NULL, {0, 0}, 0, 0};
     size_t n_cur = 0, n_surv = 0;
-    tl_range_t all = tl_range_closed(TL_TS_MIN, TL_TS_MAX);
+    tl_range_t all = tl_range_all();
 
     for (size_t i = 0; i < in->n_l1; i++) {
         const tl_segment_t *s = in->l1[i];

@@ -47,6 +47,14 @@ static inline tl_range_t tl_range_closed(tl_ts_t lo, tl_ts_t hi) {
     return r;
 }
 
+/* The one bounds type every ranged entry point reduces to: iterators,
+ * counts, spans and deletes each take [t1, t2), since t1, until t2, all, or
+ * a point, and build their range with exactly one of these. */
+static inline tl_range_t tl_range_since(tl_ts_t t1) { return tl_range_closed(t1, TL_TS_MAX); }
+static inline tl_range_t tl_range_until(tl_ts_t t2) { return tl_range_halfopen(TL_TS_MIN, t2); }
+static inline tl_range_t tl_range_all(void) { return tl_range_closed(TL_TS_MIN, TL_TS_MAX); }
+static inline tl_range_t tl_range_point(tl_ts_t ts) { return tl_range_closed(ts, ts); }
+
 static inline bool tl_range_overlaps(tl_range_t r, tl_ts_t lo, tl_ts_t hi) {
     return !r.empty && lo <= r.hi && hi >= r.lo;
 }

@@ -134,34 +134,14 @@ tl_status_t tl_append_batch(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t 
     if (tl_state_closed(log)) return TL_ERR(TL_ESTATE);
     if (n == 0) return TL_OK;
     if (ts == NULL || h == NULL) return TL_ERR(TL_EINVAL);
-    tl_mem_t *m = &log->mem;
     tl_status_t st;
     if (n >= log->batch_direct_min) {
+        /* Large: a memrun of its own (no pass through the memtable). */
         st = tl_flush__batch(log, ts, h, n);
         if (st != TL_OK) return st;
         return tl_maint__after_seal(log);
     }
-    /* Small batch: sorted into scratch (unless it already is), then stored
-     * atomically in the memtable under one sequence number. */
-    const tl_ts_t *sts = ts;
-    const tl_handle_t *sh = h;
-    char *scratch = NULL;
-    size_t scratch_bytes = tl_mul_size(n, sizeof(tl_ts_t) + sizeof(tl_handle_t));
-    if (!tl_ts_sorted(ts, n)) {
-        scratch = tl_mem_alloc(m, scratch_bytes);
-        if (scratch == NULL) return TL_ERR(TL_ENOMEM);
-        tl_ts_t *dts = (tl_ts_t *)scratch;
-        tl_handle_t *dh = (tl_handle_t *)(dts + n);
-        st = tl_sort_pairs_into(m, ts, h, n, dts, dh);
-        if (st != TL_OK) {
-            tl_mem_free(m, scratch, scratch_bytes);
-            return st;
-        }
-        sts = dts;
-        sh = dh;
-    }
-    st = tl_state_append_sorted(log, sts, sh, n, tl_state_cur_seq(log) + 1);
-    tl_mem_free(m, scratch, scratch_bytes);
+    st = tl_state_append_batch(log, ts, h, n);
     if (st != TL_OK) return st;
     if (tl_mt_full(&log->mt)) return tl_maint__after_full(log);
     return TL_OK;
@@ -234,31 +214,28 @@ tl_status_t tl_batch_commit(tl_log_t *log, tl_batch_t *b, size_t n) {
 
 /* ---------------------------------------------------------------- deletes */
 
-/* [lo, hi], lo > hi empty. Every public delete form lands here. */
-static tl_status_t delete_closed(tl_log_t *log, tl_ts_t lo, tl_ts_t hi) {
+/* Every public delete form lands here with its range (tl_internal.h). An
+ * empty range is no error, but a closed log still says so. */
+static tl_status_t delete_in(tl_log_t *log, tl_range_t r) {
     if (tl_state_closed(log)) return TL_ERR(TL_ESTATE);
-    if (lo > hi) return TL_OK; /* empty range */
-    tl_status_t st = tl_state_delete(log, lo, hi);
+    if (r.empty) return TL_OK;
+    tl_status_t st = tl_state_delete(log, r.lo, r.hi);
     if (st != TL_OK) return st;
     tl_maint__after_delete(log);
     return TL_OK;
 }
 
 tl_status_t tl_delete_range(tl_log_t *log, tl_ts_t t1, tl_ts_t t2) {
-    if (t1 >= t2) return tl_state_closed(log) ? TL_ERR(TL_ESTATE) : TL_OK;
-    return delete_closed(log, t1, t2 - 1);
+    return delete_in(log, tl_range_halfopen(t1, t2));
 }
 
-tl_status_t tl_delete_since(tl_log_t *log, tl_ts_t t1) { return delete_closed(log, t1, TL_TS_MAX); }
+tl_status_t tl_delete_since(tl_log_t *log, tl_ts_t t1) { return delete_in(log, tl_range_since(t1)); }
 
-tl_status_t tl_delete_before(tl_log_t *log, tl_ts_t t2) {
-    if (t2 == TL_TS_MIN) return tl_state_closed(log) ? TL_ERR(TL_ESTATE) : TL_OK;
-    return delete_closed(log, TL_TS_MIN, t2 - 1);
-}
+tl_status_t tl_delete_before(tl_log_t *log, tl_ts_t t2) { return delete_in(log, tl_range_until(t2)); }
 
-tl_status_t tl_delete_ts(tl_log_t *log, tl_ts_t ts) { return delete_closed(log, ts, ts); }
+tl_status_t tl_delete_ts(tl_log_t *log, tl_ts_t ts) { return delete_in(log, tl_range_point(ts)); }
 
-tl_status_t tl_delete_all(tl_log_t *log) { return delete_closed(log, TL_TS_MIN, TL_TS_MAX); }
+tl_status_t tl_delete_all(tl_log_t *log) { return delete_in(log, tl_range_all()); }
 
 /* ---------------------------------------------------------------- retired handles, ownership, fork */
 

@@ -227,17 +227,17 @@ tl_status_t tl_iter_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t t2, tl_iter_t
 }
 
 tl_status_t tl_iter_since(tl_snapshot_t *snap, tl_ts_t t1, tl_iter_t **out) {
-    return iter_open(snap, tl_range_closed(t1, TL_TS_MAX), out);
+    return iter_open(snap, tl_range_since(t1), out);
 }
 
 tl_status_t tl_iter_until(tl_snapshot_t *snap, tl_ts_t t2, tl_iter_t **out) {
-    return iter_open(snap, tl_range_halfopen(TL_TS_MIN, t2), out);
+    return iter_open(snap, tl_range_until(t2), out);
 }
 
 tl_status_t tl_iter_all(tl_snapshot_t *snap, tl_iter_t **out) {
-    return iter_open(snap, tl_range_closed(TL_TS_MIN, TL_TS_MAX), out);
+    return iter_open(snap, tl_range_all(), out);
 }
 
 tl_status_t tl_iter_point(tl_snapshot_t *snap, tl_ts_t ts, tl_iter_t **out) {
-    return iter_open(snap, tl_range_closed(ts, ts), out);
+    return iter_open(snap, tl_range_point(ts), out);
 }

@@ -117,11 +117,11 @@ tl_status_t tl_count_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t t2, uint64_t
 }
 
 tl_status_t tl_count_since(tl_snapshot_t *snap, tl_ts_t t1, uint64_t *out) {
-    return tl_count_in(snap, tl_range_closed(t1, TL_TS_MAX), out);
+    return tl_count_in(snap, tl_range_since(t1), out);
 }
 
 tl_status_t tl_count_all(tl_snapshot_t *snap, uint64_t *out) {
-    return tl_count_in(snap, tl_range_closed(TL_TS_MIN, TL_TS_MAX), out);
+    return tl_count_in(snap, tl_range_all(), out);
 }
 
 tl_status_t tl_count_buckets(tl_snapshot_t *snap, const tl_ts_t *edges, size_t n_edges,
@@ -160,7 +160,7 @@ tl_status_t tl_point_collect(const tl_snapshot_t *snap, tl_ts_t ts, tl_handle_t 
     point_ctx_t c = {ts, tl_tombs_seq_at(snap->tombs, ts), out, cap, 0};
     /* Sources in the iterator's order (flat ones, then L1), so log[ts] and
      * point(ts) agree on the order of duplicates. */
-    tl_status_t st = for_each_source(snap, tl_range_closed(ts, ts), true, point_one, &c);
+    tl_status_t st = for_each_source(snap, tl_range_point(ts), true, point_one, &c);
     *n_total = c.n;
     return st;
 }
@@ -232,7 +232,7 @@ static void nb_one(void *vctx, const tl_src_t *s) { (void)nb_offer(vctx, s); }
  * yields an answer or cannot beat the best one so far. */
 static tl_status_t neighbour(const tl_snapshot_t *snap, tl_ts_t x, bool forward, tl_ts_t *out) {
     nb_ctx_t c = {snap->tombs, x, forward, false, 0};
-    tl_status_t st = for_each_source(snap, tl_range_closed(x, x), false, nb_one, &c);
+    tl_status_t st = for_each_source(snap, tl_range_point(x), false, nb_one, &c);
     if (st != TL_OK) return st;
     const tl_manifest_t *man = snap->man;
     size_t i = tl_manifest_l1_seek(man, x); /* first segment with max >= x */

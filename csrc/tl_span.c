@@ -98,9 +98,9 @@ tl_status_t tl_spans_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t t2, tl_span_
 }
 
 tl_status_t tl_spans_since(tl_snapshot_t *snap, tl_ts_t t1, tl_span_iter_t **out) {
-    return spans_open(snap, tl_range_closed(t1, TL_TS_MAX), out);
+    return spans_open(snap, tl_range_since(t1), out);
 }
 
 tl_status_t tl_spans_all(tl_snapshot_t *snap, tl_span_iter_t **out) {
-    return spans_open(snap, tl_range_closed(TL_TS_MIN, TL_TS_MAX), out);
+    return spans_open(snap, tl_range_all(), out);
 }

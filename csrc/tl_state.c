@@ -10,6 +10,7 @@
  * allocator, sync); nothing here calls maintenance or the read path.
  */
 #include "tl_config.h"
+#include "tl_sort.h"
 #include "tl_state.h"
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -285,12 +286,32 @@ tl_status_t tl_state_append_locked(tl_log_t *log, tl_ts_t ts, tl_handle_t h, tl_
     return st;
 }
 
-tl_status_t tl_state_append_sorted(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t *h, size_t n,
-                                   tl_seq_t seq) {
+tl_status_t tl_state_append_batch(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t *h, size_t n) {
+    tl_mem_t *m = &log->mem;
+    const tl_ts_t *sts = ts;
+    const tl_handle_t *sh = h;
+    char *scratch = NULL;
+    size_t scratch_bytes = tl_mul_size(n, sizeof(tl_ts_t) + sizeof(tl_handle_t));
+    tl_status_t st;
+    if (!tl_ts_sorted(ts, n)) {
+        scratch = tl_mem_alloc(m, scratch_bytes);
+        if (scratch == NULL) return TL_ERR(TL_ENOMEM);
+        tl_ts_t *dts = (tl_ts_t *)scratch;
+        tl_handle_t *dh = (tl_handle_t *)(dts + n);
+        st = tl_sort_pairs_into(m, ts, h, n, dts, dh);
+        if (st != TL_OK) {
+            tl_mem_free(m, scratch, scratch_bytes);
+            return st;
+        }
+        sts = dts;
+        sh = dh;
+    }
+    tl_seq_t seq = tl_state_cur_seq(log) + 1;
     tl_mutex_lock(&log->lock);
-    tl_status_t st = tl_mt_append_sorted_batch(&log->mt, &log->mem, ts, h, n, seq);
+    st = tl_mt_append_sorted_batch(&log->mt, m, sts, sh, n, seq);
     if (st == TL_OK) tl_state_publish_seq(log, seq);
     tl_mutex_unlock(&log->lock);
+    tl_mem_free(m, scratch, scratch_bytes);
     return st;
 }
 

@@ -164,12 +164,14 @@ void tl_state_pin_tombs(tl_log_t *log, tl_tombs_t **tombs, tl_seq_t *seq);
 
 /* ---------------------------------------------------------------- writes */
 
-/* The locked append paths: the record (or sorted batch) goes into the live
- * memtable under sequence seq, which is published in the same critical
- * section (a snapshot that sees a record also sees its sequence). */
+/* The locked append paths: the record goes into the live memtable under
+ * sequence seq, published in the same critical section (a snapshot that
+ * sees a record also sees its sequence). A small batch (n > 0) is sorted
+ * into scratch first unless it already is, then stored atomically under
+ * the next sequence. The writer only; the caller checks the memtable fill. */
 TL_NODISCARD tl_status_t tl_state_append_locked(tl_log_t *log, tl_ts_t ts, tl_handle_t h, tl_seq_t seq);
-TL_NODISCARD tl_status_t tl_state_append_sorted(tl_log_t *log, const tl_ts_t *ts,
-                                                const tl_handle_t *h, size_t n, tl_seq_t seq);
+TL_NODISCARD tl_status_t tl_state_append_batch(tl_log_t *log, const tl_ts_t *ts,
+                                               const tl_handle_t *h, size_t n);
 
 /* Adds the tombstone [lo, hi] (lo <= hi) under the next sequence. */
 TL_NODISCARD tl_status_t tl_state_delete(tl_log_t *log, tl_ts_t lo, tl_ts_t hi);

@@ -19,7 +19,7 @@ tl_status_t tl_stats__collect(tl_log_t *log, tl_stats_t *out) {
     tl_snapshot_t local, *s = &local;
     tl_status_t st = tl_snapshot_pin_local(log, s);
     if (st != TL_OK) return st;
-    tl_range_t all = tl_range_closed(TL_TS_MIN, TL_TS_MAX);
+    tl_range_t all = tl_range_all();
     st = tl_count_in(s, all, &out->records);
     if (st == TL_OK) {
         st = tl_count_physical_in(s, all, &out->physical_records);
