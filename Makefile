@@ -35,7 +35,12 @@ CLANG ?= clang
 
 ENGINE_SRCS  := $(sort $(wildcard csrc/*.c))
 ENGINE_HDRS  := $(sort $(wildcard csrc/*.h))
-CTEST_SRCS   := $(sort $(wildcard tests/c/*.c))
+# The C test-support kit (tests/c/support/: the one test allocator and the
+# one reference model) is compiled into every C test program: added to each
+# program's source list below, once (it is outside the tests/c/*.c glob).
+TSUPPORT_SRCS := $(sort $(wildcard tests/c/support/*.c))
+TSUPPORT_HDRS := $(sort $(wildcard tests/c/support/*.h))
+CTEST_SRCS   := $(sort $(wildcard tests/c/*.c)) $(TSUPPORT_SRCS)
 BINDING_SRCS := $(sort $(wildcard timelog/*.pyx timelog/*.pxd))
 
 # ------------------------------------------------------------------ stamps
@@ -191,7 +196,7 @@ criterion: ## install libcriterion-dev with apt-get if it is missing
 	  $(call as_root,$(APT_INSTALL) libcriterion-dev)
 	fi
 
-CTEST_CFLAGS := -std=c17 -Wall -Wextra -Werror -Icsrc -Itests/c -pthread
+CTEST_CFLAGS := -std=c17 -Wall -Wextra -Werror -Icsrc -Itests/c -Itests/c/support -pthread
 CTEST_LIBS   := -lcriterion -lm -pthread
 PLAIN_FLAGS  := -O2
 ASAN_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -271,11 +276,11 @@ ctest-clang: ## build and run the plain Criterion tests with clang, if installed
 # subdirectory, out of the tests/c/*.c glob above). It runs the writer /
 # readers / worker stress and the backpressure and close scenarios for a few
 # seconds; TSan halts on the first race, the program fails on any check.
-TSAN_SRCS    := tests/c/stress_core.c tests/c/tsan/stress_main.c
+TSAN_SRCS    := tests/c/stress_core.c tests/c/tsan/stress_main.c $(TSUPPORT_SRCS)
 TSAN_FLAGS   := -fsanitize=thread -O1 -g -fno-omit-frame-pointer
 TSAN_SECONDS ?= 2
 
-$(CBUILD)/stress_tsan: $(ENGINE_SRCS) $(ENGINE_HDRS) $(TSAN_SRCS) tests/c/stress_core.h | criterion
+$(CBUILD)/stress_tsan: $(ENGINE_SRCS) $(ENGINE_HDRS) $(TSAN_SRCS) tests/c/stress_core.h $(TSUPPORT_HDRS) | criterion
 	mkdir -p $(@D)
 	$(CC) $(CTEST_CFLAGS) $(TSAN_FLAGS) -o $@ $(ENGINE_SRCS) $(TSAN_SRCS) -lm -pthread
 
@@ -307,10 +312,10 @@ ctest-tsan: $(CBUILD)/stress_tsan ## run the concurrency stress program under Th
 # A crash leaves its input in tests/c/build/fuzz*/artifacts/; replay it with
 # `tests/c/build/fuzz_ops FILE` (FUZZ_OPS_TRACE=1 prints every operation).
 FUZZ_BIN      := $(CBUILD)/fuzz_ops
-FUZZ_SRCS     := tests/c/test_util.c tests/fuzz/fuzz_ops.c
+FUZZ_SRCS     := tests/c/test_util.c tests/fuzz/fuzz_ops.c $(TSUPPORT_SRCS)
 FUZZ_CORPUS   := tests/fuzz/corpus
 FUZZ_SECONDS  ?= 600
-FUZZ_CFLAGS   := -std=c17 -Wall -Wextra -Werror -Icsrc -Itests/c -pthread -g -O1 \
+FUZZ_CFLAGS   := -std=c17 -Wall -Wextra -Werror -Icsrc -Itests/c -Itests/c/support -pthread -g -O1 \
                  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_RUN      := -timeout=60 -rss_limit_mb=4096 -print_final_stats=1
 # Merging back by edges only (not libFuzzer's finer features: hit counts,
@@ -338,7 +343,7 @@ fuzz-deps: ## install clang and its libFuzzer runtime with apt-get if missing
 	fi
 	probe || { echo "error: $(CLANG) still cannot link -fsanitize=fuzzer" >&2; exit 1; }
 
-$(FUZZ_BIN): $(ENGINE_SRCS) $(ENGINE_HDRS) $(FUZZ_SRCS) tests/c/test_util.h \
+$(FUZZ_BIN): $(ENGINE_SRCS) $(ENGINE_HDRS) $(FUZZ_SRCS) tests/c/test_util.h $(TSUPPORT_HDRS) \
              tests/c/criterion_shim.h | fuzz-deps criterion
 	mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(ENGINE_SRCS) $(FUZZ_SRCS) -lm
@@ -377,7 +382,7 @@ fuzz-ci: $(FUZZ_BIN) ## fuzz for 60 s from tests/fuzz/corpus without writing to 
 # once; valgrind checks the process as a whole (definite and indirect leaks
 # and memory errors fail). LEAK_SCALE multiplies its length (4: about 15 s here).
 LEAK_BIN    := $(CBUILD)/leak_main
-LEAK_SRCS   := tests/c/test_util.c tests/c/leak_workload/leak_main.c
+LEAK_SRCS   := tests/c/test_util.c tests/c/leak_workload/leak_main.c $(TSUPPORT_SRCS)
 LEAK_SCALE  ?= 4
 VALGRIND    := valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
                --show-leak-kinds=definite,indirect --error-exitcode=1
@@ -389,7 +394,7 @@ valgrind-deps: ## install valgrind with apt-get if it is missing
 	  $(call as_root,$(APT_INSTALL) valgrind)
 	fi
 
-$(LEAK_BIN): $(ENGINE_SRCS) $(ENGINE_HDRS) $(LEAK_SRCS) tests/c/test_util.h \
+$(LEAK_BIN): $(ENGINE_SRCS) $(ENGINE_HDRS) $(LEAK_SRCS) tests/c/test_util.h $(TSUPPORT_HDRS) \
              tests/c/criterion_shim.h | criterion
 	mkdir -p $(@D)
 	$(CC) $(CTEST_CFLAGS) -O1 -g -o $@ $(ENGINE_SRCS) $(LEAK_SRCS) -lm -pthread
@@ -414,9 +419,9 @@ WIN_OBJDUMP := x86_64-w64-mingw32-objdump
 WINE       ?= /usr/lib/wine/wine64
 WBUILD     := build/win
 WIN_CFLAGS := -std=c17 -O2 -Wall -Wextra -Werror -D__USE_MINGW_ANSI_STDIO=1 \
-              -Itests/c/win -Icsrc -Itests/c
+              -Itests/c/win -Icsrc -Itests/c -Itests/c/support
 WIN_RUNNER_SRCS := $(ENGINE_SRCS) $(CTEST_SRCS) tests/c/win/runner.c
-WIN_STRESS_SRCS := $(ENGINE_SRCS) tests/c/stress_core.c tests/c/tsan/stress_main.c
+WIN_STRESS_SRCS := $(ENGINE_SRCS) tests/c/stress_core.c tests/c/tsan/stress_main.c $(TSUPPORT_SRCS)
 WIN_SECONDS ?= 2
 
 .PHONY: win-deps test-windows
@@ -427,12 +432,12 @@ win-deps: ## install mingw-w64 and Wine with apt-get if missing
 	  $(call as_root,$(APT_INSTALL) gcc-mingw-w64-x86-64 wine64)
 	fi
 
-$(WBUILD)/runner.exe: $(WIN_RUNNER_SRCS) $(ENGINE_HDRS) $(wildcard tests/c/*.h) \
+$(WBUILD)/runner.exe: $(WIN_RUNNER_SRCS) $(ENGINE_HDRS) $(wildcard tests/c/*.h) $(TSUPPORT_HDRS) \
                       tests/c/win/criterion/criterion.h | win-deps
 	mkdir -p $(@D)
 	$(WIN_CC) $(WIN_CFLAGS) -o $@ $(WIN_RUNNER_SRCS)
 
-$(WBUILD)/stress.exe: $(WIN_STRESS_SRCS) $(ENGINE_HDRS) tests/c/stress_core.h | win-deps
+$(WBUILD)/stress.exe: $(WIN_STRESS_SRCS) $(ENGINE_HDRS) tests/c/stress_core.h $(TSUPPORT_HDRS) | win-deps
 	mkdir -p $(@D)
 	$(WIN_CC) $(filter-out -Itests/c/win,$(WIN_CFLAGS)) -o $@ $(WIN_STRESS_SRCS)
 

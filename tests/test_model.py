@@ -275,20 +275,54 @@ def _in_range(records, lo, hi):
             if (lo is None or t >= lo) and (hi is None or t < hi)]
 
 
-def expected_buckets(ts_list, lo, hi, edges_of):
-    """(counts, edges) for histogram/counts on Python ints: lo, hi already
-    resolved (hi may be 2**63: the last bucket is then closed at INT64_MAX)."""
-    edges = edges_of(lo, hi)
-    nb = len(edges) - 1
-    closed_last = hi > lo and hi > INT64_MAX
-    counts = []
-    for i in range(nb):
-        e0, e1 = edges[i], edges[i + 1]
-        if i == nb - 1 and closed_last:
-            counts.append(sum(1 for t in ts_list if t >= e0))
-        else:
-            counts.append(sum(1 for t in ts_list if e0 <= t < e1))
+# The bucket oracles below are written from the documented contract
+# (docs/api.md and the histogram()/counts() docstrings), not from the
+# implementation: they compute on Python ints, place each record on its own,
+# and share no arithmetic with _core's bucket code.
+
+def oracle_histogram(ts_list, t1, t2, bins):
+    """histogram()'s (counts, edges) for resolved bounds [t1, t2): t2 may be
+    2**63 (t2=None on a log holding INT64_MAX), where the contract closes the
+    last bucket at INT64_MAX, which is what [.., 2**63) means on Python ints;
+    only the reported last edge is clamped to int64."""
+    if t1 >= t2:
+        return [0] * bins, [t1] * (bins + 1)
+    # "edges[i] = t1 + floor(i * (t2 - t1) / bins)", for i = 0 .. bins
+    edges = [t1 + (i * (t2 - t1)) // bins for i in range(bins + 1)]
+    counts = [0] * bins
+    for t in ts_list:
+        # "counts[i] is the exact number of visible records in [edges[i], edges[i+1])"
+        for i in range(bins):
+            if edges[i] <= t < edges[i + 1]:
+                counts[i] += 1
+    edges[-1] = min(edges[-1], INT64_MAX)
     return counts, edges
+
+
+def oracle_counts(ts_list, t1, t2, step):
+    """counts(): out[i] counts [t1 + i*step, t1 + (i+1)*step), the last one
+    clipped at t2: ceil((t2 - t1) / step) buckets, none when t1 >= t2. Each
+    record in [t1, t2) lands in bucket floor((t - t1) / step)."""
+    nb = -((t1 - t2) // step) if t2 > t1 else 0
+    out = [0] * nb
+    for t in ts_list:
+        if t1 <= t < t2:
+            out[(t - t1) // step] += 1
+    return out
+
+
+def test_bucket_oracles_reproduce_the_documented_examples():
+    """The oracles against the examples in the docstrings, and the int64 end
+    (t2 = 2**63 closes the last bucket at INT64_MAX)."""
+    ts = [0, 1, 2, 2, 5, 9]
+    assert oracle_histogram(ts, 0, 10, 3) == ([4, 1, 1], [0, 3, 6, 10])
+    assert oracle_histogram(ts, 0, 9 + 1, 2) == ([4, 2], [0, 5, 10])
+    assert oracle_histogram(ts, 5, 5, 2) == ([0, 0], [5, 5, 5])
+    assert oracle_counts(ts, 0, 10, 4) == [4, 1, 1]
+    assert oracle_counts(ts, 3, 3, 4) == []
+    top = [INT64_MAX - 1, INT64_MAX]
+    assert oracle_histogram(top, INT64_MAX - 1, 2**63, 2) == ([1, 1], [INT64_MAX - 1, INT64_MAX, INT64_MAX])
+    assert oracle_counts(top, INT64_MAX - 3, INT64_MAX, 2) == [0, 1]
 
 
 class TimelogMachine(RuleBasedStateMachine):
@@ -649,12 +683,7 @@ class TimelogMachine(RuleBasedStateMachine):
         counts, edges = self.log.histogram(lo, hi, bins=bins)
         ts_list = [t for t, _ in self.model.visible()]
         rlo, rhi = self._resolve(lo, hi)
-
-        def edges_of(x, y):
-            width = y - x if y > x else 0
-            return [x + (i * width) // bins for i in range(bins)] + \
-                   [x if width == 0 else min(y, INT64_MAX)]
-        want_counts, want_edges = expected_buckets(ts_list, rlo, rhi, edges_of)
+        want_counts, want_edges = oracle_histogram(ts_list, rlo, rhi, bins)
         assert edges.tolist() == want_edges
         assert counts.tolist() == want_counts
 
@@ -670,13 +699,7 @@ class TimelogMachine(RuleBasedStateMachine):
             return                            # fine, but too slow to check here
         got = self.log.counts(a, b, step)
         ts_list = [t for t, _ in self.model.visible()]
-
-        def edges_of(x, y):
-            width = y - x if y > x else 0
-            nb = (width + step - 1) // step
-            return [x + step * i for i in range(nb)] + [x if width == 0 else min(y, INT64_MAX)]
-        want_counts, _ = expected_buckets(ts_list, a, b, edges_of)
-        assert got.tolist() == want_counts
+        assert got.tolist() == oracle_counts(ts_list, a, b, step)
 
     def _resolve(self, lo, hi):
         """histogram()'s None bounds: smallest / largest visible (inclusive)."""

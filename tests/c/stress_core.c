@@ -20,6 +20,8 @@
 
 #include "stress_core.h"
 #include "tl_sync.h"
+#include "tl_test_alloc.h"
+#include "tl_test_model.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -140,123 +142,6 @@ __attribute__((format(SC_PRINTF, 2, 3))) static void fail(sc_fail_t *f, const ch
     tl_mutex_unlock(&f->mu);
 }
 
-/* ---------------------------------------------------------------- hooked allocator */
-
-/* Wraps the caller's allocator. Allocations from any thread but the owner
- * (the engine's worker, or readers pinning snapshots) are counted; once
- * armed, the block_at-th of them and every later one wait until the gate is
- * opened. Frees never wait. The hooks take no engine lock, so a blocked
- * worker holds exactly what the engine held when it allocated. */
-typedef struct sc_alloc {
-    tl_allocator_t inner;
-    tl_thread_id_t owner;
-    tl_mutex_t mu;
-    tl_cond_t cv;
-    uint64_t foreign;  /* foreign allocations since the last arm/reset */
-    uint64_t block_at; /* 0 = never block */
-    bool open;
-    bool blocked; /* some thread reached the gate (sticky until re-armed) */
-} sc_alloc_t;
-
-static void gate_point(sc_alloc_t *a) {
-    if (tl_thread_id_equal(tl_thread_id_self(), a->owner)) return;
-    tl_mutex_lock(&a->mu);
-    uint64_t k = ++a->foreign;
-    if (a->block_at != 0 && k >= a->block_at && !a->open) {
-        a->blocked = true;
-        tl_cond_broadcast(&a->cv);
-        while (!a->open) tl_cond_wait_ms(&a->cv, &a->mu, 100);
-    }
-    tl_mutex_unlock(&a->mu);
-}
-
-static void *ha_malloc(void *ctx, size_t n) {
-    sc_alloc_t *a = ctx;
-    gate_point(a);
-    if (a->inner.malloc_fn != NULL) return a->inner.malloc_fn(a->inner.ctx, n);
-    return malloc(n);
-}
-
-static void ha_free(void *ctx, void *p, size_t n) {
-    sc_alloc_t *a = ctx;
-    if (a->inner.free_fn != NULL) {
-        a->inner.free_fn(a->inner.ctx, p, n);
-        return;
-    }
-    free(p);
-}
-
-static void *ha_realloc(void *ctx, void *p, size_t old_n, size_t new_n) {
-    sc_alloc_t *a = ctx;
-    gate_point(a);
-    if (a->inner.malloc_fn == NULL) return realloc(p, new_n);
-    if (a->inner.realloc_fn != NULL) return a->inner.realloc_fn(a->inner.ctx, p, old_n, new_n);
-    void *q = a->inner.malloc_fn(a->inner.ctx, new_n);
-    if (q == NULL) return NULL;
-    if (p != NULL) {
-        memcpy(q, p, old_n < new_n ? old_n : new_n);
-        a->inner.free_fn(a->inner.ctx, p, old_n);
-    }
-    return q;
-}
-
-static void alloc_init(sc_alloc_t *a, const tl_allocator_t *inner) {
-    memset(a, 0, sizeof *a);
-    a->inner = *inner;
-    a->owner = tl_thread_id_self();
-    (void)tl_mutex_init(&a->mu);
-    (void)tl_cond_init(&a->cv);
-    a->open = true;
-}
-
-static void alloc_destroy(sc_alloc_t *a) {
-    tl_cond_destroy(&a->cv);
-    tl_mutex_destroy(&a->mu);
-}
-
-static tl_allocator_t alloc_table(sc_alloc_t *a) {
-    tl_allocator_t t = {a, ha_malloc, ha_realloc, ha_free};
-    return t;
-}
-
-/* Closes the gate: the block_at-th foreign allocation from now on blocks. */
-static void alloc_arm(sc_alloc_t *a, uint64_t block_at) {
-    tl_mutex_lock(&a->mu);
-    a->foreign = 0;
-    a->block_at = block_at;
-    a->open = block_at == 0;
-    a->blocked = false;
-    tl_mutex_unlock(&a->mu);
-}
-
-static void alloc_open(sc_alloc_t *a) {
-    tl_mutex_lock(&a->mu);
-    a->open = true;
-    a->block_at = 0;
-    tl_cond_broadcast(&a->cv);
-    tl_mutex_unlock(&a->mu);
-}
-
-static uint64_t alloc_foreign(sc_alloc_t *a) {
-    tl_mutex_lock(&a->mu);
-    uint64_t v = a->foreign;
-    tl_mutex_unlock(&a->mu);
-    return v;
-}
-
-/* Waits until a thread blocks at the gate; false after timeout_ms. */
-static bool alloc_wait_blocked(sc_alloc_t *a, unsigned timeout_ms) {
-    double end = now_s() + timeout_ms / 1000.0;
-    for (;;) {
-        tl_mutex_lock(&a->mu);
-        bool b = a->blocked;
-        tl_mutex_unlock(&a->mu);
-        if (b) return true;
-        if (now_s() > end) return false;
-        sleep_ms(1);
-    }
-}
-
 /* ---------------------------------------------------------------- drop tracker */
 
 typedef struct sc_drops {
@@ -295,110 +180,11 @@ static uint32_t drops_of(sc_drops_t *d, tl_handle_t h) {
 
 /* ---------------------------------------------------------------- model */
 
-typedef struct sc_rec {
-    tl_ts_t ts;
-    tl_handle_t h;
-} sc_rec_t;
-
-static int rec_cmp(const void *pa, const void *pb) {
-    const sc_rec_t *a = pa, *b = pb;
-    if (a->ts != b->ts) return a->ts < b->ts ? -1 : 1;
-    if (a->h != b->h) return a->h < b->h ? -1 : 1;
-    return 0;
-}
-
-/* The visible records sorted by (ts, h). A delete removes what is present
- * when it runs: the sequenced-tombstone rule, since everything present was
- * written before it. */
-typedef struct sc_model {
-    sc_rec_t *r;
-    size_t n, cap;
-    uint8_t *dead; /* may be NULL: marks handles a delete removed */
-} sc_model_t;
-
-static void model_init(sc_model_t *m, uint8_t *dead) {
-    memset(m, 0, sizeof *m);
-    m->dead = dead;
-}
-
-static void model_free(sc_model_t *m) {
-    free(m->r);
-    m->r = NULL;
-    m->n = m->cap = 0;
-}
-
-static void model_reserve(sc_model_t *m, size_t extra) {
-    if (m->n + extra <= m->cap) return;
-    size_t cap = m->cap ? m->cap : 1024;
-    while (cap < m->n + extra) cap *= 2;
-    m->r = xrealloc(m->r, cap * sizeof *m->r);
-    m->cap = cap;
-}
-
-static size_t model_lower(const sc_model_t *m, tl_ts_t ts) {
-    size_t lo = 0, hi = m->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->r[mid].ts < ts) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
-static size_t model_upper(const sc_model_t *m, tl_ts_t ts) {
-    size_t lo = 0, hi = m->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->r[mid].ts <= ts) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
-static void model_add(sc_model_t *m, tl_ts_t ts, tl_handle_t h) {
-    model_reserve(m, 1);
-    sc_rec_t x = {ts, h};
-    size_t i = m->n;
-    /* Handles grow with time, so in-order records land at the end; late
-     * ones move only the records after them. */
-    while (i > 0 && rec_cmp(&m->r[i - 1], &x) > 0) i--;
-    if (m->n - i > 64) { /* a long move: find the spot by binary search */
-        size_t lo = 0, hi = m->n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (rec_cmp(&m->r[mid], &x) < 0) lo = mid + 1;
-            else hi = mid;
-        }
-        i = lo;
-    }
-    memmove(&m->r[i + 1], &m->r[i], (m->n - i) * sizeof *m->r);
-    m->r[i] = x;
-    m->n++;
-}
-
-/* Adds k records (sorted in place here) by merging from the back. */
-static void model_add_batch(sc_model_t *m, sc_rec_t *b, size_t k) {
-    if (k == 0) return;
-    qsort(b, k, sizeof *b, rec_cmp);
-    model_reserve(m, k);
-    size_t i = m->n, j = k, o = m->n + k;
-    while (j > 0) {
-        if (i > 0 && rec_cmp(&m->r[i - 1], &b[j - 1]) > 0) m->r[--o] = m->r[--i];
-        else m->r[--o] = b[--j];
-    }
-    m->n += k;
-}
-
-/* Removes lo <= ts <= hi (inclusive, so INT64_MAX is reachable). */
-static size_t model_delete(sc_model_t *m, tl_ts_t lo, tl_ts_t hi) {
-    if (lo > hi) return 0;
-    size_t i0 = model_lower(m, lo), i1 = model_upper(m, hi);
-    if (i1 <= i0) return 0;
-    if (m->dead != NULL)
-        for (size_t i = i0; i < i1; i++) m->dead[m->r[i].h] = 1;
-    memmove(&m->r[i0], &m->r[i1], (m->n - i1) * sizeof *m->r);
-    m->n -= i1 - i0;
-    return i1 - i0;
+/* The writer's model and each reader's replay are the shared reference
+ * (tests/c/support/tl_test_model.h). The writer marks each handle a delete
+ * removed in dead[], which the drop tracker reads. */
+static void mark_dead(void *ctx, tl_handle_t h) {
+    ((uint8_t *)ctx)[h] = 1;
 }
 
 /* ---------------------------------------------------------------- the world */
@@ -417,18 +203,19 @@ enum { DEL_RANGE, DEL_TS, DEL_BEFORE, DEL_SINCE, DEL_ALL };
 
 typedef struct sc_world {
     tl_log_t *log;
-    sc_alloc_t alloc;
+    tlt_alloc_t own_alloc; /* used when the caller brings none */
+    tlt_alloc_t *alloc;
     sc_drops_t drops;
     sc_fail_t fail;
     sc_report_t *rep;
     /* writer state (the calling thread) */
-    sc_model_t wm;
+    tlt_model_t wm;
     uint8_t *dead;
     tl_seq_t seq; /* sequence of the last write/delete issued */
     size_t nh, h_cap;
     sc_rng_t rng;
     tl_ts_t cursor;
-    sc_rec_t *scratch; /* batch model records */
+    tlt_rec_t *scratch; /* batch model records */
     tl_ts_t *bts;      /* batch arrays handed to the engine */
     tl_handle_t *bh;
     /* published to readers */
@@ -448,7 +235,13 @@ static void world_init(sc_world_t *w, const sc_hooks_t *hooks, size_t h_cap, siz
     memset(rep, 0, sizeof *rep);
     w->rep = rep;
     fail_init(&w->fail, rep);
-    alloc_init(&w->alloc, &hooks->alloc);
+    if (hooks->alloc != NULL) {
+        w->alloc = hooks->alloc;
+    } else {
+        tlt_alloc_init_plain(&w->own_alloc);
+        w->alloc = &w->own_alloc;
+    }
+    tlt_alloc_gate_reset(w->alloc);
     w->h_cap = h_cap;
     w->dead = xcalloc(h_cap, 1);
     w->ts_of = xcalloc(h_cap, sizeof *w->ts_of);
@@ -460,7 +253,7 @@ static void world_init(sc_world_t *w, const sc_hooks_t *hooks, size_t h_cap, siz
     w->scratch = xmalloc(SC_BATCH_MAX * sizeof *w->scratch);
     w->bts = xmalloc(SC_BATCH_MAX * sizeof *w->bts);
     w->bh = xmalloc(SC_BATCH_MAX * sizeof *w->bh);
-    model_init(&w->wm, w->dead);
+    tlt_model_init(&w->wm);
     rng_seed(&w->rng, seed);
 
     sc_drops_t *d = &w->drops;
@@ -482,7 +275,7 @@ static void world_init(sc_world_t *w, const sc_hooks_t *hooks, size_t h_cap, siz
 }
 
 static void world_free(sc_world_t *w) {
-    model_free(&w->wm);
+    tlt_model_free(&w->wm);
     free(w->dead);
     free(w->ts_of);
     free(w->ops);
@@ -490,12 +283,13 @@ static void world_free(sc_world_t *w) {
     free(w->bts);
     free(w->bh);
     free((void *)w->drops.count);
-    alloc_destroy(&w->alloc);
+    tlt_alloc_gate_open(w->alloc);
+    if (w->alloc == &w->own_alloc) tlt_alloc_fini(&w->own_alloc);
     fail_destroy(&w->fail);
 }
 
 static bool world_open(sc_world_t *w, tl_config_t *cfg) {
-    cfg->alloc = alloc_table(&w->alloc);
+    cfg->alloc = tlt_alloc_table(w->alloc);
     cfg->on_drop = core_on_drop;
     cfg->on_drop_ctx = &w->drops;
     const char *why = NULL;
@@ -597,7 +391,7 @@ static tl_status_t w_append(sc_world_t *w, tl_ts_t ts) {
     log_op(w, OP_APPEND, (int64_t)h, 1);
     tl_status_t st = tl_append(w->log, ts, h);
     w->seq++;
-    model_add(&w->wm, ts, h);
+    tlt_model_add(&w->wm, ts, h);
     w->rep->appends++;
     w->rep->records++;
     write_status_ok(w, st, "tl_append");
@@ -614,13 +408,13 @@ static tl_status_t w_batch(sc_world_t *w, size_t n) {
     for (size_t i = 0; i < n; i++) {
         w->bh[i] = h0 + i;
         w->ts_of[h0 + i] = w->bts[i];
-        w->scratch[i] = (sc_rec_t){w->bts[i], h0 + i};
+        w->scratch[i] = (tlt_rec_t){w->bts[i], h0 + i};
     }
     w->nh += n;
     log_op(w, OP_APPEND, (int64_t)h0, (int64_t)n);
     tl_status_t st = tl_append_batch(w->log, w->bts, w->bh, n);
     w->seq++;
-    model_add_batch(&w->wm, w->scratch, n);
+    tlt_model_add_recs(&w->wm, w->scratch, n);
     w->rep->batches++;
     w->rep->records += n;
     write_status_ok(w, st, "tl_append_batch");
@@ -652,7 +446,7 @@ static void w_delete(sc_world_t *w, int kind, tl_ts_t a, tl_ts_t b) {
     default: st = tl_delete_all(w->log); what = "tl_delete_all"; break;
     }
     w->seq++;
-    model_delete(&w->wm, lo, hi);
+    tlt_model_delete_incl(&w->wm, lo, hi, mark_dead, w->dead);
     w->rep->deletes++;
     write_status_ok(w, st, what);
 }
@@ -696,7 +490,7 @@ typedef struct sc_buf {
     tl_ts_t *ts;
     tl_handle_t *h;
     size_t n, cap;
-    sc_rec_t *recs; /* spans, sorted for the subset check */
+    tlt_rec_t *recs; /* spans, sorted for the subset check */
     size_t recs_cap;
 } sc_buf_t;
 
@@ -797,18 +591,18 @@ static void history(sc_world_t *w, tl_handle_t h, tl_seq_t seq, char *out, size_
 }
 
 /* Describes the first record present on one side only. */
-static void diff_records(sc_world_t *w, const sc_buf_t *got, const sc_rec_t *want, size_t wn,
+static void diff_records(sc_world_t *w, const sc_buf_t *got, const tlt_rec_t *want, size_t wn,
                          tl_seq_t seq, char *out, size_t len) {
-    sc_rec_t *g = xmalloc((got->n ? got->n : 1) * sizeof *g);
-    for (size_t i = 0; i < got->n; i++) g[i] = (sc_rec_t){got->ts[i], got->h[i]};
-    qsort(g, got->n, sizeof *g, rec_cmp);
+    tlt_rec_t *g = xmalloc((got->n ? got->n : 1) * sizeof *g);
+    for (size_t i = 0; i < got->n; i++) g[i] = (tlt_rec_t){got->ts[i], got->h[i]};
+    qsort(g, got->n, sizeof *g, tlt_rec_cmp);
     size_t i = 0, j = 0;
-    while (i < got->n && j < wn && rec_cmp(&g[i], &want[j]) == 0) {
+    while (i < got->n && j < wn && tlt_rec_cmp(&g[i], &want[j]) == 0) {
         i++;
         j++;
     }
     char hist[256];
-    if (i < got->n && (j == wn || rec_cmp(&g[i], &want[j]) < 0)) {
+    if (i < got->n && (j == wn || tlt_rec_cmp(&g[i], &want[j]) < 0)) {
         history(w, g[i].h, seq, hist, sizeof hist);
         snprintf(out, len, "extra in the engine: %s", hist);
     } else if (j < wn) {
@@ -823,7 +617,7 @@ static void diff_records(sc_world_t *w, const sc_buf_t *got, const sc_rec_t *wan
 /* got (engine order) against want (sorted by (ts, h)): timestamps equal and
  * non-decreasing position by position, handles equal as a multiset within
  * each run of equal timestamps (their order is unspecified). */
-static bool same_records(sc_world_t *w, sc_buf_t *got, const sc_rec_t *want, size_t wn,
+static bool same_records(sc_world_t *w, sc_buf_t *got, const tlt_rec_t *want, size_t wn,
                          const char *what, tl_seq_t seq) {
     if (got->n != wn) {
         char diag[320];
@@ -865,19 +659,19 @@ static bool same_records(sc_world_t *w, sc_buf_t *got, const sc_rec_t *want, siz
 /* Index range [*i0, *i1) of the model an iterator kind covers. */
 enum { K_RANGE, K_SINCE, K_UNTIL, K_ALL, K_POINT, K_COUNT };
 
-static void model_slice(const sc_model_t *m, int kind, tl_ts_t a, tl_ts_t b, size_t *i0, size_t *i1) {
+static void model_slice(const tlt_model_t *m, int kind, tl_ts_t a, tl_ts_t b, size_t *i0, size_t *i1) {
     switch (kind) {
     case K_RANGE:
         if (a >= b) {
             *i0 = *i1 = 0;
         } else {
-            *i0 = model_lower(m, a);
-            *i1 = model_lower(m, b);
+            *i0 = tlt_model_lower(m, a);
+            *i1 = tlt_model_lower(m, b);
         }
         break;
-    case K_SINCE: *i0 = model_lower(m, a); *i1 = m->n; break;
-    case K_UNTIL: *i0 = 0; *i1 = model_lower(m, b); break;
-    case K_POINT: *i0 = model_lower(m, a); *i1 = model_upper(m, a); break;
+    case K_SINCE: *i0 = tlt_model_lower(m, a); *i1 = m->n; break;
+    case K_UNTIL: *i0 = 0; *i1 = tlt_model_lower(m, b); break;
+    case K_POINT: *i0 = tlt_model_lower(m, a); *i1 = tlt_model_upper(m, a); break;
     default: *i0 = 0; *i1 = m->n; break;
     }
 }
@@ -910,7 +704,7 @@ static const char *kind_name(int kind) {
 /* Iterates and counts one kind of query on snap against the model. When
  * release_first, the snapshot is released right after the iterator opens
  * (the iterator holds its own pin) and *snap becomes NULL. */
-static bool check_query(sc_world_t *w, tl_snapshot_t **snap, const sc_model_t *m, sc_buf_t *buf,
+static bool check_query(sc_world_t *w, tl_snapshot_t **snap, const tlt_model_t *m, sc_buf_t *buf,
                         int kind, tl_ts_t a, tl_ts_t b, unsigned mode, bool release_first) {
     tl_seq_t seq = tl_snapshot_seq(*snap);
     size_t i0, i1;
@@ -958,7 +752,7 @@ static bool check_query(sc_world_t *w, tl_snapshot_t **snap, const sc_model_t *m
 /* Spans over [a, b): each span sorted, inside the range, at a known level;
  * together a sub-multiset of the visible records (the memtable part is
  * never exposed, so not necessarily all of them). */
-static bool check_spans(sc_world_t *w, tl_snapshot_t *snap, const sc_model_t *m, sc_buf_t *buf,
+static bool check_spans(sc_world_t *w, tl_snapshot_t *snap, const tlt_model_t *m, sc_buf_t *buf,
                         int kind, tl_ts_t a, tl_ts_t b) {
     tl_span_iter_t *sp = NULL;
     tl_status_t st;
@@ -997,7 +791,7 @@ static bool check_spans(sc_world_t *w, tl_snapshot_t *snap, const sc_model_t *m,
                 tl_spans_close(sp);
                 return false;
             }
-            buf->recs[n++] = (sc_rec_t){t, span.h[i]};
+            buf->recs[n++] = (tlt_rec_t){t, span.h[i]};
         }
     }
     tl_spans_close(sp);
@@ -1005,13 +799,13 @@ static bool check_spans(sc_world_t *w, tl_snapshot_t *snap, const sc_model_t *m,
         fail(&w->fail, "tl_spans_next -> %s", tl_strerror(st));
         return false;
     }
-    if (n > 1) qsort(buf->recs, n, sizeof *buf->recs, rec_cmp);
+    if (n > 1) qsort(buf->recs, n, sizeof *buf->recs, tlt_rec_cmp);
     size_t i0, i1;
     model_slice(m, kind, a, b, &i0, &i1);
     size_t j = i0;
     for (size_t i = 0; i < n; i++) {
-        while (j < i1 && rec_cmp(&m->r[j], &buf->recs[i]) < 0) j++;
-        if (j >= i1 || rec_cmp(&m->r[j], &buf->recs[i]) != 0) {
+        while (j < i1 && tlt_rec_cmp(&m->r[j], &buf->recs[i]) < 0) j++;
+        if (j >= i1 || tlt_rec_cmp(&m->r[j], &buf->recs[i]) != 0) {
             fail(&w->fail, "span record (ts %" PRId64 ", handle %" PRIu64 ") at seq %" PRIu64
                  " is not visible in the model (deleted, never written, or repeated)",
                  buf->recs[i].ts, (uint64_t)buf->recs[i].h, (uint64_t)tl_snapshot_seq(snap));
@@ -1023,7 +817,7 @@ static bool check_spans(sc_world_t *w, tl_snapshot_t *snap, const sc_model_t *m,
 }
 
 /* count_buckets over edges inside [a, b] against the model. */
-static bool check_buckets(sc_world_t *w, tl_snapshot_t *snap, const sc_model_t *m, tl_ts_t a, tl_ts_t b) {
+static bool check_buckets(sc_world_t *w, tl_snapshot_t *snap, const tlt_model_t *m, tl_ts_t a, tl_ts_t b) {
     if (a > b) return true;
     tl_ts_t e[5];
     uint64_t got[4];
@@ -1037,7 +831,7 @@ static bool check_buckets(sc_world_t *w, tl_snapshot_t *snap, const sc_model_t *
         return false;
     }
     for (int i = 0; i < 4; i++) {
-        size_t want = e[i] >= e[i + 1] ? 0 : model_lower(m, e[i + 1]) - model_lower(m, e[i]);
+        size_t want = e[i] >= e[i + 1] ? 0 : tlt_model_lower(m, e[i + 1]) - tlt_model_lower(m, e[i]);
         if (got[i] != want) {
             fail(&w->fail, "count_buckets [%" PRId64 ", %" PRId64 ") at seq %" PRIu64
                  ": engine %" PRIu64 ", model %zu", e[i], e[i + 1],
@@ -1048,7 +842,7 @@ static bool check_buckets(sc_world_t *w, tl_snapshot_t *snap, const sc_model_t *
     return true;
 }
 
-static bool check_neighbours(sc_world_t *w, tl_snapshot_t *snap, const sc_model_t *m, tl_ts_t a) {
+static bool check_neighbours(sc_world_t *w, tl_snapshot_t *snap, const tlt_model_t *m, tl_ts_t a) {
     tl_ts_t got = 0;
     tl_status_t st;
     /* min / max */
@@ -1064,14 +858,14 @@ static bool check_neighbours(sc_world_t *w, tl_snapshot_t *snap, const sc_model_
              m->n ? "max" : "empty", m->n ? m->r[m->n - 1].ts : 0);
         return false;
     }
-    size_t u = model_upper(m, a);
+    size_t u = tlt_model_upper(m, a);
     st = tl_next_ts(snap, a, &got);
     if (u == m->n ? st != TL_EOF : (st != TL_OK || got != m->r[u].ts)) {
         fail(&w->fail, "tl_next_ts(%" PRId64 ") -> %s %" PRId64 ", model %s", a, tl_strerror(st),
              got, u == m->n ? "none" : "has one");
         return false;
     }
-    size_t l = model_lower(m, a);
+    size_t l = tlt_model_lower(m, a);
     st = tl_prev_ts(snap, a, &got);
     if (l == 0 ? st != TL_EOF : (st != TL_OK || got != m->r[l - 1].ts)) {
         fail(&w->fail, "tl_prev_ts(%" PRId64 ") -> %s %" PRId64 ", model %s", a, tl_strerror(st),
@@ -1178,11 +972,11 @@ typedef struct sc_reader {
     sc_world_t *w;
     tl_thread_t th;
     sc_rng_t rng;
-    sc_model_t m;
+    tlt_model_t m;
     size_t applied;    /* operations replayed into m */
     tl_seq_t mseq;     /* sequence m reflects */
     sc_buf_t buf;
-    sc_rec_t *bscratch;
+    tlt_rec_t *bscratch;
     uint64_t snapshots, range_checks, full_checks, span_checks, held_checks, records;
 } sc_reader_t;
 
@@ -1201,13 +995,13 @@ static bool reader_advance(sc_reader_t *rd, tl_seq_t seq) {
             tl_handle_t h0 = (tl_handle_t)op->a;
             size_t k = (size_t)op->b;
             if (k == 1) {
-                model_add(&rd->m, w->ts_of[h0], h0);
+                tlt_model_add(&rd->m, w->ts_of[h0], h0);
             } else {
-                for (size_t i = 0; i < k; i++) rd->bscratch[i] = (sc_rec_t){w->ts_of[h0 + i], h0 + i};
-                model_add_batch(&rd->m, rd->bscratch, k);
+                for (size_t i = 0; i < k; i++) rd->bscratch[i] = (tlt_rec_t){w->ts_of[h0 + i], h0 + i};
+                tlt_model_add_recs(&rd->m, rd->bscratch, k);
             }
         } else {
-            model_delete(&rd->m, op->a, op->b);
+            tlt_model_delete_incl(&rd->m, op->a, op->b, NULL, NULL);
         }
         rd->mseq = op->seq;
     }
@@ -1220,7 +1014,7 @@ static bool reader_advance(sc_reader_t *rd, tl_seq_t seq) {
 }
 
 static void pick_range(sc_reader_t *rd, tl_ts_t *a, tl_ts_t *b) {
-    const sc_model_t *m = &rd->m;
+    const tlt_model_t *m = &rd->m;
     tl_ts_t base = m->n ? m->r[rng_below(&rd->rng, m->n)].ts : (tl_ts_t)rng_below(&rd->rng, 1000);
     base = sat_add(base, -(int64_t)rng_below(&rd->rng, 64));
     static const int64_t widths[] = {0, 1, 7, 64, 500, 5000, 60000};
@@ -1243,7 +1037,7 @@ static void pick_range(sc_reader_t *rd, tl_ts_t *a, tl_ts_t *b) {
 /* All checks on one snapshot. Returns true if it released snap itself. */
 static bool reader_check(sc_reader_t *rd, tl_snapshot_t **snap) {
     sc_world_t *w = rd->w;
-    const sc_model_t *m = &rd->m;
+    const tlt_model_t *m = &rd->m;
     tl_ts_t a, b;
     pick_range(rd, &a, &b);
     unsigned mode = (unsigned)rng_below(&rd->rng, 5);
@@ -1451,7 +1245,7 @@ int sc_stress(const sc_hooks_t *hooks, const sc_params_t *p, sc_report_t *rep) {
         sc_reader_t *rd = &rds[i];
         rd->w = w;
         rng_seed(&rd->rng, p->seed * 131 + i + 1);
-        model_init(&rd->m, NULL);
+        tlt_model_init(&rd->m);
         rd->bscratch = xmalloc(SC_BATCH_MAX * sizeof *rd->bscratch);
         if (!tl_thread_start(&rd->th, reader_main, rd)) {
             fail(&w->fail, "tl_thread_start failed");
@@ -1486,7 +1280,7 @@ int sc_stress(const sc_hooks_t *hooks, const sc_params_t *p, sc_report_t *rep) {
         rep->held_checks += rds[i].held_checks;
         rep->reader_records += rds[i].records;
     }
-    rep->worker_allocs = alloc_foreign(&w->alloc);
+    rep->worker_allocs = tlt_alloc_gate_foreign(w->alloc);
     if (failed(&w->fail)) goto out;
     if (nr > 0 && rep->snapshots == 0) {
         fail(&w->fail, "the readers never got to read a snapshot");
@@ -1512,7 +1306,7 @@ out:
     atomic_store_explicit(&w->stop, true, memory_order_release);
     world_close(w);
     for (unsigned i = 0; i < nr; i++) {
-        model_free(&rds[i].m);
+        tlt_model_free(&rds[i].m);
         buf_free(&rds[i].buf);
         free(rds[i].bscratch);
     }
@@ -1531,7 +1325,7 @@ static void *close_helper(void *arg) {
      * close always overlaps the worker's unit of work. */
     while (!atomic_load_explicit(&w->closing, memory_order_acquire)) sleep_ms(1);
     sleep_ms(20);
-    alloc_open(&w->alloc);
+    tlt_alloc_gate_open(w->alloc);
     return NULL;
 }
 
@@ -1606,30 +1400,30 @@ int sc_close_during_compaction(const sc_hooks_t *hooks, uint64_t block_at, bool 
             goto out;
         }
     }
-    alloc_arm(&w->alloc, block_at);
+    tlt_alloc_gate_arm(w->alloc, block_at);
     tl_status_t st = tl_maint_start(w->log);
     if (st != TL_OK || !tl_maint_running(w->log)) {
         fail(&w->fail, "tl_maint_start -> %s, running %d", tl_strerror(st), tl_maint_running(w->log));
-        alloc_open(&w->alloc);
+        tlt_alloc_gate_open(w->alloc);
         goto out;
     }
     if (block_at == 0) {
         /* Calibration: let the compaction finish and count its allocations. */
         if (!poll_stats(w, 20000, compacted_all_l0, "the worker to compact L0")) goto out;
         sleep_ms(20);
-        rep->worker_allocs = alloc_foreign(&w->alloc);
+        rep->worker_allocs = tlt_alloc_gate_foreign(w->alloc);
         if (allocs_out != NULL) *allocs_out = rep->worker_allocs;
         if (!writer_check_full(w, "after the worker's compaction")) goto out;
     } else {
-        if (!alloc_wait_blocked(&w->alloc, 20000)) {
+        if (!tlt_alloc_gate_wait_blocked(w->alloc, 20000)) {
             fail(&w->fail, "the worker never made its allocation #%" PRIu64 " (made %" PRIu64 ")",
-                 block_at, alloc_foreign(&w->alloc));
-            alloc_open(&w->alloc);
+                 block_at, tlt_alloc_gate_foreign(w->alloc));
+            tlt_alloc_gate_open(w->alloc);
             goto out;
         }
         if (!tl_thread_start(&helper, close_helper, w)) {
             fail(&w->fail, "tl_thread_start failed");
-            alloc_open(&w->alloc);
+            tlt_alloc_gate_open(w->alloc);
             goto out;
         }
         helper_started = true;
@@ -1662,7 +1456,7 @@ out:
         atomic_store_explicit(&w->closing, 1, memory_order_release);
         tl_thread_join(helper);
     }
-    alloc_open(&w->alloc);
+    tlt_alloc_gate_open(w->alloc);
     tl_snapshot_release(snap);
     world_close(w);
     int rc = failed(&w->fail) ? -1 : 0;
@@ -1688,7 +1482,7 @@ int sc_backpressure(const sc_hooks_t *hooks, uint32_t sealed_wait_ms, sc_report_
     if (!world_open(w, &cfg)) goto out;
     /* The worker's first allocation (its first flush) blocks until the gate
      * opens: from the second seal on, memruns exceed sealed_max_runs. */
-    alloc_arm(&w->alloc, 1);
+    tlt_alloc_gate_arm(w->alloc, 1);
     uint64_t busy = 0, ok_writes = 0;
     unsigned want_busy = sealed_wait_ms > 0 ? 3 : 40;
     for (int i = 0; i < 12000 && busy < want_busy && !failed(&w->fail); i++) {
@@ -1719,7 +1513,7 @@ int sc_backpressure(const sc_hooks_t *hooks, uint32_t sealed_wait_ms, sc_report_
         }
     }
     if (failed(&w->fail)) {
-        alloc_open(&w->alloc);
+        tlt_alloc_gate_open(w->alloc);
         goto out;
     }
     tl_stats_t s;
@@ -1734,16 +1528,16 @@ int sc_backpressure(const sc_hooks_t *hooks, uint32_t sealed_wait_ms, sc_report_
         fail(&w->fail, "with the worker stuck: %" PRIu64 " flushes, %" PRIu64 " memruns",
              s.flushes, s.memruns);
     if (failed(&w->fail)) {
-        alloc_open(&w->alloc);
+        tlt_alloc_gate_open(w->alloc);
         goto out;
     }
     /* Busy writes were stored: everything reads back while the worker is
      * still stuck (reads never need it). */
     if (!writer_check_full(w, "while the worker is stuck")) {
-        alloc_open(&w->alloc);
+        tlt_alloc_gate_open(w->alloc);
         goto out;
     }
-    alloc_open(&w->alloc);
+    tlt_alloc_gate_open(w->alloc);
     if (!poll_stats(w, 20000, no_memruns, "the released worker to flush every memrun")) goto out;
     for (int i = 0; i < 500; i++) w_append(w, i % 5 ? ++w->cursor : w->cursor - 50);
     if (!writer_check_full(w, "after the worker caught up") || !w_validate(w, "backpressure"))
@@ -1752,7 +1546,7 @@ int sc_backpressure(const sc_hooks_t *hooks, uint32_t sealed_wait_ms, sc_report_
     world_close(w);
     check_all_dropped_once(w);
 out:
-    alloc_open(&w->alloc);
+    tlt_alloc_gate_open(w->alloc);
     world_close(w);
     int rc = failed(&w->fail) ? -1 : 0;
     world_free(w);
@@ -1785,13 +1579,13 @@ int sc_backpressure_l0(const sc_hooks_t *hooks, sc_report_t *rep) {
     }
     /* The worker starts on the compaction and is stuck in it: L0 (3) stays
      * above 2 * max_delta_segments (2). */
-    alloc_arm(&w->alloc, 1);
+    tlt_alloc_gate_arm(w->alloc, 1);
     tl_status_t st = tl_maint_start(w->log);
     if (st != TL_OK) {
         fail(&w->fail, "tl_maint_start -> %s", tl_strerror(st));
         goto out;
     }
-    if (!alloc_wait_blocked(&w->alloc, 20000)) {
+    if (!tlt_alloc_gate_wait_blocked(w->alloc, 20000)) {
         fail(&w->fail, "the worker never started its compaction");
         goto out;
     }
@@ -1809,7 +1603,7 @@ int sc_backpressure_l0(const sc_hooks_t *hooks, sc_report_t *rep) {
         goto out;
     }
     if (!writer_check_full(w, "L0 backpressure, worker stuck")) goto out;
-    alloc_open(&w->alloc);
+    tlt_alloc_gate_open(w->alloc);
     if (!poll_stats(w, 20000, l0_compacted, "the released worker to compact L0")) goto out;
     for (int i = 0; i < 300; i++) w_append(w, ++w->cursor);
     if (!writer_check_full(w, "L0 backpressure, after compaction") || !w_validate(w, "L0") ||
@@ -1818,7 +1612,7 @@ int sc_backpressure_l0(const sc_hooks_t *hooks, sc_report_t *rep) {
     world_close(w);
     check_all_dropped_once(w);
 out:
-    alloc_open(&w->alloc);
+    tlt_alloc_gate_open(w->alloc);
     world_close(w);
     int rc = failed(&w->fail) ? -1 : 0;
     world_free(w);
@@ -1829,7 +1623,7 @@ out:
 static void *open_later(void *arg) {
     sc_world_t *w = arg;
     sleep_ms(50);
-    alloc_open(&w->alloc);
+    tlt_alloc_gate_open(w->alloc);
     return NULL;
 }
 
@@ -1844,7 +1638,7 @@ int sc_wait_relieved(const sc_hooks_t *hooks, sc_report_t *rep) {
     tl_thread_t th;
     bool started = false;
     if (!world_open(w, &cfg)) goto out;
-    alloc_arm(&w->alloc, 1);
+    tlt_alloc_gate_arm(w->alloc, 1);
     if (!tl_thread_start(&th, open_later, w)) {
         fail(&w->fail, "tl_thread_start failed");
         goto out;
@@ -1872,7 +1666,7 @@ int sc_wait_relieved(const sc_hooks_t *hooks, sc_report_t *rep) {
     world_close(w);
     check_all_dropped_once(w);
 out:
-    alloc_open(&w->alloc);
+    tlt_alloc_gate_open(w->alloc);
     if (started) tl_thread_join(th);
     world_close(w);
     int rc = failed(&w->fail) ? -1 : 0;

@@ -6,9 +6,10 @@
  *
  * Nothing here includes Criterion or asserts: each scenario returns 0 when
  * every check held and -1 otherwise, with the first failure described in
- * sc_report_t.why. The caller supplies the engine allocator (zeroed = libc)
- * and may chain an on_drop tracker of its own behind the core's, so the
- * Criterion suite adds its counting allocator and drop tracker on top.
+ * sc_report_t.why. The caller supplies the test allocator (NULL = libc
+ * pass-through) and may chain an on_drop tracker of its own behind the
+ * core's, so the Criterion suite adds its counting allocator and drop
+ * tracker on top.
  *
  * The stress scenario: one writer (the calling thread) appends in order and
  * out of order, in batches, deletes ranges, points, cutoffs and tails, and
@@ -39,10 +40,14 @@
 
 #define SC_MAX_READERS 8
 
-/* What the caller plugs in: the engine's allocator (zeroed = libc) and an
- * optional on_drop run after the core's own tracking. */
+/* What the caller plugs in: the test allocator (tests/c/support/tl_test_alloc.h;
+ * NULL = the core's own in plain libc mode, as the ThreadSanitizer program
+ * wants) and an optional on_drop run after the core's own tracking. The
+ * scenarios use the allocator's gate (they become its owner thread) to hold
+ * the worker inside a unit of work. */
+typedef struct tlt_alloc tlt_alloc_t;
 typedef struct sc_hooks {
-    tl_allocator_t alloc;
+    tlt_alloc_t *alloc;
     tl_on_drop_fn on_drop;
     void *on_drop_ctx;
 } sc_hooks_t;

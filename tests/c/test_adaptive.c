@@ -7,6 +7,7 @@
  * windows never overlap), every L1 segment lies in one window, and the
  * width follows the density.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -161,23 +162,44 @@ Test(adaptive, repeated_failures_shrink_the_width) {
     cr_assert_eq(tl_adaptive_candidate(&a, &c), 1000);
 }
 
+/* One row per rejected value: which field it sets (from a valid on(10)) and
+ * the name the message must contain. */
+typedef enum { AF_MIN_OVER_MAX, AF_ALPHA, AF_HYSTERESIS, AF_BACKOFF, AF_QUANTUM } adaptive_field_t;
+
+static const struct {
+    adaptive_field_t field;
+    double d;
+    tl_ts_t i;
+    const char *name;
+} k_bad_adaptive[] = {
+    {AF_MIN_OVER_MAX, 0, 5, "min_window"},   /* min_window 10 > max_window 5 */
+    {AF_ALPHA, 1.5, 0, "alpha"},
+    {AF_HYSTERESIS, NAN, 0, "hysteresis_pct"},
+    {AF_BACKOFF, 100.0, 0, "failure_backoff_pct"},
+    {AF_QUANTUM, 0, -1, "window_quantum"},
+};
+
 Test(adaptive, bad_configs_are_named) {
     tl_adaptive_config_t c = on(10);
-    c.min_window = 10;
-    c.max_window = 5;
-    cr_assert_not_null(strstr(tl_adaptive_config_why(&c), "min_window"));
-    c = on(10);
-    c.alpha = 1.5;
-    cr_assert_not_null(strstr(tl_adaptive_config_why(&c), "alpha"));
-    c = on(10);
-    c.hysteresis_pct = 0.0 / 0.0;
-    cr_assert_not_null(strstr(tl_adaptive_config_why(&c), "hysteresis_pct"));
-    c = on(10);
-    c.failure_backoff_pct = 100.0;
-    cr_assert_not_null(strstr(tl_adaptive_config_why(&c), "failure_backoff_pct"));
-    c = on(10);
-    c.window_quantum = -1;
-    cr_assert_not_null(strstr(tl_adaptive_config_why(&c), "window_quantum"));
+    cr_assert_null(tl_adaptive_config_why(&c), "the base config of the rows must be valid");
+    for (size_t k = 0; k < sizeof k_bad_adaptive / sizeof k_bad_adaptive[0]; k++) {
+        c = on(10);
+        switch (k_bad_adaptive[k].field) {
+        case AF_MIN_OVER_MAX:
+            c.min_window = 10;
+            c.max_window = k_bad_adaptive[k].i;
+            break;
+        case AF_ALPHA: c.alpha = k_bad_adaptive[k].d; break;
+        case AF_HYSTERESIS: c.hysteresis_pct = k_bad_adaptive[k].d; break;
+        case AF_BACKOFF: c.failure_backoff_pct = k_bad_adaptive[k].d; break;
+        case AF_QUANTUM: c.window_quantum = k_bad_adaptive[k].i; break;
+        }
+        const char *why = tl_adaptive_config_why(&c);
+        cr_assert(why != NULL && strstr(why, k_bad_adaptive[k].name) != NULL,
+                  "row %zu: why '%s' does not name %s", k, why ? why : "(accepted)",
+                  k_bad_adaptive[k].name);
+    }
+    /* And through the engine's config check. */
     tl_config_t cfg;
     tl_config_init(&cfg);
     cfg.adaptive.max_window = -3;

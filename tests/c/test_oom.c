@@ -2,7 +2,7 @@
  * test_oom.c: allocation-failure walk over a workload that reaches every
  * maintenance path deterministically (issue 7).
  *
- * test_log.c's oom_sweep covers a short mixed workload. This one is broader:
+ * test_log_maint.c's oom_sweep covers a short mixed workload. This one is broader:
  * maintenance is TL_MAINT_DISABLED and the units the background worker runs
  * (seal, flush, L0 compaction, delete-debt compaction, tombstone forgetting)
  * are driven through tl_maint_step / tl_flush / tl_compact, so every

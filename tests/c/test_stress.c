@@ -23,7 +23,7 @@
 
 static sc_hooks_t hooks_of(tlt_env_t *env) {
     sc_hooks_t h;
-    h.alloc = tlt_alloc_table(&env->alloc);
+    h.alloc = &env->alloc;
     h.on_drop = tlt_on_drop;
     h.on_drop_ctx = &env->drops;
     return h;

@@ -1,6 +1,7 @@
 /*
- * test_util.c: the counting allocator, the drop tracker and the env fixture
- * shared by the Criterion suites (see test_util.h for the contracts).
+ * test_util.c: Criterion assertions over the shared allocator and model
+ * (tests/c/support/), the drop tracker and the env fixture shared by the
+ * Criterion suites (see test_util.h for the contracts).
  *
  * Threads: the allocator hooks and tlt_on_drop may run in the engine's
  * maintenance thread, so they only lock, count and record errors; every
@@ -8,259 +9,24 @@
  */
 #include "test_util.h"
 
-#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- allocator */
 
-#define TLT_MAGIC_LIVE 0x7E57A110C0FFEE01ull
-#define TLT_MAGIC_DEAD 0xDDDDDDDDDDDDDDDDull
-#define TLT_FRONT_GUARD 0xF1F2F3F4F5F6F7F8ull
-#define TLT_TRAIL_BYTE 0xAB
-#define TLT_TRAIL_LEN 16
-#define TLT_FRESH_BYTE 0xBE
-#define TLT_POISON_BYTE 0xDD
-
-typedef struct tlt_hdr {
-    struct tlt_hdr *prev, *next;
-    size_t size;       /* requested size: free/realloc must pass the same */
-    uint64_t serial;   /* allocation number, for leak reports */
-    uint64_t magic;
-    uint64_t front_guard;
-} tlt_hdr_t;
-
-/* The user block must keep malloc's alignment, so the header is padded to
- * a multiple of max_align_t. */
-#define TLT_HDR_LEN \
-    ((sizeof(tlt_hdr_t) + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t))
-
-static tlt_hdr_t *hdr_of(void *p) {
-    return (tlt_hdr_t *)(void *)((unsigned char *)p - TLT_HDR_LEN);
-}
-
-static void *user_of(tlt_hdr_t *h) {
-    return (unsigned char *)h + TLT_HDR_LEN;
-}
-
-/* Caller holds a->mu. Records the first error message. */
-static void record_error(tlt_alloc_t *a, const char *what, size_t x, size_t y) {
-    if (a->errors++ == 0)
-        snprintf(a->first_error, sizeof a->first_error, "%s (%zu vs %zu)", what, x, y);
-}
-
-void tlt_alloc_init(tlt_alloc_t *a) {
-    memset(a, 0, sizeof *a);
-    (void)tl_mutex_init(&a->mu);
-}
-
-tl_allocator_t tlt_alloc_table(tlt_alloc_t *a) {
-    tl_allocator_t t;
-    t.ctx = a;
-    t.malloc_fn = tlt_malloc;
-    t.realloc_fn = tlt_realloc;
-    t.free_fn = tlt_free;
-    return t;
-}
-
-void tlt_alloc_arm(tlt_alloc_t *a, uint64_t fail_at, uint64_t fail_every, uint64_t fail_after) {
-    tl_mutex_lock(&a->mu);
-    a->armed_calls = 0;
-    a->fail_at = fail_at;
-    a->fail_every = fail_every;
-    a->fail_after = fail_after;
-    tl_mutex_unlock(&a->mu);
-}
-
-void tlt_alloc_disarm(tlt_alloc_t *a) {
-    tlt_alloc_arm(a, 0, 0, 0);
-}
-
-void tlt_alloc_suspend(tlt_alloc_t *a) {
-    tl_mutex_lock(&a->mu);
-    a->suspended++;
-    tl_mutex_unlock(&a->mu);
-}
-
-void tlt_alloc_resume(tlt_alloc_t *a) {
-    tl_mutex_lock(&a->mu);
-    a->suspended--;
-    tl_mutex_unlock(&a->mu);
-}
-
-#define TLT_GETTER(name, field)                  \
-    uint64_t name(tlt_alloc_t *a) {              \
-        tl_mutex_lock(&a->mu);              \
-        uint64_t v = a->field;                   \
-        tl_mutex_unlock(&a->mu);            \
-        return v;                                \
-    }
-TLT_GETTER(tlt_alloc_live_bytes, live_bytes)
-TLT_GETTER(tlt_alloc_live_blocks, live_blocks)
-TLT_GETTER(tlt_alloc_injected, injected)
-TLT_GETTER(tlt_alloc_armed_calls, armed_calls)
-TLT_GETTER(tlt_alloc_errors, errors)
-#undef TLT_GETTER
-
-/* Caller holds a->mu. Counts a failable call; true if it must fail. */
-static bool should_fail(tlt_alloc_t *a) {
-    a->alloc_calls++;
-    if (a->suspended > 0)
-        return false;
-    uint64_t k = ++a->armed_calls;
-    bool fail = (a->fail_at != 0 && k == a->fail_at) ||
-                (a->fail_every != 0 && k % a->fail_every == 0) ||
-                (a->fail_after != 0 && k > a->fail_after);
-    if (fail)
-        a->injected++;
-    return fail;
-}
-
-/* Allocates a tracked block; no counting or injection here. */
-static void *raw_alloc(tlt_alloc_t *a, size_t n) {
-    if (n > SIZE_MAX - TLT_HDR_LEN - TLT_TRAIL_LEN)
-        return NULL;
-    unsigned char *base = malloc(TLT_HDR_LEN + n + TLT_TRAIL_LEN);
-    if (base == NULL)
-        return NULL;
-    tlt_hdr_t *h = (tlt_hdr_t *)(void *)base;
-    h->size = n;
-    h->magic = TLT_MAGIC_LIVE;
-    h->front_guard = TLT_FRONT_GUARD;
-    memset(base + TLT_HDR_LEN, TLT_FRESH_BYTE, n);
-    memset(base + TLT_HDR_LEN + n, TLT_TRAIL_BYTE, TLT_TRAIL_LEN);
-    tl_mutex_lock(&a->mu);
-    h->serial = a->calls;
-    h->prev = NULL;
-    h->next = a->head;
-    if (h->next != NULL)
-        h->next->prev = h;
-    a->head = h;
-    a->live_bytes += n;
-    a->live_blocks++;
-    if (a->live_bytes > a->peak_bytes)
-        a->peak_bytes = a->live_bytes;
-    tl_mutex_unlock(&a->mu);
-    return base + TLT_HDR_LEN;
-}
-
-/* Checks and releases a tracked block; n is the size the caller claims. */
-static void raw_free(tlt_alloc_t *a, void *p, size_t n, const char *who) {
-    tlt_hdr_t *h = hdr_of(p);
-    tl_mutex_lock(&a->mu);
-    if (h->magic != TLT_MAGIC_LIVE) {
-        /* Not ours, or already freed (ASan usually reports the latter first):
-         * leave the memory alone rather than corrupt the heap further. */
-        record_error(a, who[0] == 'r' ? "realloc of a pointer not live in this allocator"
-                                      : "free of a pointer not live in this allocator",
-                     (size_t)h->magic, 0);
-        tl_mutex_unlock(&a->mu);
-        return;
-    }
-    if (h->size != n)
-        record_error(a, who[0] == 'r' ? "realloc old_n differs from the allocated size"
-                                      : "free size differs from the allocated size",
-                     n, h->size);
-    if (h->front_guard != TLT_FRONT_GUARD)
-        record_error(a, "front guard overwritten (buffer underrun)", h->size, 0);
-    const unsigned char *trail = (const unsigned char *)user_of(h) + h->size;
-    for (size_t i = 0; i < TLT_TRAIL_LEN; i++) {
-        if (trail[i] != TLT_TRAIL_BYTE) {
-            record_error(a, "trailing guard overwritten (buffer overrun) at size, offset",
-                         h->size, i);
-            break;
-        }
-    }
-    if (h->prev != NULL)
-        h->prev->next = h->next;
-    else
-        a->head = h->next;
-    if (h->next != NULL)
-        h->next->prev = h->prev;
-    a->live_bytes -= h->size;
-    a->live_blocks--;
-    a->frees++;
-    size_t total = TLT_HDR_LEN + h->size + TLT_TRAIL_LEN;
-    tl_mutex_unlock(&a->mu);
-    memset(h, TLT_POISON_BYTE, total);
-    free(h);
-}
-
-void *tlt_malloc(void *ctx, size_t n) {
-    tlt_alloc_t *a = ctx;
-    tl_mutex_lock(&a->mu);
-    a->calls++;
-    bool fail = should_fail(a);
-    tl_mutex_unlock(&a->mu);
-    if (fail)
-        return NULL;
-    return raw_alloc(a, n);
-}
-
-void *tlt_realloc(void *ctx, void *p, size_t old_n, size_t new_n) {
-    tlt_alloc_t *a = ctx;
-    tl_mutex_lock(&a->mu);
-    a->calls++;
-    bool fail = false;
-    if (p == NULL || new_n > old_n)
-        fail = should_fail(a);
-    if (p == NULL && old_n != 0)
-        record_error(a, "realloc of NULL with a nonzero old size", old_n, 0);
-    tl_mutex_unlock(&a->mu);
-    if (fail)
-        return NULL;
-    /* Always move the block, so a caller keeping the old pointer reads
-     * poison (and ASan reports it). */
-    void *q = raw_alloc(a, new_n);
-    if (q == NULL)
-        return NULL;
-    if (p != NULL) {
-        size_t keep = old_n < new_n ? old_n : new_n;
-        tlt_hdr_t *h = hdr_of(p);
-        if (h->magic == TLT_MAGIC_LIVE && h->size < keep)
-            keep = h->size;
-        memcpy(q, p, keep);
-        raw_free(a, p, old_n, "realloc");
-    }
-    return q;
-}
-
-void tlt_free(void *ctx, void *p, size_t n) {
-    tlt_alloc_t *a = ctx;
-    tl_mutex_lock(&a->mu);
-    a->calls++;
-    tl_mutex_unlock(&a->mu);
-    if (p == NULL)
-        return;
-    raw_free(a, p, n, "free");
-}
-
 void tlt_alloc_check(tlt_alloc_t *a) {
-    tl_mutex_lock(&a->mu);
-    uint64_t errors = a->errors;
+    uint64_t errors = tlt_alloc_errors(a);
     char msg[sizeof a->first_error];
-    memcpy(msg, a->first_error, sizeof msg);
-    tl_mutex_unlock(&a->mu);
+    tlt_alloc_first_error(a, msg, sizeof msg);
     cr_assert_eq(errors, 0, "test allocator saw %llu error(s); first: %s",
                  (unsigned long long)errors, msg);
 }
 
 void tlt_alloc_assert_no_leaks(tlt_alloc_t *a) {
-    tl_mutex_lock(&a->mu);
-    uint64_t bytes = a->live_bytes, blocks = a->live_blocks;
     char msg[256];
-    int off = 0;
-    msg[0] = '\0';
-    int shown = 0;
-    for (tlt_hdr_t *h = a->head; h != NULL && shown < 6; h = h->next, shown++) {
-        int w = snprintf(msg + off, sizeof msg - (size_t)off, " [#%llu: %zu B]",
-                         (unsigned long long)h->serial, h->size);
-        if (w < 0 || (size_t)(off + w) >= sizeof msg)
-            break;
-        off += w;
-    }
-    tl_mutex_unlock(&a->mu);
+    uint64_t bytes = tlt_alloc_leak_report(a, msg, sizeof msg);
+    uint64_t blocks = tlt_alloc_live_blocks(a);
     cr_assert(bytes == 0 && blocks == 0, "leak: %llu bytes in %llu blocks live:%s",
               (unsigned long long)bytes, (unsigned long long)blocks, msg);
 }
@@ -268,7 +34,7 @@ void tlt_alloc_assert_no_leaks(tlt_alloc_t *a) {
 void tlt_alloc_destroy(tlt_alloc_t *a) {
     tlt_alloc_check(a);
     tlt_alloc_assert_no_leaks(a);
-    tl_mutex_destroy(&a->mu);
+    tlt_alloc_fini(a);
 }
 
 /* ---------------------------------------------------------------- drops */
@@ -546,154 +312,7 @@ size_t tlt_drain_all(tl_log_t *log) {
     return total;
 }
 
-/* ---------------------------------------------------------------- model */
-
-void tlt_model_init(tlt_model_t *m) {
-    m->r = NULL;
-    m->n = 0;
-    m->cap = 0;
-}
-
-void tlt_model_free(tlt_model_t *m) {
-    free(m->r);
-    tlt_model_init(m);
-}
-
-static void model_reserve(tlt_model_t *m, size_t want) {
-    if (want <= m->cap)
-        return;
-    size_t cap = m->cap ? m->cap : 64;
-    while (cap < want)
-        cap *= 2;
-    tlt_rec_t *r = realloc(m->r, cap * sizeof *r);
-    cr_assert_not_null(r, "model: realloc(%zu records) failed", cap);
-    m->r = r;
-    m->cap = cap;
-}
-
-void tlt_model_copy(tlt_model_t *dst, const tlt_model_t *src) {
-    tlt_model_init(dst);
-    model_reserve(dst, src->n);
-    if (src->n)
-        memcpy(dst->r, src->r, src->n * sizeof *src->r);
-    dst->n = src->n;
-}
-
-static int rec_cmp(const void *a, const void *b) {
-    const tlt_rec_t *x = a, *y = b;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
-    if (x->h != y->h)
-        return x->h < y->h ? -1 : 1;
-    return 0;
-}
-
-size_t tlt_model_lower(const tlt_model_t *m, tl_ts_t ts) {
-    size_t lo = 0, hi = m->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->r[mid].ts < ts)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-size_t tlt_model_upper(const tlt_model_t *m, tl_ts_t ts) {
-    size_t lo = 0, hi = m->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->r[mid].ts <= ts)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-void tlt_model_add(tlt_model_t *m, tl_ts_t ts, tl_handle_t h) {
-    model_reserve(m, m->n + 1);
-    /* Upper bound of (ts, h): handles usually grow, so this is the end of
-     * the run of equal timestamps. */
-    size_t i = tlt_model_upper(m, ts);
-    while (i > 0 && m->r[i - 1].ts == ts && m->r[i - 1].h > h)
-        i--;
-    memmove(m->r + i + 1, m->r + i, (m->n - i) * sizeof *m->r);
-    m->r[i].ts = ts;
-    m->r[i].h = h;
-    m->n++;
-}
-
-void tlt_model_add_batch(tlt_model_t *m, const tl_ts_t *ts, const tl_handle_t *h, size_t n) {
-    if (n == 0)
-        return;
-    tlt_rec_t *b = malloc(n * sizeof *b);
-    cr_assert_not_null(b);
-    for (size_t i = 0; i < n; i++) {
-        b[i].ts = ts[i];
-        b[i].h = h[i];
-    }
-    qsort(b, n, sizeof *b, rec_cmp);
-    model_reserve(m, m->n + n);
-    /* Merge from the back so nothing is overwritten before it is read. */
-    size_t i = m->n, j = n, k = m->n + n;
-    while (j > 0) {
-        if (i > 0 && rec_cmp(&m->r[i - 1], &b[j - 1]) > 0)
-            m->r[--k] = m->r[--i];
-        else
-            m->r[--k] = b[--j];
-    }
-    m->n += n;
-    free(b);
-}
-
-size_t tlt_model_delete_incl(tlt_model_t *m, tl_ts_t lo, tl_ts_t hi,
-                             void (*cb)(void *ctx, tl_handle_t h), void *ctx) {
-    if (lo > hi)
-        return 0;
-    size_t i0 = tlt_model_lower(m, lo);
-    size_t i1 = tlt_model_upper(m, hi);
-    if (i1 <= i0)
-        return 0;
-    if (cb != NULL)
-        for (size_t i = i0; i < i1; i++)
-            cb(ctx, m->r[i].h);
-    memmove(m->r + i0, m->r + i1, (m->n - i1) * sizeof *m->r);
-    m->n -= i1 - i0;
-    return i1 - i0;
-}
-
-void tlt_model_slice(const tlt_model_t *m, tl_ts_t t1, tl_ts_t t2, size_t *i0, size_t *i1) {
-    if (t1 >= t2) {
-        *i0 = *i1 = 0;
-        return;
-    }
-    *i0 = tlt_model_lower(m, t1);
-    *i1 = tlt_model_lower(m, t2);
-}
-
-uint64_t tlt_model_count(const tlt_model_t *m, tl_ts_t t1, tl_ts_t t2) {
-    size_t i0, i1;
-    tlt_model_slice(m, t1, t2, &i0, &i1);
-    return i1 - i0;
-}
-
-bool tlt_model_next(const tlt_model_t *m, tl_ts_t ts, tl_ts_t *out) {
-    size_t i = tlt_model_upper(m, ts);
-    if (i >= m->n)
-        return false;
-    *out = m->r[i].ts;
-    return true;
-}
-
-bool tlt_model_prev(const tlt_model_t *m, tl_ts_t ts, tl_ts_t *out) {
-    size_t i = tlt_model_lower(m, ts);
-    if (i == 0)
-        return false;
-    *out = m->r[i - 1].ts;
-    return true;
-}
+/* ---------------------------------------------------------------- comparing with the model */
 
 static int h_cmp(const void *a, const void *b) {
     tl_handle_t x = *(const tl_handle_t *)a, y = *(const tl_handle_t *)b;

@@ -1,13 +1,11 @@
 /*
  * test_util.h: shared fixtures for the Criterion suites in tests/c/.
  *
- * - tlt_alloc_t: a counting allocator usable as tl_config_t.alloc. Every block
- *   carries a header (requested size, magic, front guard) and a trailing
- *   guard, so a size mismatch on free/realloc, a double free or an overrun is
- *   detected; freed memory is poisoned with 0xDD and fresh memory is filled
- *   with 0xBE so a read of uninitialised bytes is reproducible. Failure
- *   injection (fail_at / fail_every / fail_after) makes chosen allocation
- *   calls return NULL.
+ * - tlt_alloc_t (tests/c/support/tl_test_alloc.h): the counting, guarding,
+ *   fault-injecting allocator shared by every C test program; here its
+ *   reports become Criterion assertions.
+ * - tlt_model_t (tests/c/support/tl_test_model.h): the reference model;
+ *   here engine reads are compared with it (tlt_expect_*).
  * - tlt_drops_t: an on_drop context counting drops per handle, so a test can
  *   assert that each handle is released exactly once.
  * - tlt_env_t: one allocator + one drop tracker + the log under test, created
@@ -31,62 +29,20 @@
 
 #include "timelog.h"
 #include "tl_sync.h" /* threads, mutexes, thread identity: POSIX or Win32 */
+#include "tl_test_alloc.h"
+#include "tl_test_model.h"
 
 /* ---------------------------------------------------------------- allocator */
 
-typedef struct tlt_alloc {
-    tl_mutex_t mu;
-    /* accounting (requested sizes, like the engine's own counters) */
-    uint64_t live_bytes;
-    uint64_t peak_bytes;
-    uint64_t live_blocks;
-    uint64_t calls;          /* every malloc/realloc/free call */
-    uint64_t alloc_calls;    /* malloc + growing realloc: what injection counts */
-    uint64_t frees;
-    /* failure injection; counters restart at tlt_alloc_arm */
-    uint64_t armed_calls;    /* failable calls seen since armed */
-    uint64_t fail_at;        /* 0 = off; k = fail the k-th failable call */
-    uint64_t fail_every;     /* 0 = off; n = fail every n-th failable call */
-    uint64_t fail_after;     /* 0 = off; n = fail every failable call after the n-th */
-    uint64_t injected;       /* failures injected so far */
-    int suspended;           /* > 0: calls are neither counted for nor failed */
-    /* first error seen by a hook (size mismatch, guard, bad pointer) */
-    uint64_t errors;
-    char first_error[160];
-    /* live block list, for leak reports */
-    void *head;
-} tlt_alloc_t;
-
-void tlt_alloc_init(tlt_alloc_t *a);
-/* Frees nothing: fails the test if blocks are still live or a hook saw an
- * error. Destroys the mutex. */
-void tlt_alloc_destroy(tlt_alloc_t *a);
-/* Fills an engine allocator table pointing at a. */
-tl_allocator_t tlt_alloc_table(tlt_alloc_t *a);
-
-/* Arms injection; counting restarts at 0. Pass 0 for an unused mode. */
-void tlt_alloc_arm(tlt_alloc_t *a, uint64_t fail_at, uint64_t fail_every, uint64_t fail_after);
-void tlt_alloc_disarm(tlt_alloc_t *a);
-/* Suspend/resume counting and injection, e.g. around verification reads. */
-void tlt_alloc_suspend(tlt_alloc_t *a);
-void tlt_alloc_resume(tlt_alloc_t *a);
-
-/* Thread-safe snapshots of the counters. */
-uint64_t tlt_alloc_live_bytes(tlt_alloc_t *a);
-uint64_t tlt_alloc_live_blocks(tlt_alloc_t *a);
-uint64_t tlt_alloc_injected(tlt_alloc_t *a);
-uint64_t tlt_alloc_armed_calls(tlt_alloc_t *a);
-uint64_t tlt_alloc_errors(tlt_alloc_t *a);
+/* The allocator itself is tests/c/support/tl_test_alloc.h; these wrap its
+ * reports in Criterion assertions (on the test's thread). */
 
 /* Fails the test (cr_assert) if a hook recorded an error. */
 void tlt_alloc_check(tlt_alloc_t *a);
 /* Fails the test if any byte is live (lists the first few blocks). */
 void tlt_alloc_assert_no_leaks(tlt_alloc_t *a);
-
-/* The hooks themselves (exposed for tests of the allocator). */
-void *tlt_malloc(void *ctx, size_t n);
-void *tlt_realloc(void *ctx, void *p, size_t old_n, size_t new_n);
-void tlt_free(void *ctx, void *p, size_t n);
+/* Both checks, then tlt_alloc_fini. Frees nothing. */
+void tlt_alloc_destroy(tlt_alloc_t *a);
 
 /* ---------------------------------------------------------------- drops */
 
@@ -215,38 +171,8 @@ size_t tlt_drain_all(tl_log_t *log);
 
 /* ---------------------------------------------------------------- model */
 
-/* The reference: visible records sorted by (ts, h). A delete removes the
- * records it covers at once, which is exactly the sequenced-tombstone rule
- * (a tombstone hides every record written before it, and every record in
- * the model was written before any later delete). Test-side memory. */
-typedef struct tlt_rec {
-    tl_ts_t ts;
-    tl_handle_t h;
-} tlt_rec_t;
-
-typedef struct tlt_model {
-    tlt_rec_t *r;
-    size_t n, cap;
-} tlt_model_t;
-
-void tlt_model_init(tlt_model_t *m);
-void tlt_model_free(tlt_model_t *m);
-void tlt_model_copy(tlt_model_t *dst, const tlt_model_t *src); /* dst uninitialised */
-void tlt_model_add(tlt_model_t *m, tl_ts_t ts, tl_handle_t h);
-void tlt_model_add_batch(tlt_model_t *m, const tl_ts_t *ts, const tl_handle_t *h, size_t n);
-/* Removes every record with lo <= ts <= hi (inclusive, so INT64_MAX is
- * reachable); calls cb (may be NULL) with each removed handle. Returns the
- * number removed. */
-size_t tlt_model_delete_incl(tlt_model_t *m, tl_ts_t lo, tl_ts_t hi,
-                             void (*cb)(void *ctx, tl_handle_t h), void *ctx);
-size_t tlt_model_lower(const tlt_model_t *m, tl_ts_t ts); /* first index with r.ts >= ts */
-size_t tlt_model_upper(const tlt_model_t *m, tl_ts_t ts); /* first index with r.ts > ts */
-uint64_t tlt_model_count(const tlt_model_t *m, tl_ts_t t1, tl_ts_t t2); /* [t1, t2) */
-/* Visible neighbours; false when none. */
-bool tlt_model_next(const tlt_model_t *m, tl_ts_t ts, tl_ts_t *out); /* smallest > ts */
-bool tlt_model_prev(const tlt_model_t *m, tl_ts_t ts, tl_ts_t *out); /* largest < ts */
-/* The half-open index range of [t1, t2) (empty when t1 >= t2). */
-void tlt_model_slice(const tlt_model_t *m, tl_ts_t t1, tl_ts_t t2, size_t *i0, size_t *i1);
+/* The reference model (tlt_model_t) is tests/c/support/tl_test_model.h;
+ * these compare engine reads with it. */
 
 /* Compares got[0..n) (in the engine's order) with want[0..n) (sorted by
  * (ts, h)): timestamps must match position by position and be

@@ -8,7 +8,8 @@
  * byte followed by its arguments. Bytes past the end read as 0, so every
  * input is a valid program and a truncated one is a shorter program.
  *
- * Every operation is checked against tests/c/test_util.h's reference model
+ * Every operation is checked against the shared reference model
+ * (tests/c/support/tl_test_model.h, compared through tests/c/test_util.h)
  * (the visible records, sorted by (ts, h); a delete removes what it covers):
  *  - statuses: writes return OK or EBUSY (stored either way), deletes and
  *    flush/compact OK, maint_step OK or EOF; TL_ENOMEM only while a failure
@@ -35,7 +36,8 @@
  *
  * Build (make fuzz / fuzz-ci do this):
  *   clang -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1 \
- *         -Icsrc -Itests/c <every csrc .c file> tests/c/test_util.c \
+ *         -Icsrc -Itests/c -Itests/c/support <every csrc .c file> tests/c/test_util.c \
+ *         tests/c/support/tl_test_alloc.c tests/c/support/tl_test_model.c \
  *         tests/fuzz/fuzz_ops.c -lm
  * tests/fuzz/make_corpus.py writes seed inputs in this encoding; keep the
  * opcodes below and the script in step.

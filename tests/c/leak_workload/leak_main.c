@@ -13,7 +13,7 @@
  *   4. injected allocation failures (every n-th allocation), TL_ENOMEM
  *      tolerated everywhere;
  *   5. many short-lived logs, including tl_open failing at each allocation.
- * Reads are compared with tests/c/test_util.h's model now and then. After
+ * Reads are compared with the shared model (tests/c/support/) now and then. After
  * every tl_close it checks that the counting allocator has no live byte and
  * saw no misuse, and that every appended handle was dropped exactly once
  * (never a handle whose write failed). Any failure prints a message and

@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 1.5;
     if (!(seconds > 0)) seconds = 1.5;
     sc_hooks_t hooks;
-    memset(&hooks, 0, sizeof hooks); /* libc allocator, no extra tracker */
+    memset(&hooks, 0, sizeof hooks); /* the plain (libc) test allocator, no extra tracker */
     sc_report_t rep;
 
     sc_params_t p;
