@@ -30,8 +30,11 @@
 #include "tl_manifest.h"
 #include "tl_memrun.h"
 #include "tl_merge.h"
+#include "tl_query.h"
 #include "tl_segment.h"
 #include "tl_snapshot.h"
+#include "tl_source.h"
+#include "tl_span.h"
 #include "tl_tombstone.h"
 
 #define RF_MAX_SRC 8
