@@ -1,4 +1,7 @@
 # cython: language_level=3
+# cython: boundscheck=False
+# cython: wraparound=False
+# cython: cdivision=True
 # cython: embedsignature=True
 # cython: embedsignature.format=clinic
 # cython: freethreading_compatible = False
