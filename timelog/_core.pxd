@@ -271,18 +271,18 @@ cdef enum:
 
 
 # The fault-injecting allocator behind Timelog(_fail_alloc=...): a C struct
-# defined in _core.pyx (one per engine opened with it, freed with its Timelog).
+# defined in timelog/_fault_alloc.h (one per engine opened with it, freed with its Timelog).
 cdef extern from *:
     ctypedef struct _tlpy_fault_t:
         pass
 
-# The writer turn of a _Gate: a FIFO ticket lock (C struct defined in _core.pyx).
+# The writer turn of a _Gate: a FIFO ticket lock (C struct defined in timelog/_turn.h).
 cdef extern from *:
     ctypedef struct _tlpy_turn_t:
         pass
 
 
-# The writer turn and engine lifetime of one Timelog (protocol in _core.pyx).
+# The writer turn and engine lifetime of one Timelog (protocol in timelog/_gate.pxi).
 cdef class _Gate:
     cdef _tlpy_turn_t *_turn
     cdef int _depth                  # nesting of the owner's turn (owner only)
