@@ -208,7 +208,7 @@ cdef class Timelog:
         ('flush', 'background', 'us')
         >>> log.close()
         """
-        kw = {"maintenance": "background", "busy_policy": "flush"}
+        kw = dict(_PRESETS["streaming"])
         kw.update(overrides)
         return cls(**kw)
 
@@ -219,8 +219,7 @@ cdef class Timelog:
         Suited to loading a large batch then querying; call ``compact()`` when
         loading is done. Keyword arguments override the preset.
         """
-        kw = {"maintenance": "disabled", "busy_policy": "flush",
-              "memtable_max_bytes": 16 * 1024 * 1024}
+        kw = dict(_PRESETS["bulk_ingest"])
         kw.update(overrides)
         return cls(**kw)
 
@@ -228,8 +227,7 @@ cdef class Timelog:
     def for_low_latency(cls, **overrides):
         """Preset: background maintenance, ``busy_policy="raise"``, 256 KiB memtable,
         ``sealed_wait_ms=0`` (never wait on backpressure). Overrides allowed."""
-        kw = {"maintenance": "background", "busy_policy": "raise",
-              "memtable_max_bytes": 256 * 1024, "sealed_wait_ms": 0}
+        kw = dict(_PRESETS["low_latency"])
         kw.update(overrides)
         return cls(**kw)
 
@@ -1886,51 +1884,15 @@ Stores one record. Amortized O(1).
         """
         name = type(self).__name__
         if self._log is NULL:
-            if self._settings is None:
-                return "<%s closed>" % (name,)
-            return "<%s closed, time_unit=%r>" % (name, self.time_unit)
-        d = self._summary()
-        unit = self.time_unit
-        if d["first"] is None:
-            span = "empty"
-        else:
-            span = "%s record%s, %s .. %s (%s)" % (
-                format(d["records"], ","), "" if d["records"] == 1 else "s",
-                _fmt_ts(d["first"], unit), _fmt_ts(d["last"], unit),
-                _fmt_duration(d["last"] - d["first"], unit))
-        return "<%s %s, time_unit=%r; layers: memtable=%d memruns=%d L0=%d L1=%d>" % (
-            name, span, unit, d["memtable"], d["memruns"], d["l0"], d["l1"])
+            return _repr_closed(name, None if self._settings is None else self.time_unit)
+        return _repr_text(name, self._summary(), self.time_unit)
 
     def _repr_html_(self):
         """A small HTML table for Jupyter: size, time span and layers (all escaped)."""
-        esc = _html.escape
-        name = type(self).__name__
         if self._log is NULL:
-            return ("<table class=\"timelog-repr\"><caption>%s</caption>"
-                    "<tr><th>state</th><td>closed</td></tr></table>" % (esc(name),))
-        d = self._summary()
-        unit = self.time_unit
-        rows = [("records", format(d["records"], ","))]
-        if d["first"] is not None:
-            rows += [("first", _fmt_ts(d["first"], unit)),
-                     ("last", _fmt_ts(d["last"], unit)),
-                     ("span", _fmt_duration(d["last"] - d["first"], unit))]
-        rows += [
-            ("time_unit", unit),
-            ("memtable", "%s records (%s out of order)" % (
-                format(d["memtable"], ","), format(d["memtable_ooo"], ","))),
-            ("memruns", str(d["memruns"])),
-            ("L0 segments", str(d["l0"])),
-            ("L1 segments", str(d["l1"])),
-            ("tombstones", str(d["tombstones"])),
-            ("engine memory", _fmt_bytes(d["engine_bytes"])),
-            ("maintenance", self.maintenance_mode),
-            ("busy_policy", self.busy_policy),
-        ]
-        body = "".join("<tr><th style=\"text-align:left\">%s</th><td style=\"text-align:left\">%s</td></tr>"
-                       % (esc(k), esc(str(v))) for k, v in rows)
-        return "<table class=\"timelog-repr\"><caption>%s</caption>%s</table>" % (
-            esc(name), body)
+            return _repr_html(type(self).__name__, None, "", "", "")
+        return _repr_html(type(self).__name__, self._summary(), self.time_unit,
+                          self.maintenance_mode, self.busy_policy)
 
     # ------------------------------------------------------------ pandas, pickling
 
