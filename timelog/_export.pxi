@@ -65,8 +65,8 @@ cdef tl_iter_t *_export_iter(Timelog log, int kind, int64_t a, int64_t b,
     cdef tl_snapshot_t *snap
     cdef tl_iter_t *it = NULL
     cdef tl_status_t st
-    log._require_open()
-    snap = log._read_pin()
+    _log_require_open(log)
+    snap = _log_read_pin(log)
     with nogil:
         st = _count_kind(snap, kind, a, b, n)
         if st == TL_OK:
@@ -272,3 +272,20 @@ cdef dict _export_dict(Timelog log, int kind, int64_t a, int64_t b):
         PyMem_Free(hb)
         PyMem_Free(tb)
         tl_iter_close(it)
+
+
+cdef object _Timelog_to_numpy(Timelog self, object t1, object t2, object dtype):
+    cdef int64_t a = 0, b = 0
+    cdef int kind
+    _log_require_open(self)
+    dt, mode = _export_dtype(dtype)
+    kind = _range_kind(t1, t2, self._unit, &a, &b)
+    return _export_numpy(self, kind, a, b, dt, mode)
+
+
+cdef object _Timelog_to_dict(Timelog self, object t1, object t2):
+    cdef int64_t a = 0, b = 0
+    cdef int kind
+    _log_require_open(self)
+    kind = _range_kind(t1, t2, self._unit, &a, &b)
+    return _export_dict(self, kind, a, b)

@@ -80,7 +80,7 @@ cdef int _reset_gate_after_fork(Timelog log) except -1:
     """The writer gate in a fork child: a fresh, free turn (a writer call of
     a thread of the parent, which does not exist here, is forgotten)."""
     if log._gatep is not NULL:
-        log._g()._reset_after_fork()
+        _log_g(log)._reset_after_fork()
     return 0
 
 
@@ -108,7 +108,7 @@ def _fork_before():
     logs = list(_live_logs)     # strong references: none is collected meanwhile
     for log in logs:
         cap += (1 if log._log is not NULL else 0) + \
-            (len(log._g()._detached) if log._gatep is not NULL else 0)
+            (len(_log_g(log)._detached) if log._gatep is not NULL else 0)
     if cap == 0:
         return
     _fork_engines = <tl_log_t **> PyMem_Malloc(cap * sizeof(tl_log_t *))
@@ -126,7 +126,7 @@ def _fork_before():
         if log._log is not NULL and _fork_n < cap:
             _fork_pin(log._log)
         if log._gatep is not NULL:
-            detached = log._g()._detached
+            detached = _log_g(log)._detached
             for i in range(PyList_GET_SIZE(detached)):
                 if _fork_n < cap:
                     _fork_pin(_detached_engine(detached, i))

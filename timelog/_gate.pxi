@@ -188,3 +188,139 @@ cdef class _Gate:
         engines): for tests."""
         return (self.busy(), _tlpy_turn_owner(self._turn), self._calls,
                 [(d[0], d[1]) for d in self._detached])
+
+
+cdef inline int _log_require_open(Timelog self) except -1:
+    if self._log is NULL:
+        raise TimelogError(_CLOSED_MSG)
+    return 0
+
+
+# ---------------------------------------------------------------- Timelog's side
+#
+# Re-entrancy, close() and threads: the _Gate protocol (above). A
+# stored object's __del__ runs inside tl_drain_retired (through on_drop)
+# and may call anything on this log, close() included; another thread
+# may call close() while this one is in the engine with the GIL released.
+# So such calls bracket the engine they captured (_gate.enter/leave),
+# and writer calls that release the GIL hold the writer turn meanwhile.
+
+cdef inline _Gate _log_g(Timelog self):
+    # A raw reference (see _gatep in _core.pxd): the cycle collector's
+    # clear never takes it, so a finalizer run by a collection that
+    # cleared this object still finds its gate.
+    return <_Gate> self._gatep
+
+
+cdef tl_log_t *_log_wbegin(Timelog self) except NULL:
+    """Starts a writer call that releases the GIL: takes the writer turn
+    (waiting, GIL released, behind the calls queued before it) and
+    brackets the engine; returns it, or raises if closed. _wend(log)."""
+    cdef tl_log_t *log
+    _log_g(self).wacquire()
+    # After the wait: a read meanwhile may have pinned again.
+    _log_unpin_reads(self)
+    log = self._log
+    if log is NULL:
+        _log_g(self).wrelease()
+        raise TimelogError(_CLOSED_MSG)
+    _log_g(self).enter(log)
+    return log
+
+
+cdef inline int _log_wend(Timelog self, tl_log_t *log) except -1:
+    _log_g(self).wrelease()
+    # May tear the engine down (close() was called meanwhile): Python
+    # code runs, after the turn is given back.
+    _log_g(self).leave(log)
+    return 0
+
+
+cdef int _log_drain(Timelog self) except -1:
+    """Releases the objects the engine retired (runs on_drop: Python code)."""
+    cdef size_t n = 0
+    cdef tl_status_t st = TL_OK
+    cdef tl_log_t *log = self._log
+    if log is NULL or tl_retired_len(log) == 0:
+        return 0
+    _log_g(self).enter(log)
+    try:
+        st = tl_drain_retired(log, 0, &n)
+    finally:
+        _log_g(self).leave(log)
+    return _check(st)
+
+
+cdef int _log_after_write(Timelog self, tl_status_t st) except -1:
+    """Drains retired handles, then applies the busy policy to TL_EBUSY.
+
+    Called only with TL_OK or TL_EBUSY: the write is stored either way.
+    """
+    cdef tl_status_t fst = TL_OK
+    cdef int steps
+    cdef tl_log_t *log
+    _log_drain(self)
+    if st == TL_OK:
+        return 0
+    self._busy_events += 1
+    if self._busy_policy == _BUSY_RAISE:
+        raise TimelogBusyError(_BUSY_MSG)
+    if self._busy_policy == _BUSY_FLUSH:
+        if self._log is NULL:
+            return 0        # a __del__ run by the drain closed the log
+        # Flush, then let this thread do the maintenance policy asks for
+        # (a compaction when L0 is what holds writes back): the writer
+        # helps the worker instead of waiting on it.
+        log = _log_wbegin(self)
+        try:
+            with nogil:
+                fst = tl_flush(log)
+                steps = 0
+                while fst == TL_OK and steps < 64:
+                    fst = tl_maint_step(log)
+                    steps += 1
+        finally:
+            _log_wend(self, log)
+        _log_drain(self)
+        if fst != TL_OK and fst != TL_EBUSY and fst != TL_EOF:
+            # The write IS stored: say so (busy), never MemoryError,
+            # which promises that nothing was.
+            try:
+                _check(fst)
+            except Exception as e:
+                raise TimelogBusyError(
+                    "%s (busy_policy='flush' could not flush: %s)" % (_BUSY_MSG, e)) from e
+    return 0
+
+
+cdef int _log_maint(Timelog self, int op, tl_status_t *out) except -1:
+    """flush / compact / maint_step / stop_maintenance with the GIL
+    released, then the drain of what it retired; *out gets the status."""
+    cdef tl_status_t st
+    cdef tl_log_t *log = _log_wbegin(self)
+    try:
+        with nogil:
+            if op == _M_FLUSH:
+                st = tl_flush(log)
+            elif op == _M_COMPACT:
+                st = tl_compact(log)
+            elif op == _M_STEP:
+                st = tl_maint_step(log)
+            else:
+                st = tl_maint_stop(log)
+        out[0] = st
+    finally:
+        _log_wend(self, log)
+    _log_drain(self)
+    return 0
+
+
+cdef object _Timelog_start_maintenance(Timelog self):
+    cdef tl_status_t st
+    _log_g(self).wacquire()
+    try:
+        _log_require_open(self)
+        st = tl_maint_start(self._log)
+    finally:
+        _log_g(self).wrelease()
+    _check(st)

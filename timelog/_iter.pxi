@@ -79,7 +79,7 @@ cdef class TimelogIter:
             tl_iter_close(it)
             # Releasing the pin may free handles only this snapshot kept.
             if self._owner is not None:
-                self._owner._drain()
+                _log_drain(self._owner)
         return 0
 
     cdef int _refill(self) except -1:

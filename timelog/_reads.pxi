@@ -124,8 +124,8 @@ cdef tuple _read_range(Timelog log, int kind, int64_t a, int64_t b, bint with_ob
     cdef tl_iter_t *it = NULL
     cdef uint64_t n = 0
     cdef tl_status_t st
-    log._require_open()
-    snap = log._read_pin()
+    _log_require_open(log)
+    snap = _log_read_pin(log)
     with nogil:
         st = _count_kind(snap, kind, a, b, &n)
         if st == TL_OK:
@@ -194,8 +194,8 @@ cdef tuple _bucket_counts(Timelog log, object t1, object t2, object k, bint by_s
     hi = None if t2 is None else int(_ts(t2, unit))
     what = "counts(): step" if by_step else "histogram(): bins"
     k = _positive_int(what, k)
-    log._require_open()
-    snap = log._read_pin()
+    _log_require_open(log)
+    snap = _log_read_pin(log)
     try:
         if lo is None or hi is None:
             with nogil:
@@ -254,3 +254,127 @@ cdef tuple _bucket_counts(Timelog log, object t1, object t2, object k, bint by_s
         return (counts, edges)
     finally:
         tl_snapshot_release(snap)
+
+
+cdef inline object _Timelog_getitem(Timelog self, object key):
+    cdef int64_t a = 0, b = 0
+    cdef int kind
+    _log_require_open(self)
+    if type(key) is slice:
+        _check_step(key)
+        kind = _range_kind((<slice> key).start, (<slice> key).stop, self._unit, &a, &b)
+        return _log_iter(self, kind, a, b)
+    return _log_at(self, _ts(key, self._unit))
+
+
+cdef inline list _log_at(Timelog self, int64_t t):
+    # tl_point_in reads the kept read pin without allocating. The
+    # handles are INCREFed in plain C straight after the read, before
+    # anything that can run Python code (creating the list may run the
+    # cycle collector, whose finalizers may delete, flush and drain), so
+    # no drain can release a returned handle in between.
+    cdef tl_handle_t hb[64]
+    cdef tl_handle_t *buf = hb
+    cdef size_t cap = 64, n = 0, i
+    _log_require_open(self)
+    try:
+        while True:
+            _check(tl_point_in(_log_read_snap(self), t, buf, cap, &n))
+            if n <= cap:
+                for i in range(n):
+                    _incref(<PyObject *> <size_t> buf[i])
+                return _list_stealing(buf, n)
+            # More duplicates than fit: read again into a big enough buffer.
+            if buf is not hb:
+                PyMem_Free(buf)
+            cap = n
+            buf = <tl_handle_t *> PyMem_Malloc(cap * sizeof(tl_handle_t))
+            if buf is NULL:
+                raise MemoryError()
+    finally:
+        if buf is not hb:
+            PyMem_Free(buf)
+
+
+cdef object _Timelog_contains(Timelog self, object ts):
+    cdef int64_t t
+    cdef tl_snapshot_t *snap = NULL
+    cdef tl_iter_t *it = NULL
+    cdef tl_status_t st
+    cdef tl_ts_t rts
+    cdef tl_handle_t rh
+    _log_require_open(self)
+    t = _ts(ts, self._unit)
+    snap = _log_read_pin(self)
+    try:
+        _check(tl_iter_point(snap, t, &it))
+        st = tl_iter_next(it, &rts, &rh)
+        _check(st)
+        return st == TL_OK
+    finally:
+        tl_iter_close(it)
+        tl_snapshot_release(snap)
+
+
+cdef inline object _Timelog_count(Timelog self, object t1, object t2):
+    cdef uint64_t n = 0
+    cdef tl_snapshot_t *snap = NULL
+    cdef tl_status_t st
+    cdef int64_t a = 0, b = 0
+    cdef int kind
+    _log_require_open(self)
+    kind = _range_kind(t1, t2, self._unit, &a, &b)
+    snap = _log_read_pin(self)
+    with nogil:
+        st = _count_kind(snap, kind, a, b, &n)
+    tl_snapshot_release(snap)
+    _check(st)
+    return n
+
+
+cdef object _Timelog_arrays(Timelog self, object t1, object t2):
+    cdef int64_t a = 0, b = 0
+    cdef int kind
+    _log_require_open(self)
+    kind = _range_kind(t1, t2, self._unit, &a, &b)
+    return _read_range(self, kind, a, b, True)
+
+
+cdef object _Timelog_timestamps(Timelog self, object t1, object t2):
+    cdef int64_t a = 0, b = 0
+    cdef int kind
+    _log_require_open(self)
+    kind = _range_kind(t1, t2, self._unit, &a, &b)
+    return _read_range(self, kind, a, b, False)[0]
+
+
+cdef object _Timelog_histogram(Timelog self, object t1, object t2, object bins):
+    _log_require_open(self)
+    return _bucket_counts(self, t1, t2, bins, False)
+
+
+cdef object _Timelog_counts(Timelog self, object t1, object t2, object step):
+    _log_require_open(self)
+    return _bucket_counts(self, t1, t2, step, True)[0]
+
+
+cdef object _log_neighbour(Timelog self, int which, int64_t t):
+    cdef tl_snapshot_t *snap = NULL
+    cdef tl_status_t st
+    cdef tl_ts_t out = 0
+    _log_require_open(self)
+    snap = _log_read_pin(self)
+    with nogil:
+        if which == 0:
+            st = tl_min_ts(snap, &out)
+        elif which == 1:
+            st = tl_max_ts(snap, &out)
+        elif which == 2:
+            st = tl_next_ts(snap, t, &out)
+        else:
+            st = tl_prev_ts(snap, t, &out)
+    tl_snapshot_release(snap)
+    if st == TL_EOF:
+        return None
+    _check(st)
+    return out

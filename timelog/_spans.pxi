@@ -338,3 +338,18 @@ cdef class PageSpanObjectsView:
         raise TypeError("PageSpanObjectsView objects cannot be pickled: the view reads "
                         "payloads through a snapshot pin in this process; pickle "
                         "view.copy() instead")
+
+
+cdef object _Timelog_views(Timelog self, object t1, object t2, object kind):
+    cdef _Snapshot snap
+    _log_require_open(self)
+    if kind != "segment":
+        raise ValueError("views(): kind must be 'segment', got %r" % (kind,))
+    snap = _log_snapshot(self)
+    if t1 is None and t2 is None:
+        return _make_span_iter(snap, _K_ALL, 0, 0)
+    if t1 is None:
+        return _make_span_iter(snap, _K_RANGE, TL_TS_MIN, _ts(t2, self._unit))
+    if t2 is None:
+        return _make_span_iter(snap, _K_SINCE, _ts(t1, self._unit), 0)
+    return _make_span_iter(snap, _K_RANGE, _ts(t1, self._unit), _ts(t2, self._unit))
