@@ -94,6 +94,8 @@ def _is_index(value: Any) -> bool:
 
 
 def _int_knob(name: str, value: Any, lo: int, hi: int) -> int:
+    if type(value) is int and lo <= value <= hi:
+        return value  # the common case (every default is 0): nothing to convert
     if isinstance(value, (bool, np.bool_)):
         raise TypeError("%s must be an int, got a bool (%r)" % (name, value))
     if not _is_index(value):
@@ -240,13 +242,16 @@ def _normalize(kw: dict[str, Any], ts_of: TsConverter) -> dict[str, Any]:
         elif name == "window_origin":
             value = _int_knob(name, value, _I64_MIN, _I64_MAX)
         elif name == "delete_debt_threshold":
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            if type(value) is float and 0.0 <= value <= 1.0:
+                pass  # the common case: already clean (and not NaN)
+            elif isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
                 raise TypeError("delete_debt_threshold must be a real number in "
                                 "[0, 1], got %s (%r)" % (type(value).__name__, value))
-            value = float(value)
-            if math.isnan(value) or not (0.0 <= value <= 1.0):
-                raise ValueError("delete_debt_threshold must be in [0, 1], got %r"
-                                 % (value,))
+            else:
+                value = float(value)
+                if math.isnan(value) or not (0.0 <= value <= 1.0):
+                    raise ValueError("delete_debt_threshold must be in [0, 1], got %r"
+                                     % (value,))
         elif name == "compaction":
             if value is not None:
                 _check_dict_keys("compaction", value, _COMPACTION_KEYS)

@@ -65,6 +65,14 @@ import collections.abc as _abc
 
 import numpy as _np
 
+# Settings (defaults, presets, validation) and repr/HTML formatting are pure
+# Python, checked by mypy: timelog/_config.py and timelog/_format.py.
+from timelog._config import (
+    PRESETS as _PRESETS, _DEFAULTS, _FLAT_KNOBS, _I64_MIN, _I64_MAX, _SIZE_MAX,
+    _fold_flat, _int_knob, _point_to_unit, _normalize as _normalize_with)
+from timelog._format import (
+    _LEVEL_NAMES, _fmt_ts, _repr_closed, _repr_html, _repr_text)
+
 cnp.import_array()
 
 
@@ -145,29 +153,6 @@ cdef _Missing _MISSING = _Missing()
 
 include "_status.pxi"
 include "_timeconv.pxi"
-
-# ---------------------------------------------------------------- configuration
-#
-# Defaults, presets and the validation of every knob are pure Python
-# (timelog/_config.py); repr/HTML formatting too (timelog/_format.py).
-
-from timelog._config import (
-    PRESETS as _PRESETS, _DEFAULTS, _FLAT_KNOBS, _I64_MIN, _I64_MAX, _SIZE_MAX,
-    _fold_flat, _int_knob, _point_to_unit, _normalize as _normalize_with)
-from timelog._format import (
-    _LEVEL_NAMES, _fmt_ts, _repr_closed, _repr_html, _repr_text)
-
-
-def _ts_in_unit(x, unit):
-    """_config's min_ts converter: x as an int in the time_unit named unit."""
-    return _ts(x, _UNITS[unit])
-
-
-def _normalize(dict kw):
-    """Validates every knob (naming it in the message); returns clean values."""
-    return _normalize_with(kw, _ts_in_unit)
-
-
 include "_gate.pxi"
 include "_fault.pxi"
 include "_open.pxi"

@@ -3,6 +3,16 @@
 # with changed settings, and close().
 
 
+def _ts_in_unit(x, unit):
+    """_config's min_ts converter: x as an int in the time_unit named unit."""
+    return _ts(x, _UNITS[unit])
+
+
+def _normalize(dict kw):
+    """Validates every knob (naming it in the message); returns clean values."""
+    return _normalize_with(kw, _ts_in_unit)
+
+
 cdef int _log_open(Timelog self, dict settings, object fail_alloc) except -1:
     cdef tl_config_t cfg
     cdef const char *why = NULL
