@@ -41,7 +41,7 @@ ENGINE_HDRS  := $(sort $(wildcard csrc/*.h))
 TSUPPORT_SRCS := $(sort $(wildcard tests/c/support/*.c))
 TSUPPORT_HDRS := $(sort $(wildcard tests/c/support/*.h))
 CTEST_SRCS   := $(sort $(wildcard tests/c/*.c)) $(TSUPPORT_SRCS)
-BINDING_SRCS := $(sort $(wildcard timelog/*.pyx timelog/*.pxd))
+BINDING_SRCS := $(sort $(wildcard timelog/*.pyx timelog/*.pxd timelog/*.pxi timelog/*.h timelog/_*.py))
 
 # ------------------------------------------------------------------ stamps
 

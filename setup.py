@@ -25,6 +25,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # sorted(): a stable link order gives reproducible builds.
 ENGINE_SOURCES = sorted(glob("csrc/*.c", root_dir=HERE))
 ENGINE_HEADERS = sorted(glob("csrc/*.h", root_dir=HERE))
+# The binding's include files (timelog/_core.pyx is a list of `include`s of
+# these), its C headers and the pure-Python modules it imports.
+BINDING_DEPENDS = sorted(glob("timelog/*.pxi", root_dir=HERE)
+                         + glob("timelog/*.pxd", root_dir=HERE)
+                         + glob("timelog/*.h", root_dir=HERE))
 
 # GCC and clang (setuptools' "unix" compiler type, and "mingw32"): the engine
 # is C17, and -O2 is pinned because some Pythons' default CFLAGS carry -O0 or
@@ -53,9 +58,9 @@ class BuildExt(build_ext):
 extension = Extension(
     "timelog._core",
     sources=["timelog/_core.pyx", *ENGINE_SOURCES],
-    # Listed so that editing a header rebuilds the extension.
-    depends=ENGINE_HEADERS,
-    include_dirs=["csrc", numpy.get_include()],
+    # Listed so that editing a header or an include file rebuilds the extension.
+    depends=ENGINE_HEADERS + BINDING_DEPENDS,
+    include_dirs=["csrc", "timelog", numpy.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     # The engine's maintenance thread is a pthread on POSIX; on Windows it is
     # a Win32 thread from the C runtime (_beginthreadex): nothing to link.
@@ -63,15 +68,7 @@ extension = Extension(
 )
 
 setup(
-    ext_modules=cythonize(
-        [extension],
-        language_level=3,
-        compiler_directives={
-            "boundscheck": False,
-            "wraparound": False,
-            "cdivision": True,
-            "embedsignature": True,
-        },
-    ),
+    # Every Cython directive is in timelog/_core.pyx's "# cython:" header.
+    ext_modules=cythonize([extension]),
     cmdclass={"build_ext": BuildExt},
 )

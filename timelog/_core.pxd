@@ -271,18 +271,18 @@ cdef enum:
 
 
 # The fault-injecting allocator behind Timelog(_fail_alloc=...): a C struct
-# defined in _core.pyx (one per engine opened with it, freed with its Timelog).
+# defined in timelog/_fault_alloc.h (one per engine opened with it, freed with its Timelog).
 cdef extern from *:
     ctypedef struct _tlpy_fault_t:
         pass
 
-# The writer turn of a _Gate: a FIFO ticket lock (C struct defined in _core.pyx).
+# The writer turn of a _Gate: a FIFO ticket lock (C struct defined in timelog/_turn.h).
 cdef extern from *:
     ctypedef struct _tlpy_turn_t:
         pass
 
 
-# The writer turn and engine lifetime of one Timelog (protocol in _core.pyx).
+# The writer turn and engine lifetime of one Timelog (protocol in timelog/_gate.pxi).
 cdef class _Gate:
     cdef _tlpy_turn_t *_turn
     cdef int _depth                  # nesting of the owner's turn (owner only)
@@ -329,30 +329,9 @@ cdef class Timelog:
     cdef tl_snapshot_t *_rsnap
     cdef object __weakref__
 
-    cdef int _require_open(self) except -1
-    cdef tl_snapshot_t *_read_snap(self) except NULL
-    cdef tl_snapshot_t *_read_pin(self) except NULL
-    cdef void _unpin_reads(self) noexcept
-    cdef _Gate _g(self)
-    cdef tl_log_t *_wbegin(self) except NULL
-    cdef int _wend(self, tl_log_t *log) except -1
-    cdef int _drain(self) except -1
-    cdef int _after_write(self, tl_status_t st) except -1
-    cdef int _maint(self, int op, tl_status_t *out) except -1
-    cdef int _guard(self, int64_t ts) except -1
-    cdef bint _append_queue(self) except -1
-    cdef int _append_one(self, int64_t ts, object obj) except -1
-    cdef int _append_batch(self, tl_ts_t *ts, tl_handle_t *h, size_t n) except -1
-    cdef int _extend_direct(self, object items, object tss, object objs, Py_ssize_t n,
-                            tl_ts_t *tsa, tl_handle_t *ha, Py_ssize_t *pi,
-                            size_t *pk) except -1
-    cdef int _open(self, dict settings, object fail_alloc) except -1
-    cdef _Snapshot _snapshot(self)
-    cdef TimelogIter _iter(self, int kind, int64_t t1, int64_t t2)
-    cdef int _delete(self, int kind, int64_t t1, int64_t t2) except -1
-    cdef list _at(self, int64_t t)
-    cdef object _neighbour(self, int which, int64_t t)
-    cdef dict _summary(self)
+    # No cdef methods: the class's internals are module-level cdef
+    # functions taking a Timelog, _log_<name>(Timelog self, ...), each in the
+    # include file of its concern (timelog/_gate.pxi, _pin.pxi, _append.pxi...).
 
 
 cdef class _Snapshot:
