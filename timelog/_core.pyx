@@ -42,7 +42,7 @@ cimport cython
 from cpython.ref cimport PyObject
 from cpython.mem cimport PyMem_Malloc, PyMem_Free, PyMem_RawMalloc, PyMem_RawFree
 from cpython.buffer cimport PyBUF_WRITABLE, PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.math cimport NAN
 from libc.string cimport memcpy
 # The engine's platform layer (csrc/tl_sync.h), not POSIX calls: the same
@@ -712,7 +712,7 @@ def _fold_flat(dict kw, dict base=None):
 def _normalize(dict kw):
     """Validates every knob (naming it in the message); returns clean values."""
     out = {}
-    for name, value in kw.items():
+    for name in kw:
         if name not in _DEFAULTS:
             raise TypeError("unexpected keyword argument %r" % (name,))
     for name, default in _DEFAULTS.items():
@@ -972,11 +972,11 @@ cdef class _Gate:
         # iterator keeps the engine alive. No list holds the engine any more:
         # a __del__ run here cannot reach it (it may close or reopen the log).
         cdef size_t n = 0
-        cdef tl_status_t st
+        cdef tl_status_t _st
         try:
             if tl_retired_len(log) > 0:
                 # TL_OK for an engine (its only failure is a NULL one).
-                st = tl_drain_retired(log, 0, &n)
+                _st = tl_drain_retired(log, 0, &n)
         finally:
             tl_close(log)
         return 0
@@ -1044,7 +1044,6 @@ def _bulk_objects(objects):
 # still reaches the log finds a plain closed log. Its own fields (settings,
 # ints) never take part in a cycle.
 @cython.no_gc_clear
-
 cdef class Timelog:
     """An in-memory, time-indexed multimap: int64 timestamp -> Python objects.
 
@@ -1630,7 +1629,6 @@ cdef class Timelog:
 
     cdef _Snapshot _snapshot(self):
         cdef _Snapshot snap
-        cdef tl_status_t st
         snap = _Snapshot.__new__(_Snapshot)
         # After the allocation, which may run finalizers that close the log.
         snap._snap = self._read_pin()
