@@ -30,7 +30,7 @@ cdef extern from "timelog.h" nogil:
         pass
     ctypedef struct tl_iter_t:      # opaque: a cursor over a snapshot
         pass
-    ctypedef struct tl_span_iter_t: # opaque: zero-copy spans of a snapshot
+    ctypedef struct tl_span_iter_t:  # opaque: zero-copy spans of a snapshot
         pass
 
     ctypedef enum tl_status_t:
@@ -298,6 +298,7 @@ cdef class _Gate:
     cdef void enter(self, tl_log_t *log) noexcept
     cdef int leave(self, tl_log_t *log) except -1
     cdef int close(self, tl_log_t *log) except -1
+
     @staticmethod
     cdef int _teardown(tl_log_t *log) except -1
     cdef void close_all(self) noexcept

@@ -45,7 +45,7 @@ cimport cython
 from cpython.ref cimport PyObject
 from cpython.mem cimport PyMem_Malloc, PyMem_Free, PyMem_RawMalloc, PyMem_RawFree
 from cpython.buffer cimport PyBUF_WRITABLE, PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.math cimport NAN
 from libc.string cimport memcpy
 # The engine's platform layer (csrc/tl_sync.h), not POSIX calls: the same
@@ -71,7 +71,7 @@ from timelog._config import (
     PRESETS as _PRESETS, _DEFAULTS, _FLAT_KNOBS, _I64_MIN, _I64_MAX, _SIZE_MAX,
     _fold_flat, _int_knob, _point_to_unit, _normalize as _normalize_with)
 from timelog._format import (
-    _LEVEL_NAMES, _fmt_ts, _repr_closed, _repr_html, _repr_text)
+    _LEVEL_NAMES, _repr_closed, _repr_html, _repr_text)
 
 cnp.import_array()
 

@@ -5,7 +5,6 @@
 # still reaches the log finds a plain closed log. Its own fields (settings,
 # ints) never take part in a cycle.
 @cython.no_gc_clear
-
 cdef class Timelog:
     """An in-memory, time-indexed multimap: int64 timestamp -> Python objects.
 
