@@ -28,9 +28,11 @@ ENGINE_SOURCES = sorted(glob("csrc/*.c", root_dir=HERE))
 ENGINE_HEADERS = sorted(glob("csrc/*.h", root_dir=HERE))
 # The binding's include files (timelog/_core.pyx is a list of `include`s of
 # these), its C headers and the pure-Python modules it imports.
-BINDING_DEPENDS = sorted(glob("timelog/*.pxi", root_dir=HERE)
-                         + glob("timelog/*.pxd", root_dir=HERE)
-                         + glob("timelog/*.h", root_dir=HERE))
+BINDING_DEPENDS = sorted(
+    glob("timelog/*.pxi", root_dir=HERE)
+    + glob("timelog/*.pxd", root_dir=HERE)
+    + glob("timelog/*.h", root_dir=HERE)
+)
 
 # GCC and clang (setuptools' "unix" compiler type, and "mingw32"): the engine
 # is C17, and -O2 is pinned because some Pythons' default CFLAGS carry -O0 or
@@ -61,8 +63,11 @@ class BuildExt(build_ext):
 
     def build_extensions(self):
         kind = self.compiler.compiler_type
-        extra = {"unix": UNIX_COMPILE_ARGS, "mingw32": UNIX_COMPILE_ARGS,
-                 "msvc": MSVC_COMPILE_ARGS}.get(kind, [])
+        extra = {
+            "unix": UNIX_COMPILE_ARGS,
+            "mingw32": UNIX_COMPILE_ARGS,
+            "msvc": MSVC_COMPILE_ARGS,
+        }.get(kind, [])
         for ext in self.extensions:
             ext.extra_compile_args = extra + list(ext.extra_compile_args)
         super().build_extensions()

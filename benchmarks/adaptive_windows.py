@@ -32,8 +32,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from timelog import Timelog  # noqa: E402
-
+from timelog import Timelog
 
 MEMTABLE = 256 * 1024  # ~11k records: a flush (one density sample) every ~11k records
 
@@ -47,11 +46,12 @@ def stream(phase):
 def run(label, kw, ts, split, chunk):
     objs = [None] * chunk
     t0 = time.perf_counter()
-    with Timelog(busy_policy="flush", target_page_bytes=1 << 30,
-                 memtable_max_bytes=MEMTABLE, **kw) as log:
+    with Timelog(
+        busy_policy="flush", target_page_bytes=1 << 30, memtable_max_bytes=MEMTABLE, **kw
+    ) as log:
         for i in range(0, len(ts), chunk):
-            part = ts[i:i + chunk]
-            log.bulk_append(part, objs[:len(part)])
+            part = ts[i : i + chunk]
+            log.bulk_append(part, objs[: len(part)])
         log.flush()
         log.compact()
         log.validate()
@@ -72,9 +72,18 @@ def run(label, kw, ts, split, chunk):
             return "-"
         return "%d / %d / %d (n=%d)" % (min(v), statistics.median(v), max(v), len(v))
 
-    print("%-9s all %-32s dense %-32s sparse %-32s width %s, resizes %d, %.1fs"
-          % (label, fmt(sizes), fmt(dense), fmt(sparse), format(st["adaptive"]["window_size"], ","),
-             st["adaptive"]["resizes"], secs))
+    print(
+        "%-9s all %-32s dense %-32s sparse %-32s width %s, resizes %d, %.1fs"
+        % (
+            label,
+            fmt(sizes),
+            fmt(dense),
+            fmt(sparse),
+            format(st["adaptive"]["window_size"], ","),
+            st["adaptive"]["resizes"],
+            secs,
+        )
+    )
     return sizes, sparse
 
 
@@ -85,15 +94,23 @@ def main():
     ap.add_argument("--chunk", type=int, default=50_000, help="records per bulk_append")
     a = ap.parse_args()
     ts, split = stream(a.phase)
-    print("%d records: %d at 1/tick then %d at 1/100 ticks; target %d records per window"
-          % (len(ts), a.phase, a.phase, a.target))
+    print(
+        "%d records: %d at 1/tick then %d at 1/100 ticks; target %d records per window"
+        % (len(ts), a.phase, a.phase, a.target)
+    )
     print("records per L1 segment: min / median / max")
     run("fixed", {"window_size": a.target}, ts, split, a.chunk)
     run("default", {}, ts, split, a.chunk)
     sizes, sparse = run("adaptive", {"adaptive": {"target_records": a.target}}, ts, split, a.chunk)
     med = statistics.median(sizes)
-    ok = a.target / 2 <= med <= a.target * 2 and a.target / 2 <= statistics.median(sparse) <= 2 * a.target
-    print("adaptive median within 2x of target (whole log and sparse phase): %s" % ("yes" if ok else "NO"))
+    ok = (
+        a.target / 2 <= med <= a.target * 2
+        and a.target / 2 <= statistics.median(sparse) <= 2 * a.target
+    )
+    print(
+        "adaptive median within 2x of target (whole log and sparse phase): %s"
+        % ("yes" if ok else "NO")
+    )
 
 
 if __name__ == "__main__":

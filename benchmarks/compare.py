@@ -55,7 +55,7 @@ OUT_DIR = os.path.join(REPO, "build", "bench")
 # will not build here. All declare Requires-Python >= 3.12.
 REF_VERSIONS = ["1.4.0", "1.3.0", "1.2.0", "1.0.1", "1.0.0"]
 
-Q_QUERIES = 20_000      # point, range and count queries per round
+Q_QUERIES = 20_000  # point, range and count queries per round
 BATCH = 4096
 
 # ------------------------------------------------------------------ workloads
@@ -83,8 +83,15 @@ WORKLOADS = {
 }
 MAIN = list(WORKLOADS)
 SWEEP = ["point", "range10", "count", "append_ts_obj", "bulk_sorted", "bulk_ooo5"]
-INGEST = {"append_ts_obj", "append_obj", "setitem", "append_ooo5",
-          "extend_pairs", "bulk_sorted", "bulk_ooo5"}
+INGEST = {
+    "append_ts_obj",
+    "append_obj",
+    "setitem",
+    "append_ooo5",
+    "extend_pairs",
+    "bulk_sorted",
+    "bulk_ooo5",
+}
 # int64 sums of 10M timestamps near 1.7e12 would overflow; span_sum stays at N.
 
 # What each contender runs where it is not the workload's title verbatim.
@@ -94,10 +101,14 @@ LABELS = {
     "setitem": {"floor": "list.append(obj) in the same loop"},
     "append_ooo5": {"skl": "skl.add((ts, obj))", "floor": "list.append(obj) in the same loop"},
     "extend_pairs": {"skl": "skl.update(pairs)", "floor": "list.extend(pairs)"},
-    "bulk_sorted": {"skl": "SortedKeyList(zip(ts.tolist(), objs))",
-                    "floor": "np.copy(ts) + list(objs)"},
-    "bulk_ooo5": {"skl": "SortedKeyList(zip(ts.tolist(), objs))",
-                  "floor": "np.sort(ts) + list(objs)"},
+    "bulk_sorted": {
+        "skl": "SortedKeyList(zip(ts.tolist(), objs))",
+        "floor": "np.copy(ts) + list(objs)",
+    },
+    "bulk_ooo5": {
+        "skl": "SortedKeyList(zip(ts.tolist(), objs))",
+        "floor": "np.sort(ts) + list(objs)",
+    },
     "scan_full": {"skl": "for ts, obj in skl", "floor": "for ts, obj in list_of_pairs"},
     "scan_next_batch": {"skl": "skl[i:i+4096] slices", "floor": "list[i:i+4096] slices"},
     "scan_arrays": {"floor": "np.copy(ts) + list(objs)"},
@@ -105,12 +116,17 @@ LABELS = {
     "to_dict": {"floor": "dict(zip(ts_list, objs))"},
     "range10": {"skl": "skl.irange_key(t1, t2)", "floor": "searchsorted x2 + list slice"},
     "point": {"skl": "skl.irange_key(ts, ts)", "floor": "searchsorted left/right + list slice"},
-    "count": {"ref": "len(log.range(t1, t2))", "skl": "bisect_key_left x2",
-              "floor": "searchsorted x2"},
+    "count": {
+        "ref": "len(log.range(t1, t2))",
+        "skl": "bisect_key_left x2",
+        "floor": "searchsorted x2",
+    },
     "delete": {"skl": "del skl[bisect:bisect]"},
     "cutoff": {"skl": "del skl[:bisect]"},
-    "span_sum": {"ref": "np.frombuffer(span.timestamps).sum()",
-                 "floor": "np.sum(ts) over one contiguous array"},
+    "span_sum": {
+        "ref": "np.frombuffer(span.timestamps).sum()",
+        "floor": "np.sum(ts) over one contiguous array",
+    },
 }
 
 # Per-workload targets on timelog/contender (median ns/op ratio), at N.
@@ -159,19 +175,25 @@ TARGET_TEXT = {
 for _w in INGEST:
     TARGET_TEXT.setdefault((_w, "skl"), ">= 10x faster ingest than SortedKeyList")
 
-CONTENDER_NAMES = {"timelog": "timelog", "ref": "reference", "skl": "SortedKeyList",
-                   "floor": "floor"}
+CONTENDER_NAMES = {
+    "timelog": "timelog",
+    "ref": "reference",
+    "skl": "SortedKeyList",
+    "floor": "floor",
+}
 
 
 # ------------------------------------------------------------------ the reference's venv
+
 
 def _run_logged(cmd, log_path, env=None, timeout=900):
     with open(log_path, "w") as log:
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         try:
-            return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                  timeout=timeout, cwd="/").returncode
+            return subprocess.run(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout, cwd="/"
+            ).returncode
         except subprocess.TimeoutExpired:
             log.write("\n*** timed out after %ds\n" % timeout)
             return -1
@@ -220,8 +242,9 @@ def setup_ref(venv=REF_VENV, versions=REF_VERSIONS, log=print):
     py = os.path.join(venv, "bin", "python")
     logs = os.path.join(os.path.dirname(venv), "logs")
     os.makedirs(logs, exist_ok=True)
-    rc = _run_logged([py, "-m", "pip", "install", "numpy==" + np.__version__],
-                     os.path.join(logs, "numpy.log"))
+    rc = _run_logged(
+        [py, "-m", "pip", "install", "numpy==" + np.__version__], os.path.join(logs, "numpy.log")
+    )
     if rc != 0:
         raise SystemExit("could not install numpy into %s (see %s)" % (venv, logs))
     attempts = []
@@ -231,21 +254,45 @@ def setup_ref(venv=REF_VENV, versions=REF_VERSIONS, log=print):
             env.pop("PYTHONPATH", None)
             if method != "as released":
                 env["CFLAGS"] = (env.get("CFLAGS", "") + " -include " + COMPAT_H).strip()
-            log_path = os.path.join(logs, "timelog-lib-%s-%s.log" % (
-                version, "plain" if method == "as released" else "compat"))
+            log_path = os.path.join(
+                logs,
+                "timelog-lib-%s-%s.log"
+                % (version, "plain" if method == "as released" else "compat"),
+            )
             log("== building timelog-lib %s (%s) into %s" % (version, method, venv))
-            rc = _run_logged([py, "-m", "pip", "install", "-v", "--no-cache-dir",
-                              "--force-reinstall", "--no-deps", "--ignore-requires-python",
-                              "--no-binary", "timelog-lib", "timelog-lib==" + version],
-                             log_path, env=env)
-            ok = rc == 0 and subprocess.run([py, "-c", SMOKE], cwd="/",
-                                            capture_output=True).returncode == 0
+            rc = _run_logged(
+                [
+                    py,
+                    "-m",
+                    "pip",
+                    "install",
+                    "-v",
+                    "--no-cache-dir",
+                    "--force-reinstall",
+                    "--no-deps",
+                    "--ignore-requires-python",
+                    "--no-binary",
+                    "timelog-lib",
+                    "timelog-lib==" + version,
+                ],
+                log_path,
+                env=env,
+            )
+            ok = (
+                rc == 0
+                and subprocess.run([py, "-c", SMOKE], cwd="/", capture_output=True).returncode == 0
+            )
             attempts.append({"version": version, "method": method, "ok": ok, "log": log_path})
             log("   %s" % ("ok" if ok else "failed (see %s)" % log_path))
             if ok:
-                info = {"version": version, "method": method, "attempts": attempts,
-                        "python": platform.python_version(), "numpy": np.__version__,
-                        "built": _dt.datetime.now().isoformat(timespec="seconds")}
+                info = {
+                    "version": version,
+                    "method": method,
+                    "attempts": attempts,
+                    "python": platform.python_version(),
+                    "numpy": np.__version__,
+                    "built": _dt.datetime.now().isoformat(timespec="seconds"),
+                }
                 with open(os.path.join(venv, "REFERENCE.json"), "w") as f:
                     json.dump(info, f, indent=2)
                 return info
@@ -261,6 +308,7 @@ def ref_info(venv):
 
 
 # ------------------------------------------------------------------ data
+
 
 def write_data(root, n):
     """The seeded streams and query sets for one N, as .npy files."""
@@ -282,13 +330,20 @@ def write_data(root, n):
     a = rng.integers(lo, hi, n_del)
     q_delete = np.stack([a, a + rng.integers(1, 2000, n_del)], axis=1)
     q_cutoff = np.linspace(lo, int(srt[n // 2]), 2000).astype(np.int64)
-    for name, arr in [("in_order", in_order), ("late", late), ("q_point", q_point),
-                      ("q_range", q_range), ("q_count", q_count), ("q_delete", q_delete),
-                      ("q_cutoff", q_cutoff)]:
+    for name, arr in [
+        ("in_order", in_order),
+        ("late", late),
+        ("q_point", q_point),
+        ("q_range", q_range),
+        ("q_count", q_count),
+        ("q_delete", q_delete),
+        ("q_cutoff", q_cutoff),
+    ]:
         np.save(os.path.join(d, name + ".npy"), arr)
 
 
 # ------------------------------------------------------------------ workers
+
 
 class WorkerError(Exception):
     pass
@@ -304,18 +359,34 @@ class Worker:
         self.start()
 
     def _cmd(self, *extra):
-        return [self.python, WORKER, "--impl", self.name, "--repo", REPO,
-                "--data", self.data_root, *extra]
+        return [
+            self.python,
+            WORKER,
+            "--impl",
+            self.name,
+            "--repo",
+            REPO,
+            "--data",
+            self.data_root,
+            *extra,
+        ]
 
     @staticmethod
     def _env():
         env = dict(os.environ)
-        env.pop("PYTHONPATH", None)             # the reference must not see the repo
+        env.pop("PYTHONPATH", None)  # the reference must not see the repo
         return env
 
     def start(self):
-        self.proc = subprocess.Popen(self._cmd(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1, cwd="/", env=self._env())
+        self.proc = subprocess.Popen(
+            self._cmd(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            cwd="/",
+            env=self._env(),
+        )
         self.desc = self._read(120)["ready"]
 
     def _read(self, timeout):
@@ -359,11 +430,11 @@ class Worker:
 
 def run_memory(name, python, data_root, n, timeout):
     """The memory figures of one contender, from a fresh worker process."""
-    cmd = [python, WORKER, "--impl", name, "--repo", REPO, "--data", data_root,
-           "--memory", str(n)]
+    cmd = [python, WORKER, "--impl", name, "--repo", REPO, "--data", data_root, "--memory", str(n)]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd="/",
-                             env=Worker._env(), timeout=timeout)
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, cwd="/", env=Worker._env(), timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return {"error": "timed out after %ds" % timeout}
     if out.returncode != 0:
@@ -388,9 +459,14 @@ def pick_memory(reps):
 
 # ------------------------------------------------------------------ measuring
 
+
 def summarize(per_op):
-    return {"median": statistics.median(per_op), "min": min(per_op), "max": max(per_op),
-            "rounds": per_op}
+    return {
+        "median": statistics.median(per_op),
+        "min": min(per_op),
+        "max": max(per_op),
+        "rounds": per_op,
+    }
 
 
 def run_workload(workers, workload, n, rounds, skip, say):
@@ -400,9 +476,9 @@ def run_workload(workers, workload, n, rounds, skip, say):
     res = {w: {"na": skip[w]} for w in skip}
     t_start = time.time()
     for r in range(rounds):
-        order = names[r % len(names):] + names[:r % len(names)] if names else []
+        order = names[r % len(names) :] + names[: r % len(names)] if names else []
         for w in order:
-            if w in res:                        # n/a or failed: not asked again
+            if w in res:  # n/a or failed: not asked again
                 continue
             resp = workers[w].request(workload=workload, n=n, check=(r == 0))
             if "na" in resp:
@@ -423,9 +499,15 @@ def run_workload(workers, workload, n, rounds, skip, say):
             res[w]["check"] = checks.get(w)
     vals = {w: c for w, c in checks.items() if c is not None and "median" in res.get(w, {})}
     mismatch = len(set(json.dumps(v) for v in vals.values())) > 1
-    return {"workload": workload, "n": n, "rounds": rounds, "ops": ops, "results": res,
-            "check_mismatch": vals if mismatch else None,
-            "wall_s": round(time.time() - t_start, 1)}
+    return {
+        "workload": workload,
+        "n": n,
+        "rounds": rounds,
+        "ops": ops,
+        "results": res,
+        "check_mismatch": vals if mismatch else None,
+        "wall_s": round(time.time() - t_start, 1),
+    }
 
 
 def fmt_ns(ns):
@@ -441,6 +523,7 @@ def fmt_ns(ns):
 
 
 # ------------------------------------------------------------------ targets
+
 
 class Results:
     def __init__(self, rows, memory, n, sweep):
@@ -459,8 +542,16 @@ def _target(tid, text, value, op, threshold, detail, where=None):
         status = "n/a"
     else:
         status = "MET" if (value <= threshold if op == "<=" else value >= threshold) else "MISSED"
-    return {"id": tid, "text": text, "value": value, "op": op, "threshold": threshold,
-            "status": status, "detail": detail, "workload": where}
+    return {
+        "id": tid,
+        "text": text,
+        "value": value,
+        "op": op,
+        "threshold": threshold,
+        "status": status,
+        "detail": detail,
+        "workload": where,
+    }
 
 
 def evaluate_targets(R):
@@ -470,15 +561,33 @@ def evaluate_targets(R):
         for who, thr in per.items():
             a, b = R.med(w, n), R.med(w, n, who)
             v = a / b if a is not None and b is not None else None
-            out.append(_target("%s/%s" % (w, who), TARGET_TEXT[(w, who)], v, "<=", thr,
-                               "%s: timelog/%s at N=%s" % (WORKLOADS[w][0], who, _n(n)), w))
+            out.append(
+                _target(
+                    "%s/%s" % (w, who),
+                    TARGET_TEXT[(w, who)],
+                    v,
+                    "<=",
+                    thr,
+                    "%s: timelog/%s at N=%s" % (WORKLOADS[w][0], who, _n(n)),
+                    w,
+                )
+            )
     full = R.med("scan_full", n)
     for w in ("scan_next_batch", "scan_arrays"):
         b = R.med(w, n)
         v = full / b if full and b else None
-        out.append(_target("%s/scan_full" % w, "next_batch/arrays >= 5x faster than "
-                           "per-record scan", v, ">=", 5.0,
-                           "timelog scan_full / timelog %s at N=%s" % (w, _n(n)), w))
+        out.append(
+            _target(
+                "%s/scan_full" % w,
+                "next_batch/arrays >= 5x faster than per-record scan",
+                v,
+                ">=",
+                5.0,
+                "timelog scan_full / timelog %s at N=%s" % (w, _n(n)),
+                w,
+            )
+        )
+
     def floor_ctx(w, x, y, inv=False):
         a, b = R.med(w, x, "floor"), R.med(w, y, "floor")
         if not (a and b):
@@ -486,36 +595,82 @@ def evaluate_targets(R):
         return "; the floor's: %.3g" % ((b / a) if inv else (a / b))
 
     c_hi, c_lo = R.med("count", hi), R.med("count", lo)
-    out.append(_target("count/abs", "count at %s <= 2 us" % _n(hi), c_hi, "<=", 2000.0,
-                       "timelog ns/query at N=%s" % _n(hi), "count"))
-    out.append(_target("count/scale", "count at %s <= 2x its %s time" % (_n(hi), _n(lo)),
-                       c_hi / c_lo if c_hi and c_lo else None, "<=", 2.0,
-                       "timelog count N=%s / N=%s%s" % (_n(hi), _n(lo),
-                                                        floor_ctx("count", hi, lo)), "count"))
+    out.append(
+        _target(
+            "count/abs",
+            "count at %s <= 2 us" % _n(hi),
+            c_hi,
+            "<=",
+            2000.0,
+            "timelog ns/query at N=%s" % _n(hi),
+            "count",
+        )
+    )
+    out.append(
+        _target(
+            "count/scale",
+            "count at %s <= 2x its %s time" % (_n(hi), _n(lo)),
+            c_hi / c_lo if c_hi and c_lo else None,
+            "<=",
+            2.0,
+            "timelog count N=%s / N=%s%s" % (_n(hi), _n(lo), floor_ctx("count", hi, lo)),
+            "count",
+        )
+    )
     for w in ("point", "range10"):
         a, b = R.med(w, hi), R.med(w, lo)
-        out.append(_target("%s/scale" % w, "%s at %s <= 1.5x its %s time" % (w, _n(hi), _n(lo)),
-                           a / b if a and b else None, "<=", 1.5,
-                           "timelog %s N=%s / N=%s%s" % (w, _n(hi), _n(lo),
-                                                         floor_ctx(w, hi, lo)), w))
+        out.append(
+            _target(
+                "%s/scale" % w,
+                "%s at %s <= 1.5x its %s time" % (w, _n(hi), _n(lo)),
+                a / b if a and b else None,
+                "<=",
+                1.5,
+                "timelog %s N=%s / N=%s%s" % (w, _n(hi), _n(lo), floor_ctx(w, hi, lo)),
+                w,
+            )
+        )
     for w in ("append_ts_obj", "bulk_sorted", "bulk_ooo5"):
         a, b = R.med(w, hi), R.med(w, n)
-        out.append(_target("%s/scale" % w, "ingest throughput at %s >= 0.8x %s (%s)"
-                           % (_n(hi), _n(n), w), b / a if a and b else None, ">=", 0.8,
-                           "timelog records/s N=%s over N=%s%s" % (
-                               _n(hi), _n(n), floor_ctx(w, hi, n, inv=True)), w))
+        out.append(
+            _target(
+                "%s/scale" % w,
+                "ingest throughput at %s >= 0.8x %s (%s)" % (_n(hi), _n(n), w),
+                b / a if a and b else None,
+                ">=",
+                0.8,
+                "timelog records/s N=%s over N=%s%s"
+                % (_n(hi), _n(n), floor_ctx(w, hi, n, inv=True)),
+                w,
+            )
+        )
     m = R.memory.get("timelog", {}).get(n, {})
     eb = m.get("engine_bytes")
-    out.append(_target("memory/engine", "<= 17 engine bytes/record after flush+compact",
-                       eb / n if eb else None, "<=", 17.0,
-                       "stats()['memory']['engine_bytes'] / N at N=%s" % _n(n), "memory"))
+    out.append(
+        _target(
+            "memory/engine",
+            "<= 17 engine bytes/record after flush+compact",
+            eb / n if eb else None,
+            "<=",
+            17.0,
+            "stats()['memory']['engine_bytes'] / N at N=%s" % _n(n),
+            "memory",
+        )
+    )
     pk, fin = m.get("peak_delta"), m.get("final_delta")
     if m.get("peak_hidden"):
         pk = None
-    out.append(_target("memory/peak", "peak RSS during bulk ingest <= 2x final",
-                       pk / fin if pk and fin and fin > 0 else None, "<=", 2.0,
-                       "RSS high-water growth / RSS growth after flush+compact+malloc_trim, "
-                       "N=%s" % _n(n), "memory"))
+    out.append(
+        _target(
+            "memory/peak",
+            "peak RSS during bulk ingest <= 2x final",
+            pk / fin if pk and fin and fin > 0 else None,
+            "<=",
+            2.0,
+            "RSS high-water growth / RSS growth after flush+compact+malloc_trim, N=%s" % _n(n),
+            "memory",
+        )
+    )
     return out
 
 
@@ -528,14 +683,16 @@ def _n(n):
 
 # ------------------------------------------------------------------ output
 
+
 def print_tables(rows, contenders, targets, memory, n, say):
     tmap = {}
     for t in targets:
         if "/" in t["id"] and t["workload"] in WORKLOADS:
             w, who = t["id"].split("/", 1)
             tmap[(w, who)] = t
-    hdr = "%-46s %5s" % ("workload", "N") + "".join("  %-24s" % CONTENDER_NAMES[c]
-                                                   for c in contenders)
+    hdr = "%-46s %5s" % ("workload", "N") + "".join(
+        "  %-24s" % CONTENDER_NAMES[c] for c in contenders
+    )
     say("")
     say("median per op (min-max); ratio = timelog time / contender time, below 1 = timelog faster")
     say(hdr)
@@ -546,8 +703,10 @@ def print_tables(rows, contenders, targets, memory, n, say):
         for c in contenders:
             r = res.get(c, {})
             if "median" in r:
-                cells.append("%s (%s-%s)" % (fmt_ns(r["median"]), fmt_ns(r["min"]),
-                                             fmt_ns(r["max"]).split()[0]))
+                cells.append(
+                    "%s (%s-%s)"
+                    % (fmt_ns(r["median"]), fmt_ns(r["min"]), fmt_ns(r["max"]).split()[0])
+                )
             elif "na" in r:
                 cells.append("n/a")
             else:
@@ -576,22 +735,35 @@ def print_tables(rows, contenders, targets, memory, n, say):
                 say("  %-8s N=%s ERROR %s" % (c, _n(nn), m["error"][-300:]))
                 continue
             eb = m.get("engine_bytes")
-            say("  %-8s N=%-4s RSS final %6.1f B/rec, peak %6.1f B/rec%s%s" % (
-                c, _n(nn), m["final_delta"] / nn, m["peak_delta"] / nn,
-                ", engine %.2f B/rec (engine peak %.2f)" % (eb / nn, m["engine_peak_bytes"] / nn)
-                if eb else "", " (peak hidden)" if m.get("peak_hidden") else ""))
+            say(
+                "  %-8s N=%-4s RSS final %6.1f B/rec, peak %6.1f B/rec%s%s"
+                % (
+                    c,
+                    _n(nn),
+                    m["final_delta"] / nn,
+                    m["peak_delta"] / nn,
+                    ", engine %.2f B/rec (engine peak %.2f)"
+                    % (eb / nn, m["engine_peak_bytes"] / nn)
+                    if eb
+                    else "",
+                    " (peak hidden)" if m.get("peak_hidden") else "",
+                )
+            )
     say("")
     say("targets:")
     for t in targets:
         v = "n/a" if t["value"] is None else "%.3g" % t["value"]
-        say("  %-7s %-58s %8s %s %-6.3g  (%s)" % (t["status"], t["text"], v, t["op"],
-                                                 t["threshold"], t["detail"]))
+        say(
+            "  %-7s %-58s %8s %s %-6.3g  (%s)"
+            % (t["status"], t["text"], v, t["op"], t["threshold"], t["detail"])
+        )
     met = sum(t["status"] == "MET" for t in targets)
     missed = sum(t["status"] == "MISSED" for t in targets)
     say("  %d MET, %d MISSED, %d n/a" % (met, missed, len(targets) - met - missed))
 
 
 # ------------------------------------------------------------------ machine
+
 
 def machine_info():
     cpu = None
@@ -609,9 +781,13 @@ def machine_info():
             mem = int(f.readline().split()[1]) * 1024
     except OSError:
         pass
-    return {"cpu": cpu or platform.processor(), "cores": os.cpu_count(),
-            "memory_bytes": mem, "kernel": platform.release(),
-            "platform": platform.platform()}
+    return {
+        "cpu": cpu or platform.processor(),
+        "cores": os.cpu_count(),
+        "memory_bytes": mem,
+        "kernel": platform.release(),
+        "platform": platform.platform(),
+    }
 
 
 def loadavg():
@@ -624,43 +800,73 @@ def loadavg():
 def git_info():
     def git(*a):
         try:
-            return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True,
-                                  timeout=30).stdout.strip()
+            return subprocess.run(
+                ["git", *a], cwd=REPO, capture_output=True, text=True, timeout=30
+            ).stdout.strip()
         except Exception:
             return None
-    return {"commit": git("rev-parse", "HEAD"),
-            "dirty": bool(git("status", "--porcelain", "--", "csrc", "timelog"))}
+
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--", "csrc", "timelog")),
+    }
 
 
 # ------------------------------------------------------------------ main
 
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true",
-                    help="development run: N=100k, sweep 10k/100k/1M, 3 rounds")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="development run: N=100k, sweep 10k/100k/1M, 3 rounds"
+    )
     ap.add_argument("-n", type=int, default=None, help="N for the main workloads (1M)")
     ap.add_argument("--rounds", type=int, default=None, help="rounds per workload (5)")
-    ap.add_argument("--rounds-big", type=int, default=3,
-                    help="rounds at the largest sweep size (3)")
-    ap.add_argument("--sweep", default=None,
-                    help="comma-separated sizes for the scaling sweeps (100000,1000000,10000000)")
+    ap.add_argument(
+        "--rounds-big", type=int, default=3, help="rounds at the largest sweep size (3)"
+    )
+    ap.add_argument(
+        "--sweep",
+        default=None,
+        help="comma-separated sizes for the scaling sweeps (100000,1000000,10000000)",
+    )
     ap.add_argument("--only", default=None, help="comma-separated workloads to run")
     ap.add_argument("--contenders", default="timelog,ref,skl,floor")
-    ap.add_argument("--ref-venv", default=REF_VENV,
-                    help="venv holding timelog-lib (built on first use if it is the default)")
-    ap.add_argument("--setup-ref", action="store_true",
-                    help="(re)build the reference venv, then exit")
-    ap.add_argument("--ref-versions", default=",".join(REF_VERSIONS),
-                    help="timelog-lib releases --setup-ref tries, in order")
-    ap.add_argument("--skl-max-ingest", type=int, default=1_000_000,
-                    help="largest N at which SortedKeyList runs the ingest sweeps")
+    ap.add_argument(
+        "--ref-venv",
+        default=REF_VENV,
+        help="venv holding timelog-lib (built on first use if it is the default)",
+    )
+    ap.add_argument(
+        "--setup-ref", action="store_true", help="(re)build the reference venv, then exit"
+    )
+    ap.add_argument(
+        "--ref-versions",
+        default=",".join(REF_VERSIONS),
+        help="timelog-lib releases --setup-ref tries, in order",
+    )
+    ap.add_argument(
+        "--skl-max-ingest",
+        type=int,
+        default=1_000_000,
+        help="largest N at which SortedKeyList runs the ingest sweeps",
+    )
     ap.add_argument("--no-memory", action="store_true")
-    ap.add_argument("--memory-repeats", type=int, default=3,
-                    help="fresh-process memory runs at N (median peak is kept)")
-    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
-                    help="first wait up to this long for the 1-min load average to "
-                         "fall below --idle-load")
+    ap.add_argument(
+        "--memory-repeats",
+        type=int,
+        default=3,
+        help="fresh-process memory runs at N (median peak is kept)",
+    )
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="first wait up to this long for the 1-min load average to fall below --idle-load",
+    )
     ap.add_argument("--idle-load", type=float, default=1.0)
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per request")
     ap.add_argument("--out", default=None, help="JSON path (build/bench/compare-<date>.json)")
@@ -697,8 +903,13 @@ def main(argv=None):
     pythons = {"timelog": sys.executable, "skl": sys.executable, "floor": sys.executable}
     if "ref" in contenders:
         ref_py = os.path.join(args.ref_venv, "bin", "python")
-        ok = os.path.exists(ref_py) and subprocess.run(
-            [ref_py, "-c", "import timelog"], cwd="/", capture_output=True).returncode == 0
+        ok = (
+            os.path.exists(ref_py)
+            and subprocess.run(
+                [ref_py, "-c", "import timelog"], cwd="/", capture_output=True
+            ).returncode
+            == 0
+        )
         if not ok:
             if os.path.abspath(args.ref_venv) != REF_VENV:
                 raise SystemExit("no timelog-lib in %s" % args.ref_venv)
@@ -709,8 +920,9 @@ def main(argv=None):
     plan = [(w, n, rounds) for w in MAIN]
     for s in sweep:
         if s != n:
-            plan += [(w, s, args.rounds_big if s == max(sweep) and s > n else rounds)
-                     for w in SWEEP]
+            plan += [
+                (w, s, args.rounds_big if s == max(sweep) and s > n else rounds) for w in SWEEP
+            ]
     if only:
         plan = [p for p in plan if p[0] in only]
     plan.sort(key=lambda p: (p[1] != n, p[1]))  # N first, then by size
@@ -730,8 +942,9 @@ def main(argv=None):
 
     os.makedirs(OUT_DIR, exist_ok=True)
     suffix = "-quick" if args.quick else ("-partial" if partial else "")
-    out = args.out or os.path.join(OUT_DIR, "compare-%s%s.json" % (
-        started.strftime("%Y-%m-%dT%H%M%S"), suffix))
+    out = args.out or os.path.join(
+        OUT_DIR, "compare-%s%s.json" % (started.strftime("%Y-%m-%dT%H%M%S"), suffix)
+    )
     ref = ref_info(args.ref_venv) if "ref" in contenders else {}
     descs = {}
     rows, memory, targets = [], {}, []
@@ -743,27 +956,43 @@ def main(argv=None):
             "date": started.isoformat(timespec="seconds"),
             "duration_s": round((finished - started).total_seconds(), 1),
             "complete": complete,
-            "quick": args.quick, "partial": partial, "n": n, "rounds": rounds,
-            "rounds_big": args.rounds_big, "sweep": sweep, "queries": Q_QUERIES,
-            "batch": BATCH, "machine": machine_info(),
-            "loadavg_start": load_start, "loadavg_end": loadavg(),
-            "python": platform.python_version(), "numpy": np.__version__,
+            "quick": args.quick,
+            "partial": partial,
+            "n": n,
+            "rounds": rounds,
+            "rounds_big": args.rounds_big,
+            "sweep": sweep,
+            "queries": Q_QUERIES,
+            "batch": BATCH,
+            "machine": machine_info(),
+            "loadavg_start": load_start,
+            "loadavg_end": loadavg(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
             "timelog": {"version": descs.get("timelog", {}).get("version"), **git_info()},
-            "timelog_lib": {"version": descs.get("ref", {}).get("version"),
-                            "method": ref.get("method"), "venv": args.ref_venv,
-                            "attempts": ref.get("attempts")},
+            "timelog_lib": {
+                "version": descs.get("ref", {}).get("version"),
+                "method": ref.get("method"),
+                "venv": args.ref_venv,
+                "attempts": ref.get("attempts"),
+            },
             "sortedcontainers": descs.get("skl", {}).get("version"),
-            "contenders": contenders, "workers": descs,
+            "contenders": contenders,
+            "workers": descs,
             "method": "interleaved rounds (contender order rotates per round); a round "
-                      "times one batch of ops and divides; cyclic GC disabled while "
-                      "timed; median over rounds, min-max shown",
+            "times one batch of ops and divides; cyclic GC disabled while "
+            "timed; median over rounds, min-max shown",
         }
-        doc = {"meta": meta,
-               "workloads": {k: {"title": t, "per": u, "labels": LABELS.get(k, {})}
-                             for k, (t, u) in WORKLOADS.items()},
-               "rows": rows,
-               "memory": {c: {str(k): v for k, v in m.items()} for c, m in memory.items()},
-               "targets": targets}
+        doc = {
+            "meta": meta,
+            "workloads": {
+                k: {"title": t, "per": u, "labels": LABELS.get(k, {})}
+                for k, (t, u) in WORKLOADS.items()
+            },
+            "rows": rows,
+            "memory": {c: {str(k): v for k, v in m.items()} for c, m in memory.items()},
+            "targets": targets,
+        }
         tmp = out + ".tmp"
         with open(tmp, "w") as f:
             json.dump(doc, f, indent=1, default=str)
@@ -776,9 +1005,16 @@ def main(argv=None):
             workers[c] = Worker(c, pythons[c], data_root, args.timeout)
             d = workers[c].desc
             descs[c] = d
-            say("== %-8s %s %s (python %s, numpy %s)" % (
-                c, d.get("version") or "", d.get("module") or d.get("executable"),
-                d["python"], d["numpy"]))
+            say(
+                "== %-8s %s %s (python %s, numpy %s)"
+                % (
+                    c,
+                    d.get("version") or "",
+                    d.get("module") or d.get("executable"),
+                    d["python"],
+                    d["numpy"],
+                )
+            )
         for workload, s, r in plan:
             skip = {}
             if "skl" in workers and workload in INGEST and s > args.skl_max_ingest:
@@ -786,8 +1022,14 @@ def main(argv=None):
             say("-- %s, N=%s, %d rounds" % (workload, _n(s), r))
             row = run_workload(workers, workload, s, r, skip, say)
             rows.append(row)
-            say("   " + "  ".join("%s=%s" % (c, fmt_ns(row["results"].get(c, {}).get("median")))
-                                  for c in contenders) + "  (%.0fs)" % row["wall_s"])
+            say(
+                "   "
+                + "  ".join(
+                    "%s=%s" % (c, fmt_ns(row["results"].get(c, {}).get("median")))
+                    for c in contenders
+                )
+                + "  (%.0fs)" % row["wall_s"]
+            )
             if row["check_mismatch"]:
                 say("   !! CHECK MISMATCH %s" % row["check_mismatch"])
             save(False)
@@ -806,8 +1048,10 @@ def main(argv=None):
                 if c == "skl" and s > args.skl_max_ingest:
                     continue
                 say("== memory %s N=%s" % (c, _n(s)))
-                reps = [run_memory(c, pythons[c], data_root, s, args.timeout)
-                        for _ in range(args.memory_repeats if s == n else 1)]
+                reps = [
+                    run_memory(c, pythons[c], data_root, s, args.timeout)
+                    for _ in range(args.memory_repeats if s == n else 1)
+                ]
                 memory[c][s] = pick_memory(reps)
         save(False)
 

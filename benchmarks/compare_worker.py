@@ -36,7 +36,7 @@ from operator import itemgetter
 import numpy as np
 
 perf_ns = time.perf_counter_ns
-BATCH = 4096          # next_batch size
+BATCH = 4096  # next_batch size
 FIRST = itemgetter(0)
 
 
@@ -46,6 +46,7 @@ class NotApplicable(Exception):
 
 # ------------------------------------------------------------------ data
 
+
 class Data:
     """The arrays compare.py wrote for one N, and what every contender derives
     from them (lists, payloads, the sorted order), built once per worker."""
@@ -54,16 +55,16 @@ class Data:
         self.n = n
         d = os.path.join(root, "n%d" % n)
         load = lambda name: np.load(os.path.join(d, name + ".npy"))
-        self.in_order = load("in_order")        # arrival order == time order
-        self.late = load("late")                # 5% of records arrive late
-        self.q_point = load("q_point").tolist()     # existing timestamps
-        self.q_range = [tuple(r) for r in load("q_range").tolist()]   # ~10 records each
-        self.q_count = [tuple(r) for r in load("q_count").tolist()]   # log-uniform widths
+        self.in_order = load("in_order")  # arrival order == time order
+        self.late = load("late")  # 5% of records arrive late
+        self.q_point = load("q_point").tolist()  # existing timestamps
+        self.q_range = [tuple(r) for r in load("q_range").tolist()]  # ~10 records each
+        self.q_count = [tuple(r) for r in load("q_count").tolist()]  # log-uniform widths
         self.q_delete = [tuple(r) for r in load("q_delete").tolist()]
         self.q_cutoff = load("q_cutoff").tolist()
         self._cache = {}
 
-    def __getattr__(self, name):                # lazily derived values
+    def __getattr__(self, name):  # lazily derived values
         if name.startswith("_"):
             raise AttributeError(name)
         c = self.__dict__["_cache"]
@@ -80,7 +81,7 @@ class Data:
     def _make_late_list(self):
         return self.late.tolist()
 
-    def _make_pairs(self):                      # in-order (ts, obj) pairs
+    def _make_pairs(self):  # in-order (ts, obj) pairs
         return list(zip(self.in_order_list, self.objs))
 
     def _make_order(self):
@@ -122,6 +123,7 @@ class Trial:
 
 # ------------------------------------------------------------------ contenders
 
+
 class TimelogLike:
     """timelog and the reference design: one implementation of every workload,
     through the public API the two share."""
@@ -129,7 +131,7 @@ class TimelogLike:
     def __init__(self, mod, is_ref):
         self.mod = mod
         self.is_ref = is_ref
-        self._populated = None                  # (n, log), reused by reads
+        self._populated = None  # (n, log), reused by reads
 
     # ----- construction
     def new_stream(self):
@@ -144,7 +146,7 @@ class TimelogLike:
     def settle(log):
         log.flush()
         log.compact()
-        for _ in range(10_000):                 # the reference compacts in steps
+        for _ in range(10_000):  # the reference compacts in steps
             if not log.maint_step():
                 break
 
@@ -152,7 +154,7 @@ class TimelogLike:
         log = self.new_bulk()
         if hasattr(log, "bulk_append"):
             log.bulk_append(D.late, D.objs)
-        else:                                   # timelog-lib < 1.3
+        else:  # timelog-lib < 1.3
             log.extend(list(zip(D.late_list, D.objs)))
         self.settle(log)
         return log
@@ -191,10 +193,12 @@ class TimelogLike:
             def run():
                 for o in objs:
                     app(o)
-        else:                                   # log[ts] = obj
+        else:  # log[ts] = obj
+
             def run():
                 for t, o in zip(ts_list, objs):
                     log[t] = o
+
         return Trial(run, D.n, check=lambda: len(log), cleanup=log.close)
 
     def w_append_ts_obj(self, D):
@@ -213,8 +217,7 @@ class TimelogLike:
     def w_extend_pairs(self, D):
         log = self.new_bulk()
         pairs = D.pairs
-        return Trial(lambda: log.extend(pairs), D.n, check=lambda: len(log),
-                     cleanup=log.close)
+        return Trial(lambda: log.extend(pairs), D.n, check=lambda: len(log), cleanup=log.close)
 
     def _bulk(self, D, ts):
         log = self.new_bulk()
@@ -222,8 +225,12 @@ class TimelogLike:
             log.close()
             raise NotApplicable("no bulk_append in this release")
         objs = D.objs
-        return Trial(lambda: log.bulk_append(ts, objs), D.n,
-                     check=lambda: self.scan_count(log), cleanup=log.close)
+        return Trial(
+            lambda: log.bulk_append(ts, objs),
+            D.n,
+            check=lambda: self.scan_count(log),
+            cleanup=log.close,
+        )
 
     def w_bulk_sorted(self, D):
         return self._bulk(D, D.in_order)
@@ -238,6 +245,7 @@ class TimelogLike:
         def run():
             for ts, obj in log[:]:
                 pass
+
         return Trial(run, D.n, check=lambda: self.scan_count(log))
 
     def w_scan_next_batch(self, D):
@@ -254,17 +262,20 @@ class TimelogLike:
                     break
                 total += len(b)
             out[0] = total
+
         return Trial(run, D.n, check=lambda: out[0])
 
     def w_scan_arrays(self, D):
         if self.is_ref:
-            raise NotApplicable("no (int64 array, object list) export; "
-                                "its to_numpy() converts payloads to float64")
+            raise NotApplicable(
+                "no (int64 array, object list) export; its to_numpy() converts payloads to float64"
+            )
         log = self.populated(D)
         out = [None]
 
         def run():
             out[0] = log.arrays()
+
         return Trial(run, D.n, check=lambda: len(out[0][1]))
 
     # ----- exports (timelog-lib >= 1.4): fresh arrays with converted values, a dict
@@ -276,6 +287,7 @@ class TimelogLike:
 
         def run():
             out[0] = log.to_numpy()
+
         return Trial(run, D.n, check=lambda: export_numpy_check(*out[0]))
 
     def w_to_dict(self, D):
@@ -286,6 +298,7 @@ class TimelogLike:
 
         def run():
             out[0] = log.to_dict()
+
         return Trial(run, D.n, check=lambda: export_dict_check(out[0]))
 
     # ----- queries
@@ -297,8 +310,8 @@ class TimelogLike:
             for t1, t2 in q:
                 for r in log[t1:t2]:
                     pass
-        return Trial(run, len(q),
-                     check=lambda: sum(len(list(log[a:b])) for a, b in q))
+
+        return Trial(run, len(q), check=lambda: sum(len(list(log[a:b])) for a, b in q))
 
     def w_point(self, D):
         log = self.populated(D)
@@ -307,12 +320,13 @@ class TimelogLike:
         def run():
             for t in q:
                 log[t]
+
         return Trial(run, len(q), check=lambda: sum(len(log[t]) for t in q))
 
     def w_count(self, D):
         log = self.populated(D)
         q = D.q_count
-        if self.is_ref:                         # no count(): len() of a range iterator
+        if self.is_ref:  # no count(): len() of a range iterator
             rng = log.range
 
             def count_all():
@@ -322,6 +336,7 @@ class TimelogLike:
 
             def count_all():
                 return [cnt(t1, t2) for t1, t2 in q]
+
         return Trial(count_all, len(q), check=lambda: sum(count_all()))
 
     # ----- deletes on a freshly populated log (built untimed, every round)
@@ -333,8 +348,8 @@ class TimelogLike:
         def run():
             for a, b in q:
                 dele(a, b)
-        return Trial(run, len(q), check=lambda: self.scan_count(log),
-                     cleanup=log.close)
+
+        return Trial(run, len(q), check=lambda: self.scan_count(log), cleanup=log.close)
 
     def w_cutoff(self, D):
         log = self.populate(D)
@@ -344,14 +359,14 @@ class TimelogLike:
         def run():
             for t in q:
                 cut(t)
-        return Trial(run, len(q), check=lambda: self.scan_count(log),
-                     cleanup=log.close)
+
+        return Trial(run, len(q), check=lambda: self.scan_count(log), cleanup=log.close)
 
     # ----- analysis over zero-copy spans
     def w_span_sum(self, D):
         log = self.populated(D)
         out = [0]
-        if self.is_ref:                         # spans expose a memoryview
+        if self.is_ref:  # spans expose a memoryview
             frombuffer, i64 = np.frombuffer, np.int64
 
             def run():
@@ -359,12 +374,14 @@ class TimelogLike:
                 for s in log.views():
                     total += int(frombuffer(s.timestamps, i64).sum())
                 out[0] = total
-        else:                                   # spans expose an int64 ndarray
+        else:  # spans expose an int64 ndarray
+
             def run():
                 total = 0
                 for s in log.views():
                     total += int(s.timestamps.sum())
                 out[0] = total
+
         return Trial(run, D.n, check=lambda: out[0])
 
 
@@ -373,6 +390,7 @@ class SortedKeyListContender:
 
     def __init__(self):
         from sortedcontainers import SortedKeyList
+
         self.SKL = SortedKeyList
         self._populated = None
 
@@ -396,6 +414,7 @@ class SortedKeyListContender:
         def run():
             for t, o in zip(ts_list, objs):
                 add((t, o))
+
         return Trial(run, D.n, check=lambda: len(s))
 
     def w_append_ts_obj(self, D):
@@ -419,8 +438,9 @@ class SortedKeyListContender:
         out = [None]
         objs = D.objs
 
-        def run():                              # includes ndarray -> list
+        def run():  # includes ndarray -> list
             out[0] = self.SKL(zip(ts.tolist(), objs), key=FIRST)
+
         return Trial(run, D.n, check=lambda: len(out[0]))
 
     def w_bulk_sorted(self, D):
@@ -435,9 +455,10 @@ class SortedKeyListContender:
         def run():
             for ts, obj in s:
                 pass
+
         return Trial(run, D.n, check=lambda: len(s))
 
-    def w_scan_next_batch(self, D):             # closest: positional slices
+    def w_scan_next_batch(self, D):  # closest: positional slices
         s = self.populated(D)
         out = [0]
 
@@ -445,8 +466,9 @@ class SortedKeyListContender:
             total = 0
             n = len(s)
             for i in range(0, n, BATCH):
-                total += len(s[i:i + BATCH])
+                total += len(s[i : i + BATCH])
             out[0] = total
+
         return Trial(run, D.n, check=lambda: out[0])
 
     def w_scan_arrays(self, D):
@@ -467,8 +489,12 @@ class SortedKeyListContender:
             for t1, t2 in q:
                 for r in irange(t1, t2, inclusive=(True, False)):
                     pass
-        return Trial(run, len(q), check=lambda: sum(
-            len(list(irange(a, b, inclusive=(True, False)))) for a, b in q))
+
+        return Trial(
+            run,
+            len(q),
+            check=lambda: sum(len(list(irange(a, b, inclusive=(True, False)))) for a, b in q),
+        )
 
     def w_point(self, D):
         s = self.populated(D)
@@ -478,6 +504,7 @@ class SortedKeyListContender:
         def run():
             for t in q:
                 [o for _, o in irange(t, t)]
+
         return Trial(run, len(q), check=lambda: sum(len(list(irange(t, t))) for t in q))
 
     def w_count(self, D):
@@ -487,6 +514,7 @@ class SortedKeyListContender:
 
         def count_all():
             return [bk(t2) - bk(t1) for t1, t2 in q]
+
         return Trial(count_all, len(q), check=lambda: sum(count_all()))
 
     def w_delete(self, D):
@@ -496,7 +524,8 @@ class SortedKeyListContender:
 
         def run():
             for a, b in q:
-                del s[bk(a):bk(b)]
+                del s[bk(a) : bk(b)]
+
         return Trial(run, len(q), check=lambda: len(s))
 
     def w_cutoff(self, D):
@@ -506,7 +535,8 @@ class SortedKeyListContender:
 
         def run():
             for t in q:
-                del s[:bk(t)]
+                del s[: bk(t)]
+
         return Trial(run, len(q), check=lambda: len(s))
 
     def w_span_sum(self, D):
@@ -524,13 +554,16 @@ class Floor:
         app = lst.append
         objs = D.objs
         if ts_list is None:
+
             def run():
                 for o in objs:
                     app(o)
         else:
+
             def run():
                 for t, o in zip(ts_list, objs):
                     app(o)
+
         return Trial(run, D.n, check=lambda: len(lst))
 
     def w_append_ts_obj(self, D):
@@ -556,6 +589,7 @@ class Floor:
 
         def run():
             out[0] = ((np.sort(ts) if sort else np.copy(ts)), list(objs))
+
         return Trial(run, D.n, check=lambda: len(out[0][1]))
 
     def w_bulk_sorted(self, D):
@@ -570,6 +604,7 @@ class Floor:
         def run():
             for ts, obj in pairs:
                 pass
+
         return Trial(run, D.n, check=lambda: len(pairs))
 
     def w_scan_next_batch(self, D):
@@ -579,8 +614,9 @@ class Floor:
         def run():
             total = 0
             for i in range(0, len(pairs), BATCH):
-                total += len(pairs[i:i + BATCH])
+                total += len(pairs[i : i + BATCH])
             out[0] = total
+
         return Trial(run, D.n, check=lambda: out[0])
 
     def w_scan_arrays(self, D):
@@ -589,6 +625,7 @@ class Floor:
 
         def run():
             out[0] = (np.copy(ts), list(objs))
+
         return Trial(run, D.n, check=lambda: len(out[0][1]))
 
     def w_to_numpy(self, D):
@@ -597,6 +634,7 @@ class Floor:
 
         def run():
             out[0] = (np.copy(ts), np.array(objs, dtype=np.float64))
+
         return Trial(run, D.n, check=lambda: export_numpy_check(*out[0]))
 
     def w_to_dict(self, D):
@@ -605,6 +643,7 @@ class Floor:
 
         def run():
             out[0] = dict(zip(ts, objs))
+
         return Trial(run, D.n, check=lambda: export_dict_check(out[0]))
 
     def w_range10(self, D):
@@ -614,10 +653,10 @@ class Floor:
 
         def run():
             for t1, t2 in q:
-                for r in pairs[ss(t1):ss(t2)]:
+                for r in pairs[ss(t1) : ss(t2)]:
                     pass
-        return Trial(run, len(q), check=lambda: sum(
-            len(pairs[ss(a):ss(b)]) for a, b in q))
+
+        return Trial(run, len(q), check=lambda: sum(len(pairs[ss(a) : ss(b)]) for a, b in q))
 
     def w_point(self, D):
         ss = D.sorted_ts.searchsorted
@@ -626,9 +665,9 @@ class Floor:
 
         def run():
             for t in q:
-                objs[ss(t):ss(t, "right")]
-        return Trial(run, len(q), check=lambda: sum(
-            len(objs[ss(t):ss(t, "right")]) for t in q))
+                objs[ss(t) : ss(t, "right")]
+
+        return Trial(run, len(q), check=lambda: sum(len(objs[ss(t) : ss(t, "right")]) for t in q))
 
     def w_count(self, D):
         ss = D.sorted_ts.searchsorted
@@ -636,6 +675,7 @@ class Floor:
 
         def count_all():
             return [int(ss(t2) - ss(t1)) for t1, t2 in q]
+
         return Trial(count_all, len(q), check=lambda: sum(count_all()))
 
     def w_delete(self, D):
@@ -650,10 +690,12 @@ class Floor:
 
         def run():
             out[0] = int(np.sum(ts))
+
         return Trial(run, D.n, check=lambda: out[0])
 
 
 # ------------------------------------------------------------------ set-up
+
 
 def _private_copy(pkg):
     """A private copy of the in-place build, imported instead of the work tree's,
@@ -662,24 +704,31 @@ def _private_copy(pkg):
     import atexit
     import shutil
     import tempfile
+
     root = tempfile.mkdtemp(prefix="timelog-bench-")
     atexit.register(shutil.rmtree, root, True)
     dst = os.path.join(root, "timelog")
-    shutil.copytree(pkg, dst, ignore=shutil.ignore_patterns(
-        "*.c", "*.pyx", "*.pxd", "*.html", "__pycache__"))
+    shutil.copytree(
+        pkg, dst, ignore=shutil.ignore_patterns("*.c", "*.pyx", "*.pxd", "*.html", "__pycache__")
+    )
     return dst
 
 
 def load_contender(impl, repo):
     """Returns (contender, description dict)."""
-    desc = {"impl": impl, "python": sys.version.split()[0],
-            "executable": sys.executable, "numpy": np.__version__}
+    desc = {
+        "impl": impl,
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "numpy": np.__version__,
+    }
     if impl in ("timelog", "ref"):
         if impl == "timelog":
             private = _private_copy(os.path.join(os.path.abspath(repo), "timelog"))
             sys.path.insert(0, os.path.dirname(private))
             desc["built_from"] = os.path.join(os.path.abspath(repo), "timelog")
         import timelog
+
         path = os.path.abspath(timelog.__file__)
         ours = impl == "timelog" and path.startswith(private + os.sep)
         if ours != (impl == "timelog"):
@@ -687,11 +736,13 @@ def load_contender(impl, repo):
         version = getattr(timelog, "__version__", None)
         if impl == "ref":
             from importlib import metadata
+
             version = metadata.version("timelog-lib")
         desc.update(module=path, version=version)
         return TimelogLike(timelog, impl == "ref"), desc
     if impl == "skl":
         import sortedcontainers
+
         desc.update(version=sortedcontainers.__version__)
         return SortedKeyListContender(), desc
     if impl == "floor":
@@ -724,7 +775,7 @@ def run_one(contender, D, workload, want_check):
 
 def serve(contender, desc, data_root):
     proto = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)                               # stray prints go to stderr
+    os.dup2(2, 1)  # stray prints go to stderr
     sys.stdout = sys.stderr
     proto.write(json.dumps({"ready": desc}) + "\n")
     data = None
@@ -754,6 +805,7 @@ def serve(contender, desc, data_root):
 
 
 # ------------------------------------------------------------------ memory
+
 
 def _rss_bytes():
     with open("/proc/self/statm") as f:
@@ -791,6 +843,7 @@ def _trim():
     gc.collect()
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except Exception:
         pass
@@ -807,14 +860,14 @@ def memory(contender_name, contender, data_root, n):
     D = Data(data_root, n)
     ts, objs = D.late, D.objs
     if contender_name == "skl":
-        ts_list = D.late_list                   # the list a SortedKeyList user holds
+        ts_list = D.late_list  # the list a SortedKeyList user holds
     _trim()
     reset = _reset_peak()
     rss0, max0 = _rss_bytes(), _maxrss_bytes()
     out = {"n": n, "peak_reset": reset}
     t0 = perf_ns()
     if contender_name in ("timelog", "ref"):
-        keep = contender.populate(D)            # bulk_append + flush + compact
+        keep = contender.populate(D)  # bulk_append + flush + compact
     elif contender_name == "skl":
         keep = contender.SKL(zip(ts_list, objs), key=FIRST)
     else:
@@ -825,10 +878,16 @@ def memory(contender_name, contender, data_root, n):
     max1 = _maxrss_bytes()
     _trim()
     rss1 = _rss_bytes()
-    out.update(rss_before=rss0, maxrss_before=max0, maxrss_after=max1, rss_after=rss1,
-               peak_delta=max1 - rss0, final_delta=rss1 - rss0,
-               peak_hidden=max1 <= max0,
-               ru_maxrss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    out.update(
+        rss_before=rss0,
+        maxrss_before=max0,
+        maxrss_after=max1,
+        rss_after=rss1,
+        peak_delta=max1 - rss0,
+        final_delta=rss1 - rss0,
+        peak_hidden=max1 <= max0,
+        ru_maxrss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    )
     if contender_name in ("timelog", "ref"):
         st = keep.stats()
         mem = st.get("memory")

@@ -5,10 +5,10 @@ compacted, so a benchmark measures the read path over settled L1 segments.
 Building them is setup, not measured; each is built once per module.
 """
 
+import data
 import numpy as np
 import pytest
 
-import data
 from timelog import Timelog
 
 N_1M = 1_000_000

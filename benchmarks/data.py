@@ -16,8 +16,8 @@ timestamps: the reference every count benchmark must match.
 import numpy as np
 
 SEED = 20240601
-ORIGIN = 1_700_000_000_000   # ms, 2023-11-14
-MEAN_GAP = 10                # ms between consecutive records on average
+ORIGIN = 1_700_000_000_000  # ms, 2023-11-14
+MEAN_GAP = 10  # ms between consecutive records on average
 
 
 def in_order(n, seed=SEED):
@@ -53,5 +53,6 @@ def random_ranges(ts_sorted, k, seed=SEED):
 def expected_counts(ts_sorted, ranges):
     t1 = np.array([a for a, _ in ranges], dtype=np.int64)
     t2 = np.array([b for _, b in ranges], dtype=np.int64)
-    return (np.searchsorted(ts_sorted, t2, "left")
-            - np.searchsorted(ts_sorted, t1, "left")).tolist()
+    return (
+        np.searchsorted(ts_sorted, t2, "left") - np.searchsorted(ts_sorted, t1, "left")
+    ).tolist()

@@ -16,13 +16,13 @@ Run: .venv/bin/python benchmarks/delete_scaling.py [--reads]
 
 import argparse
 import os
-import sys
 import random
 import statistics
+import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from timelog import Timelog  # noqa: E402
+from timelog import Timelog
 
 SIZES = (1_000, 50_000, 400_000)
 BATCH = 2_000
@@ -78,7 +78,9 @@ def deletes():
     log = _log_with_intervals(SIZES[-1])
     dt = time.perf_counter() - t0
     log.close()
-    print("  building %d intervals: %.2f s (%.3f us/delete)" % (SIZES[-1], dt, dt / SIZES[-1] * 1e6))
+    print(
+        "  building %d intervals: %.2f s (%.3f us/delete)" % (SIZES[-1], dt, dt / SIZES[-1] * 1e6)
+    )
 
 
 def _median_time(fn, reps):

@@ -59,7 +59,7 @@ def collect_ms(repeat):
 def run_case(case, n, repeat):
     import numpy as np
 
-    gc.disable()                 # only the timed collections run
+    gc.disable()  # only the timed collections run
     objs = [P(i) for i in range(n)]
     holder = None
     if case == "list":
@@ -91,9 +91,15 @@ def run_case(case, n, repeat):
         layers["memtable"] = st["memtable"]["active_records"]
     else:
         layers = {}
-    return {"case": case, "n": n, "median_ms": med, "min_ms": lo, "max_ms": hi,
-            "tracked_objects": len(gc.get_objects()) if n <= 2_000_000 else None,
-            "layers": layers}
+    return {
+        "case": case,
+        "n": n,
+        "median_ms": med,
+        "min_ms": lo,
+        "max_ms": hi,
+        "tracked_objects": len(gc.get_objects()) if n <= 2_000_000 else None,
+        "layers": layers,
+    }
 
 
 def main():
@@ -109,16 +115,37 @@ def main():
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     results = []
     for case in ("list", "log", "log-frozen"):
-        r = subprocess.run([sys.executable, __file__, "--case", case, "--n", str(args.n),
-                            "--repeat", str(args.repeat)],
-                           check=True, capture_output=True, text=True, env=env)
+        r = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--case",
+                case,
+                "--n",
+                str(args.n),
+                "--repeat",
+                str(args.repeat),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         results.append(json.loads(r.stdout.strip().splitlines()[-1]))
     base = results[0]["median_ms"]
     print("full gc.collect() with %d stored objects (median of %d, ms)" % (args.n, args.repeat))
     for r in results:
-        print("  %-10s %9.1f ms  (min %.1f, max %.1f)  %.2fx list  %s"
-              % (r["case"], r["median_ms"], r["min_ms"], r["max_ms"],
-                 r["median_ms"] / base, r["layers"] or ""))
+        print(
+            "  %-10s %9.1f ms  (min %.1f, max %.1f)  %.2fx list  %s"
+            % (
+                r["case"],
+                r["median_ms"],
+                r["min_ms"],
+                r["max_ms"],
+                r["median_ms"] / base,
+                r["layers"] or "",
+            )
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -47,6 +47,7 @@ except ImportError:  # run as a script from a checkout: use the in-place build
     sys.path.insert(1, os.path.dirname(HERE))
 
 import data  # noqa: E402  (benchmarks/data.py: fixed-seed streams)
+
 from timelog import Timelog  # noqa: E402
 
 MINUTE_MS = 60_000
@@ -74,9 +75,13 @@ def sources_touched(log, t1, t2):
         span.close()
     st = log.stats()
     mem = memtable_parts(st)
-    return mem + sum(levels.values()), {"memtable_est": mem, "memruns": levels[0],
-                                        "l0": levels[1], "l1": levels[2],
-                                        "immutable": sum(levels.values())}
+    return mem + sum(levels.values()), {
+        "memtable_est": mem,
+        "memruns": levels[0],
+        "l0": levels[1],
+        "l1": levels[2],
+        "immutable": sum(levels.values()),
+    }
 
 
 def sample(log, t0, ts_done_min, ts_done_max, n_done):
@@ -116,23 +121,32 @@ def ingest_bulk(ts, chunk, samples, busy_policy="flush", **knobs):
     lo = hi = int(ts[0])
     append_s = 0.0
     for i, start in enumerate(range(0, n, chunk)):
-        part = ts[start:start + chunk]
+        part = ts[start : start + chunk]
         a = time.perf_counter()
-        log.bulk_append(part, objs[:part.size])
+        log.bulk_append(part, objs[: part.size])
         append_s += time.perf_counter() - a
         lo, hi = min(lo, int(part.min())), max(hi, int(part.max()))
         if (i + 1) % every == 0 or start + chunk >= n:
             out.append(sample(log, t0, lo, hi, start + part.size))
     total_s = time.perf_counter() - t0
     assert len(log) == n, (len(log), n)
-    result = {"records": n, "chunk": chunk, "busy_policy": busy_policy,
-              "append_seconds": round(append_s, 3), "wall_seconds": round(total_s, 3),
-              "records_per_s_appending": int(n / append_s), "samples": out}
+    result = {
+        "records": n,
+        "chunk": chunk,
+        "busy_policy": busy_policy,
+        "append_seconds": round(append_s, 3),
+        "wall_seconds": round(total_s, 3),
+        "records_per_s_appending": int(n / append_s),
+        "samples": out,
+    }
     # After the writer stops, the worker settles the backlog.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         st = log.stats()["storage"]
-        if st["memruns"] == 0 and st["segments_l0"] < log.stats()["config"]["max_delta_segments"] + 8:
+        if (
+            st["memruns"] == 0
+            and st["segments_l0"] < log.stats()["config"]["max_delta_segments"] + 8
+        ):
             break
         time.sleep(0.01)
     result["settled"] = sample(log, t0, lo, hi, n)
@@ -152,7 +166,7 @@ def ingest_append(ts, samples, busy_policy="flush", **knobs):
     lo = hi = tl[0]
     append_s = 0.0
     for start in range(0, n, every):
-        part = tl[start:start + every]
+        part = tl[start : start + every]
         a = time.perf_counter()
         for t in part:
             app(t, t)
@@ -161,8 +175,13 @@ def ingest_append(ts, samples, busy_policy="flush", **knobs):
         out.append(sample(log, t0, lo, hi, start + len(part)))
     assert len(log) == n
     log.close()
-    return {"records": n, "busy_policy": busy_policy, "append_seconds": round(append_s, 3),
-            "records_per_s": int(n / append_s), "samples": out}
+    return {
+        "records": n,
+        "busy_policy": busy_policy,
+        "append_seconds": round(append_s, 3),
+        "records_per_s": int(n / append_s),
+        "samples": out,
+    }
 
 
 def append_latency(ts, maintenance, busy_policy, **knobs):
@@ -186,51 +205,108 @@ def append_latency(ts, maintenance, busy_policy, **knobs):
     fan = sources_touched(log, tl[-1] - MINUTE_MS, tl[-1] + 1)[0]
     log.close()
     q = np.percentile(lat, [50, 90, 99, 99.9])
-    return {"maintenance": maintenance, "busy_policy": busy_policy, "calls": n,
-            "memtable_max_bytes": knobs.get("memtable_max_bytes", 0),
-            "p50_ns": int(q[0]), "p90_ns": int(q[1]), "p99_ns": int(q[2]), "p99_9_ns": int(q[3]),
-            "max_ns": int(lat.max()), "mean_ns": int(lat.mean()),
-            "over_1ms": int((lat > 1_000_000).sum()), "wall_seconds": round(wall, 3),
-            "busy_events": st["operational"]["busy_events"],
-            "final_memruns": st["storage"]["memruns"], "final_l0": st["storage"]["segments_l0"],
-            "final_l1": st["storage"]["segments_l1"], "final_sources_recent": fan}
+    return {
+        "maintenance": maintenance,
+        "busy_policy": busy_policy,
+        "calls": n,
+        "memtable_max_bytes": knobs.get("memtable_max_bytes", 0),
+        "p50_ns": int(q[0]),
+        "p90_ns": int(q[1]),
+        "p99_ns": int(q[2]),
+        "p99_9_ns": int(q[3]),
+        "max_ns": int(lat.max()),
+        "mean_ns": int(lat.mean()),
+        "over_1ms": int((lat > 1_000_000).sum()),
+        "wall_seconds": round(wall, 3),
+        "busy_events": st["operational"]["busy_events"],
+        "final_memruns": st["storage"]["memruns"],
+        "final_l0": st["storage"]["segments_l0"],
+        "final_l1": st["storage"]["segments_l1"],
+        "final_sources_recent": fan,
+    }
 
 
 def fmt_samples(title, res):
-    lines = [title,
-             "  %8s %11s %8s %5s %5s %5s %8s %8s %8s %8s %9s %6s" % (
-                 "t (s)", "records", "memtbl", "mrun", "L0", "L1", "imm:rec", "mt<=", "src:rec",
-                 "src:mid", "src:hour", "busy")]
+    lines = [
+        title,
+        "  %8s %11s %8s %5s %5s %5s %8s %8s %8s %8s %9s %6s"
+        % (
+            "t (s)",
+            "records",
+            "memtbl",
+            "mrun",
+            "L0",
+            "L1",
+            "imm:rec",
+            "mt<=",
+            "src:rec",
+            "src:mid",
+            "src:hour",
+            "busy",
+        ),
+    ]
     rows = res["samples"] + ([res["settled"]] if "settled" in res else [])
     for i, s in enumerate(rows):
         tag = " (settled)" if "settled" in res and i == len(rows) - 1 else ""
-        lines.append("  %8.2f %11d %8d %5d %5d %5d %8d %8d %8d %8d %9d %6d%s" % (
-            s["t_s"], s["records"], s["memtable_records"], s["memruns"], s["l0"], s["l1"],
-            s["immutable_recent"], s["memtable_parts_est"], s["sources_recent"],
-            s["sources_middle"], s["sources_hour"], s["busy_events"], tag))
+        lines.append(
+            "  %8.2f %11d %8d %5d %5d %5d %8d %8d %8d %8d %9d %6d%s"
+            % (
+                s["t_s"],
+                s["records"],
+                s["memtable_records"],
+                s["memruns"],
+                s["l0"],
+                s["l1"],
+                s["immutable_recent"],
+                s["memtable_parts_est"],
+                s["sources_recent"],
+                s["sources_middle"],
+                s["sources_hour"],
+                s["busy_events"],
+                tag,
+            )
+        )
     body = res["samples"]
-    lines.append("  max over the run: memruns %d, L0 %d, L1 %d, immutable sources (recent) %d, "
-                 "sources (recent) %d, sources (middle) %d, sources (last hour) %d" % (
-                     max(s["memruns"] for s in body), max(s["l0"] for s in body),
-                     max(s["l1"] for s in body), max(s["immutable_recent"] for s in body),
-                     max(s["sources_recent"] for s in body),
-                     max(s["sources_middle"] for s in body),
-                     max(s["sources_hour"] for s in body)))
+    lines.append(
+        "  max over the run: memruns %d, L0 %d, L1 %d, immutable sources (recent) %d, "
+        "sources (recent) %d, sources (middle) %d, sources (last hour) %d"
+        % (
+            max(s["memruns"] for s in body),
+            max(s["l0"] for s in body),
+            max(s["l1"] for s in body),
+            max(s["immutable_recent"] for s in body),
+            max(s["sources_recent"] for s in body),
+            max(s["sources_middle"] for s in body),
+            max(s["sources_hour"] for s in body),
+        )
+    )
     return "\n".join(lines)
 
 
 def fmt_latency(rows):
-    lines = ["append latency (perf_counter_ns around each append(ts, obj); 5% late stream)",
-             "  %-42s %8s %8s %8s %9s %10s %6s %6s %7s %7s" % (
-                 "config", "p50", "p90", "p99", "p99.9", "max", ">1ms", "busy", "L0 end",
-                 "L1 end")]
+    lines = [
+        "append latency (perf_counter_ns around each append(ts, obj); 5% late stream)",
+        "  %-42s %8s %8s %8s %9s %10s %6s %6s %7s %7s"
+        % ("config", "p50", "p90", "p99", "p99.9", "max", ">1ms", "busy", "L0 end", "L1 end"),
+    ]
     for r in rows:
         mt = r["memtable_max_bytes"]
-        lines.append("  %-42s %6dns %6dns %6dns %7dns %8dns %6d %6d %7d %7d" % (
-            "%s / busy=%s / memtable %s" % (r["maintenance"], r["busy_policy"],
-                                             "%d KiB" % (mt // 1024) if mt else "4 MiB"),
-            r["p50_ns"], r["p90_ns"], r["p99_ns"], r["p99_9_ns"], r["max_ns"], r["over_1ms"],
-            r["busy_events"], r["final_l0"], r["final_l1"]))
+        lines.append(
+            "  %-42s %6dns %6dns %6dns %7dns %8dns %6d %6d %7d %7d"
+            % (
+                "%s / busy=%s / memtable %s"
+                % (r["maintenance"], r["busy_policy"], "%d KiB" % (mt // 1024) if mt else "4 MiB"),
+                r["p50_ns"],
+                r["p90_ns"],
+                r["p99_ns"],
+                r["p99_9_ns"],
+                r["max_ns"],
+                r["over_1ms"],
+                r["busy_events"],
+                r["final_l0"],
+                r["final_l1"],
+            )
+        )
     return "\n".join(lines)
 
 
@@ -241,14 +317,18 @@ def main(argv=None):
     ap.add_argument("--append-records", type=int, default=1_000_000)
     ap.add_argument("--latency-calls", type=int, default=1_000_000)
     ap.add_argument("--samples", type=int, default=20)
-    ap.add_argument("--quick", action="store_true", help="1M bulk, 200k appends, 200k latency calls")
+    ap.add_argument(
+        "--quick", action="store_true", help="1M bulk, 200k appends, 200k latency calls"
+    )
     ap.add_argument("--json", help="also write every number to this file")
     args = ap.parse_args(argv)
     if args.quick:
         args.records, args.append_records, args.latency_calls = 1_000_000, 200_000, 200_000
     report = {"args": vars(args)}
-    print("timelog maintenance report (engine defaults unless stated; 5%% late stream, "
-          "max lateness 60 s, mean gap %d ms)\n" % data.MEAN_GAP)
+    print(
+        "timelog maintenance report (engine defaults unless stated; 5%% late stream, "
+        "max lateness 60 s, mean gap %d ms)\n" % data.MEAN_GAP
+    )
 
     ts = data.late(args.records)
     report["bulk_ingest"] = []
@@ -256,27 +336,43 @@ def main(argv=None):
         res = ingest_bulk(ts, args.chunk, args.samples, **knobs)
         res["knobs"] = knobs
         report["bulk_ingest"].append(res)
-        print(fmt_samples("bulk_append ingest: %d records in chunks of %d, background, busy=flush, "
-                          "%s: %.2f s appending (%d records/s)" % (
-                              res["records"], res["chunk"], knobs or "defaults",
-                              res["append_seconds"], res["records_per_s_appending"]), res))
+        print(
+            fmt_samples(
+                "bulk_append ingest: %d records in chunks of %d, background, busy=flush, "
+                "%s: %.2f s appending (%d records/s)"
+                % (
+                    res["records"],
+                    res["chunk"],
+                    knobs or "defaults",
+                    res["append_seconds"],
+                    res["records_per_s_appending"],
+                ),
+                res,
+            )
+        )
         print()
 
-    ts_a = ts[:args.append_records]
+    ts_a = ts[: args.append_records]
     res = ingest_append(ts_a, args.samples)
     report["append_ingest"] = res
-    print(fmt_samples("per-record append ingest: %d records, background, busy=flush: %.2f s "
-                      "(%d records/s)" % (res["records"], res["append_seconds"],
-                                          res["records_per_s"]), res))
+    print(
+        fmt_samples(
+            "per-record append ingest: %d records, background, busy=flush: %.2f s "
+            "(%d records/s)" % (res["records"], res["append_seconds"], res["records_per_s"]),
+            res,
+        )
+    )
     print()
 
-    ts_l = ts[:args.latency_calls]
+    ts_l = ts[: args.latency_calls]
     small = {"memtable_max_bytes": SMALL_MEMTABLE}
-    rows = [append_latency(ts_l, "background", "flush"),
-            append_latency(ts_l, "background", "silent"),
-            append_latency(ts_l, "disabled", "flush"),
-            append_latency(ts_l, "background", "flush", **small),
-            append_latency(ts_l, "disabled", "flush", **small)]
+    rows = [
+        append_latency(ts_l, "background", "flush"),
+        append_latency(ts_l, "background", "silent"),
+        append_latency(ts_l, "disabled", "flush"),
+        append_latency(ts_l, "background", "flush", **small),
+        append_latency(ts_l, "disabled", "flush", **small),
+    ]
     report["latency"] = rows
     print(fmt_latency(rows))
     if args.json:

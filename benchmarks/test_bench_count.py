@@ -2,10 +2,9 @@
 source, no scan, so the cost should barely move from 1M to 10M. Baseline:
 np.searchsorted on an already sorted array of the same timestamps."""
 
+import data
 import numpy as np
 import pytest
-
-import data
 
 N_RANGES = 1000
 

@@ -25,7 +25,8 @@ def _bench_ingest(benchmark, ts, store):
             assert len(lg) == ts.size
         assert np.array_equal(logs[-1].timestamps(), expected)
         assert logs[-1].count(int(expected[1000]), int(expected[2000])) == int(
-            np.searchsorted(expected, expected[2000]) - np.searchsorted(expected, expected[1000]))
+            np.searchsorted(expected, expected[2000]) - np.searchsorted(expected, expected[1000])
+        )
     finally:
         for lg in logs:
             lg.close()

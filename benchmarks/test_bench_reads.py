@@ -51,6 +51,7 @@ def _expected_analysis(sorted_ts):
 @pytest.mark.benchmark(group="analysis-1M")
 def test_views_sum_and_max_gap_1m(benchmark, log_1m, sorted_1m):
     """Sum of timestamps and largest gap, span by span, with no copy."""
+
     def analyse():
         total = 0
         gap = 0
@@ -61,7 +62,7 @@ def test_views_sum_and_max_gap_1m(benchmark, log_1m, sorted_1m):
             if a.size > 1:
                 gap = max(gap, int(np.diff(a).max()))
             if prev_last is not None:
-                gap = max(gap, int(a[0]) - prev_last)   # L1 spans are in order
+                gap = max(gap, int(a[0]) - prev_last)  # L1 spans are in order
             prev_last = int(a[-1])
         return total, gap
 

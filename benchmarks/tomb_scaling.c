@@ -53,14 +53,16 @@ int main(int argc, char **argv) {
         tl_seq_t seq = 0;
         for (size_t i = 0; i < n; i++) {
             tl_tombs_t *o;
-            if (tl_tombs_replace(&m, t, 4 * (tl_ts_t)i, 4 * (tl_ts_t)i, ++seq, &o) != TL_OK) return 1;
+            if (tl_tombs_replace(&m, t, 4 * (tl_ts_t)i, 4 * (tl_ts_t)i, ++seq, &o) != TL_OK)
+                return 1;
             t = o;
         }
         double per[BATCHES];
         tl_seq_t sink = 0; /* printed (as nothing), so lookups are not optimized away */
         for (int b = 0; b < BATCHES; b++) {
             tl_ts_t q[BATCH];
-            for (int k = 0; k < BATCH; k++) q[k] = 4 * (tl_ts_t)(next_rand(&rng) % n) + (lookup ? 0 : 2);
+            for (int k = 0; k < BATCH; k++)
+                q[k] = 4 * (tl_ts_t)(next_rand(&rng) % n) + (lookup ? 0 : 2);
             double t0 = now();
             for (int k = 0; k < BATCH; k++) {
                 if (lookup) {
@@ -74,8 +76,8 @@ int main(int argc, char **argv) {
             per[b] = (now() - t0) / BATCH * 1e9;
         }
         qsort(per, BATCHES, sizeof per[0], cmp_double);
-        printf("%s %7zu intervals: median %.1f ns, p10 %.1f ns%s\n", lookup ? "lookup" : "delete", n,
-               per[BATCHES / 2], per[BATCHES / 10], sink == 1 ? " " : "");
+        printf("%s %7zu intervals: median %.1f ns, p10 %.1f ns%s\n", lookup ? "lookup" : "delete",
+               n, per[BATCHES / 2], per[BATCHES / 10], sink == 1 ? " " : "");
         tl_tombs_release(&m, t);
     }
     return 0;

@@ -44,19 +44,19 @@ typedef uint64_t tl_seq_t;    /* write/delete sequence number */
 #define TL_TS_MIN INT64_MIN
 #define TL_TS_MAX INT64_MAX
 
-typedef struct tl_log tl_log_t;           /* opaque: one engine instance */
-typedef struct tl_snapshot tl_snapshot_t; /* opaque: a consistent read view */
-typedef struct tl_iter tl_iter_t;         /* opaque: a cursor over a snapshot */
+typedef struct tl_log tl_log_t;             /* opaque: one engine instance */
+typedef struct tl_snapshot tl_snapshot_t;   /* opaque: a consistent read view */
+typedef struct tl_iter tl_iter_t;           /* opaque: a cursor over a snapshot */
 typedef struct tl_span_iter tl_span_iter_t; /* opaque: zero-copy spans of a snapshot */
 
 typedef enum tl_status {
     TL_OK = 0,
-    TL_EOF,       /* iterator exhausted / nothing found / no work: not an error */
-    TL_EBUSY,     /* backpressure; the write WAS accepted */
-    TL_ENOMEM,    /* an allocation failed; the engine state is unchanged */
-    TL_EINVAL,    /* invalid argument or configuration */
-    TL_ESTATE,    /* call not allowed in this state (e.g. log closed) */
-    TL_EINTERNAL  /* an invariant broke: a bug in the engine */
+    TL_EOF,      /* iterator exhausted / nothing found / no work: not an error */
+    TL_EBUSY,    /* backpressure; the write WAS accepted */
+    TL_ENOMEM,   /* an allocation failed; the engine state is unchanged */
+    TL_EINVAL,   /* invalid argument or configuration */
+    TL_ESTATE,   /* call not allowed in this state (e.g. log closed) */
+    TL_EINTERNAL /* an invariant broke: a bug in the engine */
 } tl_status_t;
 
 /* A static string, never freed. Unknown codes get a generic message. */
@@ -80,7 +80,10 @@ typedef struct tl_allocator {
 typedef void (*tl_on_drop_fn)(void *ctx, tl_handle_t h);
 
 typedef enum tl_time_unit {
-    TL_UNIT_S = 0, TL_UNIT_MS = 1, TL_UNIT_US = 2, TL_UNIT_NS = 3
+    TL_UNIT_S = 0,
+    TL_UNIT_MS = 1,
+    TL_UNIT_US = 2,
+    TL_UNIT_NS = 3
 } tl_time_unit_t;
 
 typedef enum tl_maintenance {
@@ -91,46 +94,46 @@ typedef enum tl_maintenance {
 /* Adaptive L1 window sizing (see tl_adaptive.h). target_records == 0 keeps
  * the fixed window_size. Widths are in time_unit ticks. */
 typedef struct tl_adaptive_config {
-    uint64_t target_records;     /* records one L1 window should hold (0 = off) */
-    tl_ts_t min_window;          /* narrowest width (0 = window_quantum) */
-    tl_ts_t max_window;          /* widest width (0 = no bound) */
-    double hysteresis_pct;       /* keep the width unless the candidate differs by
+    uint64_t target_records;            /* records one L1 window should hold (0 = off) */
+    tl_ts_t min_window;                 /* narrowest width (0 = window_quantum) */
+    tl_ts_t max_window;                 /* widest width (0 = no bound) */
+    double hysteresis_pct;              /* keep the width unless the candidate differs by
                                   * more than this percentage (0 = none) */
-    tl_ts_t window_quantum;      /* widths are multiples of this (0 = 1) */
-    double alpha;                /* EWMA weight of a new density sample (0 = 0.2) */
-    uint32_t warmup_flushes;     /* density samples before the first resize (0 = 1) */
-    uint32_t stale_flushes;      /* flushes in a row without a sample that discard
+    tl_ts_t window_quantum;             /* widths are multiples of this (0 = 1) */
+    double alpha;                       /* EWMA weight of a new density sample (0 = 0.2) */
+    uint32_t warmup_flushes;            /* density samples before the first resize (0 = 1) */
+    uint32_t stale_flushes;             /* flushes in a row without a sample that discard
                                   * the estimate and restart warmup (0 = never) */
     uint32_t failure_backoff_threshold; /* failed compactions in a row before the
                                          * width shrinks (0 = never) */
-    double failure_backoff_pct;  /* shrink per failure past the threshold, percent */
+    double failure_backoff_pct;         /* shrink per failure past the threshold, percent */
 } tl_adaptive_config_t;
 
 /* Zero in a numeric field means "engine default" (documented per field).
  * New fields are only ever appended (size tells an older caller's struct
  * apart). */
 typedef struct tl_config {
-    size_t size;                 /* sizeof(tl_config_t); set by tl_config_init */
-    tl_time_unit_t time_unit;    /* unit of tl_append_now and default windows */
+    size_t size;              /* sizeof(tl_config_t); set by tl_config_init */
+    tl_time_unit_t time_unit; /* unit of tl_append_now and default windows */
     tl_maintenance_t maintenance;
-    size_t memtable_max_bytes;   /* seal the memtable past this (default 4 MiB) */
-    size_t target_page_bytes;    /* page size for fence keys (default 64 KiB) */
-    size_t sealed_max_runs;      /* memruns awaiting flush before EBUSY (default 4) */
-    size_t ooo_budget_bytes;     /* out-of-order bytes before an early seal (default 1 MiB) */
-    uint32_t sealed_wait_ms;     /* backpressure wait before EBUSY (background only) */
+    size_t memtable_max_bytes;      /* seal the memtable past this (default 4 MiB) */
+    size_t target_page_bytes;       /* page size for fence keys (default 64 KiB) */
+    size_t sealed_max_runs;         /* memruns awaiting flush before EBUSY (default 4) */
+    size_t ooo_budget_bytes;        /* out-of-order bytes before an early seal (default 1 MiB) */
+    uint32_t sealed_wait_ms;        /* backpressure wait before EBUSY (background only) */
     uint32_t maintenance_wakeup_ms; /* worker wake interval (default 10) */
-    size_t drain_batch_limit;    /* handles per tl_drain_retired call (0 = all) */
-    size_t max_delta_segments;   /* L0 segments before compaction (default 8) */
-    tl_ts_t window_size;         /* L1 window width (default 1 hour in time_unit) */
-    tl_ts_t window_origin;       /* L1 window alignment (default 0) */
-    double delete_debt_threshold;/* share of hidden records that triggers compaction
+    size_t drain_batch_limit;       /* handles per tl_drain_retired call (0 = all) */
+    size_t max_delta_segments;      /* L0 segments before compaction (default 8) */
+    tl_ts_t window_size;            /* L1 window width (default 1 hour in time_unit) */
+    tl_ts_t window_origin;          /* L1 window alignment (default 0) */
+    double delete_debt_threshold;   /* share of hidden records that triggers compaction
                                   * (0 = default 0.5; 1 = in effect only the drops of
                                   * wholly hidden sources, which always run) */
     size_t compaction_target_bytes; /* max bytes of one L1 output segment (default 64 MiB) */
     size_t compaction_max_inputs;   /* max L0 inputs per policy compaction (0 = all) */
     size_t compaction_max_windows;  /* max windows per policy compaction (0 = all) */
-    tl_allocator_t alloc;        /* zeroed = libc */
-    tl_on_drop_fn on_drop;       /* may be NULL */
+    tl_allocator_t alloc;           /* zeroed = libc */
+    tl_on_drop_fn on_drop;          /* may be NULL */
     void *on_drop_ctx;
     tl_adaptive_config_t adaptive; /* zeroed = fixed window_size */
 } tl_config_t;
@@ -168,8 +171,8 @@ TL_NODISCARD tl_status_t tl_append_now(tl_log_t *log, tl_handle_t h, tl_ts_t *ts
 
 /* Appends n records atomically: all or none on TL_ENOMEM. Sorted input is
  * detected; unsorted input is sorted here. The arrays are not retained. */
-TL_NODISCARD tl_status_t tl_append_batch(tl_log_t *log, const tl_ts_t *ts,
-                                         const tl_handle_t *h, size_t n);
+TL_NODISCARD tl_status_t tl_append_batch(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t *h,
+                                         size_t n);
 
 /* The same, filled in place: tl_batch_open reserves room for n records in
  * engine memory and returns the two arrays to write (no copy of the caller's
@@ -189,10 +192,10 @@ void tl_batch_abandon(tl_log_t *log, tl_batch_t *b); /* accepts NULL */
 /* Logical deletes (sequenced tombstones): they hide every record written
  * before them, never one written after. */
 TL_NODISCARD tl_status_t tl_delete_range(tl_log_t *log, tl_ts_t t1, tl_ts_t t2); /* [t1, t2) */
-TL_NODISCARD tl_status_t tl_delete_since(tl_log_t *log, tl_ts_t t1);  /* [t1, MAX] */
-TL_NODISCARD tl_status_t tl_delete_before(tl_log_t *log, tl_ts_t t2); /* [MIN, t2) */
-TL_NODISCARD tl_status_t tl_delete_ts(tl_log_t *log, tl_ts_t ts);     /* [ts, ts] */
-TL_NODISCARD tl_status_t tl_delete_all(tl_log_t *log);                /* [MIN, MAX] */
+TL_NODISCARD tl_status_t tl_delete_since(tl_log_t *log, tl_ts_t t1);             /* [t1, MAX] */
+TL_NODISCARD tl_status_t tl_delete_before(tl_log_t *log, tl_ts_t t2);            /* [MIN, t2) */
+TL_NODISCARD tl_status_t tl_delete_ts(tl_log_t *log, tl_ts_t ts);                /* [ts, ts] */
+TL_NODISCARD tl_status_t tl_delete_all(tl_log_t *log);                           /* [MIN, MAX] */
 
 /* ---------------------------------------------------------------- maintenance */
 
@@ -268,31 +271,31 @@ void tl_fork_child(tl_log_t *log);
 /* ---------------------------------------------------------------- stats */
 
 typedef struct tl_stats {
-    uint64_t records;            /* exact visible records */
-    uint64_t physical_records;   /* stored, including hidden-not-yet-dropped */
-    uint64_t memtable_records;   /* in the memtable (in-order + out-of-order) */
+    uint64_t records;          /* exact visible records */
+    uint64_t physical_records; /* stored, including hidden-not-yet-dropped */
+    uint64_t memtable_records; /* in the memtable (in-order + out-of-order) */
     uint64_t memtable_ooo_records;
-    uint64_t memruns;            /* sealed runs awaiting flush */
+    uint64_t memruns; /* sealed runs awaiting flush */
     uint64_t memrun_records;
     uint64_t l0_segments, l0_records;
     uint64_t l1_segments, l1_records;
-    uint64_t pages;              /* pages across all segments */
-    uint64_t tombstones;         /* intervals in the tombstone set */
-    tl_ts_t min_ts, max_ts;      /* visible bounds; min > max when empty */
-    uint64_t seq;                /* last sequence number issued */
-    uint64_t engine_bytes;       /* bytes live in the accounted allocator */
+    uint64_t pages;         /* pages across all segments */
+    uint64_t tombstones;    /* intervals in the tombstone set */
+    tl_ts_t min_ts, max_ts; /* visible bounds; min > max when empty */
+    uint64_t seq;           /* last sequence number issued */
+    uint64_t engine_bytes;  /* bytes live in the accounted allocator */
     uint64_t peak_bytes;
     uint64_t alloc_calls, alloc_failures;
     uint64_t seals, flushes, compactions, busy_events;
-    uint64_t retired_len;        /* handles waiting to be released */
-    uint64_t dropped_handles;    /* handles released so far */
-    uint64_t snapshots;          /* snapshots currently pinned */
-    uint64_t covered_drops;      /* sources dropped whole because deletes hid them all */
-    tl_ts_t window_width;        /* width new L1 windows get now */
-    double adaptive_density;     /* EWMA records per tick (0 = no estimate yet) */
-    uint64_t adaptive_samples;   /* density samples in the estimate */
-    uint64_t adaptive_resizes;   /* times the width changed */
-    uint64_t adaptive_failures;  /* compactions failed in a row */
+    uint64_t retired_len;       /* handles waiting to be released */
+    uint64_t dropped_handles;   /* handles released so far */
+    uint64_t snapshots;         /* snapshots currently pinned */
+    uint64_t covered_drops;     /* sources dropped whole because deletes hid them all */
+    tl_ts_t window_width;       /* width new L1 windows get now */
+    double adaptive_density;    /* EWMA records per tick (0 = no estimate yet) */
+    uint64_t adaptive_samples;  /* density samples in the estimate */
+    uint64_t adaptive_resizes;  /* times the width changed */
+    uint64_t adaptive_failures; /* compactions failed in a row */
 } tl_stats_t;
 
 TL_NODISCARD tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out);
@@ -329,8 +332,8 @@ void tl_snapshot_release(tl_snapshot_t *snap); /* accepts NULL */
 int tl_snapshot_current(tl_log_t *log, const tl_snapshot_t *snap); /* 1 or 0 */
 
 /* tl_point on an already pinned snapshot (no pin of its own). */
-TL_NODISCARD tl_status_t tl_point_in(tl_snapshot_t *snap, tl_ts_t ts, tl_handle_t *out,
-                                     size_t cap, size_t *n_total);
+TL_NODISCARD tl_status_t tl_point_in(tl_snapshot_t *snap, tl_ts_t ts, tl_handle_t *out, size_t cap,
+                                     size_t *n_total);
 tl_seq_t tl_snapshot_seq(const tl_snapshot_t *snap);
 uint32_t tl_snapshot_pins(const tl_snapshot_t *snap); /* live pins on it (diagnostics) */
 
@@ -343,21 +346,24 @@ TL_NODISCARD tl_status_t tl_count_all(tl_snapshot_t *snap, uint64_t *out);
  * i < n_edges - 1 (the last bucket ends at edges[n-1] exclusive). edges must
  * be non-decreasing (TL_EINVAL otherwise); n_edges < 2 writes nothing. Each
  * bucket costs binary searches per source, not a scan of its records. */
-TL_NODISCARD tl_status_t tl_count_buckets(tl_snapshot_t *snap, const tl_ts_t *edges,
-                                          size_t n_edges, uint64_t *out);
+TL_NODISCARD tl_status_t tl_count_buckets(tl_snapshot_t *snap, const tl_ts_t *edges, size_t n_edges,
+                                          uint64_t *out);
 
 /* Visible timestamp neighbours. TL_EOF (and *out untouched) when none. */
 TL_NODISCARD tl_status_t tl_min_ts(tl_snapshot_t *snap, tl_ts_t *out);
 TL_NODISCARD tl_status_t tl_max_ts(tl_snapshot_t *snap, tl_ts_t *out);
-TL_NODISCARD tl_status_t tl_next_ts(tl_snapshot_t *snap, tl_ts_t ts, tl_ts_t *out); /* smallest > ts */
-TL_NODISCARD tl_status_t tl_prev_ts(tl_snapshot_t *snap, tl_ts_t ts, tl_ts_t *out); /* largest < ts */
+TL_NODISCARD tl_status_t tl_next_ts(tl_snapshot_t *snap, tl_ts_t ts,
+                                    tl_ts_t *out); /* smallest > ts */
+TL_NODISCARD tl_status_t tl_prev_ts(tl_snapshot_t *snap, tl_ts_t ts,
+                                    tl_ts_t *out); /* largest < ts */
 
 /* ---------------------------------------------------------------- iterators */
 
 /* An iterator holds its own pin on the snapshot: the caller may release the
  * snapshot right after opening it. Records come in non-decreasing timestamp
  * order, tombstone-filtered. */
-TL_NODISCARD tl_status_t tl_iter_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t t2, tl_iter_t **out);
+TL_NODISCARD tl_status_t tl_iter_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t t2,
+                                       tl_iter_t **out);
 TL_NODISCARD tl_status_t tl_iter_since(tl_snapshot_t *snap, tl_ts_t t1, tl_iter_t **out);
 TL_NODISCARD tl_status_t tl_iter_until(tl_snapshot_t *snap, tl_ts_t t2, tl_iter_t **out);
 TL_NODISCARD tl_status_t tl_iter_all(tl_snapshot_t *snap, tl_iter_t **out);
@@ -368,8 +374,8 @@ TL_NODISCARD tl_status_t tl_iter_next(tl_iter_t *it, tl_ts_t *ts, tl_handle_t *h
 
 /* Fills up to cap records into the caller's arrays (h may be NULL to skip
  * handles). *n_out < cap only when the iterator is exhausted. */
-TL_NODISCARD tl_status_t tl_iter_next_batch(tl_iter_t *it, tl_ts_t *ts, tl_handle_t *h,
-                                            size_t cap, size_t *n_out);
+TL_NODISCARD tl_status_t tl_iter_next_batch(tl_iter_t *it, tl_ts_t *ts, tl_handle_t *h, size_t cap,
+                                            size_t *n_out);
 
 /* Records not yet returned (exact, tombstone-aware). */
 TL_NODISCARD tl_status_t tl_iter_remaining(tl_iter_t *it, uint64_t *out);
@@ -387,10 +393,10 @@ void tl_iter_close(tl_iter_t *it); /* accepts NULL */
  * tombstones cut out. Pointers stay valid while the snapshot is pinned; the
  * span iterator holds its own pin. The memtable is never exposed: flush first. */
 typedef struct tl_span {
-    const tl_ts_t *ts;      /* sorted, n entries; never written by anyone */
-    const tl_handle_t *h;   /* n entries */
+    const tl_ts_t *ts;    /* sorted, n entries; never written by anyone */
+    const tl_handle_t *h; /* n entries */
     size_t n;
-    int level;              /* 0 = memrun, 1 = L0, 2 = L1 */
+    int level; /* 0 = memrun, 1 = L0, 2 = L1 */
 } tl_span_t;
 
 TL_NODISCARD tl_status_t tl_spans_range(tl_snapshot_t *snap, tl_ts_t t1, tl_ts_t t2,

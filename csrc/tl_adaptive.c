@@ -93,7 +93,8 @@ const char *tl_adaptive_config_why(const tl_adaptive_config_t *c) {
     if (!finite_in(c->hysteresis_pct, 0.0, 100.0)) {
         return "adaptive.hysteresis_pct: must be within [0, 100]";
     }
-    if (!finite_in(c->alpha, 0.0, 1.0)) return "adaptive.alpha: must be within (0, 1] (0 = default)";
+    if (!finite_in(c->alpha, 0.0, 1.0))
+        return "adaptive.alpha: must be within (0, 1] (0 = default)";
     if (!finite_in(c->failure_backoff_pct, 0.0, 100.0) || c->failure_backoff_pct >= 100.0) {
         return "adaptive.failure_backoff_pct: must be within [0, 100)";
     }

@@ -23,12 +23,12 @@
 #include "tl_internal.h"
 
 typedef struct tl_adaptive {
-    double density;          /* EWMA of records per tick; 0 = no estimate */
-    uint64_t samples;        /* samples folded into density since the last reset */
-    uint64_t since_sample;   /* flushes in a row that gave no sample */
-    uint64_t resizes;        /* times width changed */
-    uint64_t failures;       /* compactions failed in a row */
-    tl_ts_t width;           /* width of new L1 windows, > 0 */
+    double density;        /* EWMA of records per tick; 0 = no estimate */
+    uint64_t samples;      /* samples folded into density since the last reset */
+    uint64_t since_sample; /* flushes in a row that gave no sample */
+    uint64_t resizes;      /* times width changed */
+    uint64_t failures;     /* compactions failed in a row */
+    tl_ts_t width;         /* width of new L1 windows, > 0 */
 } tl_adaptive_t;
 
 /* Starts at the fixed width (window_size), no estimate. */

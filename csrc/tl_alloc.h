@@ -14,8 +14,8 @@
 
 typedef struct tl_mem {
     tl_allocator_t a;
-    atomic_size_t live;        /* bytes currently allocated */
-    atomic_size_t peak;        /* high-water mark of live */
+    atomic_size_t live; /* bytes currently allocated */
+    atomic_size_t peak; /* high-water mark of live */
     /* Allocation calls (malloc + growing realloc): a statistic, bumped with a
      * plain load and store, so threads allocating at the same instant may
      * lose a count; it is exact for a single thread. A locked increment on

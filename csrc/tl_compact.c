@@ -29,10 +29,10 @@ typedef struct builder {
     tl_compact_out_t *out;
     tl_segment_t **made; /* outputs in time order */
     size_t n_made, cap_made;
-    tl_recs_t *cur;      /* records of the segment being built */
-    tl_window_t win;     /* of the segment being built, or of the last one made */
-    tl_ts_t ceiling;     /* last timestamp this segment may hold */
-    size_t remaining;    /* input records not yet consumed (sizes buffers) */
+    tl_recs_t *cur;   /* records of the segment being built */
+    tl_window_t win;  /* of the segment being built, or of the last one made */
+    tl_ts_t ceiling;  /* last timestamp this segment may hold */
+    size_t remaining; /* input records not yet consumed (sizes buffers) */
 } builder_t;
 
 static tl_status_t finish_segment(builder_t *b) {
@@ -47,7 +47,8 @@ static tl_status_t finish_segment(builder_t *b) {
     }
     tl_recs_shrink_to_fit(m, &b->cur);
     tl_segment_t *seg;
-    tl_status_t st = tl_segment_create(m, TL_LEVEL_L1, b->cur, b->in->page_recs, b->in->wm, b->win, &seg);
+    tl_status_t st =
+        tl_segment_create(m, TL_LEVEL_L1, b->cur, b->in->page_recs, b->in->wm, b->win, &seg);
     if (st != TL_OK) return st;
     tl_recs_release(m, b->cur); /* the segment holds its own reference */
     b->cur = NULL;
@@ -137,7 +138,8 @@ static tl_status_t promote(builder_t *b, const tl_segment_t *s) {
     tl_segment_t *seg;
     /* No tombstone newer than its watermark meets it, so it is as if every
      * tombstone up to in->wm had been folded: stamp that, so they can go. */
-    tl_status_t st = tl_segment_create(in->mem, TL_LEVEL_L1, s->recs, in->page_recs, in->wm, w, &seg);
+    tl_status_t st =
+        tl_segment_create(in->mem, TL_LEVEL_L1, s->recs, in->page_recs, in->wm, w, &seg);
     if (st != TL_OK) return st;
     b->made = tl_mem_alloc(in->mem, sizeof(tl_segment_t *));
     if (b->made == NULL) {
@@ -178,7 +180,8 @@ tl_status_t tl_compact_run(const tl_compact_in_t *in, tl_compact_out_t *out) {
     memset(out, 0, sizeof(*out));
     /* Scratch: per-L1 role, cursors, heap, survivor list. */
     size_t n_in_max = in->n_l0 + in->n_l1;
-    size_t scratch_bytes = in->n_l1 * sizeof(uint8_t) + n_in_max * (sizeof(tl_cur_t) + sizeof(uint32_t)) +
+    size_t scratch_bytes = in->n_l1 * sizeof(uint8_t) +
+                           n_in_max * (sizeof(tl_cur_t) + sizeof(uint32_t)) +
                            in->n_l1 * sizeof(tl_segment_t *) + 64;
     char *scratch = tl_mem_alloc(m, scratch_bytes);
     if (scratch == NULL) return TL_ERR(TL_ENOMEM);
@@ -248,8 +251,7 @@ tl_status_t tl_compact_run(const tl_compact_in_t *in, tl_compact_out_t *out) {
             if (st != TL_OK) goto fail;
             continue;
         }
-        bool cut = b.cur != NULL &&
-                   (ts > b.ceiling || (b.cur->n >= in->target_recs && ts != last));
+        bool cut = b.cur != NULL && (ts > b.ceiling || (b.cur->n >= in->target_recs && ts != last));
         if (cut) {
             st = finish_segment(&b);
             if (st != TL_OK) goto fail;

@@ -22,12 +22,12 @@ typedef struct tl_compact_in {
     tl_seq_t wm;             /* watermark of the outputs: every tombstone <= wm is folded */
     bool fold_debt;          /* also rewrite L1 segments that tombstones hide records of */
     tl_ts_t window_size, window_origin; /* grid of new windows (width may vary per run) */
-    size_t page_recs;        /* records per page of the outputs */
-    size_t target_recs;      /* records per output segment (cut at a timestamp change) */
+    size_t page_recs;                   /* records per page of the outputs */
+    size_t target_recs;                 /* records per output segment (cut at a timestamp change) */
 } tl_compact_in_t;
 
 typedef struct tl_compact_out {
-    tl_segment_t **l1;  /* the new complete L1 list, sorted; references owned */
+    tl_segment_t **l1; /* the new complete L1 list, sorted; references owned */
     size_t n_l1;
     size_t l1_bytes;    /* size of the l1 array allocation */
     size_t n_outputs;   /* segments written */

@@ -181,4 +181,3 @@ tl_status_t tl_flush__batch(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t 
     if (st != TL_OK) tl_recs_release(m, recs);
     return st;
 }
-

@@ -153,7 +153,8 @@ struct tl_batch {
     tl_recs_t *recs; /* written by the caller; becomes the memrun when it can */
 };
 
-tl_status_t tl_batch_open(tl_log_t *log, size_t n, tl_batch_t **out, tl_ts_t **ts, tl_handle_t **h) {
+tl_status_t tl_batch_open(tl_log_t *log, size_t n, tl_batch_t **out, tl_ts_t **ts,
+                          tl_handle_t **h) {
     *out = NULL;
     *ts = NULL;
     *h = NULL;
@@ -229,9 +230,13 @@ tl_status_t tl_delete_range(tl_log_t *log, tl_ts_t t1, tl_ts_t t2) {
     return delete_in(log, tl_range_halfopen(t1, t2));
 }
 
-tl_status_t tl_delete_since(tl_log_t *log, tl_ts_t t1) { return delete_in(log, tl_range_since(t1)); }
+tl_status_t tl_delete_since(tl_log_t *log, tl_ts_t t1) {
+    return delete_in(log, tl_range_since(t1));
+}
 
-tl_status_t tl_delete_before(tl_log_t *log, tl_ts_t t2) { return delete_in(log, tl_range_until(t2)); }
+tl_status_t tl_delete_before(tl_log_t *log, tl_ts_t t2) {
+    return delete_in(log, tl_range_until(t2));
+}
 
 tl_status_t tl_delete_ts(tl_log_t *log, tl_ts_t ts) { return delete_in(log, tl_range_point(ts)); }
 

@@ -74,8 +74,11 @@ static tl_status_t compact(tl_log_t *log, size_t n_l0, bool fold_debt) {
     if (st != TL_OK) goto out;
     st = tl_retire_reserve(&log->retire, m, res.dropped.n);
     if (st == TL_OK) {
-        tl_manifest_edit_t e = {.drop_l0 = man->l0, .n_drop_l0 = n_l0, .replace_l1 = true,
-                                .l1 = res.l1, .n_l1 = res.n_l1};
+        tl_manifest_edit_t e = {.drop_l0 = man->l0,
+                                .n_drop_l0 = n_l0,
+                                .replace_l1 = true,
+                                .l1 = res.l1,
+                                .n_l1 = res.n_l1};
         st = tl_state_publish(log, &e, false, &res.dropped);
         if (st != TL_OK) tl_retire_unreserve(&log->retire, res.dropped.n);
     }
@@ -233,7 +236,8 @@ static void *worker_main(void *arg) {
     survey_memo_t memo = {false, 0, 0, {0, 0, 0}, 0};
     tl_mutex_lock(&log->lock);
     while (!log->worker_stop) {
-        if (!log->work_hint) tl_cond_wait_ms(&log->wake, &log->lock, log->cfg.maintenance_wakeup_ms);
+        if (!log->work_hint)
+            tl_cond_wait_ms(&log->wake, &log->lock, log->cfg.maintenance_wakeup_ms);
         if (log->worker_stop) break;
         log->work_hint = false;
         tl_mutex_unlock(&log->lock);

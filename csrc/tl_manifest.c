@@ -69,12 +69,14 @@ tl_status_t tl_manifest_derive(tl_mem_t *m, const tl_manifest_t *cur, const tl_m
     if (man == NULL) return TL_ERR(TL_ENOMEM);
     size_t k = 0;
     for (size_t i = 0; i < cur->n_mr; i++) {
-        if (!listed((const void *const *)e->drop_mr, e->n_drop_mr, cur->mr[i])) man->mr[k++] = cur->mr[i];
+        if (!listed((const void *const *)e->drop_mr, e->n_drop_mr, cur->mr[i]))
+            man->mr[k++] = cur->mr[i];
     }
     if (e->add_mr != NULL) man->mr[k++] = e->add_mr;
     k = 0;
     for (size_t i = 0; i < cur->n_l0; i++) {
-        if (!listed((const void *const *)e->drop_l0, e->n_drop_l0, cur->l0[i])) man->l0[k++] = cur->l0[i];
+        if (!listed((const void *const *)e->drop_l0, e->n_drop_l0, cur->l0[i]))
+            man->l0[k++] = cur->l0[i];
     }
     for (size_t i = 0; i < e->n_add_l0; i++) man->l0[k++] = e->add_l0[i];
     tl_segment_t *const *l1 = e->replace_l1 ? e->l1 : cur->l1;

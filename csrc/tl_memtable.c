@@ -54,7 +54,8 @@ bool tl_mt_full(const tl_memtable_t *mt) {
 static tl_ts_t buf_first(const tl_mtbuf_t *b, tl_ts_t best) {
     /* Acquire: a published length covers the record it counts; a record
      * once written never changes. */
-    if (b == NULL || atomic_load_explicit(&((tl_mtbuf_t *)b)->n, memory_order_acquire) == 0) return best;
+    if (b == NULL || atomic_load_explicit(&((tl_mtbuf_t *)b)->n, memory_order_acquire) == 0)
+        return best;
     return TL_MIN(best, b->ts[0]);
 }
 
@@ -65,7 +66,8 @@ tl_ts_t tl_mt_min_ts(const tl_memtable_t *mt) {
 }
 
 /* Merges two sorted triple arrays into dst. */
-static void merge3(const tl_mtbuf_t *a, size_t na, const tl_mtbuf_t *b, size_t nb, tl_mtbuf_t *dst) {
+static void merge3(const tl_mtbuf_t *a, size_t na, const tl_mtbuf_t *b, size_t nb,
+                   tl_mtbuf_t *dst) {
     size_t i = 0, j = 0, k = 0;
     while (i < na || j < nb) {
         bool take_b = i == na || (j < nb && b->ts[j] < a->ts[i]);
@@ -333,8 +335,7 @@ void tl_mt_reset(tl_memtable_t *mt, tl_mem_t *m, tl_memtable_t *recycle) {
     /* Under the publish lock a count of 1 means no snapshot holds the run,
      * and none can pin it any more (views are captured under the same lock);
      * the acquire load orders the last reader's reads before our rewrites. */
-    if (recycle != NULL && run != NULL && recycle->spare == NULL &&
-        tl_ref_get(&run->refs) == 1) {
+    if (recycle != NULL && run != NULL && recycle->spare == NULL && tl_ref_get(&run->refs) == 1) {
         recycle->spare = run;
         run = NULL;
     }

@@ -38,9 +38,9 @@ typedef struct tl_mtbuf {
 } tl_mtbuf_t;
 
 typedef struct tl_memtable {
-    tl_mtbuf_t *run;   /* in-order records, NULL when none */
-    tl_ts_t run_last;  /* last timestamp of run */
-    tl_mtbuf_t *stage; /* sorted late records, NULL when none */
+    tl_mtbuf_t *run;                 /* in-order records, NULL when none */
+    tl_ts_t run_last;                /* last timestamp of run */
+    tl_mtbuf_t *stage;               /* sorted late records, NULL when none */
     tl_mtbuf_t *ooo[TL_MT_MAX_RUNS]; /* sorted immutable late runs, oldest/largest first */
     size_t n_ooo;
     size_t records;     /* everything held */

@@ -19,15 +19,15 @@
 #include "tl_query.h"
 
 struct tl_iter {
-    size_t bytes;       /* of this allocation; first, as snapshot spares need */
+    size_t bytes; /* of this allocation; first, as snapshot spares need */
     tl_snapshot_t *snap;
     tl_kmerge_t km;
     size_t n_cur;
     tl_tomb_cursor_t tc;
-    bool filter;        /* some tombstone meets the range */
-    uint64_t returned;  /* records handed out so far */
+    bool filter;       /* some tombstone meets the range */
+    uint64_t returned; /* records handed out so far */
     bool total_known;
-    uint64_t total;     /* visible records in the range */
+    uint64_t total; /* visible records in the range */
 };
 
 static bool cur_less(const tl_kmerge_t *km, uint32_t a, uint32_t b) {

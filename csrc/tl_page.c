@@ -214,8 +214,8 @@ static inline size_t node_rank(const tl_ts_t *a, size_t lo, size_t hi, tl_ts_t x
 /* pf_h (may be NULL): the handles of the block, whose lines under the last
  * node are requested before that node is searched, so a caller about to
  * read the handle at the answer overlaps that miss with the timestamps'. */
-static inline size_t fence_rank(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x, bool le,
-                                const tl_handle_t *pf_h) {
+static inline size_t fence_rank(const tl_pages_t *p, const tl_ts_t *ts, size_t n, tl_ts_t x,
+                                bool le, const tl_handle_t *pf_h) {
     size_t top = p->n_levels;
     const tl_ts_t *a = top > 0 ? p->lvl[top - 1] : ts;
     size_t r = node_rank(a, 0, top > 0 ? p->lvl_len[top - 1] : n, x, le);

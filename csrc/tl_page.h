@@ -18,9 +18,9 @@
 
 typedef struct tl_recs {
     tl_refcnt_t refs;
-    size_t n;       /* records */
-    size_t cap;     /* records the allocation can hold */
-    tl_ts_t *ts;    /* sorted ascending (once published) */
+    size_t n;    /* records */
+    size_t cap;  /* records the allocation can hold */
+    tl_ts_t *ts; /* sorted ascending (once published) */
     tl_handle_t *h;
 } tl_recs_t;
 
@@ -54,20 +54,20 @@ size_t tl_upper_bound(const tl_ts_t *a, size_t n, tl_ts_t x);
 size_t tl_gallop_upper(const tl_ts_t *a, size_t from, size_t n, tl_ts_t x);
 
 typedef struct tl_pages {
-    size_t page_recs;  /* records per page (the last page may hold fewer) */
+    size_t page_recs; /* records per page (the last page may hold fewer) */
     size_t n_pages;
-    tl_ts_t *min;      /* fence keys: first timestamp of each page */
-    tl_ts_t *max;      /* last timestamp of each page */
-    size_t n_levels;   /* fence index levels; 0 when the block fits one node */
+    tl_ts_t *min;    /* fence keys: first timestamp of each page */
+    tl_ts_t *max;    /* last timestamp of each page */
+    size_t n_levels; /* fence index levels; 0 when the block fits one node */
     size_t lvl_len[TL_FENCE_MAX_LEVELS];
     tl_ts_t *lvl[TL_FENCE_MAX_LEVELS]; /* lvl[0] is the finest */
-    size_t bytes;      /* the one allocation holding min, max and the levels */
+    size_t bytes;                      /* the one allocation holding min, max and the levels */
 } tl_pages_t;
 
 /* Builds the page fences and the fence index for sorted ts[0..n).
  * page_recs must be > 0. */
-TL_NODISCARD tl_status_t tl_pages_build(tl_mem_t *m, const tl_ts_t *ts, size_t n,
-                                        size_t page_recs, tl_pages_t *out);
+TL_NODISCARD tl_status_t tl_pages_build(tl_mem_t *m, const tl_ts_t *ts, size_t n, size_t page_recs,
+                                        tl_pages_t *out);
 void tl_pages_free(tl_mem_t *m, tl_pages_t *p);
 size_t tl_pages_bytes(const tl_pages_t *p);
 

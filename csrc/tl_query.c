@@ -45,8 +45,8 @@ static uint64_t src_hidden(const tl_src_t *s, tl_range_t r, tl_seq_t seq) {
  * with_l1, on the L1 segments meeting r (pruned by their sorted bounds). */
 typedef void (*src_fn)(void *ctx, const tl_src_t *s);
 
-static tl_status_t for_each_source(const tl_snapshot_t *snap, tl_range_t r, bool with_l1,
-                                   src_fn fn, void *ctx) {
+static tl_status_t for_each_source(const tl_snapshot_t *snap, tl_range_t r, bool with_l1, src_fn fn,
+                                   void *ctx) {
     size_t max_flat = tl_snapshot_max_flat_sources(snap);
     tl_src_t stack_buf[32];
     tl_src_t *flat = stack_buf;
@@ -140,7 +140,7 @@ tl_status_t tl_count_buckets(tl_snapshot_t *snap, const tl_ts_t *edges, size_t n
 
 typedef struct point_ctx {
     tl_ts_t ts;
-    tl_seq_t hide;   /* f(ts): one tombstone lookup serves every source */
+    tl_seq_t hide; /* f(ts): one tombstone lookup serves every source */
     tl_handle_t *out;
     size_t cap, n;
 } point_ctx_t;
@@ -259,9 +259,13 @@ static tl_status_t neighbour(const tl_snapshot_t *snap, tl_ts_t x, bool forward,
     return TL_OK;
 }
 
-tl_status_t tl_min_ts(tl_snapshot_t *snap, tl_ts_t *out) { return neighbour(snap, TL_TS_MIN, true, out); }
+tl_status_t tl_min_ts(tl_snapshot_t *snap, tl_ts_t *out) {
+    return neighbour(snap, TL_TS_MIN, true, out);
+}
 
-tl_status_t tl_max_ts(tl_snapshot_t *snap, tl_ts_t *out) { return neighbour(snap, TL_TS_MAX, false, out); }
+tl_status_t tl_max_ts(tl_snapshot_t *snap, tl_ts_t *out) {
+    return neighbour(snap, TL_TS_MAX, false, out);
+}
 
 tl_status_t tl_next_ts(tl_snapshot_t *snap, tl_ts_t ts, tl_ts_t *out) {
     if (ts == TL_TS_MAX) return TL_EOF;

@@ -55,7 +55,8 @@ static bool tomb_judged_forgettable(const forget_ctx_t *c, const tl_tomb_t *t) {
     for (size_t i = 0; i < man->n_l0; i++) {
         if (source_needs(man->l0[i]->wm, man->l0[i]->min, man->l0[i]->max, t)) return false;
     }
-    for (size_t i = tl_manifest_l1_seek(man, t->lo); i < man->n_l1 && man->l1[i]->min <= t->hi; i++) {
+    for (size_t i = tl_manifest_l1_seek(man, t->lo); i < man->n_l1 && man->l1[i]->min <= t->hi;
+         i++) {
         if (man->l1[i]->wm < t->seq) return false;
     }
     return true;
@@ -285,9 +286,13 @@ tl_status_t tl_reclaim_drop_covered(tl_log_t *log) {
     if (st == TL_OK) {
         st = tl_retire_reserve(&log->retire, m, dropped.n);
         if (st == TL_OK) {
-            tl_manifest_edit_t e = {.drop_mr = mr, .n_drop_mr = n_mr, .drop_l0 = l0,
-                                    .n_drop_l0 = n_l0, .replace_l1 = l1_changed,
-                                    .l1 = l1, .n_l1 = n_l1};
+            tl_manifest_edit_t e = {.drop_mr = mr,
+                                    .n_drop_mr = n_mr,
+                                    .drop_l0 = l0,
+                                    .n_drop_l0 = n_l0,
+                                    .replace_l1 = l1_changed,
+                                    .l1 = l1,
+                                    .n_l1 = n_l1};
             st = tl_state_publish(log, &e, NULL, &dropped);
             if (st != TL_OK) tl_retire_unreserve(&log->retire, dropped.n);
         }
@@ -302,4 +307,3 @@ out:
     if (st == TL_OK) (void)tl_reclaim_forget(log);
     return st;
 }
-

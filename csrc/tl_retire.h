@@ -29,8 +29,8 @@ typedef struct tl_retire {
     tl_mutex_t mu;
     tl_retire_entry_t *v; /* entries [head, len) are live, oldest first */
     size_t head, len, cap;
-    size_t reserved;      /* slots promised to reservers, not yet pushed */
-    atomic_size_t count;  /* len - head, readable without the lock */
+    size_t reserved;     /* slots promised to reservers, not yet pushed */
+    atomic_size_t count; /* len - head, readable without the lock */
 } tl_retire_t;
 
 TL_NODISCARD tl_status_t tl_retire_init(tl_retire_t *r);

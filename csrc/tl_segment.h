@@ -18,7 +18,7 @@ enum { TL_LEVEL_L0 = 0, TL_LEVEL_L1 = 1 };
 typedef struct tl_segment {
     tl_refcnt_t refs;
     int level;
-    tl_recs_t *recs;   /* sorted, n >= 1 */
+    tl_recs_t *recs; /* sorted, n >= 1 */
     tl_pages_t pages;
     tl_seq_t wm;
     tl_ts_t min, max;

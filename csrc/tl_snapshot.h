@@ -19,16 +19,16 @@
 #include "tl_tombstone.h"
 
 struct tl_snapshot {
-    tl_refcnt_t refs;       /* the acquirer, plus one per iterator */
-    tl_log_t *log;          /* a counted reference: keeps the engine alive */
-    tl_mem_t *mem;          /* the log's allocator */
+    tl_refcnt_t refs; /* the acquirer, plus one per iterator */
+    tl_log_t *log;    /* a counted reference: keeps the engine alive */
+    tl_mem_t *mem;    /* the log's allocator */
     tl_manifest_t *man;
-    tl_mtview_t mv;         /* run_n already trimmed to records with seq <= seq */
-    tl_mtview_t fv;         /* the frozen memtable awaiting its seal (often empty) */
+    tl_mtview_t mv; /* run_n already trimmed to records with seq <= seq */
+    tl_mtview_t fv; /* the frozen memtable awaiting its seal (often empty) */
     tl_tombs_t *tombs;
     tl_seq_t seq;
     uint64_t epoch;
-    bool heap;              /* allocated by tl_snapshot_acquire (else caller storage) */
+    bool heap; /* allocated by tl_snapshot_acquire (else caller storage) */
     /* The memory of the last iterator closed on this snapshot, kept for the
      * next one (a reader slicing one pin opens many: each then skips an
      * allocation and its accounting). Its first field is its size in bytes.

@@ -30,8 +30,7 @@ static void insertion_sort(tl_ts_t *ts, tl_handle_t *h, size_t n) {
 /* LSD radix sort, 8 bits a pass; passes whose digit is the same for every key
  * are skipped (timestamps of one stream share their high bytes). The result
  * ends in (ts, h). tmp_ts/tmp_h hold n entries of scratch. */
-static void radix_sort(tl_ts_t *ts, tl_handle_t *h, tl_ts_t *tmp_ts, tl_handle_t *tmp_h,
-                       size_t n) {
+static void radix_sort(tl_ts_t *ts, tl_handle_t *h, tl_ts_t *tmp_ts, tl_handle_t *tmp_h, size_t n) {
     size_t counts[8][256];
     memset(counts, 0, sizeof(counts));
     for (size_t i = 0; i < n; i++) {
@@ -96,8 +95,8 @@ void tl_merge_pairs(const tl_ts_t *a_ts, const tl_handle_t *a_h, size_t na, cons
  * only ever moves down, and the merge fills dst from the end): then the sort
  * is in place, with scratch for the late records only. On TL_ENOMEM nothing
  * was written. */
-static tl_status_t peel_sort(tl_mem_t *m, const tl_ts_t *src_ts, const tl_handle_t *src_h,
-                             size_t n, tl_ts_t *dst_ts, tl_handle_t *dst_h) {
+static tl_status_t peel_sort(tl_mem_t *m, const tl_ts_t *src_ts, const tl_handle_t *src_h, size_t n,
+                             tl_ts_t *dst_ts, tl_handle_t *dst_h) {
     /* Count the late records first (those below the running max), so the
      * scratch is sized by them and not by the whole batch: peak memory of a
      * mostly ordered ingest stays close to the batch itself. */

@@ -14,8 +14,8 @@
 /* Writes src sorted by timestamp into dst (which must not alias src).
  * Order among equal timestamps is unspecified. TL_ENOMEM leaves dst unspecified. */
 TL_NODISCARD tl_status_t tl_sort_pairs_into(tl_mem_t *m, const tl_ts_t *src_ts,
-                                            const tl_handle_t *src_h, size_t n,
-                                            tl_ts_t *dst_ts, tl_handle_t *dst_h);
+                                            const tl_handle_t *src_h, size_t n, tl_ts_t *dst_ts,
+                                            tl_handle_t *dst_h);
 
 /* Sorts the pairs in place; scratch memory from m for the late records only
  * (those below the running maximum). TL_ENOMEM changes nothing. */

@@ -49,7 +49,8 @@ static size_t view_sources(const tl_mtview_t *v, tl_src_t *out) {
     size_t k = 0;
     if (v->run != NULL && v->run_n > 0) src_of_mtbuf(&out[k++], v->run, v->run_n);
     if (v->stage != NULL && v->stage_n > 0) src_of_mtbuf(&out[k++], v->stage, v->stage_n);
-    for (size_t i = 0; i < v->n_ooo; i++) src_of_mtbuf(&out[k++], v->ooo[i], tl_mtbuf_len(v->ooo[i]));
+    for (size_t i = 0; i < v->n_ooo; i++)
+        src_of_mtbuf(&out[k++], v->ooo[i], tl_mtbuf_len(v->ooo[i]));
     return k;
 }
 
@@ -62,10 +63,11 @@ size_t tl_snapshot_flat_sources(const tl_snapshot_t *snap, tl_src_t *out) {
 }
 
 void tl_src_bounds(const tl_src_t *s, tl_range_t r, size_t *a, size_t *b) {
-    bool cut_lo = s->min < r.lo, cut_hi = s->max > r.hi;
+    bool cut_lo = s->min<r.lo, cut_hi = s->max> r.hi;
     if (cut_lo && cut_hi && s->pages != NULL) {
         /* Records in r, estimated from the source's time density. */
-        double est = ((double)r.hi - (double)r.lo) / ((double)s->max - (double)s->min) * (double)s->n;
+        double est =
+            ((double)r.hi - (double)r.lo) / ((double)s->max - (double)s->min) * (double)s->n;
         if (est > 4.0 * TL_GALLOP_NEAR) {
             tl_pages_bounds(s->pages, s->ts, s->n, r.lo, r.hi, a, b);
             return;

@@ -16,7 +16,7 @@
 typedef struct tl_src {
     const tl_ts_t *ts;
     const tl_handle_t *h;
-    const tl_seq_t *seq;    /* per-record sequences, or NULL: use wm */
+    const tl_seq_t *seq; /* per-record sequences, or NULL: use wm */
     tl_seq_t wm;
     size_t n;
     tl_ts_t min, max;        /* ts[0] and ts[n - 1] (when n > 0), kept apart so
@@ -28,7 +28,8 @@ typedef struct tl_src {
 enum { TL_SRC_MEMTABLE = -1, TL_SRC_MEMRUN = 0, TL_SRC_L0 = 1, TL_SRC_L1 = 2 };
 
 static inline size_t tl_src_lb(const tl_src_t *s, tl_ts_t x) {
-    return s->pages ? tl_pages_lower_bound(s->pages, s->ts, s->n, x) : tl_lower_bound(s->ts, s->n, x);
+    return s->pages ? tl_pages_lower_bound(s->pages, s->ts, s->n, x)
+                    : tl_lower_bound(s->ts, s->n, x);
 }
 
 /* tl_src_lb for a reader of the handles from there (see tl_pages_lower_bound_h). */
@@ -38,7 +39,8 @@ static inline size_t tl_src_lb_h(const tl_src_t *s, tl_ts_t x) {
 }
 
 static inline size_t tl_src_ub(const tl_src_t *s, tl_ts_t x) {
-    return s->pages ? tl_pages_upper_bound(s->pages, s->ts, s->n, x) : tl_upper_bound(s->ts, s->n, x);
+    return s->pages ? tl_pages_upper_bound(s->pages, s->ts, s->n, x)
+                    : tl_upper_bound(s->ts, s->n, x);
 }
 
 /* [*a, *b): the records of s inside r, for a source whose bounds meet r.

@@ -15,7 +15,7 @@
 struct tl_span_iter {
     tl_snapshot_t *snap;
     tl_range_t r;
-    size_t src;     /* next source index: memruns, then L0, then L1 */
+    size_t src; /* next source index: memruns, then L0, then L1 */
     bool loaded;
     tl_src_t s;
     size_t pos, end;

@@ -67,7 +67,8 @@ tl_status_t tl_state_open(const tl_config_t *cfg, tl_log_t **out) {
     done = 4;
     if ((st = tl_retire_init(&log->retire)) != TL_OK) goto fail;
     done = 5;
-    if ((st = tl_manifest_create(&log->mem, NULL, 0, NULL, 0, NULL, 0, &log->man)) != TL_OK) goto fail;
+    if ((st = tl_manifest_create(&log->mem, NULL, 0, NULL, 0, NULL, 0, &log->man)) != TL_OK)
+        goto fail;
     *out = log;
     return TL_OK;
 fail:
@@ -233,7 +234,7 @@ void tl_state_pin_tombs(tl_log_t *log, tl_tombs_t **tombs, tl_seq_t *seq) {
 }
 
 tl_status_t tl_state_publish(tl_log_t *log, const tl_manifest_edit_t *edit, tl_memtable_t *sealed,
-                            const tl_hlist_t *dropped) {
+                             const tl_hlist_t *dropped) {
     tl_manifest_t *man;
     tl_mutex_lock(&log->lock);
     tl_manifest_t *old = log->man;
@@ -286,7 +287,8 @@ tl_status_t tl_state_append_locked(tl_log_t *log, tl_ts_t ts, tl_handle_t h, tl_
     return st;
 }
 
-tl_status_t tl_state_append_batch(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t *h, size_t n) {
+tl_status_t tl_state_append_batch(tl_log_t *log, const tl_ts_t *ts, const tl_handle_t *h,
+                                  size_t n) {
     tl_mem_t *m = &log->mem;
     const tl_ts_t *sts = ts;
     const tl_handle_t *sh = h;
@@ -457,4 +459,3 @@ void tl_state_fork_child(tl_log_t *log) {
     log->worker_running = false;
     log->worker_stop = false;
 }
-

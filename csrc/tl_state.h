@@ -73,8 +73,8 @@ struct tl_log {
     tl_memtable_t mt;
     tl_memtable_t frozen; /* a full memtable awaiting the worker's seal (see above) */
     tl_tombs_t *tombs;
-    atomic_uint_fast64_t seq; /* last sequence issued, release-stored */
-    atomic_uint_fast64_t epoch; /* bumped by every publish (under the lock); read
+    atomic_uint_fast64_t seq;             /* last sequence issued, release-stored */
+    atomic_uint_fast64_t epoch;           /* bumped by every publish (under the lock); read
                                  * lock-free by tl_snapshot_current */
     tl_snapshot_t *snap_head, *snap_tail; /* live snapshots, oldest first */
     size_t n_snaps;
@@ -91,7 +91,7 @@ struct tl_log {
 
     atomic_uint_fast64_t seals, flushes, compactions, busy_events, dropped;
     atomic_uint_fast64_t covered_drops; /* sources dropped whole (tl_reclaim.c) */
-    tl_adaptive_t adapt; /* window width state: changed with maint_mu and lock
+    tl_adaptive_t adapt;                /* window width state: changed with maint_mu and lock
                           * held, so either one suffices to read it */
 };
 
@@ -169,7 +169,8 @@ void tl_state_pin_tombs(tl_log_t *log, tl_tombs_t **tombs, tl_seq_t *seq);
  * sees a record also sees its sequence). A small batch (n > 0) is sorted
  * into scratch first unless it already is, then stored atomically under
  * the next sequence. The writer only; the caller checks the memtable fill. */
-TL_NODISCARD tl_status_t tl_state_append_locked(tl_log_t *log, tl_ts_t ts, tl_handle_t h, tl_seq_t seq);
+TL_NODISCARD tl_status_t tl_state_append_locked(tl_log_t *log, tl_ts_t ts, tl_handle_t h,
+                                                tl_seq_t seq);
 TL_NODISCARD tl_status_t tl_state_append_batch(tl_log_t *log, const tl_ts_t *ts,
                                                const tl_handle_t *h, size_t n);
 

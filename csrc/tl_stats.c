@@ -86,9 +86,8 @@ tl_status_t tl_stats__collect(tl_log_t *log, tl_stats_t *out) {
  * snapshot pins an older state and no maintenance is in flight. */
 static size_t owned_bytes(const tl_log_t *log) {
     size_t b = sizeof(tl_log_t) + tl_mt_bytes(&log->mt) + tl_mt_bytes(&log->frozen) +
-               tl_tombs_bytes(log->tombs) +
-               tl_retire_bytes(&log->retire) + tl_manifest_own_bytes(log->man) +
-               log->n_snap_free * sizeof(tl_snapshot_t);
+               tl_tombs_bytes(log->tombs) + tl_retire_bytes(&log->retire) +
+               tl_manifest_own_bytes(log->man) + log->n_snap_free * sizeof(tl_snapshot_t);
     const tl_manifest_t *man = log->man;
     for (size_t i = 0; i < man->n_mr; i++) b += tl_memrun_bytes(man->mr[i]);
     for (size_t i = 0; i < man->n_l0; i++) b += tl_segment_bytes(man->l0[i]);
@@ -103,8 +102,7 @@ tl_status_t tl_stats__validate(tl_log_t *log, const char **why) {
     tl_mutex_lock(&log->maint_mu);
     tl_mutex_lock(&log->lock);
     if (!tl_mt_validate(&log->mt, why) || !tl_mt_validate(&log->frozen, why) ||
-        !tl_manifest_validate(log->man, why) ||
-        !tl_tombs_validate(log->tombs, why)) {
+        !tl_manifest_validate(log->man, why) || !tl_tombs_validate(log->tombs, why)) {
         ok = false;
     } else if (log->tombs != NULL && log->tombs->max_seq > tl_state_cur_seq(log)) {
         *why = "log: a tombstone is newer than the last sequence issued";

@@ -19,7 +19,8 @@
 
 /* tl_mutex_t and tl_cond_t stand in for these without <windows.h>. */
 _Static_assert(sizeof(tl_mutex_t) == sizeof(SRWLOCK), "tl_mutex_t must hold an SRWLOCK");
-_Static_assert(sizeof(tl_cond_t) == sizeof(CONDITION_VARIABLE), "tl_cond_t must hold a CONDITION_VARIABLE");
+_Static_assert(sizeof(tl_cond_t) == sizeof(CONDITION_VARIABLE),
+               "tl_cond_t must hold a CONDITION_VARIABLE");
 
 /* The opaque structs are only ever touched through these API calls, which
  * the compiler cannot see into, so viewing them as the Win32 types is safe. */

@@ -38,15 +38,23 @@
 
 /* Every node has room for its full capacity, so one nobody else holds can be
  * rewritten in place. */
-static size_t leaf_bytes(void) { return sizeof(tl_tomb_leaf_t) + TL_TOMB_LEAF_CAP * sizeof(tl_tomb_t); }
-static size_t inner_bytes(void) { return sizeof(tl_tomb_inner_t) + TL_TOMB_FANOUT * sizeof(tl_tomb_kid_t); }
-static size_t node_bytes(const tl_tomb_node_t *x) { return x->level == 0 ? leaf_bytes() : inner_bytes(); }
+static size_t leaf_bytes(void) {
+    return sizeof(tl_tomb_leaf_t) + TL_TOMB_LEAF_CAP * sizeof(tl_tomb_t);
+}
+static size_t inner_bytes(void) {
+    return sizeof(tl_tomb_inner_t) + TL_TOMB_FANOUT * sizeof(tl_tomb_kid_t);
+}
+static size_t node_bytes(const tl_tomb_node_t *x) {
+    return x->level == 0 ? leaf_bytes() : inner_bytes();
+}
 static size_t node_cap(unsigned level) { return level == 0 ? TL_TOMB_LEAF_CAP : TL_TOMB_FANOUT; }
 
 static tl_tomb_leaf_t *as_leaf(tl_tomb_node_t *x) { return (tl_tomb_leaf_t *)x; }
 static tl_tomb_inner_t *as_inner(tl_tomb_node_t *x) { return (tl_tomb_inner_t *)x; }
 static const tl_tomb_leaf_t *as_cleaf(const tl_tomb_node_t *x) { return (const tl_tomb_leaf_t *)x; }
-static const tl_tomb_inner_t *as_cinner(const tl_tomb_node_t *x) { return (const tl_tomb_inner_t *)x; }
+static const tl_tomb_inner_t *as_cinner(const tl_tomb_node_t *x) {
+    return (const tl_tomb_inner_t *)x;
+}
 
 /* Cache lines of a random delete or lookup on a large set come from memory;
  * a binary search would fetch them one after another (each probe waits for
@@ -169,8 +177,8 @@ static void res_release(tl_mem_t *m, tomb_res_t *r) {
  * at_end (the overflow came from an entry added last, as deletes in time
  * order do): then the left one is left 3/4 full and the right one just
  * above the fill minimum, so a set built in order is not left half empty. */
-static tl_status_t make_nodes(tl_mem_t *m, unsigned level, const void *items, size_t k,
-                              bool at_end, tomb_res_t *out) {
+static tl_status_t make_nodes(tl_mem_t *m, unsigned level, const void *items, size_t k, bool at_end,
+                              tomb_res_t *out) {
     size_t cap = node_cap(level);
     size_t parts = k <= cap ? 1 : 2;
     size_t cut = k / 2;
@@ -390,7 +398,8 @@ static size_t leaf_assign(const tl_tomb_leaf_t *l, tl_ts_t lo, tl_ts_t hi, const
     size_t k = i0;
     if (i0 < i1 && l->v[i0].lo < lo) tmp[k++] = (tl_tomb_t){l->v[i0].lo, lo - 1, l->v[i0].seq};
     if (fresh != NULL) tmp[k++] = *fresh;
-    if (i0 < i1 && l->v[i1 - 1].hi > hi) tmp[k++] = (tl_tomb_t){hi + 1, l->v[i1 - 1].hi, l->v[i1 - 1].seq};
+    if (i0 < i1 && l->v[i1 - 1].hi > hi)
+        tmp[k++] = (tl_tomb_t){hi + 1, l->v[i1 - 1].hi, l->v[i1 - 1].seq};
     memcpy(tmp + k, l->v + i1, (n - i1) * sizeof(tl_tomb_t));
     return k + n - i1;
 }
@@ -447,8 +456,8 @@ static tl_status_t merge_underfull(tl_mem_t *m, unsigned kid_level, tl_tomb_kid_
  * NULL) put in, as 0..2 nodes of x's level in *out, each a reference the
  * caller takes over (an untouched x comes back retained). x is not modified.
  * On failure *out is empty and everything built here is released. */
-static tl_status_t assign(tl_mem_t *m, tl_tomb_node_t *x, tl_ts_t lo, tl_ts_t hi, const tl_tomb_t *fresh,
-                          tomb_res_t *out) {
+static tl_status_t assign(tl_mem_t *m, tl_tomb_node_t *x, tl_ts_t lo, tl_ts_t hi,
+                          const tl_tomb_t *fresh, tomb_res_t *out) {
     out->n = 0;
     if (x->level == 0) {
         tl_tomb_t tmp[TL_TOMB_LEAF_CAP + 3];
@@ -531,7 +540,8 @@ static bool add_in_place(tl_tombs_t *t, const tl_tomb_t *fresh) {
     while (i1 < old_n && l->v[i1].lo <= fresh->hi) i1++;
     tl_tomb_t mid[3];
     size_t nm = 0;
-    if (i0 < i1 && l->v[i0].lo < fresh->lo) mid[nm++] = (tl_tomb_t){l->v[i0].lo, fresh->lo - 1, l->v[i0].seq};
+    if (i0 < i1 && l->v[i0].lo < fresh->lo)
+        mid[nm++] = (tl_tomb_t){l->v[i0].lo, fresh->lo - 1, l->v[i0].seq};
     mid[nm++] = *fresh;
     if (i0 < i1 && l->v[i1 - 1].hi > fresh->hi)
         mid[nm++] = (tl_tomb_t){fresh->hi + 1, l->v[i1 - 1].hi, l->v[i1 - 1].seq};
@@ -639,7 +649,8 @@ tl_status_t tl_tombs_replace(tl_mem_t *m, tl_tombs_t *old, tl_ts_t lo, tl_ts_t h
 /* ---------------------------------------------------------------- filter */
 
 /* Builds a tree over v[0..n) (n >= 1) with nodes filled to per entries. */
-static tl_status_t build(tl_mem_t *m, const tl_tomb_t *v, size_t n, size_t per, tl_tomb_node_t **out) {
+static tl_status_t build(tl_mem_t *m, const tl_tomb_t *v, size_t n, size_t per,
+                         tl_tomb_node_t **out) {
     *out = NULL;
     size_t k = (n + per - 1) / per;
     size_t bytes = k * sizeof(tl_tomb_kid_t);
@@ -753,7 +764,8 @@ static bool validate_node(const tl_tomb_node_t *x, unsigned level, bool is_root,
         vs->why = "tombstones: leaves at different depths";
         return false;
     }
-    if (x->n == 0 || x->n > node_cap(level) || tl_ref_get(&x->refs) == 0 || (is_root && level > 0 && x->n < 2)) {
+    if (x->n == 0 || x->n > node_cap(level) || tl_ref_get(&x->refs) == 0 ||
+        (is_root && level > 0 && x->n < 2)) {
         vs->why = "tombstones: node empty, overfull, unreferenced or a one-kid root";
         return false;
     }

@@ -77,15 +77,15 @@ typedef struct tl_tomb_inner {
 
 typedef struct tl_tombs {
     tl_refcnt_t refs;
-    size_t n;         /* intervals in the whole set (>= 1) */
+    size_t n; /* intervals in the whole set (>= 1) */
     tl_seq_t max_seq;
     tl_tomb_node_t *root;
 } tl_tombs_t;
 
 /* A new set: old with f set to seq on [lo, hi]. seq must exceed old->max_seq.
  * old is not modified (it may be pinned). */
-TL_NODISCARD tl_status_t tl_tombs_add(tl_mem_t *m, const tl_tombs_t *old, tl_ts_t lo,
-                                      tl_ts_t hi, tl_seq_t seq, tl_tombs_t **out);
+TL_NODISCARD tl_status_t tl_tombs_add(tl_mem_t *m, const tl_tombs_t *old, tl_ts_t lo, tl_ts_t hi,
+                                      tl_seq_t seq, tl_tombs_t **out);
 
 /* Like tl_tombs_add, and also gives up the caller's reference to old, which
  * must be the only one (refcount 1, and nobody can take another meanwhile:
@@ -103,7 +103,7 @@ typedef bool (*tl_tomb_pred_fn)(void *ctx, const tl_tomb_t *t);
 TL_NODISCARD tl_status_t tl_tombs_filter(tl_mem_t *m, tl_tombs_t *old, tl_tomb_pred_fn forget,
                                          void *ctx, tl_tombs_t **out, bool *changed);
 
-void tl_tombs_retain(tl_tombs_t *t); /* accepts NULL */
+void tl_tombs_retain(tl_tombs_t *t);               /* accepts NULL */
 void tl_tombs_release(tl_mem_t *m, tl_tombs_t *t); /* accepts NULL */
 /* Bytes of this version: the set plus every node it references (nodes
  * shared with other versions are counted in each). O(TL_TOMB_FANOUT). */

@@ -32,8 +32,9 @@ def bglog():
 @pytest.fixture
 def small_log():
     """Manual maintenance with a tiny memtable, so seals happen quickly."""
-    lg = Timelog(maintenance="disabled", memtable_max_bytes=4096,
-                 target_page_bytes=1024, sealed_max_runs=64)
+    lg = Timelog(
+        maintenance="disabled", memtable_max_bytes=4096, target_page_bytes=1024, sealed_max_runs=64
+    )
     yield lg
     lg.close()
 

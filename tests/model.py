@@ -16,10 +16,10 @@ INT64_MAX = 2**63 - 1
 
 class Model:
     def __init__(self, min_ts=None):
-        self.records = []      # (ts, seq, obj)
-        self.tombstones = []   # (lo, hi, seq), inclusive bounds
+        self.records = []  # (ts, seq, obj)
+        self.tombstones = []  # (lo, hi, seq), inclusive bounds
         self.seq = 0
-        self._cache = None     # visible() until the next write
+        self._cache = None  # visible() until the next write
         if min_ts is not None:
             self.delete_before(min_ts)
 
@@ -72,8 +72,7 @@ class Model:
     def visible(self):
         """Visible records as (ts, obj), sorted by ts then insertion order."""
         if self._cache is None:
-            out = [(ts, seq, obj) for ts, seq, obj in self.records
-                   if self._visible(ts, seq)]
+            out = [(ts, seq, obj) for ts, seq, obj in self.records if self._visible(ts, seq)]
             out.sort(key=lambda r: (r[0], r[1]))
             self._cache = [(ts, obj) for ts, _, obj in out]
         return list(self._cache)
@@ -123,7 +122,7 @@ def same_records(engine_records, model_records):
     ts = [t for t, _ in engine_records]
     if ts != sorted(ts):
         return False
-    key = lambda r: (r[0], id(r[1]))  # noqa: E731
+    key = lambda r: (r[0], id(r[1]))
     a = sorted(((t, o) for t, o in engine_records), key=key)
     b = sorted(((t, o) for t, o in model_records), key=key)
     return len(a) == len(b) and all(x[0] == y[0] and x[1] is y[1] for x, y in zip(a, b))

@@ -22,7 +22,7 @@ for shipped in ("py.typed", "_core.pyi", "_core.pxd"):
     assert (pkg / shipped).is_file(), "%s is missing from the installed package" % shipped
 
 with Timelog(time_unit="ms", maintenance="disabled") as log:
-    log.append({"event": "boot"})                      # wall clock
+    log.append({"event": "boot"})  # wall clock
     log[10] = "A"
     del log[5:15]
     log[10] = "B"
@@ -39,7 +39,7 @@ with Timelog(time_unit="ms", maintenance="disabled") as log:
     print(repr(log))
 assert log.closed
 
-with Timelog.for_streaming() as bg:                    # the worker thread starts and stops
+with Timelog.for_streaming() as bg:  # the worker thread starts and stops
     bg.extend((t, t) for t in range(10_000))
     assert len(bg) == 10_000
 

@@ -29,7 +29,7 @@ import numpy as np
 if __name__ == "__main__":  # run from a checkout: the in-place build
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from timelog import Timelog, TimelogBusyError  # noqa: E402
+from timelog import Timelog, TimelogBusyError
 
 SHAPES = ("cutoff", "range", "point", "mixed")
 
@@ -43,7 +43,7 @@ _freed = itertools.count()
 def _peek(counter):
     # repr is "count(N)" (its pickling support, __reduce__, is deprecated
     # since 3.12 and gone in 3.14).
-    return int(repr(counter)[len("count("):-1])
+    return int(repr(counter)[len("count(") : -1])
 
 
 def live_payloads():
@@ -80,8 +80,9 @@ class Mode:
 
 
 def all_modes():
-    return [Mode(s, r, m) for m in ("background", "disabled") for r in (False, True)
-            for s in SHAPES]
+    return [
+        Mode(s, r, m) for m in ("background", "disabled") for r in (False, True) for s in SHAPES
+    ]
 
 
 @dataclass
@@ -140,8 +141,9 @@ def early_late(samples, attr):
     """Medians of attr over the first and the last third of samples: robust
     to the sawtooth of seals and compactions, unlike two single points."""
     k = max(1, len(samples) // 3)
-    return _median([getattr(s, attr) for s in samples[:k]]), \
-        _median([getattr(s, attr) for s in samples[-k:]])
+    return _median([getattr(s, attr) for s in samples[:k]]), _median(
+        [getattr(s, attr) for s in samples[-k:]]
+    )
 
 
 def _reader(log, now, stop, counter):
@@ -156,8 +158,8 @@ def _reader(log, now, stop, counter):
                 for _ in log.range(max(0, t - 1000), t):
                     pass
             else:
-                log[max(0, t - 200): t]
-        except Exception:  # noqa: BLE001  closed under us at the end of the mode
+                log[max(0, t - 200) : t]
+        except Exception:
             if stop.is_set():
                 return
             raise
@@ -166,8 +168,17 @@ def _reader(log, now, stop, counter):
         time.sleep(0.0005)
 
 
-def run_mode(mode, seconds, *, window=200_000, batch=20_000, sample_s=0.25, config=None,
-             reader_threads=2, out=None):
+def run_mode(
+    mode,
+    seconds,
+    *,
+    window=200_000,
+    batch=20_000,
+    sample_s=0.25,
+    config=None,
+    reader_threads=2,
+    out=None,
+):
     """Runs one mode for `seconds`; returns a Result with the samples.
 
     Payload counts are relative to the start of the mode, so a leak in one
@@ -187,8 +198,10 @@ def run_mode(mode, seconds, *, window=200_000, batch=20_000, sample_s=0.25, conf
     reads = [0]
     threads = []
     if mode.readers:
-        threads = [threading.Thread(target=_reader, args=(log, now, stop, reads), daemon=True)
-                   for _ in range(reader_threads)]
+        threads = [
+            threading.Thread(target=_reader, args=(log, now, stop, reads), daemon=True)
+            for _ in range(reader_threads)
+        ]
         for th in threads:
             th.start()
     t = 0
@@ -229,9 +242,15 @@ def run_mode(mode, seconds, *, window=200_000, batch=20_000, sample_s=0.25, conf
             k += 1
             if time.monotonic() >= next_sample:
                 st = log.stats()
-                res.samples.append(Sample(time.monotonic() - t0, live_payloads() - base,
-                                          st["memory"]["engine_bytes"], rss_bytes(),
-                                          st["storage"]["tombstone_count"]))
+                res.samples.append(
+                    Sample(
+                        time.monotonic() - t0,
+                        live_payloads() - base,
+                        st["memory"]["engine_bytes"],
+                        rss_bytes(),
+                        st["storage"]["tombstone_count"],
+                    )
+                )
                 next_sample += sample_s
         res.batches = k
     finally:
@@ -254,18 +273,28 @@ def report(res, out):
         if not s:
             return "-"
         e, l = early_late(s, attr)
-        return (f"{getattr(first, attr) / scale:,.1f}{unit} -> {getattr(last, attr) / scale:,.1f}{unit}"
-                f" (median early {e / scale:,.1f}, late {l / scale:,.1f}, slope "
-                f"{slope(s, attr) / scale:+,.2f}{unit}/s)")
+        return (
+            f"{getattr(first, attr) / scale:,.1f}{unit} -> {getattr(last, attr) / scale:,.1f}{unit}"
+            f" (median early {e / scale:,.1f}, late {l / scale:,.1f}, slope "
+            f"{slope(s, attr) / scale:+,.2f}{unit}/s)"
+        )
 
-    print(f"== {res.mode.name}: {res.batches} batches of {res.batch}, window {res.window}, "
-          f"busy {res.busy}, reads {res.reads}", file=out)
-    print(f"   live payloads: {fmt('live')}  max {max((x.live for x in s), default=0):,} "
-          f"bound {res.bound:,}", file=out)
+    print(
+        f"== {res.mode.name}: {res.batches} batches of {res.batch}, window {res.window}, "
+        f"busy {res.busy}, reads {res.reads}",
+        file=out,
+    )
+    print(
+        f"   live payloads: {fmt('live')}  max {max((x.live for x in s), default=0):,} "
+        f"bound {res.bound:,}",
+        file=out,
+    )
     print(f"   engine bytes : {fmt('engine_bytes', 1 << 20, ' MiB')}", file=out)
     print(f"   rss          : {fmt('rss', 1 << 20, ' MiB')}", file=out)
-    print(f"   tombstones   : {fmt('tombstones')}  max {max((x.tombstones for x in s), default=0):,}",
-          file=out)
+    print(
+        f"   tombstones   : {fmt('tombstones')}  max {max((x.tombstones for x in s), default=0):,}",
+        file=out,
+    )
     print(f"   live after close: {res.live_after_close}", file=out, flush=True)
 
 
@@ -300,24 +329,39 @@ def check(res):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float,
-                    default=float(os.environ.get("SOAK_SECONDS", "240")),
-                    help="whole run, split evenly across the modes (default: $SOAK_SECONDS or 240)")
+    ap.add_argument(
+        "--seconds",
+        type=float,
+        default=float(os.environ.get("SOAK_SECONDS", "240")),
+        help="whole run, split evenly across the modes (default: $SOAK_SECONDS or 240)",
+    )
     ap.add_argument("--window", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=20_000)
     ap.add_argument("--only", default="", help="substring of the mode names to run")
-    ap.add_argument("--reader-threads", type=int, default=2,
-                    help="reader threads in the readers modes (default 2)")
+    ap.add_argument(
+        "--reader-threads",
+        type=int,
+        default=2,
+        help="reader threads in the readers modes (default 2)",
+    )
     args = ap.parse_args(argv)
     modes = [m for m in all_modes() if args.only in m.name]
     per = args.seconds / len(modes)
-    print(f"soak: {len(modes)} modes x {per:.1f} s, window {args.window}, batch {args.batch}, "
-          f"default config, {args.reader_threads} reader thread(s) in the readers modes",
-          flush=True)
+    print(
+        f"soak: {len(modes)} modes x {per:.1f} s, window {args.window}, batch {args.batch}, "
+        f"default config, {args.reader_threads} reader thread(s) in the readers modes",
+        flush=True,
+    )
     failures = []
     for m in modes:
-        res = run_mode(m, per, window=args.window, batch=args.batch,
-                       reader_threads=args.reader_threads, out=sys.stdout)
+        res = run_mode(
+            m,
+            per,
+            window=args.window,
+            batch=args.batch,
+            reader_threads=args.reader_threads,
+            out=sys.stdout,
+        )
         failures += check(res)
     for f in failures:
         print("FAIL", f)

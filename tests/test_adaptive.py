@@ -17,9 +17,18 @@ import pytest
 
 from timelog import Timelog
 
-ADAPTIVE_KEYS = {"target_records", "min_window", "max_window", "hysteresis_pct",
-                 "window_quantum", "alpha", "warmup_flushes", "stale_flushes",
-                 "failure_backoff_threshold", "failure_backoff_pct"}
+ADAPTIVE_KEYS = {
+    "target_records",
+    "min_window",
+    "max_window",
+    "hysteresis_pct",
+    "window_quantum",
+    "alpha",
+    "warmup_flushes",
+    "stale_flushes",
+    "failure_backoff_threshold",
+    "failure_backoff_pct",
+}
 
 
 def manual(**kw):
@@ -55,36 +64,45 @@ def test_partial_dict_is_completed_and_echoed():
         assert log.stats()["adaptive"]["enabled"] is True
 
 
-@pytest.mark.parametrize("value, exc, words", [
-    ({1: 2}, TypeError, "keys must be str"),
-    ({"nope": 1}, ValueError, "unknown key 'nope'"),
-    ([("alpha", 0.5)], TypeError, "must be a dict"),
-    ({"alpha": math.nan}, ValueError, "alpha"),
-    ({"alpha": math.inf}, ValueError, "finite"),
-    ({"hysteresis_pct": -math.inf}, ValueError, "hysteresis_pct"),
-    ({"alpha": 0}, ValueError, "alpha"),
-    ({"alpha": 1.5}, ValueError, "alpha"),
-    ({"alpha": "0.5"}, TypeError, "alpha"),
-    ({"alpha": True}, TypeError, "alpha"),
-    ({"hysteresis_pct": 101}, ValueError, "hysteresis_pct"),
-    ({"failure_backoff_pct": 100}, ValueError, "failure_backoff_pct"),
-    ({"target_records": -1}, ValueError, "target_records"),
-    ({"target_records": 1.5}, TypeError, "target_records"),
-    ({"target_records": 2**64}, ValueError, "target_records"),
-    ({"min_window": 10, "max_window": 5}, ValueError, "min_window"),
-    ({"window_quantum": 2**63}, ValueError, "window_quantum"),
-    ({"warmup_flushes": 2**32}, ValueError, "warmup_flushes"),
-    ({"stale_flushes": None}, TypeError, "stale_flushes"),
-])
+@pytest.mark.parametrize(
+    "value, exc, words",
+    [
+        ({1: 2}, TypeError, "keys must be str"),
+        ({"nope": 1}, ValueError, "unknown key 'nope'"),
+        ([("alpha", 0.5)], TypeError, "must be a dict"),
+        ({"alpha": math.nan}, ValueError, "alpha"),
+        ({"alpha": math.inf}, ValueError, "finite"),
+        ({"hysteresis_pct": -math.inf}, ValueError, "hysteresis_pct"),
+        ({"alpha": 0}, ValueError, "alpha"),
+        ({"alpha": 1.5}, ValueError, "alpha"),
+        ({"alpha": "0.5"}, TypeError, "alpha"),
+        ({"alpha": True}, TypeError, "alpha"),
+        ({"hysteresis_pct": 101}, ValueError, "hysteresis_pct"),
+        ({"failure_backoff_pct": 100}, ValueError, "failure_backoff_pct"),
+        ({"target_records": -1}, ValueError, "target_records"),
+        ({"target_records": 1.5}, TypeError, "target_records"),
+        ({"target_records": 2**64}, ValueError, "target_records"),
+        ({"min_window": 10, "max_window": 5}, ValueError, "min_window"),
+        ({"window_quantum": 2**63}, ValueError, "window_quantum"),
+        ({"warmup_flushes": 2**32}, ValueError, "warmup_flushes"),
+        ({"stale_flushes": None}, TypeError, "stale_flushes"),
+    ],
+)
 def test_adaptive_errors_name_the_knob(value, exc, words):
     with pytest.raises(exc, match=words):
         manual(adaptive=value)
 
 
-@pytest.mark.parametrize("value, exc", [
-    ({1: 2}, TypeError), ({None: 2}, TypeError), ({"bogus": 1}, ValueError),
-    ({"max_inputs": math.nan}, TypeError), ({"target_bytes": True}, TypeError),
-])
+@pytest.mark.parametrize(
+    "value, exc",
+    [
+        ({1: 2}, TypeError),
+        ({None: 2}, TypeError),
+        ({"bogus": 1}, ValueError),
+        ({"max_inputs": math.nan}, TypeError),
+        ({"target_bytes": True}, TypeError),
+    ],
+)
 def test_compaction_dict_errors(value, exc):
     with pytest.raises(exc, match="compaction"):
         manual(compaction=value)
@@ -104,14 +122,17 @@ def test_errors_keep_a_closed_log_and_its_settings():
 # ---------------------------------------------------------------- deprecated spellings
 
 
-@pytest.mark.parametrize("flat, group, key, value", [
-    ("adaptive_target_records", "adaptive", "target_records", 123),
-    ("adaptive_alpha", "adaptive", "alpha", 0.25),
-    ("adaptive_failure_backoff_pct", "adaptive", "failure_backoff_pct", 10.0),
-    ("compaction_target_bytes", "compaction", "target_bytes", 1 << 20),
-    ("compaction_max_inputs", "compaction", "max_inputs", 3),
-    ("compaction_max_windows", "compaction", "max_windows", 2),
-])
+@pytest.mark.parametrize(
+    "flat, group, key, value",
+    [
+        ("adaptive_target_records", "adaptive", "target_records", 123),
+        ("adaptive_alpha", "adaptive", "alpha", 0.25),
+        ("adaptive_failure_backoff_pct", "adaptive", "failure_backoff_pct", 10.0),
+        ("compaction_target_bytes", "compaction", "target_bytes", 1 << 20),
+        ("compaction_max_inputs", "compaction", "max_inputs", 3),
+        ("compaction_max_windows", "compaction", "max_windows", 2),
+    ],
+)
 def test_flat_spellings_warn_and_apply(flat, group, key, value):
     with pytest.warns(DeprecationWarning, match=flat) as rec:
         log = manual(**{flat: value})
@@ -128,10 +149,13 @@ def test_flat_and_dict_merge_when_they_name_different_knobs():
         assert (cfg["target_records"], cfg["alpha"]) == (10, 0.5)
 
 
-@pytest.mark.parametrize("kw", [
-    dict(adaptive={"alpha": 0.5}, adaptive_alpha=0.25),
-    dict(compaction={"max_inputs": 2}, compaction_max_inputs=2),
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(adaptive={"alpha": 0.5}, adaptive_alpha=0.25),
+        dict(compaction={"max_inputs": 2}, compaction_max_inputs=2),
+    ],
+)
 def test_one_knob_given_both_ways_is_an_error(kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -175,12 +199,12 @@ def test_settings_round_trip_through_pickle():
 def test_width_follows_density_and_segments_hold_about_the_target():
     ada = {"target_records": 1000, "alpha": 1.0, "warmup_flushes": 1, "hysteresis_pct": 10}
     with manual(adaptive=ada, window_size=10**9) as log:
-        t = feed(log, 0, 2, 3000)         # 0.5 records per tick
+        t = feed(log, 0, 2, 3000)  # 0.5 records per tick
         st = log.stats()["adaptive"]
         assert st["flushes_seen"] == 1
         assert st["density"] == pytest.approx(3000 / 5999)
         assert st["window_size"] == pytest.approx(2000, rel=0.001)
-        t = feed(log, t, 200, 3000)       # 100x sparser
+        t = feed(log, t, 200, 3000)  # 100x sparser
         assert log.stats()["adaptive"]["window_size"] == pytest.approx(200_000, rel=0.001)
         assert log.stats()["adaptive"]["resizes"] == 2
         feed(log, t, 200, 3000)
@@ -194,12 +218,18 @@ def test_width_follows_density_and_segments_hold_about_the_target():
 
 
 def test_clamps_and_quantum():
-    ada = {"target_records": 100, "alpha": 1.0, "warmup_flushes": 1,
-           "min_window": 50, "max_window": 1000, "window_quantum": 30}
+    ada = {
+        "target_records": 100,
+        "alpha": 1.0,
+        "warmup_flushes": 1,
+        "min_window": 50,
+        "max_window": 1000,
+        "window_quantum": 30,
+    }
     with manual(adaptive=ada) as log:
-        t = feed(log, 0, 1, 500)          # wants 100 ticks: snapped to 90
+        t = feed(log, 0, 1, 500)  # wants 100 ticks: snapped to 90
         assert log.stats()["adaptive"]["window_size"] == 90
-        t = feed(log, t, 1000, 500)       # wants 100000: clamped to 1000
+        t = feed(log, t, 1000, 500)  # wants 100000: clamped to 1000
         assert log.stats()["adaptive"]["window_size"] == 1000
         log.extend([(t + i, i) for i in range(0, 5000, 1)])  # wants 100: back to 90
         log.flush()
@@ -209,12 +239,12 @@ def test_clamps_and_quantum():
 def test_hysteresis_keeps_the_width_on_small_changes():
     ada = {"target_records": 100, "alpha": 1.0, "warmup_flushes": 1, "hysteresis_pct": 20}
     with manual(adaptive=ada) as log:
-        t = feed(log, 0, 10, 200)         # 0.1/tick: 1000
+        t = feed(log, 0, 10, 200)  # 0.1/tick: 1000
         w = log.stats()["adaptive"]["window_size"]
-        for step in (11, 9, 11, 9):       # +-10%: inside the band
+        for step in (11, 9, 11, 9):  # +-10%: inside the band
             t = feed(log, t, step, 200)
             assert log.stats()["adaptive"]["window_size"] == w
-        feed(log, t, 15, 200)             # +50%: adopted
+        feed(log, t, 15, 200)  # +50%: adopted
         assert log.stats()["adaptive"]["window_size"] != w
         assert log.stats()["adaptive"]["resizes"] == 2
 
@@ -236,7 +266,7 @@ def test_old_records_and_rewrites_keep_windows_disjoint():
         t = 0
         for step in (1, 50, 3, 200, 1):
             t = feed(log, t - 20 * step, step, 400)
-        feed(log, -10**6, 997, 1500)      # older than every window, and inside them
+        feed(log, -(10**6), 997, 1500)  # older than every window, and inside them
         del log[100:5000]
         log.compact()
         log._validate()

@@ -34,20 +34,22 @@ def test_append_returns_none(log):
     assert log.append("x") is None
 
 
-@pytest.mark.parametrize("unit,ns_per_unit", [("s", 10**9), ("ms", 10**6), ("us", 10**3), ("ns", 1)])
+@pytest.mark.parametrize(
+    "unit,ns_per_unit", [("s", 10**9), ("ms", 10**6), ("us", 10**3), ("ns", 1)]
+)
 def test_append_obj_uses_wall_clock_in_time_unit(unit, ns_per_unit):
     with Timelog(time_unit=unit, maintenance="disabled") as log:
         before = time.time_ns() // ns_per_unit
         log.append("now")
         after = time.time_ns() // ns_per_unit
-        (ts, obj), = list(log)
+        ((ts, obj),) = list(log)
         assert obj == "now"
         assert before <= ts <= after
 
 
 def test_append_single_positional_is_the_object_even_if_int(log):
     log.append(12345)
-    (ts, obj), = list(log)
+    ((ts, obj),) = list(log)
     assert obj == 12345
     assert ts > 1_600_000_000_000  # wall clock in ms, not 12345
 
@@ -69,6 +71,7 @@ def test_two_arguments_ignore_a_ts_keyword(log):
 
 def test_signature_has_the_reference_parameter_names():
     import inspect
+
     sig = inspect.signature(Timelog.append)
     params = sig.parameters
     assert list(params) == ["self", "obj_or_ts", "obj_or_none", "ts"]
@@ -89,12 +92,12 @@ def test_signature_has_the_reference_parameter_names():
 def test_keyword_forms_match_the_positional_ones():
     log = Timelog(maintenance="disabled", time_unit="ms")
     before = time.time_ns() // 10**6
-    log.append(obj_or_ts="now")                      # append(obj)
+    log.append(obj_or_ts="now")  # append(obj)
     after = time.time_ns() // 10**6
-    log.append(obj_or_ts="kw-ts", ts=7)             # append(obj, ts=7)
-    log.append(obj_or_ts=5, obj_or_none="both")     # append(5, obj)
-    log.append(6, obj_or_none="mixed", ts=10)       # ts= ignored
-    log.append(obj_or_ts="none-ts", ts=None)        # ts=None: now
+    log.append(obj_or_ts="kw-ts", ts=7)  # append(obj, ts=7)
+    log.append(obj_or_ts=5, obj_or_none="both")  # append(5, obj)
+    log.append(6, obj_or_none="mixed", ts=10)  # ts= ignored
+    log.append(obj_or_ts="none-ts", ts=None)  # ts=None: now
     assert log[7] == ["kw-ts"] and log[5] == ["both"] and log[6] == ["mixed"]
     assert log[10] == []
     stamped = {o: t for t, o in log}

@@ -16,6 +16,7 @@ INT64_MAX = 2**63 - 1
 
 # ---------------------------------------------------------------- a NumPy reference
 
+
 class NpModel:
     """Visible timestamps of a sequence of batch writes and range deletes.
 
@@ -92,8 +93,12 @@ def random_log(seed, n_batches=8, batch=600, spread=2000, layers=True):
     """A log and its model: random batches (duplicates and extremes included),
     random range deletes, and data spread over every layer."""
     rng = np.random.default_rng(seed)
-    lg = Timelog(maintenance="disabled", memtable_max_bytes=8192,
-                 target_page_bytes=1024, sealed_max_runs=1000)
+    lg = Timelog(
+        maintenance="disabled",
+        memtable_max_bytes=8192,
+        target_page_bytes=1024,
+        sealed_max_runs=1000,
+    )
     model = NpModel()
     for b in range(n_batches):
         ts = rng.integers(-spread, spread, batch)
@@ -132,15 +137,22 @@ def random_bounds(rng, spread):
     pool = [None, INT64_MIN, INT64_MAX, 0, -spread, spread]
     out = []
     for _ in range(12):
-        t1 = pool[rng.integers(len(pool))] if rng.random() < 0.3 else int(
-            rng.integers(-spread - 10, spread + 10))
-        t2 = pool[rng.integers(len(pool))] if rng.random() < 0.3 else int(
-            rng.integers(-spread - 10, spread + 10))
+        t1 = (
+            pool[rng.integers(len(pool))]
+            if rng.random() < 0.3
+            else int(rng.integers(-spread - 10, spread + 10))
+        )
+        t2 = (
+            pool[rng.integers(len(pool))]
+            if rng.random() < 0.3
+            else int(rng.integers(-spread - 10, spread + 10))
+        )
         out.append((t1, t2))
     return out + [(None, None), (5, 5), (10, -10)]
 
 
 # ---------------------------------------------------------------- arrays / timestamps
+
 
 def test_arrays_basic(log):
     log.extend([(3, "c"), (1, "a"), (2, "b"), (2, "b2")])
@@ -210,7 +222,8 @@ def test_arrays_match_model_and_iteration(seed):
             ts, objs = lg.arrays(t1, t2)
             assert np.array_equal(ts, vts[mask]), (t1, t2)
             assert sorted(zip(ts.tolist(), objs)) == sorted(
-                zip(vts[mask].tolist(), [o for o, m in zip(vobjs, mask) if m]))
+                zip(vts[mask].tolist(), [o for o, m in zip(vobjs, mask) if m])
+            )
             # same order as iteration over the same state
             it = lg[t1:t2]
             assert list(zip(ts.tolist(), objs)) == list(it)
@@ -220,6 +233,7 @@ def test_arrays_match_model_and_iteration(seed):
 
 
 # ---------------------------------------------------------------- it.to_numpy()
+
 
 def test_to_numpy_whole_iterator(log):
     log.extend((t, "o%d" % t) for t in range(1000))
@@ -236,7 +250,7 @@ def test_to_numpy_whole_iterator(log):
 def test_to_numpy_after_partial_consumption(log, consumed):
     log.extend((t, t) for t in range(1000))
     log.flush()
-    log.extend((t, t) for t in range(1000, 1500))   # memtable too
+    log.extend((t, t) for t in range(1000, 1500))  # memtable too
     it = log.all()
     head = [next(it) for _ in range(consumed)]
     ts, objs = it.to_numpy()
@@ -285,6 +299,7 @@ def test_to_numpy_matches_model(seed):
 
 # ---------------------------------------------------------------- count
 
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_count_matches_model(seed):
     lg, model, rng = random_log(seed)
@@ -308,6 +323,7 @@ def test_count_extremes(log):
 
 
 # ---------------------------------------------------------------- histogram
+
 
 def test_histogram_doc_example(log):
     log.extend((t, None) for t in [0, 1, 2, 2, 5, 9])
@@ -344,7 +360,7 @@ def test_histogram_empty_range_and_empty_log(log):
     counts, edges = log.histogram(None, -3, bins=2)
     assert edges.tolist() == [-3, -3, -3]
     log[5] = "x"
-    counts, edges = log.histogram(10, 3, bins=3)   # t1 >= t2: empty, no error
+    counts, edges = log.histogram(10, 3, bins=3)  # t1 >= t2: empty, no error
     assert counts.tolist() == [0, 0, 0] and edges.tolist() == [10] * 4
     counts, edges = log.histogram(6, None, bins=2)  # max_ts + 1 = 6 <= t1
     assert counts.tolist() == [0, 0]
@@ -370,8 +386,8 @@ def test_histogram_full_int64_range(log):
     assert edges.tolist() == [INT64_MIN, INT64_MAX] and counts.tolist() == [5]
     counts, edges = log.histogram(bins=3)
     assert counts.sum() == 5 and edges[0] == INT64_MIN and edges[-1] == INT64_MAX
-    counts, edges = log.histogram(INT64_MIN, INT64_MAX, bins=2)   # explicit: half-open
-    assert edges.tolist() == [INT64_MIN, -1, INT64_MAX]   # width 2**64 - 1, odd
+    counts, edges = log.histogram(INT64_MIN, INT64_MAX, bins=2)  # explicit: half-open
+    assert edges.tolist() == [INT64_MIN, -1, INT64_MAX]  # width 2**64 - 1, odd
     assert counts.tolist() == [1, 3]
 
 
@@ -386,11 +402,15 @@ def test_histogram_matches_model(seed):
                 exp_edges, closed = brute_edges_histogram(vts, t1, t2, bins)
                 assert edges.tolist() == exp_edges, (t1, t2, bins)
                 assert counts.tolist() == brute_counts(vts, exp_edges, closed).tolist(), (
-                    t1, t2, bins)
+                    t1,
+                    t2,
+                    bins,
+                )
                 if t1 is not None and t2 is not None and t1 < t2:
                     assert counts.sum() == lg.count(t1, t2)
-                    ref, _ = np.histogram(vts[in_range(vts, t1, t2)],
-                                          bins=np.array(exp_edges, dtype=np.float64))
+                    ref, _ = np.histogram(
+                        vts[in_range(vts, t1, t2)], bins=np.array(exp_edges, dtype=np.float64)
+                    )
                     if (np.diff(exp_edges) > 0).all() and abs(t1) < 2**52 and abs(t2) < 2**52:
                         # numpy's last bucket is closed; the range excludes t2
                         assert counts.tolist() == ref.tolist()
@@ -413,13 +433,14 @@ def test_histogram_with_datetime_bounds():
 
 # ---------------------------------------------------------------- counts
 
+
 def test_counts_doc_example(log):
     log.extend((t, None) for t in [0, 1, 2, 2, 5, 9])
     out = log.counts(0, 10, 4)
     assert out.dtype == np.int64 and out.tolist() == [4, 1, 1]
     assert log.counts(0, 10, 100).tolist() == [6]
     assert log.counts(0, 10, 1).tolist() == [1, 1, 2, 0, 0, 1, 0, 0, 0, 1]
-    assert log.counts(None, None, 5).tolist() == [4, 2]     # [0, 10)
+    assert log.counts(None, None, 5).tolist() == [4, 2]  # [0, 10)
     assert log.counts(0, 0, 3).tolist() == []
     assert log.counts(5, 0, 3).tolist() == []
 
@@ -468,8 +489,8 @@ def test_counts_match_model(seed):
 
 # ---------------------------------------------------------------- argument checks
 
-@pytest.mark.parametrize("bad", [True, False, np.bool_(True), 1.0, 2.5, "3", None, [2]],
-                         ids=repr)
+
+@pytest.mark.parametrize("bad", [True, False, np.bool_(True), 1.0, 2.5, "3", None, [2]], ids=repr)
 def test_bins_and_step_must_be_ints(log, bad):
     with pytest.raises(TypeError, match="bins"):
         log.histogram(0, 10, bins=bad)
@@ -501,6 +522,7 @@ def test_too_many_buckets_is_a_clear_error(log):
 
 # ---------------------------------------------------------------- the GIL
 
+
 def test_array_reads_release_the_gil():
     """A Python thread makes progress while a large read fills its array."""
     import threading
@@ -509,7 +531,7 @@ def test_array_reads_release_the_gil():
     n = 3_000_000
     with Timelog(maintenance="disabled") as lg:
         lg.bulk_append(np.arange(n, dtype=np.int64), [None] * n)
-        for _ in range(3):        # several overlapping L0 segments: a real merge
+        for _ in range(3):  # several overlapping L0 segments: a real merge
             lg.bulk_append(np.arange(0, n, 3, dtype=np.int64), [None] * len(range(0, n, 3)))
             lg.flush()
         ticks = []
@@ -532,4 +554,4 @@ def test_array_reads_release_the_gil():
             th.join()
         assert ts.size == n + 3 * len(range(0, n, 3))
     if t1 - t0 > 0.02:
-        assert len([t for t in ticks if t0 < t < t1]) >= 2, (t1 - t0)
+        assert len([t for t in ticks if t0 < t < t1]) >= 2, t1 - t0

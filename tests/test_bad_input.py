@@ -14,9 +14,24 @@ from timelog import Timelog, TimelogError
 
 # datetime.datetime and numpy.datetime64 are valid timestamps (test_datetime.py);
 # a date, a time of day or a duration is not.
-BAD_TYPES = [True, False, 1.0, 1.5, "1", b"1", None, [1], (1,), 1j,
-             np.float64(1.0), np.bool_(True), datetime.date(2024, 1, 1),
-             datetime.timedelta(seconds=1), np.timedelta64(1, "ms"), datetime.time(1)]
+BAD_TYPES = [
+    True,
+    False,
+    1.0,
+    1.5,
+    "1",
+    b"1",
+    None,
+    [1],
+    (1,),
+    1j,
+    np.float64(1.0),
+    np.bool_(True),
+    datetime.date(2024, 1, 1),
+    datetime.timedelta(seconds=1),
+    np.timedelta64(1, "ms"),
+    datetime.time(1),
+]
 OUT_OF_RANGE = [2**63, -(2**63) - 1, 2**100, -(2**70)]
 
 
@@ -73,9 +88,24 @@ READS = {
 # None is an open bound where a call takes two bounds (a slice, delete(t1, t2),
 # views(), count(), arrays(), histogram(), ...); everywhere else it is a bad
 # timestamp.
-NONE_IS_OPEN = {"delete_range_lo", "delete_range_hi", "delitem_slice", "slice",
-                "slice_hi", "range", "range_hi", "views", "count", "count_hi", "arrays", "timestamps",
-                "histogram", "histogram_hi", "counts", "counts_hi"}
+NONE_IS_OPEN = {
+    "delete_range_lo",
+    "delete_range_hi",
+    "delitem_slice",
+    "slice",
+    "slice_hi",
+    "range",
+    "range_hi",
+    "views",
+    "count",
+    "count_hi",
+    "arrays",
+    "timestamps",
+    "histogram",
+    "histogram_hi",
+    "counts",
+    "counts_hi",
+}
 # append(obj, ts=None) takes the wall clock, as in the reference design
 # (tests/test_append.py checks it).
 NONE_IS_AUTO = {"append_kw"}
@@ -128,8 +158,7 @@ def test_type_error_message_explains_timestamps(seeded):
         seeded[2**63] = "x"
 
 
-@pytest.mark.parametrize("step", [2, -1, 0, "x", 1.0, True, np.int64(2), np.int32(0)],
-                         ids=repr)
+@pytest.mark.parametrize("step", [2, -1, 0, "x", 1.0, True, np.int64(2), np.int32(0)], ids=repr)
 def test_slice_step_rejected(seeded, step):
     with pytest.raises(ValueError, match="step"):
         seeded[0:10:step]
@@ -249,9 +278,18 @@ def test_none_bounds_are_open_not_errors(seeded):
 # Floats are never timestamps, not even NaN/inf or integral ones; neither are
 # Decimal and Fraction (no __index__), nor a timedelta (with a unit: NumPy 2.5
 # deprecates unitless NaT).
-NON_INTEGERS = [float("nan"), float("inf"), float("-inf"), np.float64("nan"), np.float32(3.0),
-                decimal.Decimal(1), fractions.Fraction(1, 1), np.timedelta64("NaT", "s"),
-                np.array([1]), object()]
+NON_INTEGERS = [
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    np.float64("nan"),
+    np.float32(3.0),
+    decimal.Decimal(1),
+    fractions.Fraction(1, 1),
+    np.timedelta64("NaT", "s"),
+    np.array([1]),
+    object(),
+]
 
 
 @pytest.mark.parametrize("op", sorted(WRITES))
@@ -284,7 +322,7 @@ class BadIndex:
 
 class NotAnInt:
     def __index__(self):
-        return "5"           # __index__ returning a non-int
+        return "5"  # __index__ returning a non-int
 
 
 @pytest.mark.parametrize("op", sorted(WRITES) + sorted(READS))
@@ -321,10 +359,15 @@ def test_index_raising_in_sizes_and_config():
     log = Timelog(maintenance="disabled")
     log.extend((t, t) for t in range(10))
     it = log.all()
-    for call in [lambda: it.next_batch(bad), lambda: log.histogram(0, 10, bins=bad),
-                 lambda: log.counts(0, 10, bad), lambda: Timelog(memtable_max_bytes=bad),
-                 lambda: Timelog(min_ts=bad), lambda: log.views(0, bad),
-                 lambda: log.delete(bad, None)]:
+    for call in [
+        lambda: it.next_batch(bad),
+        lambda: log.histogram(0, 10, bins=bad),
+        lambda: log.counts(0, 10, bad),
+        lambda: Timelog(memtable_max_bytes=bad),
+        lambda: Timelog(min_ts=bad),
+        lambda: log.views(0, bad),
+        lambda: log.delete(bad, None),
+    ]:
         with pytest.raises(IndexError_):
             call()
     assert len(it) == 10 and len(log) == 10
@@ -332,6 +375,7 @@ def test_index_raising_in_sizes_and_config():
 
 
 # ---------------------------------------------------------------- sizes
+
 
 def test_next_batch_sizes(log):
     log.extend((t, t) for t in range(100))
@@ -352,7 +396,7 @@ def test_next_batch_sizes(log):
 
 
 def test_next_batch_huge_on_a_large_iterator(log):
-    n = 10_000                   # above the size of one buffered refill
+    n = 10_000  # above the size of one buffered refill
     log.bulk_append(np.arange(n, dtype=np.int64), list(range(n)))
     it = log.all()
     next(it)
@@ -387,35 +431,48 @@ def test_counts_step_not_positive(seeded, step):
 
 
 def test_counts_step_extremes(seeded):
-    assert seeded.counts(0, 10, 2**70).tolist() == [3]        # one bucket
-    assert seeded.counts(10, 0, 1).tolist() == []             # empty range
+    assert seeded.counts(0, 10, 2**70).tolist() == [3]  # one bucket
+    assert seeded.counts(10, 0, 1).tolist() == []  # empty range
     with pytest.raises(ValueError, match="too many"):
-        seeded.counts(-(2**63), 2**63 - 1, 1)                  # 2**64 buckets
+        seeded.counts(-(2**63), 2**63 - 1, 1)  # 2**64 buckets
     with pytest.raises(TypeError):
         seeded.counts(0, 10, 1.0)
     assert unchanged(seeded)
 
 
 BAD_CONFIG = [
-    ("memtable_max_bytes", 2**70, ValueError), ("memtable_max_bytes", -1, ValueError),
-    ("target_page_bytes", 2**64, ValueError), ("sealed_max_runs", -(2**70), ValueError),
-    ("sealed_wait_ms", 2**32, ValueError), ("maintenance_wakeup_ms", -1, ValueError),
-    ("window_size", -1, ValueError), ("window_size", 2**63, ValueError),
-    ("window_origin", 2**63, ValueError), ("drain_batch_limit", 2**70, ValueError),
+    ("memtable_max_bytes", 2**70, ValueError),
+    ("memtable_max_bytes", -1, ValueError),
+    ("target_page_bytes", 2**64, ValueError),
+    ("sealed_max_runs", -(2**70), ValueError),
+    ("sealed_wait_ms", 2**32, ValueError),
+    ("maintenance_wakeup_ms", -1, ValueError),
+    ("window_size", -1, ValueError),
+    ("window_size", 2**63, ValueError),
+    ("window_origin", 2**63, ValueError),
+    ("drain_batch_limit", 2**70, ValueError),
     ("delete_debt_threshold", float("nan"), ValueError),
     ("delete_debt_threshold", float("inf"), ValueError),
-    ("delete_debt_threshold", -0.1, ValueError), ("delete_debt_threshold", 1.5, ValueError),
-    ("delete_debt_threshold", "0.5", TypeError), ("delete_debt_threshold", True, TypeError),
-    ("memtable_max_bytes", 1.5, TypeError), ("memtable_max_bytes", float("nan"), TypeError),
-    ("memtable_max_bytes", "1", TypeError), ("memtable_max_bytes", None, TypeError),
+    ("delete_debt_threshold", -0.1, ValueError),
+    ("delete_debt_threshold", 1.5, ValueError),
+    ("delete_debt_threshold", "0.5", TypeError),
+    ("delete_debt_threshold", True, TypeError),
+    ("memtable_max_bytes", 1.5, TypeError),
+    ("memtable_max_bytes", float("nan"), TypeError),
+    ("memtable_max_bytes", "1", TypeError),
+    ("memtable_max_bytes", None, TypeError),
     ("memtable_max_bytes", True, TypeError),
     ("compaction", {"target_bytes": -1}, ValueError),
     ("compaction", {"target_bytes": 2**70}, ValueError),
-    ("compaction", {"nope": 1}, ValueError), ("compaction", [1], TypeError),
+    ("compaction", {"nope": 1}, ValueError),
+    ("compaction", [1], TypeError),
     ("compaction", {"max_inputs": 1.5}, TypeError),
-    ("time_unit", "min", ValueError), ("time_unit", None, TypeError),
-    ("maintenance", "sometimes", ValueError), ("busy_policy", 1, TypeError),
-    ("min_ts", 2**63, ValueError), ("min_ts", 1.5, TypeError),
+    ("time_unit", "min", ValueError),
+    ("time_unit", None, TypeError),
+    ("maintenance", "sometimes", ValueError),
+    ("busy_policy", 1, TypeError),
+    ("min_ts", 2**63, ValueError),
+    ("min_ts", 1.5, TypeError),
     ("mostly_ordered_default", 1, TypeError),
 ]
 
@@ -476,7 +533,7 @@ BAD_BUFFERS = {
     "uint64_big": (lambda: np.array([1, 2, 2**63], dtype=np.uint64), TypeError),
     "array_d": (lambda: array.array("d", [1, 2, 3]), TypeError),
     "2d": (lambda: np.zeros((3, 1), dtype=np.int64), ValueError),
-    "0d": (lambda: np.int64(5), ValueError),           # a scalar's buffer is 0-d
+    "0d": (lambda: np.int64(5), ValueError),  # a scalar's buffer is 0-d
     "0d_array": (lambda: np.array(5, dtype=np.int64), ValueError),
     "nat": (lambda: np.array(["NaT", "2024-01-01", "2024-01-02"], dtype="M8[s]"), ValueError),
     "list": (lambda: [1, 2, 3], TypeError),
@@ -497,12 +554,26 @@ def test_bulk_append_rejects_bad_buffers(seeded, kind):
 
 # Anything without a stable order and a length (or text, which would store
 # one character each) is refused, with the remedy in the message.
-@pytest.mark.parametrize("make", [
-    lambda: iter(["a"]), lambda: (o for o in ["a"]), lambda: {"a": 1}, lambda: {"a"},
-    lambda: frozenset(["a"]), lambda: {"a": 1}.keys(), lambda: "a", lambda: b"a",
-    lambda: bytearray(b"a"), lambda: memoryview(b"a"), lambda: None, lambda: 1,
-    lambda: map(str, [1]), lambda: np.array("a", dtype=object),
-], ids=lambda make: type(make()).__name__)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: iter(["a"]),
+        lambda: (o for o in ["a"]),
+        lambda: {"a": 1},
+        lambda: {"a"},
+        lambda: frozenset(["a"]),
+        lambda: {"a": 1}.keys(),
+        lambda: "a",
+        lambda: b"a",
+        lambda: bytearray(b"a"),
+        lambda: memoryview(b"a"),
+        lambda: None,
+        lambda: 1,
+        lambda: map(str, [1]),
+        lambda: np.array("a", dtype=object),
+    ],
+    ids=lambda make: type(make()).__name__,
+)
 def test_bulk_append_objects_must_be_a_sequence(seeded, make):
     objects = make()
     with pytest.raises(TypeError, match="pass a list"):
@@ -527,6 +598,7 @@ def test_bulk_append_empty_is_a_no_op(seeded):
 
 
 # ---------------------------------------------------------------- payloads the engine never inspects
+
 
 class Touchy:
     """A payload that fails loudly if anyone compares, hashes, orders or
@@ -554,23 +626,24 @@ class Touchy:
 
 
 def test_payload_methods_are_never_called():
-    log = Timelog(maintenance="disabled", memtable_max_bytes=1024, target_page_bytes=256,
-                  window_size=10)
+    log = Timelog(
+        maintenance="disabled", memtable_max_bytes=1024, target_page_bytes=256, window_size=10
+    )
     objs = [Touchy() for _ in range(300)]
     log.append(1, objs[0])
     log.append(objs[1], ts=2)
     log[3] = objs[2]
-    log.extend([(t, o) for t, o in zip(range(4, 51), objs[3:50])])     # ts t -> objs[t - 1]
+    log.extend([(t, o) for t, o in zip(range(4, 51), objs[3:50])])  # ts t -> objs[t - 1]
     log.extend(list(range(50, 100)), objs[50:100])
     log.extend(tuple(range(100, 150)), tuple(objs[100:150]))
     log.bulk_append(np.arange(150, 300, dtype=np.int64)[::-1].copy(), objs[150:300])
-    log.append(objs[0])                                 # wall clock
+    log.append(objs[0])  # wall clock
     del log[10:20]
     log.cutoff(5)
     log.flush()
     log.compact()
     got = list(log)
-    assert len(got) == len(log) == 300 - 10 - 4 + 1     # 300 stored + the wall clock one
+    assert len(got) == len(log) == 300 - 10 - 4 + 1  # 300 stored + the wall clock one
     assert got[0][1] is objs[4]
     assert log[30][0] is objs[29] and log.at(30)[0] is objs[29]
     ts, o = log.arrays(0, 100)
@@ -616,11 +689,28 @@ MORE_CLOSED_CALLS = {
 }
 
 # Names that answer on a closed log (never raise).
-CLOSED_OK = {"close", "closed", "reopen", "configure", "busy_events", "busy_policy",
-             "extend_skipped", "retired_queue_len", "time_unit", "maintenance_mode",
-             "maintenance_running", "alloc_failures", "min_ts_floor", "_repr_html_",
-             "for_streaming", "for_bulk_ingest", "for_low_latency", "_alloc_calls",
-             "_alloc_failures_injected", "_gate_state"}
+CLOSED_OK = {
+    "close",
+    "closed",
+    "reopen",
+    "configure",
+    "busy_events",
+    "busy_policy",
+    "extend_skipped",
+    "retired_queue_len",
+    "time_unit",
+    "maintenance_mode",
+    "maintenance_running",
+    "alloc_failures",
+    "min_ts_floor",
+    "_repr_html_",
+    "for_streaming",
+    "for_bulk_ingest",
+    "for_low_latency",
+    "_alloc_calls",
+    "_alloc_failures_injected",
+    "_gate_state",
+}
 
 
 @pytest.mark.parametrize("call", sorted(MORE_CLOSED_CALLS))
@@ -637,13 +727,28 @@ def test_every_public_name_is_classified_for_a_closed_log():
         covered.add(name)
     methods = {n for n in dir(Timelog) if not n.startswith("__")}
     # names in the closed-call tables are test names; map the obvious ones
-    aliases = {"append_now": "append", "append_kw": "append", "setitem": None,
-               "delete_range": "delete", "delitem": None, "getitem": None, "slice": None,
-               "iter": None, "len": None, "contains": None, "validate": "_validate",
-               "enter": None, "extend_lists": "extend", "delete_range_alias": "delete_range",
-               "delete_before_alias": "delete_before", "delete_open": "delete",
-               "delitem_point": None, "open_slice": None, "validate_public": "validate",
-               "arm_alloc_failure": "_arm_alloc_failure"}
+    aliases = {
+        "append_now": "append",
+        "append_kw": "append",
+        "setitem": None,
+        "delete_range": "delete",
+        "delitem": None,
+        "getitem": None,
+        "slice": None,
+        "iter": None,
+        "len": None,
+        "contains": None,
+        "validate": "_validate",
+        "enter": None,
+        "extend_lists": "extend",
+        "delete_range_alias": "delete_range",
+        "delete_before_alias": "delete_before",
+        "delete_open": "delete",
+        "delitem_point": None,
+        "open_slice": None,
+        "validate_public": "validate",
+        "arm_alloc_failure": "_arm_alloc_failure",
+    }
     for k, v in aliases.items():
         if v:
             covered.add(v)
@@ -658,9 +763,9 @@ def test_closed_log_answers_what_it_can():
     assert "closed" in log._repr_html_()
     assert log.__sizeof__() > 0
     assert log.maintenance_running is False and log.alloc_failures == 0
-    clone = pickle.loads(pickle.dumps(log))            # a closed log copies as closed
+    clone = pickle.loads(pickle.dumps(log))  # a closed log copies as closed
     assert clone.closed
-    log.__exit__(None, None, None)                      # closing again: a no-op
+    log.__exit__(None, None, None)  # closing again: a no-op
     assert log.closed
 
 
@@ -690,7 +795,7 @@ def test_closed_iterator_span_and_view(log):
     with pytest.raises(TimelogError, match="closed"):
         span.objects()
     assert len(span) == 0
-    assert view[0] == 0 and len(view) == 10            # the view holds its own pin
+    assert view[0] == 0 and len(view) == 10  # the view holds its own pin
     with pytest.raises(IndexError):
         view[10]
     with pytest.raises(TypeError):
@@ -698,10 +803,10 @@ def test_closed_iterator_span_and_view(log):
     assert view[::3] == [0, 3, 6, 9]
 
 
-@pytest.mark.parametrize("cls", ["TimelogIter", "PageSpan", "PageSpanIter",
-                                 "PageSpanObjectsView"])
+@pytest.mark.parametrize("cls", ["TimelogIter", "PageSpan", "PageSpanIter", "PageSpanObjectsView"])
 def test_internal_types_cannot_be_constructed(cls):
     import timelog
+
     with pytest.raises(TypeError):
         getattr(timelog, cls)()
 
@@ -723,18 +828,36 @@ def test_integer_like_step_of_one_is_a_plain_slice(seeded, step):
 # lifecycle calls that work on a closed log (docs/api.md, "Lifecycle"),
 # construction, pickling, and __reversed__ (never supported: TypeError).
 CLOSED_ALLOWED = {
-    "close", "reopen", "configure", "__exit__", "__repr__", "_repr_html_",
-    "__sizeof__", "__reduce__", "__setstate__", "__init__", "__new__",
-    "for_streaming", "for_bulk_ingest", "for_low_latency", "_gate_state",
+    "close",
+    "reopen",
+    "configure",
+    "__exit__",
+    "__repr__",
+    "_repr_html_",
+    "__sizeof__",
+    "__reduce__",
+    "__setstate__",
+    "__init__",
+    "__new__",
+    "for_streaming",
+    "for_bulk_ingest",
+    "for_low_latency",
+    "_gate_state",
     "__reversed__",
 }
 # Slot wrappers have no introspectable signature: their arity.
-SLOT_ARITY = {"__contains__": 1, "__delitem__": 1, "__getitem__": 1,
-              "__setitem__": 2, "__len__": 0, "__iter__": 0}
+SLOT_ARITY = {
+    "__contains__": 1,
+    "__delitem__": 1,
+    "__getitem__": 1,
+    "__setitem__": 2,
+    "__len__": 0,
+    "__iter__": 0,
+}
 BAD_VALUES = {
     "object": object(),
     "str": "nonsense",
-    "huge": -2**70,
+    "huge": -(2**70),
     "nan": float("nan"),
     "slice": slice(object(), "x", 0),
     "generator": (i for i in range(3)),
@@ -747,7 +870,7 @@ def _public_methods():
         if name in CLOSED_ALLOWED or name.startswith("__pyx") or name == "__doc__":
             continue
         if type(attr).__name__ == "getset_descriptor":
-            continue                    # properties: covered by the tables above
+            continue  # properties: covered by the tables above
         if name.startswith("__") and name not in SLOT_ARITY and not callable(attr):
             continue
         names.append(name)
@@ -756,6 +879,7 @@ def _public_methods():
 
 def _bad_call(log, name, bad):
     import inspect
+
     method = getattr(log, name)
     if name in SLOT_ARITY:
         return method(*[bad] * SLOT_ARITY[name])
@@ -785,24 +909,27 @@ def test_closed_check_comes_before_argument_checks(name, bad):
     assert log.closed
 
 
-@pytest.mark.parametrize("call", [
-    lambda lg: lg.append(object(), "x"),
-    lambda lg: lg.append("x", ts="nonsense"),
-    lambda lg: lg.append(obj_or_ts=2**70, obj_or_none="x"),
-    lambda lg: lg.bulk_append(np.array([1.5]), ["x"]),
-    lambda lg: lg.bulk_append(np.array([1]), (o for o in "x")),
-    lambda lg: lg.extend([(object(), "x")], insert_on_error=False),
-    lambda lg: lg.to_numpy(dtype="U3"),
-    lambda lg: lg.histogram(0, 10, bins=-1),
-    lambda lg: lg.counts(0, 10, 0),
-    lambda lg: lg.page_spans(kind="nonsense"),
-    lambda lg: lg.views(kind="nonsense"),
-    lambda lg: lg.range(10, 1),
-    lambda lg: lg[1:2:3],
-    lambda lg: lg.__setitem__(slice(1, 2), "x"),
-    lambda lg: lg.delete(object()),
-    lambda lg: lg._arm_alloc_failure(-1),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lg: lg.append(object(), "x"),
+        lambda lg: lg.append("x", ts="nonsense"),
+        lambda lg: lg.append(obj_or_ts=2**70, obj_or_none="x"),
+        lambda lg: lg.bulk_append(np.array([1.5]), ["x"]),
+        lambda lg: lg.bulk_append(np.array([1]), (o for o in "x")),
+        lambda lg: lg.extend([(object(), "x")], insert_on_error=False),
+        lambda lg: lg.to_numpy(dtype="U3"),
+        lambda lg: lg.histogram(0, 10, bins=-1),
+        lambda lg: lg.counts(0, 10, 0),
+        lambda lg: lg.page_spans(kind="nonsense"),
+        lambda lg: lg.views(kind="nonsense"),
+        lambda lg: lg.range(10, 1),
+        lambda lg: lg[1:2:3],
+        lambda lg: lg.__setitem__(slice(1, 2), "x"),
+        lambda lg: lg.delete(object()),
+        lambda lg: lg._arm_alloc_failure(-1),
+    ],
+)
 def test_closed_check_comes_first_for_typical_mistakes(call):
     # The walk above gives every argument the same bad value; these mix a
     # valid and an invalid one, as real mistakes do. (A wrong NUMBER of

@@ -92,10 +92,21 @@ def test_length_mismatch_stores_nothing(log):
     assert list(log) == [(0, "keep")]
 
 
-@pytest.mark.parametrize("objects", [
-    iter(["a", "b"]), (o for o in "ab"), {"a": 1, "b": 2}, {"a", "b"},
-    frozenset("ab"), {"a": 1, "b": 2}.values(), "ab", b"ab", None,
-], ids=lambda o: type(o).__name__)
+@pytest.mark.parametrize(
+    "objects",
+    [
+        iter(["a", "b"]),
+        (o for o in "ab"),
+        {"a": 1, "b": 2},
+        {"a", "b"},
+        frozenset("ab"),
+        {"a": 1, "b": 2}.values(),
+        "ab",
+        b"ab",
+        None,
+    ],
+    ids=lambda o: type(o).__name__,
+)
 def test_objects_must_be_a_sized_sequence(log, objects):
     with pytest.raises(TypeError, match="pass a list"):
         log.bulk_append(np.array([1, 2], dtype=np.int64), objects)
@@ -127,12 +138,16 @@ def test_object_ndarray_stores_its_objects(log):
     assert log[10][0] is objs[0] and log[11][0] is objs[2]
 
 
-@pytest.mark.parametrize("make,expected", [
-    (lambda: range(100, 103), [100, 101, 102]),
-    (lambda: _Seq(["a", "b", "c"]), ["a", "b", "c"]),
-    (lambda: np.array([1.5, 2.5, 3.5]), [1.5, 2.5, 3.5]),
-    (lambda: np.array(["x", "y", "z"]), ["x", "y", "z"]),
-], ids=["range", "user-sequence", "float-array", "str-array"])
+@pytest.mark.parametrize(
+    "make,expected",
+    [
+        (lambda: range(100, 103), [100, 101, 102]),
+        (lambda: _Seq(["a", "b", "c"]), ["a", "b", "c"]),
+        (lambda: np.array([1.5, 2.5, 3.5]), [1.5, 2.5, 3.5]),
+        (lambda: np.array(["x", "y", "z"]), ["x", "y", "z"]),
+    ],
+    ids=["range", "user-sequence", "float-array", "str-array"],
+)
 def test_other_sequences_store_their_items(log, make, expected):
     log.bulk_append(np.array([1, 2, 3], dtype=np.int64), make())
     assert [o for _, o in log] == expected
@@ -157,11 +172,14 @@ def test_sequence_length_mismatch_stores_nothing(log):
     assert len(log) == 0
 
 
-@pytest.mark.parametrize("timestamps,dtype", [
-    (np.array([1.0, 2.0]), "float64"),
-    (array.array("d", [1.0, 2.0]), "float64"),
-    (np.array([True, False]), "bool"),
-])
+@pytest.mark.parametrize(
+    "timestamps,dtype",
+    [
+        (np.array([1.0, 2.0]), "float64"),
+        (array.array("d", [1.0, 2.0]), "float64"),
+        (np.array([True, False]), "bool"),
+    ],
+)
 def test_wrong_buffer_dtype(log, timestamps, dtype):
     with pytest.raises(TypeError, match=dtype):
         log.bulk_append(timestamps, ["a", "b"])
@@ -248,17 +266,21 @@ def test_empty_uint64_is_fine(log):
     assert len(log) == 0
 
 
-@pytest.mark.parametrize("arr,name", [
-    (np.array([1.0, 2.0], dtype=np.float64), "float64"),
-    (np.array([1.0, 2.0], dtype=np.float32), "float32"),
-    (np.array([1.0, 2.0], dtype=np.float16), "float16"),
-    (np.array([True, False]), "bool"),
-    (np.array([1, 2], dtype=object), "object"),
-    (np.array([1 + 0j, 2 + 0j]), "complex128"),
-    (np.array([1, 2], dtype="m8[ms]"), "timedelta64"),
-    (np.array(["1", "2"]), "<U1"),
-    (array.array("f", [1.0, 2.0]), "float32"),
-], ids=lambda x: x if isinstance(x, str) else None)
+@pytest.mark.parametrize(
+    "arr,name",
+    [
+        (np.array([1.0, 2.0], dtype=np.float64), "float64"),
+        (np.array([1.0, 2.0], dtype=np.float32), "float32"),
+        (np.array([1.0, 2.0], dtype=np.float16), "float16"),
+        (np.array([True, False]), "bool"),
+        (np.array([1, 2], dtype=object), "object"),
+        (np.array([1 + 0j, 2 + 0j]), "complex128"),
+        (np.array([1, 2], dtype="m8[ms]"), "timedelta64"),
+        (np.array(["1", "2"]), "<U1"),
+        (array.array("f", [1.0, 2.0]), "float32"),
+    ],
+    ids=lambda x: x if isinstance(x, str) else None,
+)
 def test_lossy_or_non_integer_dtypes_are_type_errors_naming_the_dtype(log, arr, name):
     log[0] = "keep"
     before = snapshot_of(log)
@@ -280,6 +302,7 @@ def test_zero_dimensional_rejected(log):
 
 
 # ---------------------------------------------------------------- strides and buffers
+
 
 def test_column_of_a_2d_array(log):
     table = np.arange(30, dtype=np.int64).reshape(10, 3)
@@ -332,12 +355,17 @@ def test_bytes_buffers_are_uint8(log):
 
 # ---------------------------------------------------------------- length mismatch
 
-@pytest.mark.parametrize("ts", [
-    np.array([1, 2, 3], dtype=np.int64),
-    np.arange(6, dtype=np.int64)[::2],
-    np.array([1, 2, 3], dtype=np.int32),
-    np.array(["2024-01-01", "2024-01-02", "2024-01-03"], dtype="M8[D]"),
-], ids=["int64", "strided", "int32", "datetime64"])
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        np.array([1, 2, 3], dtype=np.int64),
+        np.arange(6, dtype=np.int64)[::2],
+        np.array([1, 2, 3], dtype=np.int32),
+        np.array(["2024-01-01", "2024-01-02", "2024-01-03"], dtype="M8[D]"),
+    ],
+    ids=["int64", "strided", "int32", "datetime64"],
+)
 def test_length_mismatch_leaves_the_log_unchanged(log, ts):
     log.extend([(0, "keep"), (10, "also")])
     log.flush()
@@ -355,11 +383,12 @@ def test_length_mismatch_leaves_the_log_unchanged(log, ts):
 
 # ---------------------------------------------------------------- sorted and unsorted input
 
+
 @pytest.mark.parametrize("n", [10, 5000, 300_000])
 @pytest.mark.parametrize("order", ["sorted", "reversed", "shuffled", "late5pct"])
 def test_any_order_ends_sorted(n, order):
     rng = np.random.default_rng(n)
-    ts = np.sort(rng.integers(-10**12, 10**12, n))
+    ts = np.sort(rng.integers(-(10**12), 10**12, n))
     if order == "reversed":
         ts = ts[::-1]
     elif order == "shuffled":
@@ -415,12 +444,16 @@ def test_bulk_append_releases_the_gil():
 
 # ---------------------------------------------------------------- datetime64 input
 
-@pytest.mark.parametrize("unit,expected", [
-    ("s", [1704067200, 1704067201]),
-    ("ms", [1704067200000, 1704067201000]),
-    ("us", [1704067200000000, 1704067201000000]),
-    ("ns", [1704067200000000000, 1704067201000000000]),
-])
+
+@pytest.mark.parametrize(
+    "unit,expected",
+    [
+        ("s", [1704067200, 1704067201]),
+        ("ms", [1704067200000, 1704067201000]),
+        ("us", [1704067200000000, 1704067201000000]),
+        ("ns", [1704067200000000000, 1704067201000000000]),
+    ],
+)
 def test_datetime64_seconds_into_each_unit(unit, expected):
     ts = np.array(["2024-01-01T00:00:01", "2024-01-01T00:00:00"], dtype="M8[s]")
     with Timelog(time_unit=unit, maintenance="disabled") as lg:
@@ -437,7 +470,7 @@ def test_datetime64_nat_is_a_value_error(log):
 
 
 def test_datetime64_overflow_is_an_overflow_error():
-    ts = np.array(["2300-01-01"], dtype="M8[D]")   # beyond 2262 in ns
+    ts = np.array(["2300-01-01"], dtype="M8[D]")  # beyond 2262 in ns
     with Timelog(time_unit="ns", maintenance="disabled") as lg:
         with pytest.raises(OverflowError, match="int64"):
             lg.bulk_append(ts, ["x"])
@@ -447,11 +480,11 @@ def test_datetime64_overflow_is_an_overflow_error():
 
 
 def test_datetime64_respects_min_ts_guard():
-    with Timelog(time_unit="s", min_ts=np.datetime64("2024-01-01"),
-                 maintenance="disabled") as lg:
+    with Timelog(time_unit="s", min_ts=np.datetime64("2024-01-01"), maintenance="disabled") as lg:
         with pytest.raises(ValueError, match="min_ts"):
-            lg.bulk_append(np.array(["2023-12-31T23:59:59", "2024-06-01"], dtype="M8[s]"),
-                           ["old", "new"])
+            lg.bulk_append(
+                np.array(["2023-12-31T23:59:59", "2024-06-01"], dtype="M8[s]"), ["old", "new"]
+            )
         assert len(lg) == 0
 
 

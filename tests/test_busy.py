@@ -21,8 +21,9 @@ from timelog import Timelog, TimelogBusyError, TimelogError
 def tiny(policy):
     # Manual maintenance, a memtable that seals every few records and room
     # for one sealed run: the second seal without a flush must report busy.
-    return Timelog(maintenance="disabled", busy_policy=policy,
-                   memtable_max_bytes=1024, sealed_max_runs=1)
+    return Timelog(
+        maintenance="disabled", busy_policy=policy, memtable_max_bytes=1024, sealed_max_runs=1
+    )
 
 
 def test_busy_error_is_a_timelog_error():
@@ -37,11 +38,11 @@ def test_raise_policy_raises_and_keeps_the_record():
             stored += 1
             log[i] = i
     assert "retry" in str(exc.value)
-    assert len(log) == stored              # the record that raised is stored
+    assert len(log) == stored  # the record that raised is stored
     assert log[stored - 1] == [stored - 1]
     assert log.busy_events == 1
     assert log.stats()["operational"]["busy_events"] == 1
-    log.flush()                            # relieves the pressure
+    log.flush()  # relieves the pressure
     log[10**6] = "after"
     assert len(log) == stored + 1
     log._validate()
@@ -146,7 +147,7 @@ def test_background_streaming_never_loses_writes():
 class Payload:
     """A weak-referenceable payload that knows its timestamp."""
 
-    __slots__ = ("ts", "__weakref__")
+    __slots__ = ("__weakref__", "ts")
 
     def __init__(self, ts):
         self.ts = ts
@@ -155,9 +156,16 @@ class Payload:
 def tiny_background(policy, **kw):
     # Seals every ~40 records, one sealed run allowed, compaction after every
     # flush, no waiting: the worker is behind almost all the time.
-    return Timelog(maintenance="background", busy_policy=policy, memtable_max_bytes=1024,
-                   sealed_max_runs=1, max_delta_segments=1, sealed_wait_ms=0,
-                   maintenance_wakeup_ms=1, **kw)
+    return Timelog(
+        maintenance="background",
+        busy_policy=policy,
+        memtable_max_bytes=1024,
+        sealed_max_runs=1,
+        max_delta_segments=1,
+        sealed_wait_ms=0,
+        maintenance_wakeup_ms=1,
+        **kw,
+    )
 
 
 class Writer:
@@ -199,6 +207,7 @@ class Writer:
 
                 def setitem():
                     log[t] = o
+
                 self._call(setitem)
                 n -= 1
             elif r < 0.85:
@@ -229,8 +238,8 @@ class Writer:
 def test_tiny_bounds_under_background_maintenance_keep_every_write(policy):
     log = tiny_background(policy)
     w = Writer(log, seed=3)
-    w.write(8000)                     # worker running, mostly behind
-    log.stop_maintenance()            # no worker: busy past one sealed run, certainly
+    w.write(8000)  # worker running, mostly behind
+    log.stop_maintenance()  # no worker: busy past one sealed run, certainly
     assert not log.maintenance_running
     w.write(2000)
     log.start_maintenance()
@@ -262,15 +271,21 @@ def poll(fn, timeout=20.0):
 
 
 def test_stop_and_start_maintenance_mid_ingest_loses_nothing():
-    log = Timelog(maintenance="background", busy_policy="silent", memtable_max_bytes=4096,
-                  max_delta_segments=2, sealed_max_runs=2, maintenance_wakeup_ms=1)
+    log = Timelog(
+        maintenance="background",
+        busy_policy="silent",
+        memtable_max_bytes=4096,
+        max_delta_segments=2,
+        sealed_max_runs=2,
+        maintenance_wakeup_ms=1,
+    )
     assert log.maintenance_running
     total = 0
 
     def chunk(i):
         nonlocal total
         ts = np.arange(i * 1000, (i + 1) * 1000, dtype=np.int64)
-        ts[::20] -= 1500                     # 5% late
+        ts[::20] -= 1500  # 5% late
         log.bulk_append(ts, ts.tolist())
         for j in range(50):
             log.append(int(ts[-1]) + 1 + j, -1)
@@ -279,7 +294,7 @@ def test_stop_and_start_maintenance_mid_ingest_loses_nothing():
     for i in range(10):
         chunk(i)
     log.stop_maintenance()
-    log.stop_maintenance()                   # idempotent
+    log.stop_maintenance()  # idempotent
     assert not log.maintenance_running
     before = log.stats()["operational"]
     for i in range(10, 20):
@@ -292,7 +307,7 @@ def test_stop_and_start_maintenance_mid_ingest_loses_nothing():
     assert st["storage"]["memruns"] >= 10
     assert len(log) == total
     log.start_maintenance()
-    log.start_maintenance()                  # idempotent
+    log.start_maintenance()  # idempotent
     assert log.maintenance_running
     for i in range(20, 30):
         chunk(i)
@@ -303,8 +318,12 @@ def test_stop_and_start_maintenance_mid_ingest_loses_nothing():
     assert arr.tolist() == sorted(arr.tolist())
     assert len(objs) == total
     assert sorted(o for o in objs if o != -1) == sorted(
-        t for i in range(30) for t in (np.arange(i * 1000, (i + 1) * 1000) -
-                                       np.where(np.arange(1000) % 20 == 0, 1500, 0)).tolist())
+        t
+        for i in range(30)
+        for t in (
+            np.arange(i * 1000, (i + 1) * 1000) - np.where(np.arange(1000) % 20 == 0, 1500, 0)
+        ).tolist()
+    )
     log._validate()
     log.close()
 
@@ -322,14 +341,20 @@ def alive(refs):
 
 @pytest.mark.parametrize("wait_for_worker", [False, True])
 def test_every_payload_released_after_close(wait_for_worker):
-    log = Timelog(maintenance="background", busy_policy="silent", memtable_max_bytes=2048,
-                  max_delta_segments=2, maintenance_wakeup_ms=1, window_size=500)
+    log = Timelog(
+        maintenance="background",
+        busy_policy="silent",
+        memtable_max_bytes=2048,
+        max_delta_segments=2,
+        maintenance_wakeup_ms=1,
+        window_size=500,
+    )
     objs = [Payload(t) for t in range(20000)]
     refs = [weakref.ref(o) for o in objs]
     for i in range(0, 20000, 1000):
-        log.bulk_append(np.arange(i, i + 500, dtype=np.int64), objs[i:i + 500])
-        append_each(log, objs[i + 500:i + 1000])
-        del log[i + 100:i + 200]              # deleted: 100 of every 1000
+        log.bulk_append(np.arange(i, i + 500, dtype=np.int64), objs[i : i + 500])
+        append_each(log, objs[i + 500 : i + 1000])
+        del log[i + 100 : i + 200]  # deleted: 100 of every 1000
     deleted = {t for i in range(0, 20000, 1000) for t in range(i + 100, i + 200)}
     if wait_for_worker:
         # the worker flushed and compacted on its own
@@ -348,8 +373,13 @@ def test_every_payload_released_after_close(wait_for_worker):
 
 
 def test_payloads_outlive_close_only_while_an_iterator_pins_them():
-    log = Timelog(maintenance="background", memtable_max_bytes=2048, max_delta_segments=2,
-                  maintenance_wakeup_ms=1, busy_policy="silent")
+    log = Timelog(
+        maintenance="background",
+        memtable_max_bytes=2048,
+        max_delta_segments=2,
+        maintenance_wakeup_ms=1,
+        busy_policy="silent",
+    )
     objs = [Payload(t) for t in range(5000)]
     refs = [weakref.ref(o) for o in objs]
     log.bulk_append(np.arange(2500, dtype=np.int64), objs[:2500])
@@ -358,7 +388,7 @@ def test_payloads_outlive_close_only_while_an_iterator_pins_them():
     it = log[0:5000]
     del objs
     log.close()
-    assert alive(refs) == 5000               # the iterator's pin defers the teardown
+    assert alive(refs) == 5000  # the iterator's pin defers the teardown
     got = list(it)
     assert [t for t, _ in got] == list(range(5000))
     assert all(o is r() for (_, o), r in zip(got, refs))
@@ -375,17 +405,16 @@ def test_drain_batch_limit_bounds_each_release(limit):
     del objs
     log.flush()
     del log[:]
-    log.compact()                            # 500 handles retired, one drain
+    log.compact()  # 500 handles retired, one drain
     want = 0 if limit == 0 else 490
     assert log.retired_queue_len == want
     assert alive(refs) == want
-    log.flush()                              # each call drains at most `limit`
+    log.flush()  # each call drains at most `limit`
     want = 0 if limit == 0 else 480
     assert log.retired_queue_len == want
     assert alive(refs) == want
     log.close()
     assert alive(refs) == 0
-
 
 
 def test_append_waiting_on_backpressure_releases_the_gil():
@@ -395,8 +424,14 @@ def test_append_waiting_on_backpressure_releases_the_gil():
     # GIL held during the wait its longest gap equals the wait. The wait
     # lasts as long as that compaction, which is shorter on an idle machine:
     # 8M interleaved records keep it well above the 50 ms the check needs.
-    log = Timelog(maintenance="disabled", busy_policy="silent", memtable_max_bytes=1024,
-                  sealed_max_runs=1, max_delta_segments=1, sealed_wait_ms=400)
+    log = Timelog(
+        maintenance="disabled",
+        busy_policy="silent",
+        memtable_max_bytes=1024,
+        sealed_max_runs=1,
+        max_delta_segments=1,
+        sealed_wait_ms=400,
+    )
     objs = [None] * 1_000_000
     for k in range(8):
         log.bulk_append(np.arange(k, 8_000_000, 8, dtype=np.int64), objs)

@@ -33,7 +33,7 @@ from timelog import Timelog, TimelogBusyError
 STRESS = os.environ.get("TIMELOG_STRESS", "") not in ("", "0")
 DURATION_S = float(os.environ.get("TIMELOG_STRESS_SECONDS", "30")) if STRESS else 2.0
 MAX_OPS = 200_000 if not STRESS else 10**9
-MIN_OPS = 2_000     # run at least this many, however the threads are scheduled
+MIN_OPS = 2_000  # run at least this many, however the threads are scheduled
 READERS = 4
 
 
@@ -164,8 +164,9 @@ def writer(log, hist, stop, errors, stats, seed):
     deadline = time.monotonic() + DURATION_S
     try:
         for op_no in range(MAX_OPS):
-            if stop.is_set() or (op_no >= MIN_OPS and op_no % 64 == 0
-                                 and time.monotonic() > deadline):
+            if stop.is_set() or (
+                op_no >= MIN_OPS and op_no % 64 == 0 and time.monotonic() > deadline
+            ):
                 break
             r = rng.random()
             if r < 0.70:
@@ -199,7 +200,7 @@ def writer(log, hist, stop, errors, stats, seed):
                 elif op[1] == -(2**63):
                     log.cutoff(op[2])
                 else:
-                    del log[op[1]:op[2]]
+                    del log[op[1] : op[2]]
             except TimelogBusyError:
                 stats["busy"] += 1  # stored anyway
             nxt += k
@@ -243,7 +244,8 @@ def reader(log, hist, stop, errors, stats, seed):
                 if match_state(hist, lo, hi, a, b, ts) is None:
                     raise AssertionError(
                         "slice [%d, %d) = %d records matches no writer state in ops [%d, %d]"
-                        % (a, b, len(ts), lo, hi))
+                        % (a, b, len(ts), lo, hi)
+                    )
                 stats["slices"] += 1
             elif kind < 0.55:
                 arr, objs = log.arrays(a, b)
@@ -254,21 +256,25 @@ def reader(log, hist, stop, errors, stats, seed):
                 if match_state(hist, lo, hi, a, b, ts) is None:
                     raise AssertionError(
                         "arrays(%d, %d) = %d records matches no writer state in ops [%d, %d]"
-                        % (a, b, len(ts), lo, hi))
+                        % (a, b, len(ts), lo, hi)
+                    )
                 stats["arrays"] += 1
             elif kind < 0.75:
                 c = log.count(a, b)
                 hi = hist.started
                 if match_count(hist, lo, hi, a, b, c) is None:
-                    raise AssertionError("count(%d, %d) = %d matches no writer state in ops [%d, %d]"
-                                         % (a, b, c, lo, hi))
+                    raise AssertionError(
+                        "count(%d, %d) = %d matches no writer state in ops [%d, %d]"
+                        % (a, b, c, lo, hi)
+                    )
                 stats["counts"] += 1
             elif kind < 0.80:
                 n = len(log)
                 hi = hist.started
                 if match_count(hist, lo, hi, 0, 2**62, n) is None:
-                    raise AssertionError("len(log) = %d matches no writer state in ops [%d, %d]"
-                                         % (n, lo, hi))
+                    raise AssertionError(
+                        "len(log) = %d matches no writer state in ops [%d, %d]" % (n, lo, hi)
+                    )
                 stats["lens"] += 1
             else:
                 spans = log.views(a, b)
@@ -290,8 +296,9 @@ def reader(log, hist, stop, errors, stats, seed):
                         # visible at some state in the bracket: written by
                         # ops[:hi] and not removed by a delete in ops[:lo]
                         if t >= hist.n_at(hi) or not (certain.contains(t) or t >= certain.n):
-                            raise AssertionError("span shows %d, hidden or unwritten in ops [%d, %d]"
-                                                 % (t, lo, hi))
+                            raise AssertionError(
+                                "span shows %d, hidden or unwritten in ops [%d, %d]" % (t, lo, hi)
+                            )
                     if rng.random() < 0.05 and len(held) < 8:
                         held.append((arr, list(vals)))
                 stats["spans"] += 1
@@ -320,15 +327,24 @@ def fine_switching():
 
 @pytest.mark.parametrize("policy", ["silent", "raise"])
 def test_readers_see_exact_snapshots_under_background_maintenance(fine_switching, policy):
-    log = Timelog(maintenance="background", busy_policy=policy, memtable_max_bytes=16 * 1024,
-                  target_page_bytes=1024, sealed_max_runs=2, max_delta_segments=3,
-                  maintenance_wakeup_ms=1, window_size=2000)
+    log = Timelog(
+        maintenance="background",
+        busy_policy=policy,
+        memtable_max_bytes=16 * 1024,
+        target_page_bytes=1024,
+        sealed_max_runs=2,
+        max_delta_segments=3,
+        maintenance_wakeup_ms=1,
+        window_size=2000,
+    )
     hist = History()
     stop = threading.Event()
     errors = []
-    stats = {k: 0 for k in ("busy", "ops", "slices", "arrays", "counts", "lens", "spans", "held")}
-    threads = [threading.Thread(target=reader, args=(log, hist, stop, errors, stats, 100 + i))
-               for i in range(READERS)]
+    stats = dict.fromkeys(("busy", "ops", "slices", "arrays", "counts", "lens", "spans", "held"), 0)
+    threads = [
+        threading.Thread(target=reader, args=(log, hist, stop, errors, stats, 100 + i))
+        for i in range(READERS)
+    ]
     for th in threads:
         th.start()
     w = threading.Thread(target=writer, args=(log, hist, stop, errors, stats, 7))
@@ -364,8 +380,12 @@ def test_writers_in_several_threads_are_serialized():
     # log at once must not crash or lose anything: the binding serializes
     # the writer calls (a call that releases the GIL owns the log meanwhile).
     for maintenance in ("disabled", "background"):
-        log = Timelog(maintenance=maintenance, memtable_max_bytes=4096,
-                      busy_policy="silent", sealed_max_runs=8)
+        log = Timelog(
+            maintenance=maintenance,
+            memtable_max_bytes=4096,
+            busy_policy="silent",
+            sealed_max_runs=8,
+        )
         n_batches, n_single = 100, 20_000
 
         def batches():
@@ -380,7 +400,7 @@ def test_writers_in_several_threads_are_serialized():
 
         def deletes():
             for i in range(300):
-                log.delete(10**12 + i)                 # never hits a record
+                log.delete(10**12 + i)  # never hits a record
                 if i % 50 == 0:
                     log.flush()
                     log.compact()

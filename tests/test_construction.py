@@ -7,8 +7,12 @@ import pytest
 from timelog import Timelog, TimelogError
 
 SIZE_KNOBS = [
-    "memtable_max_bytes", "target_page_bytes", "sealed_max_runs", "ooo_budget_bytes",
-    "drain_batch_limit", "max_delta_segments",
+    "memtable_max_bytes",
+    "target_page_bytes",
+    "sealed_max_runs",
+    "ooo_budget_bytes",
+    "drain_batch_limit",
+    "max_delta_segments",
 ]
 U32_KNOBS = ["sealed_wait_ms", "maintenance_wakeup_ms"]
 
@@ -106,10 +110,15 @@ def test_integer_knobs_accept_numpy_integers():
         assert type(log.stats()["config"]["memtable_max_bytes"]) is int
 
 
-@pytest.mark.parametrize("name,bad", [
-    ("time_unit", "minutes"), ("time_unit", "MS"),
-    ("maintenance", "sometimes"), ("busy_policy", "retry"),
-])
+@pytest.mark.parametrize(
+    "name,bad",
+    [
+        ("time_unit", "minutes"),
+        ("time_unit", "MS"),
+        ("maintenance", "sometimes"),
+        ("busy_policy", "retry"),
+    ],
+)
 def test_choice_knob_rejects_unknown_value(name, bad):
     with pytest.raises(ValueError, match=name):
         Timelog(**{name: bad})
@@ -147,7 +156,10 @@ def test_mostly_ordered_default_must_be_bool():
 def test_compaction_dict():
     with Timelog(compaction={"max_inputs": 2}, maintenance="disabled") as log:
         assert log.stats()["config"]["compaction"] == {
-            "target_bytes": 0, "max_inputs": 2, "max_windows": 0}
+            "target_bytes": 0,
+            "max_inputs": 2,
+            "max_windows": 0,
+        }
     with pytest.raises(TypeError, match="compaction"):
         Timelog(compaction=[("max_inputs", 2)])
     with pytest.raises(ValueError, match="bogus"):
@@ -317,11 +329,12 @@ def test_pickle_round_trips_settings():
     clone.close()
 
 
-
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
 def test_reopen_converts_min_ts_to_the_new_unit(unit):
     import datetime
+
     import numpy as np
+
     guard = datetime.datetime(2024, 1, 1)
     log = Timelog(time_unit="ms", min_ts=guard, maintenance="disabled")
     log.close()
@@ -335,7 +348,7 @@ def test_reopen_converts_min_ts_to_the_new_unit(unit):
         assert len(log) == 1
     finally:
         log.close()
-    log.reopen(time_unit="ms")                  # and back
+    log.reopen(time_unit="ms")  # and back
     assert log.min_ts_floor == int(np.datetime64("2024-01-01", "ms").astype(np.int64))
     log.close()
 
@@ -346,7 +359,7 @@ def test_reopen_refuses_a_guard_with_no_exact_value_and_changes_nothing():
     with pytest.raises(ValueError, match=r"min_ts=1500.*not a whole number.*min_ts=2"):
         log.reopen(time_unit="s")
     assert log.closed and log.time_unit == "ms" and log.min_ts_floor == 1500
-    log.reopen(time_unit="s", min_ts=2)         # explicit: accepted
+    log.reopen(time_unit="s", min_ts=2)  # explicit: accepted
     assert log.min_ts_floor == 2
     log.close()
     big = Timelog(time_unit="s", min_ts=2**62, maintenance="disabled")

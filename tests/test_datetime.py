@@ -39,7 +39,7 @@ def ts_of(unit, value):
 DATETIMES = [
     dt.datetime(1970, 1, 1),
     dt.datetime(2024, 2, 29, 12, 34, 56, 789012),
-    dt.datetime(1969, 12, 31, 23, 59, 59, 999999),      # floors below zero
+    dt.datetime(1969, 12, 31, 23, 59, 59, 999999),  # floors below zero
     dt.datetime(1900, 1, 1, 0, 0, 0, 1),
     dt.datetime(2200, 6, 30, 23, 59, 59, 999999),
     dt.datetime(2024, 1, 1, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=1))),
@@ -78,7 +78,7 @@ def test_aware_offset_is_applied():
 def test_conversion_is_exact_where_a_float_is_not():
     d = dt.datetime(2024, 1, 1, 0, 0, 0, 123457, tzinfo=UTC)
     assert ts_of("ns", d) == 1704067200123457000
-    assert int(d.timestamp() * 10**9) != 1704067200123457000   # a float is off
+    assert int(d.timestamp() * 10**9) != 1704067200123457000  # a float is off
     big = dt.datetime(9999, 12, 31, 23, 59, 59, 999999)
     assert ts_of("us", big) == 253402300799999999
 
@@ -97,9 +97,19 @@ def test_datetime_out_of_range_in_ns():
 # ---------------------------------------------------------------- numpy.datetime64
 
 DT64_UNITS = ["Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as"]
-AS = {"W": 7 * 86400 * 10**18, "D": 86400 * 10**18, "h": 3600 * 10**18,
-      "m": 60 * 10**18, "s": 10**18, "ms": 10**15, "us": 10**12, "ns": 10**9,
-      "ps": 10**6, "fs": 10**3, "as": 1}
+AS = {
+    "W": 7 * 86400 * 10**18,
+    "D": 86400 * 10**18,
+    "h": 3600 * 10**18,
+    "m": 60 * 10**18,
+    "s": 10**18,
+    "ms": 10**15,
+    "us": 10**12,
+    "ns": 10**9,
+    "ps": 10**6,
+    "fs": 10**3,
+    "as": 1,
+}
 UNIT_AS = {"s": 10**18, "ms": 10**15, "us": 10**12, "ns": 10**9}
 
 
@@ -132,7 +142,7 @@ def test_datetime64_known_values():
     assert ts_of("ns", x) == 1704067201500000000
     assert ts_of("ms", np.datetime64("2024-03")) == 1709251200000
     assert ts_of("s", np.datetime64("1969")) == -365 * 86400
-    assert ts_of("s", np.datetime64(-1, "ns")) == -1      # floor, not truncation
+    assert ts_of("s", np.datetime64(-1, "ns")) == -1  # floor, not truncation
     assert ts_of("ns", np.datetime64(-1, "as")) == -1
     assert ts_of("ms", np.datetime64(1, "W")) == 7 * 86400 * 1000
 
@@ -160,7 +170,7 @@ def test_datetime64_extremes():
             lg[np.datetime64(2**62, "Y")] = "x"
         assert len(lg) == 2
     with Timelog(time_unit="s", maintenance="disabled") as lg:
-        lg[np.datetime64(INT64_MAX, "ns")] = "x"          # coarser: fits
+        lg[np.datetime64(INT64_MAX, "ns")] = "x"  # coarser: fits
         assert lg.min_ts() == INT64_MAX // 10**9
 
 
@@ -185,14 +195,19 @@ def test_nat_is_a_value_error(log, nat):
 
 # ---------------------------------------------------------------- not timestamps
 
-@pytest.mark.parametrize("value,match", [
-    (dt.date(2024, 1, 1), "use a datetime.datetime"),
-    (dt.timedelta(seconds=5), "duration"),
-    (np.timedelta64(5, "s"), "duration"),
-    (dt.time(12, 0), "time"),
-    ("2024-01-01", "str"),
-    (1.5, "float"),
-], ids=repr)
+
+@pytest.mark.parametrize(
+    "value,match",
+    [
+        (dt.date(2024, 1, 1), "use a datetime.datetime"),
+        (dt.timedelta(seconds=5), "duration"),
+        (np.timedelta64(5, "s"), "duration"),
+        (dt.time(12, 0), "time"),
+        ("2024-01-01", "str"),
+        (1.5, "float"),
+    ],
+    ids=repr,
+)
 def test_not_timestamps(log, value, match):
     with pytest.raises(TypeError, match=match):
         log[value] = "x"
@@ -249,7 +264,7 @@ def test_writes(conv):
 def test_extend_datetime64_array_uses_the_log_unit():
     arr = np.array(["2024-01-01T00:00:00.000000001"], dtype="M8[ns]")
     with Timelog(time_unit="us", maintenance="disabled") as lg:
-        lg.extend(arr, ["x"])   # tolist() would give a raw ns int: must not
+        lg.extend(arr, ["x"])  # tolist() would give a raw ns int: must not
         assert lg.min_ts() == 1704067200000000
 
 
@@ -266,9 +281,9 @@ def test_deletes(mslog, conv):
     mslog.delete(conv(0))
     del mslog[conv(1)]
     mslog.delete(conv(2), conv(3))
-    del mslog[conv(3):conv(4)]
-    mslog.cutoff(conv(0))        # nothing below
-    del mslog[conv(8):]
+    del mslog[conv(3) : conv(4)]
+    mslog.cutoff(conv(0))  # nothing below
+    del mslog[conv(8) :]
     assert [o for _, o in mslog] == [4, 5, 6, 7]
     mslog.delete(None, conv(5))
     assert [o for _, o in mslog] == [5, 6, 7]
@@ -277,9 +292,9 @@ def test_deletes(mslog, conv):
 
 
 def test_reads(mslog, conv):
-    assert [o for _, o in mslog[conv(2):conv(5)]] == [2, 3, 4]
-    assert [o for _, o in mslog[conv(8):]] == [8, 9]
-    assert [o for _, o in mslog[:conv(2)]] == [0, 1]
+    assert [o for _, o in mslog[conv(2) : conv(5)]] == [2, 3, 4]
+    assert [o for _, o in mslog[conv(8) :]] == [8, 9]
+    assert [o for _, o in mslog[: conv(2)]] == [0, 1]
     assert [o for _, o in mslog.range(conv(1), conv(3))] == [1, 2]
     assert [o for _, o in mslog.since(conv(9))] == [9]
     assert [o for _, o in mslog.until(conv(1))] == [0]
@@ -330,16 +345,21 @@ def test_int_fast_path_unchanged(log):
 
 # ---------------------------------------------------------------- pandas
 
+
 def test_pandas_timestamp():
     pd = pytest.importorskip(
-        "pandas", reason="pandas is not installed; pandas.Timestamp conversion is untested")
+        "pandas", reason="pandas is not installed; pandas.Timestamp conversion is untested"
+    )
     with Timelog(time_unit="ns", maintenance="disabled") as lg:
         t = pd.Timestamp("2024-01-01 00:00:00.123456789")
         lg[t] = "naive"
         lg[pd.Timestamp("2024-01-01 01:00:00.123456789", tz="Europe/Paris")] = "paris"
         lg.append("kw", ts=pd.Timestamp("2024-01-01", tz="UTC"))
-        assert lg.timestamps().tolist() == [1704067200000000000, 1704067200123456789,
-                                            1704067200123456789]
+        assert lg.timestamps().tolist() == [
+            1704067200000000000,
+            1704067200123456789,
+            1704067200123456789,
+        ]
         assert lg.count(t, t + pd.Timedelta(1, "ns")) == 2
         with pytest.raises(ValueError, match="NaT"):
             lg[pd.NaT] = "x"
@@ -357,9 +377,9 @@ def test_pandas_timestamp():
         lg.bulk_append(pd.Series(pd.to_datetime(["2024-01-03"])), ["series"])
         assert lg[1704240000000] == ["series"]
         paris = pd.DatetimeIndex(["2024-01-04 01:00"], tz="Europe/Paris")
-        with pytest.raises(TypeError, match="object"):   # NumPy sees Timestamp objects
+        with pytest.raises(TypeError, match="object"):  # NumPy sees Timestamp objects
             lg.bulk_append(paris, ["tz"])
-        lg.bulk_append(paris.tz_convert(None), ["tz"])     # UTC datetime64[ns]
+        lg.bulk_append(paris.tz_convert(None), ["tz"])  # UTC datetime64[ns]
         assert lg[1704326400000] == ["tz"]
         lg.extend(pd.date_range("2024-02-01", periods=2, freq="h"), ["r0", "r1"])
         assert lg.count(pd.Timestamp("2024-02-01"), pd.Timestamp("2024-02-02")) == 2

@@ -8,6 +8,7 @@ INT64_MAX = 2**63 - 1
 
 def test_quickstart_streaming_verbatim(capsys):
     from timelog import Timelog
+
     log = Timelog.for_streaming(time_unit="ms")
     # Auto-timestamp append
     log.append({"event": "boot"})
@@ -22,6 +23,7 @@ def test_quickstart_streaming_verbatim(capsys):
 
 def test_quickstart_correctness_verbatim(capsys):
     from timelog import Timelog
+
     log = Timelog(time_unit="ms")
     log[10] = "A"
     del log[5:15]  # delete [5, 15)
@@ -144,7 +146,7 @@ def test_delete_at_int64_min(log):
     log.extend([(INT64_MIN, "a"), (INT64_MIN + 1, "b")])
     log.delete(INT64_MIN)
     assert list(log) == [(INT64_MIN + 1, "b")]
-    del log[:INT64_MIN + 2]
+    del log[: INT64_MIN + 2]
     assert len(log) == 0
 
 
@@ -211,11 +213,12 @@ def test_delete_is_visible_to_neighbours(ten):
 
 def test_delete_range_takes_none_as_an_open_bound():
     from timelog import Timelog
+
     log = Timelog(maintenance="disabled")
     log.extend([(-(2**63), "min"), (1, "a"), (5, "b"), (9, "c"), (2**63 - 1, "max")])
-    log.delete_range(None, 5)                  # = cutoff(5)
+    log.delete_range(None, 5)  # = cutoff(5)
     assert list(log) == [(5, "b"), (9, "c"), (2**63 - 1, "max")]
-    log.delete_range(9, None)                  # reaches 2**63-1 inclusive
+    log.delete_range(9, None)  # reaches 2**63-1 inclusive
     assert list(log) == [(5, "b")]
     log.delete_range(None, None)
     assert list(log) == []

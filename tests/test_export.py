@@ -45,8 +45,9 @@ def layered_log(n=3000, seed=7):
     """Records spread over L1, L0, a memrun and the memtable, with duplicate
     timestamps, the int64 extremes and range deletes."""
     rng = random.Random(seed)
-    lg = Timelog(maintenance="disabled", memtable_max_bytes=8192,
-                 target_page_bytes=1024, sealed_max_runs=64)
+    lg = Timelog(
+        maintenance="disabled", memtable_max_bytes=8192, target_page_bytes=1024, sealed_max_runs=64
+    )
     k = 0
 
     def batch(m):
@@ -69,6 +70,7 @@ def layered_log(n=3000, seed=7):
 
 # ---------------------------------------------------------------- shape of the results
 
+
 def test_to_numpy_returns_fresh_contiguous_int64_and_float64(log):
     log.extend([(3, 1), (1, 2.5), (2, 7)])
     ts, vals = log.to_numpy()
@@ -78,7 +80,7 @@ def test_to_numpy_returns_fresh_contiguous_int64_and_float64(log):
         assert a.flags.c_contiguous and a.flags.owndata and a.flags.writeable
     assert ts.tolist() == [1, 2, 3]
     assert vals.tolist() == [2.5, 7.0, 1.0]
-    ts[0] = 99                      # fresh: writing to it changes nothing stored
+    ts[0] = 99  # fresh: writing to it changes nothing stored
     assert log.to_numpy()[0].tolist() == [1, 2, 3]
 
 
@@ -101,10 +103,22 @@ def test_dtype_is_keyword_only(log):
 
 # ---------------------------------------------------------------- bounds
 
-BOUNDS = [(None, None), (None, 0), (0, None), (-100, 100), (100, -100), (7, 7),
-          (INT64_MIN, INT64_MAX), (INT64_MAX, None), (None, INT64_MAX),
-          (INT64_MIN, None), (None, INT64_MIN), (INT64_MIN, INT64_MIN + 1),
-          (-600, 600), (119, 131)]
+BOUNDS = [
+    (None, None),
+    (None, 0),
+    (0, None),
+    (-100, 100),
+    (100, -100),
+    (7, 7),
+    (INT64_MIN, INT64_MAX),
+    (INT64_MAX, None),
+    (None, INT64_MAX),
+    (INT64_MIN, None),
+    (None, INT64_MIN),
+    (INT64_MIN, INT64_MIN + 1),
+    (-600, 600),
+    (119, 131),
+]
 
 
 @pytest.mark.parametrize("t1,t2", BOUNDS)
@@ -151,8 +165,16 @@ def test_datetime_bounds():
         lg.close()
 
 
-@pytest.mark.parametrize("bad,exc", [("1", TypeError), (1.5, TypeError), (True, TypeError),
-                                     (2**63, OverflowError), (-(2**63) - 1, OverflowError)])
+@pytest.mark.parametrize(
+    "bad,exc",
+    [
+        ("1", TypeError),
+        (1.5, TypeError),
+        (True, TypeError),
+        (2**63, OverflowError),
+        (-(2**63) - 1, OverflowError),
+    ],
+)
 def test_bad_bounds_raise_like_slicing(log, bad, exc):
     log.append(1, 1)
     with pytest.raises(exc):
@@ -172,19 +194,33 @@ def test_closed_log_raises(log):
     with pytest.raises(TimelogError, match="closed"):
         log.to_numpy()
     with pytest.raises(TimelogError, match="closed"):
-        log.to_numpy(dtype="no such dtype")     # the closed log is reported first
+        log.to_numpy(dtype="no such dtype")  # the closed log is reported first
     with pytest.raises(TimelogError, match="closed"):
         log.to_dict()
 
 
 # ---------------------------------------------------------------- conversion
 
-MIXED = [0, 1, -7, 2**40, 2.5, -0.0, True, False, np.float32(1.25), np.int16(-3),
-         Decimal("4.5"), Fraction(3, 4), "6.25", np.float64(8.5), np.array(9.0)]
+MIXED = [
+    0,
+    1,
+    -7,
+    2**40,
+    2.5,
+    -0.0,
+    True,
+    False,
+    np.float32(1.25),
+    np.int16(-3),
+    Decimal("4.5"),
+    Fraction(3, 4),
+    "6.25",
+    np.float64(8.5),
+    np.array(9.0),
+]
 
 
-@pytest.mark.parametrize("dtype", [None, np.float64, np.float32, ">f8", "<f4",
-                                   np.longdouble])
+@pytest.mark.parametrize("dtype", [None, np.float64, np.float32, ">f8", "<f4", np.longdouble])
 def test_float_conversion_follows_numpy(log, dtype):
     payloads = MIXED + [None, float("inf"), float("nan"), 2**53 + 1, 10**30]
     log.extend(list(enumerate(payloads)))
@@ -195,8 +231,9 @@ def test_float_conversion_follows_numpy(log, dtype):
     assert ts.tolist() == list(range(len(payloads)))
 
 
-@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8, np.uint64, np.uint8, ">i8",
-                                   "int16"])
+@pytest.mark.parametrize(
+    "dtype", [np.int64, np.int32, np.int8, np.uint64, np.uint8, ">i8", "int16"]
+)
 def test_integer_conversion_follows_numpy(log, dtype):
     payloads = [0, 1, 100, True, False, np.int16(7), 2.0, "12", np.uint8(3), 127]
     log.extend(list(enumerate(payloads)))
@@ -224,9 +261,27 @@ def test_uint64_keeps_values_above_int64(log):
     assert log.to_numpy(dtype=np.uint64)[1].tolist() == [2**64 - 1, 2**63]
 
 
-@pytest.mark.parametrize("dtype", [bool, np.bool_, complex, np.complex64, object, str, "U3",
-                                   "S2", "M8[s]", "m8[ms]", [("a", "f8")], "(2,)f8",
-                                   "not a dtype", 3, np.ndarray, Decimal])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        bool,
+        np.bool_,
+        complex,
+        np.complex64,
+        object,
+        str,
+        "U3",
+        "S2",
+        "M8[s]",
+        "m8[ms]",
+        [("a", "f8")],
+        "(2,)f8",
+        "not a dtype",
+        3,
+        np.ndarray,
+        Decimal,
+    ],
+)
 def test_non_numeric_dtypes_are_type_errors(log, dtype):
     log.append(1, 1)
     with pytest.raises(TypeError, match="dtype"):
@@ -241,6 +296,7 @@ def test_dtype_objects_and_type_codes_are_accepted(log):
 
 # ---------------------------------------------------------------- conversion errors
 
+
 class Boom(Exception):
     pass
 
@@ -253,31 +309,34 @@ class BadFloat:
         raise Boom("no int either")
 
 
-@pytest.mark.parametrize("payload,dtype,exc", [
-    (None, np.int64, TypeError),
-    (None, np.int32, TypeError),
-    ("abc", None, ValueError),
-    ("abc", np.int64, ValueError),
-    (object(), None, TypeError),
-    ([1, 2], None, ValueError),
-    ((1.0,), np.float32, ValueError),
-    (2**64, np.int64, OverflowError),
-    (10**400, None, OverflowError),
-    (-1, np.uint8, OverflowError),
-    (300, np.int8, OverflowError),
-    (1 + 2j, None, TypeError),
-    (BadFloat(), None, Boom),
-    (BadFloat(), np.float32, Boom),
-])
+@pytest.mark.parametrize(
+    "payload,dtype,exc",
+    [
+        (None, np.int64, TypeError),
+        (None, np.int32, TypeError),
+        ("abc", None, ValueError),
+        ("abc", np.int64, ValueError),
+        (object(), None, TypeError),
+        ([1, 2], None, ValueError),
+        ((1.0,), np.float32, ValueError),
+        (2**64, np.int64, OverflowError),
+        (10**400, None, OverflowError),
+        (-1, np.uint8, OverflowError),
+        (300, np.int8, OverflowError),
+        (1 + 2j, None, TypeError),
+        (BadFloat(), None, Boom),
+        (BadFloat(), np.float32, Boom),
+    ],
+)
 def test_conversion_error_keeps_its_type_and_names_the_row(log, payload, dtype, exc):
     log.extend([(t, float(t)) for t in range(5)])
-    log.append(3, payload)              # row 4: after the other record at 3
+    log.append(3, payload)  # row 4: after the other record at 3
     before = pinned(log)
     with pytest.raises(exc) as info:
         log.to_numpy(dtype=dtype)
     assert any("row 4" in n and "timestamp 3" in n for n in notes(info.value)), notes(info.value)
     assert pinned(log) == before
-    assert len(log) == 6 and log.at(3)[1] is payload      # nothing lost
+    assert len(log) == 6 and log.at(3)[1] is payload  # nothing lost
 
 
 def test_first_failing_row_is_reported_past_the_first_chunk(log):
@@ -323,6 +382,7 @@ def test_pins_released_on_every_path(log):
 
 # ---------------------------------------------------------------- to_dict
 
+
 def test_to_dict_last_record_wins_like_dict_of_pairs(small_log):
     lg = small_log
     rng = random.Random(3)
@@ -333,16 +393,20 @@ def test_to_dict_last_record_wins_like_dict_of_pairs(small_log):
     lg.delete(40, 60)
     d = lg.to_dict()
     assert d == dict(lg[:])
-    assert list(d) == sorted(d)                        # timestamp order
+    assert list(d) == sorted(d)  # timestamp order
     for t1, t2 in [(10, 100), (None, 50), (250, None), (60, 40)]:
         assert lg.to_dict(t1, t2) == dict(lg[t1:t2])
 
 
 def test_to_dict_duplicates_straddling_a_chunk_boundary(log):
     n = CHUNK - 3
-    ts = np.concatenate([np.arange(n, dtype=np.int64),
-                         np.full(10, n, dtype=np.int64),
-                         np.arange(n + 1, n + 50, dtype=np.int64)])
+    ts = np.concatenate(
+        [
+            np.arange(n, dtype=np.int64),
+            np.full(10, n, dtype=np.int64),
+            np.arange(n + 1, n + 50, dtype=np.int64),
+        ]
+    )
     objs = ["o%d" % i for i in range(ts.size)]
     log.bulk_append(ts, objs)
     d = log.to_dict()
@@ -362,7 +426,7 @@ def test_to_dict_returns_the_stored_objects_with_plain_int_keys(log):
     assert [sys.getrefcount(o) for o in objs] == [r + 1 for r in refs]
     del d
     gc.collect()
-    assert [sys.getrefcount(o) for o in objs] == refs     # no reference leaked
+    assert [sys.getrefcount(o) for o in objs] == refs  # no reference leaked
 
 
 def test_to_numpy_does_not_leak_payload_references(log):
@@ -378,6 +442,7 @@ def test_to_numpy_does_not_leak_payload_references(log):
 
 
 # ---------------------------------------------------------------- large exports
+
 
 def test_large_export_matches_arrays(bglog):
     n = 3 * CHUNK + 1234
@@ -397,6 +462,7 @@ def test_large_export_matches_arrays(bglog):
 
 
 # ---------------------------------------------------------------- isolation and re-entrancy
+
 
 class Meddler:
     """A payload whose conversion writes to, deletes from or closes the log."""
@@ -424,7 +490,7 @@ def test_export_reads_one_snapshot_while_a_payload_changes_the_log(action):
         lg.bulk_append(np.arange(n, dtype=np.int64), [float(i) for i in range(n)])
         lg.flush()
         m = Meddler(lg, action, -1.0)
-        lg.append(10, m)                             # in the first chunk
+        lg.append(10, m)  # in the first chunk
         row = [o for _, o in lg[:]].index(m)
         ts, vals = lg.to_numpy()
         assert ts.size == n + 1
@@ -451,8 +517,8 @@ def test_to_dict_snapshot_is_taken_before_it_returns(log):
 
 # ---------------------------------------------------------------- the GIL
 
-@pytest.mark.parametrize("how", ["float64", "int64", "float64-decimal", "float32-decimal",
-                                 "dict"])
+
+@pytest.mark.parametrize("how", ["float64", "int64", "float64-decimal", "float32-decimal", "dict"])
 def test_long_export_lets_other_threads_run(how):
     """A thread spinning on the GIL must get it during the export, and in
     its second half (an export that released the GIL only while the engine
@@ -467,14 +533,17 @@ def test_long_export_lets_other_threads_run(how):
     lg = Timelog.for_bulk_ingest()
     old = sys.getswitchinterval()
     try:
-        lg.bulk_append(np.arange(n, dtype=np.int64),
-                       [Decimal(i) for i in range(n)] if slow else list(range(n)))
-        export = {"float64": lambda: lg.to_numpy(),
-                  "int64": lambda: lg.to_numpy(dtype=np.int64),
-                  "float64-decimal": lambda: lg.to_numpy(),
-                  "float32-decimal": lambda: lg.to_numpy(dtype=np.float32),
-                  "dict": lambda: lg.to_dict()}[how]
-        export()                                   # warm-up: page faults, caches
+        lg.bulk_append(
+            np.arange(n, dtype=np.int64), [Decimal(i) for i in range(n)] if slow else list(range(n))
+        )
+        export = {
+            "float64": lambda: lg.to_numpy(),
+            "int64": lambda: lg.to_numpy(dtype=np.int64),
+            "float64-decimal": lambda: lg.to_numpy(),
+            "float32-decimal": lambda: lg.to_numpy(dtype=np.float32),
+            "dict": lambda: lg.to_dict(),
+        }[how]
+        export()  # warm-up: page faults, caches
         sys.setswitchinterval(0.001)
         seen = []
         stop = threading.Event()
@@ -496,14 +565,13 @@ def test_long_export_lets_other_threads_run(how):
             th.join(10)
         assert len(out[0] if how != "dict" else out) == n
         during = [s for s in seen if t0 < s < t1]
-        assert during, "the other thread never ran during a %.0f ms export" % (
-            (t1 - t0) * 1e3)
+        assert during, "the other thread never ran during a %.0f ms export" % ((t1 - t0) * 1e3)
         # The window ends before the export does: on its way out the call
         # returns to the eval loop, which hands the GIL over anyway.
         lo, hi = t0 + (t1 - t0) * 0.5, t0 + (t1 - t0) * 0.9
         assert any(lo < s < hi for s in during), (
-            "the other thread never ran in the second half of a %.0f ms export"
-            % ((t1 - t0) * 1e3))
+            "the other thread never ran in the second half of a %.0f ms export" % ((t1 - t0) * 1e3)
+        )
     finally:
         sys.setswitchinterval(old)
         lg.close()

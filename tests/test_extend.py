@@ -22,7 +22,7 @@ def test_two_list_form(log):
 
 
 def test_accepts_any_iterables(log):
-    log.extend(((i, str(i)) for i in range(5)))
+    log.extend((i, str(i)) for i in range(5))
     log.extend(range(10, 13), iter(["x", "y", "z"]))
     log.extend(([20, "p"], (21, "q")))  # lists or tuples as pairs
     assert [t for t, _ in log] == [0, 1, 2, 3, 4, 10, 11, 12, 20, 21]
@@ -65,8 +65,7 @@ def test_mostly_ordered_hint_never_changes_results(log):
 def test_insert_on_error_default_skips_counts_and_warns(log):
     log[0] = "before"
     with pytest.warns(RuntimeWarning, match=r"skipped 4 record") as rec:
-        log.extend([(1, "a"), (1.5, "bad"), ("2", "bad"), (3, "c"), (True, "bad"),
-                    (2**64, "bad")])
+        log.extend([(1, "a"), (1.5, "bad"), ("2", "bad"), (3, "c"), (True, "bad"), (2**64, "bad")])
     assert "insert_on_error=False" in str(rec[0].message)
     assert list(log) == [(0, "before"), (1, "a"), (3, "c")]
     assert log.extend_skipped == 4
@@ -89,10 +88,17 @@ def test_no_warning_when_nothing_skipped(log):
     assert log.extend_skipped == 0
 
 
-@pytest.mark.parametrize("bad,exc", [
-    (1.5, TypeError), ("7", TypeError), (None, TypeError), (True, TypeError),
-    (2**63, OverflowError), (-(2**63) - 1, OverflowError),
-])
+@pytest.mark.parametrize(
+    "bad,exc",
+    [
+        (1.5, TypeError),
+        ("7", TypeError),
+        (None, TypeError),
+        (True, TypeError),
+        (2**63, OverflowError),
+        (-(2**63) - 1, OverflowError),
+    ],
+)
 def test_insert_on_error_false_raises_and_stores_nothing(log, bad, exc):
     log[0] = "keep"
     with pytest.raises(exc):
@@ -199,8 +205,7 @@ def test_fast_and_general_items_interleave_in_order(log, form):
             expect.append(t, o)
         with pytest.warns(RuntimeWarning, match="skipped 2"):
             if form == "pairs":
-                log.extend([[t, o] if i == 6 else (t, o)
-                            for i, (t, o) in enumerate(zip(ts, objs))])
+                log.extend([[t, o] if i == 6 else (t, o) for i, (t, o) in enumerate(zip(ts, objs))])
             else:
                 log.extend(ts, objs)
         assert list(log) == list(expect)
@@ -224,7 +229,6 @@ def test_fast_path_failure_mid_list_releases_references():
         assert sys.getrefcount(obj) == before + 1000
 
 
-
 def test_skip_warning_as_error_stores_nothing():
     # Where warnings are errors, the skip warning raises before anything is
     # stored: the call is all-or-nothing, so a retry cannot duplicate.
@@ -237,7 +241,7 @@ def test_skip_warning_as_error_stores_nothing():
         with pytest.raises(RuntimeWarning):
             log.extend([1, 1.5], ["a", "b"])
         assert len(log) == 0
-    with pytest.warns(RuntimeWarning):          # a warning as usual: stored, counted
+    with pytest.warns(RuntimeWarning):  # a warning as usual: stored, counted
         log.extend([(1, "a"), (1.5, "b")])
     assert list(log) == [(1, "a")] and log.extend_skipped == 1
     log.close()
@@ -245,15 +249,19 @@ def test_skip_warning_as_error_stores_nothing():
 
 def test_skip_warning_under_python_W_error_stores_nothing():
     import subprocess
-    code = ("from timelog import Timelog\n"
-            "log = Timelog(maintenance='disabled')\n"
-            "try:\n"
-            "    log.extend([(1, 'a'), (1.5, 'b')])\n"
-            "except RuntimeWarning:\n"
-            "    pass\n"
-            "log.extend([(1, 'a'), (2, 'b')])\n"
-            "print(list(log))\n")
-    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
-                         text=True, timeout=60)
+
+    code = (
+        "from timelog import Timelog\n"
+        "log = Timelog(maintenance='disabled')\n"
+        "try:\n"
+        "    log.extend([(1, 'a'), (1.5, 'b')])\n"
+        "except RuntimeWarning:\n"
+        "    pass\n"
+        "log.extend([(1, 'a'), (2, 'b')])\n"
+        "print(list(log))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[(1, 'a'), (2, 'b')]"

@@ -25,19 +25,25 @@ import weakref
 
 import numpy as np
 import pytest
-
 from model import Model, same_records
+
 from timelog import Timelog, TimelogError
 
-CFG = dict(maintenance="disabled", memtable_max_bytes=1024, target_page_bytes=256,
-           sealed_max_runs=1000, max_delta_segments=2, window_size=16)
+CFG = dict(
+    maintenance="disabled",
+    memtable_max_bytes=1024,
+    target_page_bytes=256,
+    sealed_max_runs=1000,
+    max_delta_segments=2,
+    window_size=16,
+)
 # Tiny memtables and no flush for a while: dozens of sealed runs, so the read
 # paths that gather many sources (more than fit on the stack) allocate too.
 MANY_SOURCES = dict(memtable_max_bytes=384, sealed_max_runs=100_000)
 
 
 class P:
-    __slots__ = ("n", "__weakref__")
+    __slots__ = ("__weakref__", "n")
 
     def __init__(self, n):
         self.n = n
@@ -54,7 +60,7 @@ class Run:
         self.model = Model()
         self.refs = []
         self.n = 0
-        self.held = {}        # name -> (iterator or spans, expected)
+        self.held = {}  # name -> (iterator or spans, expected)
 
     def obj(self):
         self.n += 1
@@ -67,6 +73,7 @@ class Run:
 # applies its effect to the model, run only when the call succeeded. Reads
 # check their result against the model inside fn.
 
+
 def _append(t, form):
     def fn(r):
         o = r.obj()
@@ -77,6 +84,7 @@ def _append(t, form):
         else:
             r.log[t] = o
         return lambda: r.model.append(t, o)
+
     return fn
 
 
@@ -88,6 +96,7 @@ def _extend(ts, lists):
         else:
             r.log.extend(pairs)
         return lambda: r.model.extend(pairs)
+
     return fn
 
 
@@ -99,6 +108,7 @@ def _bulk(ts, strided):
             arr = np.repeat(arr, 2)[::2]
         r.log.bulk_append(arr, [o for _, o in pairs])
         return lambda: r.model.extend(pairs)
+
     return fn
 
 
@@ -115,6 +125,7 @@ def _delete(kind, a, b):
             return lambda: r.model.delete_before(a)
         del r.log[a:]
         return lambda: r.model.delete_since(a)
+
     return fn
 
 
@@ -122,6 +133,7 @@ def _maint(which):
     def fn(r):
         getattr(r.log, which)()
         return None
+
     return fn
 
 
@@ -130,6 +142,7 @@ def _open_iter(name, a, b):
         it = r.log[a:b]
         r.held[name] = (it, r.model.range(a, b))
         return None
+
     return fn
 
 
@@ -148,6 +161,7 @@ def _finish_iter(name, how):
         assert same_records(got, want)
         del r.held[name]
         return None
+
     return fn
 
 
@@ -156,6 +170,7 @@ def _open_spans(name):
         spans = list(r.log.views())
         r.held[name] = ([(s, s.timestamps.tolist(), s.objects().copy()) for s in spans], None)
         return None
+
     return fn
 
 
@@ -167,6 +182,7 @@ def _check_spans(name):
             assert s.timestamps.tolist() == ts
             assert all(x is y for x, y in zip(s.objects(), objs))
         return None
+
     return fn
 
 
@@ -195,6 +211,7 @@ def _reads(a, b):
         assert s["storage"]["physical_records"] >= s["records"]
         assert ("empty" in repr(log)) == (len(m) == 0)
         return None
+
     return fn
 
 
@@ -217,11 +234,16 @@ def workload(seed=7, n=70, flush_share=0.08, prefix_runs=0):
         if x < 0.22:
             steps.append(("append", _append(ts(), rng.randrange(3))))
         elif x < 0.32:
-            steps.append(("extend", _extend([ts() for _ in range(rng.randrange(1, 25))],
-                                            rng.random() < 0.5)))
+            steps.append(
+                ("extend", _extend([ts() for _ in range(rng.randrange(1, 25))], rng.random() < 0.5))
+            )
         elif x < 0.44:
-            steps.append(("bulk_append", _bulk([ts() for _ in range(rng.randrange(1, 80))],
-                                               rng.random() < 0.3)))
+            steps.append(
+                (
+                    "bulk_append",
+                    _bulk([ts() for _ in range(rng.randrange(1, 80))], rng.random() < 0.3),
+                )
+            )
         elif x < 0.54:
             a = ts()
             kind = rng.choice(["range", "range", "point", "cutoff", "since"])
@@ -260,8 +282,8 @@ def run_walk(k, steps, cfg=None):
     """
     r = Run(**(cfg or {}))
     failed = []
-    r.start = r.log._alloc_calls          # the walk counts from here, as arming does
-    r.allocating = set()                  # kinds of step that allocated at all
+    r.start = r.log._alloc_calls  # the walk counts from here, as arming does
+    r.allocating = set()  # kinds of step that allocated at all
     r.log._arm_alloc_failure(k)
     for name, fn in steps:
         tries = 0
@@ -277,9 +299,10 @@ def run_walk(k, steps, cfg=None):
                 r.log._arm_alloc_failure(0)
                 # intact: valid, and exactly what it held before the call
                 r.log._validate()
-                assert same_records(list(r.log), before), \
+                assert same_records(list(r.log), before), (
                     "k=%d: %s changed the log before raising MemoryError" % (k, name)
-                continue                       # the same step again
+                )
+                continue  # the same step again
             if commit is not None:
                 commit()
             if r.log._alloc_calls != calls:
@@ -300,7 +323,7 @@ def finish(r):
     r.held.clear()
     r.model = None
     r.log.close()
-    gc.collect(0)       # payloads form no cycles; a full collection is O(heap)
+    gc.collect(0)  # payloads form no cycles; a full collection is O(heap)
     alive = [w() for w in r.refs if w() is not None]
     assert not alive, "payloads still referenced after close(): %r" % (alive[:5],)
 
@@ -317,8 +340,9 @@ def count_allocations(steps, cfg=None):
 
 # `make stress` (TIMELOG_STRESS=1) walks more workloads.
 STRESS = os.environ.get("TIMELOG_STRESS", "") not in ("", "0")
-WALK = [(seed, "default") for seed in (range(7, 37) if STRESS else [7, 8, 9])] + \
-       [(seed, "many_sources") for seed in (range(40, 50) if STRESS else [40])]
+WALK = [(seed, "default") for seed in (range(7, 37) if STRESS else [7, 8, 9])] + [
+    (seed, "many_sources") for seed in (range(40, 50) if STRESS else [40])
+]
 WALK_CFG = {"default": None, "many_sources": MANY_SOURCES}
 
 
@@ -330,7 +354,7 @@ def test_every_allocation_of_the_workload_fails_in_turn(seed, cfg):
         steps = workload(seed)
     cfg = WALK_CFG[cfg]
     n, allocating = count_allocations(steps, cfg)
-    assert n > 200                   # the workload reaches the engine's allocations
+    assert n > 200  # the workload reaches the engine's allocations
     by_step = {}
     absorbed = 0
     for k in range(1, n + 1):
@@ -345,13 +369,23 @@ def test_every_allocation_of_the_workload_fails_in_turn(seed, cfg):
             absorbed += 1
         finish(r)
     # shown by `pytest -rP`
-    print("allocation points walked: %d (failing step: %r; absorbed by the engine: %d)"
-          % (n, by_step, absorbed))
+    print(
+        "allocation points walked: %d (failing step: %r; absorbed by the engine: %d)"
+        % (n, by_step, absorbed)
+    )
     # every kind of call that allocates met at least one failing allocation
     # (an append into a run with room, or into the reused spare run, makes
     # none, and a short workload may hold no other kind of append)
-    kinds = ("append", "extend", "bulk_append", "delete", "compact", "open_iter", "views",
-             "reads") + (("flush",) if cfg is None else ())
+    kinds = (
+        "append",
+        "extend",
+        "bulk_append",
+        "delete",
+        "compact",
+        "open_iter",
+        "views",
+        "reads",
+    ) + (("flush",) if cfg is None else ())
     for name in (k for k in kinds if k in allocating):
         assert by_step.get(name), "no allocation failure landed in %s: %r" % (name, by_step)
     # and the walk still covers the write paths at all
@@ -378,8 +412,9 @@ def test_each_step_fails_at_each_of_its_allocations_in_one_run(seed):
                 r.log._arm_alloc_failure(0)
                 failures += 1
                 r.log._validate()
-                assert same_records(list(r.log), before), \
+                assert same_records(list(r.log), before), (
                     "%s changed the log before raising MemoryError" % (name,)
+                )
                 k += 1
                 assert k < 500
                 continue
@@ -388,8 +423,8 @@ def test_each_step_fails_at_each_of_its_allocations_in_one_run(seed):
                 commit()
             break
     assert failures > 100
-    print("allocation failures injected in one run: %d" % failures)   # pytest -rP
-    del before, commit           # they reference payloads
+    print("allocation failures injected in one run: %d" % failures)  # pytest -rP
+    del before, commit  # they reference payloads
     finish(r)
 
 
@@ -408,7 +443,7 @@ def test_open_fails_cleanly_at_every_allocation():
     for k in range(1, m + 1):
         with pytest.raises(MemoryError):
             Timelog(_fail_alloc=k, min_ts=0, **CFG)
-    print("open: %d allocation points, with min_ts: %d" % (n, m))   # pytest -rP
+    print("open: %d allocation points, with min_ts: %d" % (n, m))  # pytest -rP
 
 
 def test_disarmed_allocator_changes_nothing():
@@ -465,9 +500,16 @@ def test_background_worker_allocations_fail_too():
     # writer: every 5th call fails, wherever it lands. Writes that fail raise
     # MemoryError and store nothing; the worker retries later; nothing is
     # lost and nothing crashes.
-    log = Timelog(maintenance="background", busy_policy="silent", memtable_max_bytes=1024,
-                  target_page_bytes=256, max_delta_segments=2, window_size=64,
-                  maintenance_wakeup_ms=1, _fail_alloc=(3, 5))
+    log = Timelog(
+        maintenance="background",
+        busy_policy="silent",
+        memtable_max_bytes=1024,
+        target_page_bytes=256,
+        max_delta_segments=2,
+        window_size=64,
+        maintenance_wakeup_ms=1,
+        _fail_alloc=(3, 5),
+    )
     stored = []
     errors = 0
     stop = threading.Event()

@@ -39,7 +39,7 @@ def run_child(fn, timeout=CHILD_TIMEOUT):
     A child still running at the deadline is killed and the test fails."""
     r, w = os.pipe()
     pid = os.fork()
-    if pid == 0:                                    # child
+    if pid == 0:  # child
         code = 1
         try:
             os.close(r)
@@ -81,7 +81,7 @@ def test_child_reads_writes_and_closes_inherited_background_log():
         def child():
             assert len(log) == 20_000
             assert [v for _, v in log[100:103]] == [100, 101, 102]
-            for i in range(20_000, 30_000):              # seals: a new worker starts
+            for i in range(20_000, 30_000):  # seals: a new worker starts
                 log.append(i, i)
             assert log.maintenance_running
             log.flush()
@@ -137,22 +137,24 @@ def test_fork_during_compaction_every_child_exits():
                 log.bulk_append(np.arange(base, base + 5000, dtype=np.int64), nones)
                 base += 5000
                 if base % 50_000 == 0:
-                    log.delete(0, base - 20_000)      # keeps the log (and the children) small
+                    log.delete(0, base - 20_000)  # keeps the log (and the children) small
                     log.compact()
-        except Exception as e:         # pragma: no cover - reported below
+        except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
     t = threading.Thread(target=writer)
     t.start()
     try:
         for k in range(30):
+
             def child():
                 n = len(log)
                 assert sum(1 for _ in log) == n
-                fill(log, 3000, 10**9)                 # the gate is free in the child
+                fill(log, 3000, 10**9)  # the gate is free in the child
                 assert len(log) == n + 3000
                 log.compact()
                 log.close()
+
             run_child(child)
             time.sleep(0.005)
     finally:
@@ -204,8 +206,14 @@ def test_children_exit_normally_without_closing():
         print("OK")
     """)
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                       timeout=120, env=env, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+    )
     assert r.returncode == 0 and "OK" in r.stdout, r.stdout + r.stderr
 
 
@@ -220,13 +228,12 @@ def _pool_task(i):
     base = 10**9 + i * 10_000
     for k in range(5000):
         log.append(base + k, k)
-    return n, len(log), sum(1 for _ in log[base:base + 10_000])
+    return n, len(log), sum(1 for _ in log[base : base + 10_000])
 
 
 def test_multiprocessing_fork_pool_uses_inherited_log():
     global _POOL_LOG
-    _POOL_LOG = log = Timelog(memtable_max_bytes=4096, max_delta_segments=2,
-                              busy_policy="flush")
+    _POOL_LOG = log = Timelog(memtable_max_bytes=4096, max_delta_segments=2, busy_policy="flush")
     try:
         fill(log, 50_000)
         ctx = multiprocessing.get_context("fork")
@@ -234,7 +241,7 @@ def test_multiprocessing_fork_pool_uses_inherited_log():
             res = pool.map_async(_pool_task, range(6)).get(timeout=60)
         for n, after, mine in res:
             assert n >= 50_000 and after >= n + 5000 and mine == 5000
-        assert len(log) == 50_000           # children write to their own copies
+        assert len(log) == 50_000  # children write to their own copies
     finally:
         _POOL_LOG = None
         log.close()

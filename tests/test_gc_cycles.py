@@ -51,23 +51,24 @@ def wait_threads(target, timeout=5.0):
 
 
 def test_traverse_visits_each_stored_handle_once_in_every_layer():
-    log = Timelog(maintenance="disabled", memtable_max_bytes=4096, sealed_max_runs=64,
-                  busy_policy="silent")
+    log = Timelog(
+        maintenance="disabled", memtable_max_bytes=4096, sealed_max_runs=64, busy_policy="silent"
+    )
     try:
         shared = Node()
         stored = []
-        for i in range(300):                        # seals into memruns on the way
+        for i in range(300):  # seals into memruns on the way
             o = shared if i % 7 == 0 else Node()
             log.append(i, o)
             stored.append(o)
         assert visited(log) == ids(stored)
-        log.flush()                                  # memruns -> L0
+        log.flush()  # memruns -> L0
         for i in range(300, 340):
             o = Node()
-            log.append(i - 200, o)                   # late records: out-of-order runs
+            log.append(i - 200, o)  # late records: out-of-order runs
             stored.append(o)
         assert visited(log) == ids(stored)
-        log.compact()                                # L0 -> L1
+        log.compact()  # L0 -> L1
         assert log.stats()["storage"]["segments_l1"] > 0
         assert visited(log) == ids(stored)
         # A delete hides records; they are still stored (and visited) until
@@ -81,7 +82,7 @@ def test_traverse_visits_each_stored_handle_once_in_every_layer():
         assert log.retired_queue_len > 0
         assert visited(log) == ids(stored)
         it.close()
-        log.append(10**6, Node())                    # any write drains the queue
+        log.append(10**6, Node())  # any write drains the queue
         assert log.retired_queue_len == 0
         kept = [o for i, o in enumerate(stored) if not (0 <= (i if i < 300 else i - 200) < 50)]
         assert visited(log) == ids(kept) + ids(log[10**6])
@@ -158,11 +159,11 @@ def test_cycle_through_retired_queue_is_collected():
     log.append(1, n)
     log.append(2, Node())
     log.flush()
-    it = log[0:10]                  # pins: the compaction's drops wait in the queue
+    it = log[0:10]  # pins: the compaction's drops wait in the queue
     log.delete(1)
     log.compact()
     assert log.retired_queue_len == 1
-    n.it = it                       # the retired payload now also holds the pin
+    n.it = it  # the retired payload now also holds the pin
     wl, wn = weakref.ref(log), weakref.ref(n)
     del log, n, it
     gc.collect()
@@ -197,7 +198,7 @@ def test_collected_logs_stop_their_worker_threads():
     base = os_threads()
     refs = []
     for _ in range(30):
-        log = Timelog()                                # background worker
+        log = Timelog()  # background worker
         n = Node()
         n.log = log
         log.append(1, n)
@@ -285,7 +286,7 @@ def test_gc_during_background_ingest_is_safe():
                 ts = np.arange(base, base + 2000, dtype=np.int64)
                 log.bulk_append(ts, [Node() for _ in range(2000)])
                 base += 2000
-        except Exception as e:          # pragma: no cover - reported below
+        except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
     t = threading.Thread(target=writer)

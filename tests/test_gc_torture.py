@@ -38,15 +38,14 @@ class World:
 
     def __init__(self, seed):
         self.rng = random.Random(seed)
-        self.log = Timelog(maintenance="disabled", memtable_max_bytes=4096,
-                           busy_policy="silent")
+        self.log = Timelog(maintenance="disabled", memtable_max_bytes=4096, busy_policy="silent")
         self.iters = []
         self.spans = []
         self.live = 0
         self.unexpected = []
         self.quiet = False
         self.depth = 0
-        self.budget = 0      # finalizers that may still leave new garbage
+        self.budget = 0  # finalizers that may still leave new garbage
 
     def chaos(self):
         """One random action, as a finalizer does it."""
@@ -93,7 +92,7 @@ class World:
 class Payload:
     """A stored object; its __del__ (run when the engine drops it) acts."""
 
-    __slots__ = ("world", "__weakref__")
+    __slots__ = ("__weakref__", "world")
 
     def __init__(self, world):
         self.world = world
@@ -162,8 +161,11 @@ class GcTorture(RuleBasedStateMachine):
 
     @rule(ts=st.lists(st.integers(0, 99), max_size=30))
     def bulk_append(self, ts):
-        self.call(lambda: self.log.bulk_append(np.array(ts, dtype=np.int64),
-                                               [Payload(self.world) for _ in ts]))
+        self.call(
+            lambda: self.log.bulk_append(
+                np.array(ts, dtype=np.int64), [Payload(self.world) for _ in ts]
+            )
+        )
 
     @rule(t=st.integers(0, 99), w=st.integers(0, 30))
     def delete(self, t, w):
@@ -173,14 +175,31 @@ class GcTorture(RuleBasedStateMachine):
     def cutoff(self, t):
         self.call(self.log.cutoff, t)
 
-    @rule(op=st.sampled_from(["flush", "compact", "maint_step", "validate", "stats",
-                              "min_ts", "max_ts", "__len__", "count", "arrays",
-                              "timestamps", "all", "histogram"]))
+    @rule(
+        op=st.sampled_from(
+            [
+                "flush",
+                "compact",
+                "maint_step",
+                "validate",
+                "stats",
+                "min_ts",
+                "max_ts",
+                "__len__",
+                "count",
+                "arrays",
+                "timestamps",
+                "all",
+                "histogram",
+            ]
+        )
+    )
     def simple(self, op):
         def go():
             r = getattr(self.log, op)()
             if op == "all":
                 list(r)
+
         self.call(go)
 
     @rule(a=st.integers(0, 99), b=st.integers(0, 120))
@@ -195,6 +214,7 @@ class GcTorture(RuleBasedStateMachine):
             log.next_ts(a)
             log.prev_ts(b)
             log.counts(0, 100, 7)
+
         self.call(go)
 
     @rule(a=st.integers(0, 99), n=st.integers(0, 20))
@@ -205,10 +225,15 @@ class GcTorture(RuleBasedStateMachine):
             self.world.iters.append(it)
             if len(self.world.iters) > 6:
                 self.world.iters.pop(0)
+
         self.call(go)
 
-    @rule(i=st.integers(0, 5), op=st.sampled_from(
-        ["next", "next_batch", "len", "to_numpy", "view", "close", "repr", "list"]))
+    @rule(
+        i=st.integers(0, 5),
+        op=st.sampled_from(
+            ["next", "next_batch", "len", "to_numpy", "view", "close", "repr", "list"]
+        ),
+    )
     def use_iterator(self, i, op):
         def go():
             its = self.world.iters
@@ -232,6 +257,7 @@ class GcTorture(RuleBasedStateMachine):
                 repr(it)
             else:
                 list(it)
+
         self.call(go)
 
     @rule()
@@ -241,10 +267,13 @@ class GcTorture(RuleBasedStateMachine):
                 self.world.spans.append(span)
                 if len(self.world.spans) > 6:
                     self.world.spans.pop(0)
+
         self.call(go)
 
-    @rule(i=st.integers(0, 5), op=st.sampled_from(
-        ["timestamps", "objects", "copy", "bounds", "close", "repr"]))
+    @rule(
+        i=st.integers(0, 5),
+        op=st.sampled_from(["timestamps", "objects", "copy", "bounds", "close", "repr"]),
+    )
     def use_span(self, i, op):
         def go():
             spans = self.world.spans
@@ -266,6 +295,7 @@ class GcTorture(RuleBasedStateMachine):
                 s.close()
             else:
                 repr(s)
+
         self.call(go)
 
     @rule()
@@ -277,6 +307,7 @@ class GcTorture(RuleBasedStateMachine):
         def go():
             self.log.close()
             self.log.reopen()
+
         self.call(go)
 
     @rule()
@@ -284,6 +315,7 @@ class GcTorture(RuleBasedStateMachine):
         def go():
             self.log.start_maintenance()
             self.log.stop_maintenance()
+
         self.call(go)
 
     @invariant()

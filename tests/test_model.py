@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
-                                 rule)
-
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from model import INT64_MAX, INT64_MIN, Model, same_records
+
 from timelog import Timelog, TimelogBusyError
 
 EDGES = [INT64_MIN, INT64_MIN + 1, -1, 0, 1, INT64_MAX - 1, INT64_MAX]
@@ -30,6 +29,7 @@ N_SEEDS = 40 if STRESS else 6
 
 class Payload:
     """A distinct object per record, so identity checks mean something."""
+
     __slots__ = ("n",)
 
     def __init__(self, n):
@@ -103,8 +103,11 @@ def run_random(seed, steps, **config):
                 model.extend(pairs)
             elif op < 0.50:
                 a = rand_ts(rng)
-                b = (max(min(a + rng.randrange(-5, 60), INT64_MAX), INT64_MIN)
-                     if rng.random() < 0.8 else rand_ts(rng))
+                b = (
+                    max(min(a + rng.randrange(-5, 60), INT64_MAX), INT64_MIN)
+                    if rng.random() < 0.8
+                    else rand_ts(rng)
+                )
                 if rng.random() < 0.5:
                     log.delete(a, b)
                 else:
@@ -160,8 +163,15 @@ def run_random(seed, steps, **config):
 
 @pytest.mark.parametrize("seed", range(N_SEEDS))
 def test_random_small_memtable(seed):
-    run_random(seed, 800, memtable_max_bytes=2048, target_page_bytes=512,
-               sealed_max_runs=1000, max_delta_segments=3, window_size=64)
+    run_random(
+        seed,
+        800,
+        memtable_max_bytes=2048,
+        target_page_bytes=512,
+        sealed_max_runs=1000,
+        max_delta_segments=3,
+        window_size=64,
+    )
 
 
 @pytest.mark.parametrize("seed", range(N_SEEDS // 2))
@@ -210,12 +220,19 @@ if STRESS:
     MACHINE_SETTINGS = settings(
         max_examples=int(os.environ.get("TIMELOG_STRESS_EXAMPLES", "1500")),
         stateful_step_count=int(os.environ.get("TIMELOG_STRESS_STEPS", "120")),
-        deadline=None, database=None,
-        suppress_health_check=list(HealthCheck))
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
 else:
-    MACHINE_SETTINGS = settings(max_examples=1000, stateful_step_count=60, deadline=None,
-                                derandomize=True, database=None,
-                                suppress_health_check=list(HealthCheck))
+    MACHINE_SETTINGS = settings(
+        max_examples=1000,
+        stateful_step_count=60,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
 
 # Small domain: few distinct timestamps, so duplicates, point deletes and
 # equal-timestamp order matter everywhere. Full domain: any int64, with the
@@ -227,27 +244,55 @@ FULL_TS = st.one_of(
     st.sampled_from(EDGES),
     st.integers(INT64_MAX - 6, INT64_MAX),
     st.integers(INT64_MIN, INT64_MIN + 6),
-    st.integers(-3, 12))
+    st.integers(-3, 12),
+)
 DOMAINS = {"small": SMALL_TS, "full": FULL_TS}
 
 CONFIGS = {
     # tiny layers: seals, flushes and compactions every few writes
-    "tiny": dict(maintenance="disabled", memtable_max_bytes=1024, target_page_bytes=256,
-                 sealed_max_runs=1000, max_delta_segments=2, window_size=8),
+    "tiny": dict(
+        maintenance="disabled",
+        memtable_max_bytes=1024,
+        target_page_bytes=256,
+        sealed_max_runs=1000,
+        max_delta_segments=2,
+        window_size=8,
+    ),
     # backpressure raised: writes report TimelogBusyError (and are stored)
-    "busy": dict(maintenance="disabled", busy_policy="raise", memtable_max_bytes=512,
-                 target_page_bytes=128, sealed_max_runs=2, max_delta_segments=1,
-                 window_size=3, delete_debt_threshold=0.3),
+    "busy": dict(
+        maintenance="disabled",
+        busy_policy="raise",
+        memtable_max_bytes=512,
+        target_page_bytes=128,
+        sealed_max_runs=2,
+        max_delta_segments=1,
+        window_size=3,
+        delete_debt_threshold=0.3,
+    ),
     # engine defaults: everything stays in the memtable until flush()
     "defaults": dict(maintenance="disabled"),
     # the background worker seals, flushes and compacts concurrently
-    "background": dict(maintenance="background", busy_policy="silent",
-                       memtable_max_bytes=1024, target_page_bytes=256,
-                       max_delta_segments=2, window_size=8, maintenance_wakeup_ms=1),
-    "background_flush": dict(maintenance="background", busy_policy="flush",
-                             memtable_max_bytes=512, target_page_bytes=128, sealed_max_runs=1,
-                             max_delta_segments=1, window_size=5, maintenance_wakeup_ms=1,
-                             sealed_wait_ms=1, delete_debt_threshold=0.2),
+    "background": dict(
+        maintenance="background",
+        busy_policy="silent",
+        memtable_max_bytes=1024,
+        target_page_bytes=256,
+        max_delta_segments=2,
+        window_size=8,
+        maintenance_wakeup_ms=1,
+    ),
+    "background_flush": dict(
+        maintenance="background",
+        busy_policy="flush",
+        memtable_max_bytes=512,
+        target_page_bytes=128,
+        sealed_max_runs=1,
+        max_delta_segments=1,
+        window_size=5,
+        maintenance_wakeup_ms=1,
+        sealed_wait_ms=1,
+        delete_debt_threshold=0.2,
+    ),
 }
 
 # extend(..., insert_on_error=...) gets some of these among valid timestamps
@@ -259,7 +304,8 @@ MAX_HELD = 4
 class WeakPayload:
     """A distinct object per record (identity checks), weakly referenceable
     (so the end of each example can check that every one was released)."""
-    __slots__ = ("n", "__weakref__")
+
+    __slots__ = ("__weakref__", "n")
 
     def __init__(self, n):
         self.n = n
@@ -271,14 +317,14 @@ class WeakPayload:
 def _in_range(records, lo, hi):
     """Model records with lo <= ts < hi; None bounds are open (hi=None
     reaches INT64_MAX inclusive)."""
-    return [(t, o) for t, o in records
-            if (lo is None or t >= lo) and (hi is None or t < hi)]
+    return [(t, o) for t, o in records if (lo is None or t >= lo) and (hi is None or t < hi)]
 
 
 # The bucket oracles below are written from the documented contract
 # (docs/api.md and the histogram()/counts() docstrings), not from the
 # implementation: they compute on Python ints, place each record on its own,
 # and share no arithmetic with _core's bucket code.
+
 
 def oracle_histogram(ts_list, t1, t2, bins):
     """histogram()'s (counts, edges) for resolved bounds [t1, t2): t2 may be
@@ -321,7 +367,10 @@ def test_bucket_oracles_reproduce_the_documented_examples():
     assert oracle_counts(ts, 0, 10, 4) == [4, 1, 1]
     assert oracle_counts(ts, 3, 3, 4) == []
     top = [INT64_MAX - 1, INT64_MAX]
-    assert oracle_histogram(top, INT64_MAX - 1, 2**63, 2) == ([1, 1], [INT64_MAX - 1, INT64_MAX, INT64_MAX])
+    assert oracle_histogram(top, INT64_MAX - 1, 2**63, 2) == (
+        [1, 1],
+        [INT64_MAX - 1, INT64_MAX, INT64_MAX],
+    )
     assert oracle_counts(top, INT64_MAX - 3, INT64_MAX, 2) == [0, 1]
 
 
@@ -331,9 +380,9 @@ class TimelogMachine(RuleBasedStateMachine):
         self.log = None
         self.model = Model()
         self.n = 0
-        self.refs = []         # weakrefs to every payload ever created
-        self.held = []         # [iterator, expected records, consumed so far]
-        self.spans = []        # [span, its timestamps then, its objects then]
+        self.refs = []  # weakrefs to every payload ever created
+        self.held = []  # [iterator, expected records, consumed so far]
+        self.spans = []  # [span, its timestamps then, its objects then]
         self.skipped = 0
 
     # ------------------------------------------------------------ setup
@@ -369,8 +418,10 @@ class TimelogMachine(RuleBasedStateMachine):
         elif form == 1:
             self._write(lambda: self.log.append(o, ts=t))
         else:
+
             def setitem():
                 self.log[t] = o
+
             self._write(setitem)
         self.model.append(t, o)
 
@@ -385,15 +436,16 @@ class TimelogMachine(RuleBasedStateMachine):
 
         def call():
             if lists:
-                self.log.extend([t for t, _ in items], [o for _, o in items],
-                                insert_on_error=not strict)
+                self.log.extend(
+                    [t for t, _ in items], [o for _, o in items], insert_on_error=not strict
+                )
             else:
                 self.log.extend(items, insert_on_error=not strict)
 
         if n_bad and strict:
             with pytest.raises((TypeError, OverflowError)):
                 call()
-            return                            # nothing stored
+            return  # nothing stored
         if n_bad:
             with pytest.warns(RuntimeWarning, match="skipped %d record" % n_bad):
                 self._write(call)
@@ -403,21 +455,25 @@ class TimelogMachine(RuleBasedStateMachine):
         self.model.extend(pairs)
         assert self.log.extend_skipped == self.skipped
 
-    @rule(data=st.data(), layout=st.sampled_from(
-        ["sorted", "unsorted", "strided", "reversed", "array_q", "int32", "tuple"]))
+    @rule(
+        data=st.data(),
+        layout=st.sampled_from(
+            ["sorted", "unsorted", "strided", "reversed", "array_q", "int32", "tuple"]
+        ),
+    )
     def bulk_append(self, data, layout):
         ts = data.draw(st.lists(self.ts, max_size=40), label="ts")
         if layout == "sorted":
             ts.sort()
         if layout == "int32":
-            ts = [t for t in ts if -2**31 <= t < 2**31]
+            ts = [t for t in ts if -(2**31) <= t < 2**31]
         pairs = [(t, self._obj()) for t in ts]
         objs = [o for _, o in pairs]
         arr = np.array(ts, dtype=np.int64)
         if layout == "strided":
             buf = np.repeat(arr, 2)[::2]
         elif layout == "reversed":
-            buf = arr[::-1].copy()[::-1]        # a negative stride over the same order
+            buf = arr[::-1].copy()[::-1]  # a negative stride over the same order
         elif layout == "array_q":
             buf = array.array("q", ts)
         elif layout == "int32":
@@ -431,8 +487,12 @@ class TimelogMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ deletes
 
-    @rule(data=st.data(), form=st.sampled_from(
-        ["delete2", "delete_range", "delitem_slice", "delete_none_lo", "delete_none_hi"]))
+    @rule(
+        data=st.data(),
+        form=st.sampled_from(
+            ["delete2", "delete_range", "delitem_slice", "delete_none_lo", "delete_none_hi"]
+        ),
+    )
     def delete_range(self, data, form):
         a = data.draw(self.ts, label="t1")
         b = data.draw(self.ts, label="t2")
@@ -443,8 +503,10 @@ class TimelogMachine(RuleBasedStateMachine):
             self._write(lambda: self.log.delete_range(a, b))
             self.model.delete_range(a, b)
         elif form == "delitem_slice":
+
             def f():
                 del self.log[a:b]
+
             self._write(f)
             self.model.delete_range(a, b)
         elif form == "delete_none_lo":
@@ -460,8 +522,10 @@ class TimelogMachine(RuleBasedStateMachine):
         if form == "delete1":
             self._write(lambda: self.log.delete(t))
         else:
+
             def f():
                 del self.log[t]
+
             self._write(f)
         self.model.delete_ts(t)
 
@@ -475,13 +539,17 @@ class TimelogMachine(RuleBasedStateMachine):
             self._write(lambda: self.log.delete_before(t))
             self.model.delete_before(t)
         elif form == "del_head":
+
             def f():
                 del self.log[:t]
+
             self._write(f)
             self.model.delete_before(t)
         else:
+
             def g():
                 del self.log[t:]
+
             self._write(g)
             self.model.delete_since(t)
 
@@ -489,8 +557,10 @@ class TimelogMachine(RuleBasedStateMachine):
     @rule(form=st.sampled_from(["delitem_all", "delete_none_none"]))
     def delete_all(self, form):
         if form == "delitem_all":
+
             def f():
                 del self.log[:]
+
             self._write(f)
         else:
             self._write(lambda: self.log.delete(None, None))
@@ -520,8 +590,12 @@ class TimelogMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ held iterators
 
-    @rule(data=st.data(), form=st.sampled_from(
-        ["slice", "since", "until", "all", "iter", "point", "equal", "range", "open_slice"]))
+    @rule(
+        data=st.data(),
+        form=st.sampled_from(
+            ["slice", "since", "until", "all", "iter", "point", "equal", "range", "open_slice"]
+        ),
+    )
     def open_iterator(self, data, form):
         a = data.draw(self.ts, label="t1")
         b = data.draw(self.ts, label="t2")
@@ -580,20 +654,19 @@ class TimelogMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.held)
     @rule(data=st.data(), how=st.sampled_from(["list", "to_numpy"]))
     def finish_iterator(self, data, how):
-        self._finish(self.held.pop(data.draw(st.integers(0, len(self.held) - 1),
-                                             label="which")), how)
+        self._finish(
+            self.held.pop(data.draw(st.integers(0, len(self.held) - 1), label="which")), how
+        )
 
     # ------------------------------------------------------------ spans
 
-    @rule(data=st.data(), flush=st.booleans(), bounds=st.sampled_from(
-        ["both", "none", "lo", "hi"]))
+    @rule(data=st.data(), flush=st.booleans(), bounds=st.sampled_from(["both", "none", "lo", "hi"]))
     def take_spans(self, data, flush, bounds):
         a = data.draw(self.ts, label="t1")
         b = data.draw(self.ts, label="t2")
         if flush:
             self.log.flush()
-        lo, hi = {"both": (a, b), "none": (None, None), "lo": (a, None),
-                  "hi": (None, b)}[bounds]
+        lo, hi = {"both": (a, b), "none": (None, None), "lo": (a, None), "hi": (None, b)}[bounds]
         spans = list(self.log.views(lo, hi))
         want = _in_range(self.model.visible(), lo, hi)
         got = []
@@ -628,8 +701,12 @@ class TimelogMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ reads
 
-    @rule(data=st.data(), form=st.sampled_from(
-        ["slice", "open_hi", "open_lo", "open_both", "arrays", "timestamps", "count"]))
+    @rule(
+        data=st.data(),
+        form=st.sampled_from(
+            ["slice", "open_hi", "open_lo", "open_both", "arrays", "timestamps", "count"]
+        ),
+    )
     def read_range(self, data, form):
         a = data.draw(self.ts, label="t1")
         b = data.draw(self.ts, label="t2")
@@ -674,12 +751,13 @@ class TimelogMachine(RuleBasedStateMachine):
         assert len(self.log) == len(self.model)
         assert self.log.count() == len(self.model)
 
-    @rule(data=st.data(), bins=st.integers(1, 6), bounds=st.sampled_from(["both", "none", "lo", "hi"]))
+    @rule(
+        data=st.data(), bins=st.integers(1, 6), bounds=st.sampled_from(["both", "none", "lo", "hi"])
+    )
     def read_histogram(self, data, bins, bounds):
         a = data.draw(self.ts, label="t1")
         b = data.draw(self.ts, label="t2")
-        lo, hi = {"both": (a, b), "none": (None, None), "lo": (a, None),
-                  "hi": (None, b)}[bounds]
+        lo, hi = {"both": (a, b), "none": (None, None), "lo": (a, None), "hi": (None, b)}[bounds]
         counts, edges = self.log.histogram(lo, hi, bins=bins)
         ts_list = [t for t, _ in self.model.visible()]
         rlo, rhi = self._resolve(lo, hi)
@@ -696,7 +774,7 @@ class TimelogMachine(RuleBasedStateMachine):
             if nb > (2**63 - 1) // 16:
                 with pytest.raises(ValueError, match="too many"):
                     self.log.counts(a, b, step)
-            return                            # fine, but too slow to check here
+            return  # fine, but too slow to check here
         got = self.log.counts(a, b, step)
         ts_list = [t for t, _ in self.model.visible()]
         assert got.tolist() == oracle_counts(ts_list, a, b, step)
@@ -751,8 +829,8 @@ class TimelogMachine(RuleBasedStateMachine):
         assert same_records(list(self.log), visible)
         self.log._validate()
         kept = {id(o) for _, o in visible}
-        gc.collect(0)   # payloads form no cycles: refcounting frees them; a
-                        # full collection per example would cost O(heap)
+        gc.collect(0)  # payloads form no cycles: refcounting frees them; a
+        # full collection per example would cost O(heap)
         leaked = [r() for r in self.refs if r() is not None and id(r()) not in kept]
         assert not leaked, "deleted records still referenced: %r" % (leaked[:5],)
         del leaked, visible

@@ -37,8 +37,12 @@ def executed(tmp_path_factory):
             # Jupyter's machinery (zmq, traitlets, asyncio loops) raises
             # deprecation and resource warnings that are not ours.
             warnings.simplefilter("ignore")
-            client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                                    resources={"metadata": {"path": str(workdir)}})
+            client = NotebookClient(
+                nb,
+                timeout=300,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(workdir)}},
+            )
             client.execute()
     finally:
         if env_before is None:
@@ -63,9 +67,12 @@ def test_every_cell_ran_without_error(executed):
 
 
 def test_plot_is_in_the_outputs(executed):
-    pngs = [o["data"]["image/png"] for o in outputs(executed)
-            if o.get("output_type") in ("display_data", "execute_result")
-            and "image/png" in o.get("data", {})]
+    pngs = [
+        o["data"]["image/png"]
+        for o in outputs(executed)
+        if o.get("output_type") in ("display_data", "execute_result")
+        and "image/png" in o.get("data", {})
+    ]
     assert len(pngs) == 1
     import base64
 
@@ -74,20 +81,18 @@ def test_plot_is_in_the_outputs(executed):
 
 
 def test_html_repr_is_in_the_outputs(executed):
-    html = [o["data"]["text/html"] for o in outputs(executed)
-            if "text/html" in o.get("data", {})]
+    html = [o["data"]["text/html"] for o in outputs(executed) if "text/html" in o.get("data", {})]
     tables = [h for h in html if 'class="timelog-repr"' in h]
     assert len(tables) >= 2
     first = tables[0]
-    assert "<th style=\"text-align:left\">records</th>" in first
-    assert "2024-03-01T09:" in first and "min" in first        # time span, human units
+    assert '<th style="text-align:left">records</th>' in first
+    assert "2024-03-01T09:" in first and "min" in first  # time span, human units
     assert "L1 segments" in first and "memtable" in first
-    assert "<td>closed</td>" in tables[-1]                    # the closed log, last cell
+    assert "<td>closed</td>" in tables[-1]  # the closed log, last cell
 
 
 def test_counts_and_slices_printed(executed):
-    text = "".join(o.get("text", "") for o in outputs(executed)
-                   if o.get("output_type") == "stream")
+    text = "".join(o.get("text", "") for o in outputs(executed) if o.get("output_type") == "stream")
     assert "events in that minute:" in text
     assert "purchases in 2 s" in text
-    assert "True" in text                                     # histogram sums to len(log)
+    assert "True" in text  # histogram sums to len(log)

@@ -123,7 +123,7 @@ def test_end_ts_at_int64_max_is_none(log):
     (span,) = all_spans(log)
     assert span.last_ts == INT64_MAX
     assert span.end_ts is None
-    assert [t for t, _ in log[span.start_ts:span.end_ts]] == [INT64_MAX - 1, INT64_MAX]
+    assert [t for t, _ in log[span.start_ts : span.end_ts]] == [INT64_MAX - 1, INT64_MAX]
 
 
 def test_objects_view(log):
@@ -175,10 +175,12 @@ def test_iterator_view(log):
     ts = np.concatenate([s.timestamps for s in it.view()])
     assert ts.tolist() == list(range(10, 20))
     assert [t for t, _ in it] == list(range(10, 20))
-    for make, expected in [(lambda: log.since(95), range(95, 100)),
-                           (lambda: log.until(3), range(3)),
-                           (lambda: log.point(50), [50]),
-                           (lambda: log.all(), range(100))]:
+    for make, expected in [
+        (lambda: log.since(95), range(95, 100)),
+        (lambda: log.until(3), range(3)),
+        (lambda: log.point(50), [50]),
+        (lambda: log.all(), range(100)),
+    ]:
         it = make()
         got = sorted(int(t) for s in it.view() for t in s.timestamps)
         assert got == list(expected)
@@ -311,9 +313,11 @@ def _span_pairs(lg, *args):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_span_content_equals_logical_content_without_tombstones(seed):
     from timelog import Timelog
+
     rng = np.random.default_rng(seed)
-    lg = Timelog(maintenance="disabled", memtable_max_bytes=4096,
-                 target_page_bytes=1024, sealed_max_runs=64)
+    lg = Timelog(
+        maintenance="disabled", memtable_max_bytes=4096, target_page_bytes=1024, sealed_max_runs=64
+    )
     try:
         expected = []
         for batch in range(6):
@@ -322,14 +326,15 @@ def test_span_content_equals_logical_content_without_tombstones(seed):
             objs = ["b%d-%d" % (batch, i) for i in range(ts.size)]
             lg.bulk_append(ts, objs)
             expected.extend(zip(ts.tolist(), objs))
-            lg.flush()          # overlapping L0 segments, each several pages
+            lg.flush()  # overlapping L0 segments, each several pages
         expected.sort()
         assert _span_pairs(lg) == expected
         assert sorted(lg) == expected
         for t1, t2 in [(-100, 100), (None, 0), (0, None), (-(2**63), 2**63 - 1)]:
             lo = -(2**63) if t1 is None else t1
             assert _span_pairs(lg, t1, t2) == [
-                p for p in expected if lo <= p[0] and (t2 is None or p[0] < t2)]
+                p for p in expected if lo <= p[0] and (t2 is None or p[0] < t2)
+            ]
         lg.compact()
         assert _span_pairs(lg) == expected
         spans = list(lg.views())

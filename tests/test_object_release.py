@@ -26,8 +26,9 @@ def alive(refs):
     return sum(r() is not None for r in refs)
 
 
-@pytest.mark.parametrize("form", ["append", "append_kw", "setitem", "extend_pairs",
-                                  "extend_lists", "bulk"])
+@pytest.mark.parametrize(
+    "form", ["append", "append_kw", "setitem", "extend_pairs", "extend_lists", "bulk"]
+)
 def test_one_reference_per_record(log, form):
     o = Obj()
     before = sys.getrefcount(o)
@@ -190,6 +191,7 @@ def test_object_whose_finalizer_writes_to_the_log(log):
 
 # ---------------------------------------------------------------- every write form, every release path
 
+
 class WObj:
     __slots__ = ("__weakref__",)
 
@@ -266,11 +268,11 @@ def test_objects_seen_by_spans_and_iterators_released_when_they_go():
     del half, first
     it.close()
     del spans
-    assert alive(refs) == 500         # the array and the view still pin them
+    assert alive(refs) == 500  # the array and the view still pin them
     del view
-    assert alive(refs) == 500         # the array alone (its base is the pin)
+    assert alive(refs) == 500  # the array alone (its base is the pin)
     del arr
-    assert alive(refs) == 0           # the last pin went: released right there
+    assert alive(refs) == 0  # the last pin went: released right there
     log.close()
 
 
@@ -286,7 +288,7 @@ def test_objects_seen_by_pins_that_outlive_the_log_are_released_with_the_last_pi
     log.close()
     assert alive(refs) == 100
     assert len(list(it)) == 50
-    assert alive(refs) == 100         # the array still pins the whole snapshot
+    assert alive(refs) == 100  # the array still pins the whole snapshot
     del arr
     assert alive(refs) == 0
 
@@ -310,7 +312,7 @@ def test_refcounts_return_to_baseline_after_a_workload():
         log.extend(list(range(400, 400 + len(sentinels))), sentinels)
         log.bulk_append(np.arange(500, 500 + len(sentinels), dtype=np.int64), sentinels)
         log.bulk_append(np.arange(600, 600 + len(sentinels), dtype=np.int64), tuple(sentinels))
-        with pytest.raises(ValueError):                     # below min_ts: nothing kept
+        with pytest.raises(ValueError):  # below min_ts: nothing kept
             log.extend([(1, sentinels[0]), (-1000, sentinels[1])])
         with pytest.raises(ValueError):
             log.bulk_append(np.array([1, -1000], dtype=np.int64), sentinels[:2])
@@ -330,16 +332,16 @@ def test_refcounts_return_to_baseline_after_a_workload():
         for span in log.views():
             span.objects().copy()
             list(span.objects())
-        del span                  # a span pins its snapshot (and so the records)
+        del span  # a span pins its snapshot (and so the records)
         copy.copy(log).close()
         pickle.loads(pickle.dumps(log)).close()
         del log[100:200]
         log.flush()
         log.compact()
         log.maint_step()
-    del s                         # the loop variable
+    del s  # the loop variable
     gc.collect()
-    assert [sys.getrefcount(s) for s in sentinels] != base     # still stored
+    assert [sys.getrefcount(s) for s in sentinels] != base  # still stored
     log.close()
     gc.collect()
     assert [sys.getrefcount(s) for s in sentinels] == base

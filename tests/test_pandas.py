@@ -10,7 +10,7 @@ from timelog import Timelog, TimelogError
 
 
 def test_missing_pandas_says_how_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "pandas", None)       # import pandas -> ImportError
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas -> ImportError
     log = Timelog(maintenance="disabled")
     with pytest.raises(ImportError, match="pip install pandas"):
         log.to_pandas()
@@ -52,7 +52,7 @@ def test_range_and_identity():
     assert df.index.asi8.tolist() == [2, 3, 4]
     assert all(a is b for a, b in zip(df["value"], payloads[2:5]))
     assert df["value"].dtype == object
-    assert len(log.to_pandas(5, 2)) == 0                       # empty range
+    assert len(log.to_pandas(5, 2)) == 0  # empty range
     assert len(log.to_pandas(None, 3)) == 3 and len(log.to_pandas(8)) == 2
     log.close()
 
@@ -75,6 +75,6 @@ def test_empty_and_closed():
     assert df.shape == (0, 1) and df.index.name == "ts"
     log.close()
     from timelog import TimelogError
+
     with pytest.raises(TimelogError):
         log.to_pandas()
-

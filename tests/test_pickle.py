@@ -13,21 +13,33 @@ import pytest
 
 from timelog import Timelog
 
-SETTINGS = dict(time_unit="us", maintenance="disabled", busy_policy="silent", min_ts=-50,
-                mostly_ordered_default=False, memtable_max_bytes=8192,
-                target_page_bytes=2048, sealed_max_runs=7, ooo_budget_bytes=4096,
-                sealed_wait_ms=3, drain_batch_limit=11, maintenance_wakeup_ms=13,
-                max_delta_segments=5, window_size=1000, window_origin=-7,
-                delete_debt_threshold=0.25,
-                compaction={"target_bytes": 1 << 20, "max_inputs": 3, "max_windows": 2})
+SETTINGS = dict(
+    time_unit="us",
+    maintenance="disabled",
+    busy_policy="silent",
+    min_ts=-50,
+    mostly_ordered_default=False,
+    memtable_max_bytes=8192,
+    target_page_bytes=2048,
+    sealed_max_runs=7,
+    ooo_budget_bytes=4096,
+    sealed_wait_ms=3,
+    drain_batch_limit=11,
+    maintenance_wakeup_ms=13,
+    max_delta_segments=5,
+    window_size=1000,
+    window_origin=-7,
+    delete_debt_threshold=0.25,
+    compaction={"target_bytes": 1 << 20, "max_inputs": 3, "max_windows": 2},
+)
 
 
 @pytest.fixture
 def full():
     log = Timelog(**SETTINGS)
-    log.extend((t % 97, {"i": t}) for t in range(2000))      # out of order, duplicates
+    log.extend((t % 97, {"i": t}) for t in range(2000))  # out of order, duplicates
     log.flush()
-    log.extend((t, [t]) for t in range(100, 110))            # some still in the memtable
+    log.extend((t, [t]) for t in range(100, 110))  # some still in the memtable
     del log[10:20]
     log[15] = "written after the delete"
     yield log
@@ -59,7 +71,7 @@ def test_order_of_equal_timestamps_is_kept(full):
 
 def test_copy_is_independent_and_shares_payloads(full):
     clone = copy.copy(full)
-    assert clone[15][0] is full[15][0]                        # shallow: same objects
+    assert clone[15][0] is full[15][0]  # shallow: same objects
     clone[1000] = "only in the copy"
     del clone[0:5]
     assert 1000 not in full and len(full[0:5]) > 0
@@ -118,8 +130,9 @@ def test_subclass_and_its_attributes_round_trip():
 
 def test_large_log_with_backpressure_policy_raise():
     # Loading must not fail on backpressure: the copy gets every record.
-    log = Timelog(maintenance="disabled", busy_policy="raise", memtable_max_bytes=4096,
-                  sealed_max_runs=1)
+    log = Timelog(
+        maintenance="disabled", busy_policy="raise", memtable_max_bytes=4096, sealed_max_runs=1
+    )
     ts = np.arange(50_000, dtype=np.int64)
     try:
         log.bulk_append(ts, list(range(50_000)))
@@ -156,13 +169,17 @@ def test_multiprocessing_sends_a_log_to_a_child():
     log.close()
 
 
-@pytest.mark.parametrize("make", [
-    lambda log: log[0:10],
-    lambda log: log.all(),
-    lambda log: log.views(),
-    lambda log: next(log.views()),
-    lambda log: next(log.views()).objects(),
-], ids=["slice", "all", "views", "span", "span-objects"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda log: log[0:10],
+        lambda log: log.all(),
+        lambda log: log.views(),
+        lambda log: next(log.views()),
+        lambda log: next(log.views()).objects(),
+    ],
+    ids=["slice", "all", "views", "span", "span-objects"],
+)
 @pytest.mark.parametrize("how", ["pickle", "copy", "deepcopy"])
 def test_pin_holders_refuse_with_a_reason(make, how):
     log = Timelog(maintenance="disabled")
@@ -187,7 +204,6 @@ def test_snapshot_pin_refuses_with_a_reason():
     log.close()
 
 
-
 class Holder:
     """A payload that points back at the log holding it."""
 
@@ -198,8 +214,8 @@ class Holder:
 @pytest.mark.parametrize("how", ["pickle", "deepcopy"])
 def test_log_storing_itself_copies_with_the_cycle_on_the_copy(how):
     log = Timelog(maintenance="disabled")
-    log.append(1, log)                       # directly
-    log.append(2, Holder(log))               # through a payload
+    log.append(1, log)  # directly
+    log.append(2, Holder(log))  # through a payload
     log.append(3, [log, "x"])
     if how == "pickle":
         clone = pickle.loads(pickle.dumps(log, protocol=pickle.HIGHEST_PROTOCOL))
@@ -209,7 +225,7 @@ def test_log_storing_itself_copies_with_the_cycle_on_the_copy(how):
     assert clone[1][0] is clone
     assert clone[2][0].log is clone
     assert clone[3][0][0] is clone and clone[3][0][1] == "x"
-    assert log[1][0] is log                  # the original is untouched
+    assert log[1][0] is log  # the original is untouched
     clone.close()
     log.close()
 
@@ -218,7 +234,7 @@ def test_shallow_copy_of_a_self_storing_log_shares_its_payloads():
     log = Timelog(maintenance="disabled")
     log.append(1, log)
     clone = copy.copy(log)
-    assert clone[1][0] is log                # shallow: the payload itself
+    assert clone[1][0] is log  # shallow: the payload itself
     clone.close()
     log.close()
 
@@ -238,6 +254,7 @@ def test_pickles_of_the_older_format_still_load():
     # Before the two-step format, the records travelled in the constructor
     # call: _rebuild_timelog(cls, settings, ts, objs) with a plain dict state.
     from timelog import _core
+
     settings = dict(SETTINGS, maintenance="disabled")
     log = _core._rebuild_timelog(Timelog, settings, np.array([1, 2], dtype=np.int64), ["a", "b"])
     assert list(log) == [(1, "a"), (2, "b")]

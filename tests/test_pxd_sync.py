@@ -106,7 +106,7 @@ def _pxd_body(kind, name):
         if line.strip() == "ctypedef %s %s:" % (kind, name):
             indent = len(line) - len(line.lstrip())
             body = []
-            for nxt in lines[i + 1:]:
+            for nxt in lines[i + 1 :]:
                 if not nxt.strip():
                     continue
                 if len(nxt) - len(nxt.lstrip()) <= indent:
@@ -144,8 +144,14 @@ def test_parser_finds_the_header_api():
     # Guards the parser itself: an empty parse would make every check pass.
     funcs = header_functions()
     assert len(funcs) >= 40
-    for name in ("tl_open", "tl_close", "tl_append_batch", "tl_spans_next",
-                 "tl_strerror", "tl_config_init"):
+    for name in (
+        "tl_open",
+        "tl_close",
+        "tl_append_batch",
+        "tl_spans_next",
+        "tl_strerror",
+        "tl_config_init",
+    ):
         assert name in funcs
 
 

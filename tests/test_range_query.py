@@ -67,7 +67,7 @@ def test_open_ranges_reach_int64_extremes(log):
     assert ts_of(log[INT64_MAX:]) == [INT64_MAX]
     assert ts_of(log[:INT64_MAX]) == [INT64_MIN, 0]
     assert ts_of(log.until(INT64_MIN)) == []
-    assert ts_of(log[INT64_MIN:INT64_MIN + 1]) == [INT64_MIN]
+    assert ts_of(log[INT64_MIN : INT64_MIN + 1]) == [INT64_MIN]
     assert ts_of(log.range(INT64_MIN, INT64_MAX)) == [INT64_MIN, 0]
     assert log[INT64_MAX] == ["max"]
 

@@ -40,7 +40,7 @@ def run_bounded(fn, *args):
     def target():
         try:
             box["value"] = fn(*args)
-        except BaseException as e:       # re-raised in the test's thread
+        except BaseException as e:  # re-raised in the test's thread
             box["error"] = e
 
     th = threading.Thread(target=target, daemon=True)
@@ -69,21 +69,31 @@ ACTIONS = {
     "append": lambda lg: lg.append(10_000, "from __del__"),
     "setitem": lambda lg: lg.__setitem__(10_001, "from __del__"),
     "extend": lambda lg: lg.extend([(10_002, "from __del__"), (10_003, "from __del__")]),
-    "bulk_append": lambda lg: lg.bulk_append(np.array([10_004], dtype=np.int64),
-                                             ["from __del__"]),
+    "bulk_append": lambda lg: lg.bulk_append(np.array([10_004], dtype=np.int64), ["from __del__"]),
     "delete": lambda lg: lg.delete(500, 600),
     "cutoff": lambda lg: lg.cutoff(-1000),
     "flush": lambda lg: lg.flush(),
     "compact": lambda lg: lg.compact(),
     "maint_step": lambda lg: lg.maint_step(),
-    "read": lambda lg: (list(lg), len(lg), lg.count(), lg[5], lg.arrays(), lg.timestamps(),
-                        lg.histogram(bins=3), lg.min_ts(), 5 in lg, lg.stats()),
+    "read": lambda lg: (
+        list(lg),
+        len(lg),
+        lg.count(),
+        lg[5],
+        lg.arrays(),
+        lg.timestamps(),
+        lg.histogram(bins=3),
+        lg.min_ts(),
+        5 in lg,
+        lg.stats(),
+    ),
     "views": lambda lg: [s.timestamps.sum() for s in lg.views()],
     "iterate": lambda lg: lg.all().next_batch(10_000),
     "validate": lambda lg: lg._validate(),
     "close": lambda lg: lg.close(),
     "close_reopen": lambda lg: (lg.close(), lg.reopen(), lg.append(10_005, "reopened")),
 }
+
 
 # When the log drops records (and so runs the finalizers).
 def drop_at_flush(log, n):
@@ -101,10 +111,10 @@ def drop_at_compact(log, n):
 
 def drop_at_snapshot_release(log, n):
     log.flush()
-    it = log.all()               # pins the records
+    it = log.all()  # pins the records
     del log[0:n]
-    log.compact()                # retired, but still pinned by it
-    it.close()                   # the pin goes: the drain runs the finalizers
+    log.compact()  # retired, but still pinned by it
+    it.close()  # the pin goes: the drain runs the finalizers
 
 
 def drop_at_close(log, n):
@@ -116,8 +126,12 @@ def drop_at_dealloc(log, n):
     pass
 
 
-WHEN = {"flush": drop_at_flush, "compact": drop_at_compact,
-        "snapshot_release": drop_at_snapshot_release, "close": drop_at_close}
+WHEN = {
+    "flush": drop_at_flush,
+    "compact": drop_at_compact,
+    "snapshot_release": drop_at_snapshot_release,
+    "close": drop_at_close,
+}
 
 
 def populate(log, action, n=20):
@@ -212,7 +226,7 @@ def test_finalizer_that_closes_the_log_mid_drain_releases_everything(unraisable)
     for i in range(10):
         log.append(1000 + i, Hook(log, lambda lg: lg.close()))
     del log[1000:]
-    log.flush()                  # the first finalizer closes the log mid-drain
+    log.flush()  # the first finalizer closes the log mid-drain
     assert log.closed
     gc.collect()
     assert all(r() is None for r in refs)
@@ -224,23 +238,22 @@ def test_finalizer_that_raises_is_reported_and_the_log_continues(unraisable):
         def __del__(self):
             raise RuntimeError("boom from __del__")
 
-    log = Timelog(maintenance="disabled")        # everything stays in the memtable
+    log = Timelog(maintenance="disabled")  # everything stays in the memtable
     for i in range(30):
         log.append(i, Boom())
         log.append(i, "keep%d" % i)
     del log[0:10]
-    log.flush()                  # the seal drops 10 records: their objects go here
+    log.flush()  # the seal drops 10 records: their objects go here
     assert len(unraisable) == 10
-    assert all(isinstance(e, RuntimeError) and str(e) == "boom from __del__"
-               for e in unraisable)
+    assert all(isinstance(e, RuntimeError) and str(e) == "boom from __del__" for e in unraisable)
     del log[10:20]
-    log.compact()                # 10 more
+    log.compact()  # 10 more
     assert len(unraisable) == 20
     log._validate()
     assert [t for t, _ in log] == sorted(list(range(20, 30)) * 2)
     log.append(99, "still works")
     assert log[99] == ["still works"]
-    log.close()                  # the last 10
+    log.close()  # the last 10
     assert len(unraisable) == 30
 
 
@@ -252,6 +265,7 @@ def test_finalizer_that_raises_during_a_batch_failure_is_reported():
     old = sys.unraisablehook
     sys.unraisablehook = lambda u: seen.append(u.exc_value)
     try:
+
         class Boom:
             def __del__(self):
                 raise RuntimeError("boom in a failed batch")
@@ -261,8 +275,9 @@ def test_finalizer_that_raises_during_a_batch_failure_is_reported():
             log.extend(((t, Boom()) for t in [1, 2, 1.5]), insert_on_error=False)
         gc.collect()
         assert len(log) == 0
-        assert [str(e) for e in seen if str(e) == "boom in a failed batch"] == \
-            ["boom in a failed batch"] * 3
+        assert [str(e) for e in seen if str(e) == "boom in a failed batch"] == [
+            "boom in a failed batch"
+        ] * 3
         log.close()
     finally:
         sys.unraisablehook = old
@@ -270,8 +285,12 @@ def test_finalizer_that_raises_during_a_batch_failure_is_reported():
 
 def test_finalizer_in_background_mode_closing_during_worker_activity(unraisable):
     for _ in range(5):
-        log = Timelog(maintenance="background", memtable_max_bytes=1024,
-                      maintenance_wakeup_ms=1, busy_policy="silent")
+        log = Timelog(
+            maintenance="background",
+            memtable_max_bytes=1024,
+            maintenance_wakeup_ms=1,
+            busy_policy="silent",
+        )
         try:
             for i in range(2000):
                 log.append(i, Hook(log, lambda lg: lg.close()) if i % 100 == 0 else i)
@@ -285,7 +304,7 @@ def test_finalizer_in_background_mode_closing_during_worker_activity(unraisable)
             try:
                 log.flush()
                 log.compact()
-            except TimelogError as e:        # a finalizer closed it meanwhile
+            except TimelogError as e:  # a finalizer closed it meanwhile
                 assert "closed" in str(e)
 
         run_bounded(maintain)
@@ -304,14 +323,16 @@ def test_index_that_closes_the_log_during_a_write(unraisable):
             self.log.close()
             return 5
 
-    for call in [lambda lg: lg.append(Closing(lg), "x"),
-                 lambda lg: lg.extend([(1, "a"), (Closing(lg), "b")]),
-                 lambda lg: lg.extend([1, Closing(lg)], ["a", "b"]),
-                 lambda lg: lg.delete(Closing(lg), 10),
-                 lambda lg: lg.count(Closing(lg), 10),
-                 lambda lg: lg.histogram(0, 10, bins=Closing(lg)),
-                 lambda lg: lg.range(0, Closing(lg)),
-                 lambda lg: lg.views(0, Closing(lg))]:
+    for call in [
+        lambda lg: lg.append(Closing(lg), "x"),
+        lambda lg: lg.extend([(1, "a"), (Closing(lg), "b")]),
+        lambda lg: lg.extend([1, Closing(lg)], ["a", "b"]),
+        lambda lg: lg.delete(Closing(lg), 10),
+        lambda lg: lg.count(Closing(lg), 10),
+        lambda lg: lg.histogram(0, 10, bins=Closing(lg)),
+        lambda lg: lg.range(0, Closing(lg)),
+        lambda lg: lg.views(0, Closing(lg)),
+    ]:
         log = Timelog(maintenance="disabled")
         log.append(1, "kept")
         try:
@@ -326,6 +347,7 @@ def test_index_that_closes_the_log_during_a_write(unraisable):
 
 
 # ---------------------------------------------------------------- outliving the log
+
 
 def test_iterators_spans_and_arrays_outlive_their_log():
     log = Timelog(maintenance="disabled")
@@ -357,7 +379,7 @@ def test_iterators_spans_and_arrays_outlive_their_log():
     assert arr[-1] == len(arr) - 1
     del it1, it2, it3, spans, span, view
     gc.collect()
-    assert arr[0] == 0               # the array's base is the last pin
+    assert arr[0] == 0  # the array's base is the last pin
 
 
 def test_reopened_log_and_old_iterators():
@@ -373,6 +395,7 @@ def test_reopened_log_and_old_iterators():
 
 
 # ---------------------------------------------------------------- one iterator, two threads
+
 
 @pytest.mark.parametrize("how", ["next", "next_batch", "mixed"])
 def test_iterator_shared_by_two_threads_does_not_crash(how):
@@ -432,7 +455,7 @@ def test_iterator_closed_by_another_thread_while_fetching():
 
         th = threading.Thread(target=fetch)
         th.start()
-        it.close()                # during the fetch: deferred to its end
+        it.close()  # during the fetch: deferred to its end
         th.join(TIMEOUT)
         assert not th.is_alive()
         assert it.closed
@@ -465,6 +488,7 @@ def test_log_closed_by_another_thread_during_writes_and_maintenance():
         th = threading.Thread(target=writer)
         th.start()
         import time
+
         time.sleep(0.02)
         log.close()
         stop.set()
@@ -475,6 +499,7 @@ def test_log_closed_by_another_thread_during_writes_and_maintenance():
 
 
 # ---------------------------------------------------------------- inputs changed by the caller's own code
+
 
 def test_extend_input_shrunk_by_index_during_the_call():
     # The caller's __index__ empties the very list extend() is reading: an
@@ -523,7 +548,7 @@ def test_bulk_append_objects_list_that_lies_about_its_length():
     log = Timelog(maintenance="disabled")
     with pytest.raises(ValueError, match="length mismatch"):
         log.bulk_append(np.arange(1000, dtype=np.int64), Liar(["a"]))
-    log.bulk_append(np.arange(2, dtype=np.int64), Liar(["a", "b"]))   # its real size
+    log.bulk_append(np.arange(2, dtype=np.int64), Liar(["a", "b"]))  # its real size
     assert list(log) == [(0, "a"), (1, "b")]
     log.close()
 
@@ -533,7 +558,7 @@ def test_bulk_append_array_conversion_that_mutates_the_objects():
 
     class Arr:
         def __array__(self, *a, **k):
-            objs.append("d")                     # now 4 objects for 3 timestamps
+            objs.append("d")  # now 4 objects for 3 timestamps
             return np.array([1, 2, 3], dtype=np.int64)
 
     log = Timelog(maintenance="disabled")
@@ -544,6 +569,7 @@ def test_bulk_append_array_conversion_that_mutates_the_objects():
 
 
 # ---------------------------------------------------------------- the cycle collector inside a read
+
 
 class _Cycle:
     """Cyclic garbage whose finalizer runs action(): the cycle collector may
@@ -565,16 +591,16 @@ def test_cycle_collector_finalizer_touching_the_iterator_inside_next(unraisable,
 
     log = Timelog(maintenance="disabled")
     n = 600
-    log.extend((t, Payload(t)) for t in range(n))   # the engine holds the only references
+    log.extend((t, Payload(t)) for t in range(n))  # the engine holds the only references
     log.flush()
     it = log.all()
     del log[:]
-    log.compact()          # retired: only the iterator's snapshot keeps them alive
+    log.compact()  # retired: only the iterator's snapshot keeps them alive
     stolen = []
 
     def action():
         if what == "close":
-            it.close()      # releases the pin: the objects go at once
+            it.close()  # releases the pin: the objects go at once
         elif what == "next":
             stolen.append(next(it, None))
         elif what == "next_batch":
@@ -584,16 +610,16 @@ def test_cycle_collector_finalizer_touching_the_iterator_inside_next(unraisable,
 
     got = []
     old = gc.get_threshold()
-    gc.set_threshold(1)    # collect at (nearly) every container allocation
+    gc.set_threshold(1)  # collect at (nearly) every container allocation
     try:
         while True:
             _Cycle(action)
             try:
-                rec = next(it)      # kept: its tuple never goes back to the free list,
-            except StopIteration:   # so the next one is a fresh (collectable) allocation
+                rec = next(it)  # kept: its tuple never goes back to the free list,
+            except StopIteration:  # so the next one is a fresh (collectable) allocation
                 break
             got.append(rec)
-            assert rec[1].t == rec[0]     # the pair belongs together, and is alive
+            assert rec[1].t == rec[0]  # the pair belongs together, and is alive
     finally:
         gc.set_threshold(*old)
     gc.collect()

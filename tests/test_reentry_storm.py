@@ -23,8 +23,11 @@ import numpy as np
 
 from timelog import Timelog, TimelogError
 
-SECONDS = float(os.environ.get("TIMELOG_STORM_SECONDS",
-                               "60" if os.environ.get("TIMELOG_STRESS") == "1" else "4"))
+SECONDS = float(
+    os.environ.get(
+        "TIMELOG_STORM_SECONDS", "60" if os.environ.get("TIMELOG_STRESS") == "1" else "4"
+    )
+)
 EXPECTED = (TimelogError, RuntimeError)
 
 
@@ -36,13 +39,12 @@ class Storm:
         self.lock = threading.RLock()
         self.live = 0
         self.made = 0
-        self.iters = []                  # iterators shared by every thread
+        self.iters = []  # iterators shared by every thread
         self.spans = []
-        self.log = Timelog(maintenance="disabled", memtable_max_bytes=8192,
-                           busy_policy="silent")
+        self.log = Timelog(maintenance="disabled", memtable_max_bytes=8192, busy_policy="silent")
         self.depth = threading.local()
         self.ops = 0
-        self.quiet = False               # set at the end: finalizers only count
+        self.quiet = False  # set at the end: finalizers only count
 
     # -- payloads and timestamps that call back
 
@@ -171,7 +173,7 @@ class Chaos:
         try:
             if not s.quiet and s.rng.random() < 0.4:
                 s.act(nested=True)
-        except BaseException as e:   # a finalizer must not raise (warnings are errors)
+        except BaseException as e:  # a finalizer must not raise (warnings are errors)
             s.errors.append(e)
         finally:
             s.dropped()
@@ -198,7 +200,7 @@ def test_reentry_storm():
     stop = time.monotonic() + SECONDS
     failures = []
     old = gc.get_threshold()
-    gc.set_threshold(50, 5, 5)   # collections (and finalizers) at allocations
+    gc.set_threshold(50, 5, 5)  # collections (and finalizers) at allocations
 
     def loop(role):
         try:
@@ -249,7 +251,9 @@ def test_reentry_storm():
     gc.collect()
     storm.log.close()
     gc.collect()
-    print("storm: %.0f s, %d actions, %d objects stored, %d still alive"
-          % (SECONDS, storm.ops, storm.made, storm.live))
+    print(
+        "storm: %.0f s, %d actions, %d objects stored, %d still alive"
+        % (SECONDS, storm.ops, storm.made, storm.live)
+    )
     assert storm.made > 0
     assert storm.live == 0, "%d stored objects were never released" % storm.live

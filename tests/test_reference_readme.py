@@ -28,7 +28,7 @@ from timelog import (
     TimelogIter,
 )
 
-QUICKSTART_STREAMING = '''\
+QUICKSTART_STREAMING = """\
 from timelog import Timelog
 
 log = Timelog.for_streaming(time_unit="ms")
@@ -44,9 +44,9 @@ rows = list(log[1_700_000_000_000:1_700_000_000_001])
 print(rows)
 
 log.close()  # deterministic cleanup; finalizer cleanup is best-effort
-'''
+"""
 
-QUICKSTART_SEMANTICS = '''\
+QUICKSTART_SEMANTICS = """\
 from timelog import Timelog
 
 log = Timelog(time_unit="ms")
@@ -58,7 +58,7 @@ print(log[10])       # ['B']
 print(list(log[0:20]))  # [(10, 'B')]
 
 log.close()  # optional explicit cleanup
-'''
+"""
 
 
 def run_verbatim(source):
@@ -125,12 +125,25 @@ def test_constructors_and_presets_with_overrides():
 
 
 def test_every_constructor_knob_with_zero_meaning_default():
-    log = Timelog(time_unit="ms", maintenance="disabled", busy_policy="raise", min_ts=None,
-                  mostly_ordered_default=True, memtable_max_bytes=0, target_page_bytes=0,
-                  sealed_max_runs=0, ooo_budget_bytes=0, sealed_wait_ms=0,
-                  drain_batch_limit=0, maintenance_wakeup_ms=0, max_delta_segments=0,
-                  window_size=0, window_origin=0, delete_debt_threshold=0.0,
-                  compaction={"target_bytes": 0, "max_inputs": 0, "max_windows": 0})
+    log = Timelog(
+        time_unit="ms",
+        maintenance="disabled",
+        busy_policy="raise",
+        min_ts=None,
+        mostly_ordered_default=True,
+        memtable_max_bytes=0,
+        target_page_bytes=0,
+        sealed_max_runs=0,
+        ooo_budget_bytes=0,
+        sealed_wait_ms=0,
+        drain_batch_limit=0,
+        maintenance_wakeup_ms=0,
+        max_delta_segments=0,
+        window_size=0,
+        window_origin=0,
+        delete_debt_threshold=0.0,
+        compaction={"target_bytes": 0, "max_inputs": 0, "max_windows": 0},
+    )
     log[1] = "x"
     assert log[1] == ["x"]
     log.close()
@@ -148,13 +161,13 @@ def test_every_constructor_knob_with_zero_meaning_default():
 def test_append_forms():
     log = Timelog(maintenance="disabled", time_unit="ms")
     before = datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000
-    log.append({"event": "boot"})                     # append(obj): wall clock, in C
+    log.append({"event": "boot"})  # append(obj): wall clock, in C
     after = datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000
-    (ts, obj), = list(log)
+    ((ts, obj),) = list(log)
     assert before - 1 <= ts <= after + 1 and obj == {"event": "boot"}
-    log.append("kw", ts=5)                            # append(obj, ts=...)
-    log.append(6, "pos")                              # append(ts, obj)
-    log[7] = "item"                                   # log[ts] = obj
+    log.append("kw", ts=5)  # append(obj, ts=...)
+    log.append(6, "pos")  # append(ts, obj)
+    log[7] = "item"  # log[ts] = obj
     assert list(log[5:8]) == [(5, "kw"), (6, "pos"), (7, "item")]
     log.close()
 
@@ -167,7 +180,7 @@ def test_min_ts_guard_rejects_older_writes():
     with pytest.raises(ValueError, match="min_ts"):
         log[50] = "old"
     with pytest.raises(ValueError):
-        log.extend([(100, "ok"), (1, "old")])          # the whole batch aborts
+        log.extend([(100, "ok"), (1, "old")])  # the whole batch aborts
     with pytest.raises(ValueError):
         log.bulk_append(np.array([100, 1]), ["ok", "old"])
     assert len(log) == 0
@@ -188,7 +201,7 @@ def test_extend_insert_on_error_semantics():
         log.extend([(3, "c"), ("bad", "x")], insert_on_error=False)
     assert len(log) == 2
     log.extend([(4, "d"), (3, "c")], mostly_ordered=False, insert_on_error=False)
-    log.extend([5, 6], ["e", "f"])                     # extend(timestamps, objects)
+    log.extend([5, 6], ["e", "f"])  # extend(timestamps, objects)
     assert [t for t, _ in log] == [1, 2, 3, 4, 5, 6]
     log.close()
 
@@ -219,9 +232,9 @@ def test_bulk_append_buffers():
 def test_deletes():
     log = Timelog(maintenance="disabled")
     log.extend((t, t) for t in range(10))
-    log.delete(2, 4)          # [2, 4)
-    log.delete(5)             # every record at 5
-    log.cutoff(1)             # everything < 1
+    log.delete(2, 4)  # [2, 4)
+    log.delete(5)  # every record at 5
+    log.cutoff(1)  # everything < 1
     del log[8]
     del log[9:]
     assert [t for t, _ in log] == [1, 4, 6, 7]
@@ -231,7 +244,7 @@ def test_deletes():
 
 
 def test_int64_extremes_and_open_ranges():
-    lo, hi = -2**63, 2**63 - 1
+    lo, hi = -(2**63), 2**63 - 1
     log = Timelog(maintenance="disabled")
     log[lo] = "min"
     log[hi] = "max"
@@ -258,7 +271,7 @@ def test_reads_and_named_iterators():
     assert list(log.until(2)) == [(1, "a")]
     assert len(list(log.all())) == 4
     assert list(log.point(2)) == list(log.equal(2)) == [(2, "b"), (2, "c")]
-    assert list(log[5:1]) == []                        # t1 >= t2 is empty
+    assert list(log[5:1]) == []  # t1 >= t2 is empty
     assert (log.min_ts(), log.max_ts(), log.next_ts(2), log.prev_ts(2)) == (1, 5, 5, 1)
     with pytest.raises(ValueError):
         log[1:5:2]
@@ -305,15 +318,15 @@ def test_stats_and_counters():
 def test_views_page_spans_and_objects():
     log = Timelog(maintenance="disabled")
     log.extend((t, "v%d" % t) for t in range(10))
-    assert list(log.views()) == []                     # only flushed data is viewed
-    log.flush()                                        # flush publishes to views
+    assert list(log.views()) == []  # only flushed data is viewed
+    log.flush()  # flush publishes to views
     for make in (log.views, log.page_spans):
         with make(2, 6) as spans:
             span = next(spans)
             assert isinstance(span, PageSpan)
             ts = span.timestamps
             assert ts.tolist() == [2, 3, 4, 5]
-            assert not ts.flags.writeable              # read-only, zero-copy
+            assert not ts.flags.writeable  # read-only, zero-copy
             objs = span.objects()
             assert isinstance(objs, PageSpanObjectsView)
             assert list(objs) == ["v2", "v3", "v4", "v5"]
@@ -331,7 +344,7 @@ def test_lifecycle_close_discards_and_reopen():
     assert log.closed
     with pytest.raises(TimelogError):
         log[1]
-    log.reopen(time_unit="s")                          # a fresh, empty engine
+    log.reopen(time_unit="s")  # a fresh, empty engine
     assert not log.closed and len(log) == 0 and log.time_unit == "s"
     log.close()
     log.configure(busy_policy="silent")
@@ -340,15 +353,16 @@ def test_lifecycle_close_discards_and_reopen():
 
 
 def test_busy_means_the_write_was_accepted():
-    log = Timelog(maintenance="disabled", busy_policy="raise", memtable_max_bytes=4096,
-                  sealed_max_runs=1)
+    log = Timelog(
+        maintenance="disabled", busy_policy="raise", memtable_max_bytes=4096, sealed_max_runs=1
+    )
     stored = 0
     busy = 0
     for i in range(5000):
         try:
             log.append(i, i)
         except TimelogBusyError:
-            busy += 1                                  # do not retry: it was stored
+            busy += 1  # do not retry: it was stored
         stored += 1
     assert busy > 0 and log.busy_events == busy
     assert len(log) == stored

@@ -68,7 +68,7 @@ def test_snapshot_opened_by_a_finalizer_keeps_what_it_sees():
     held.clear()
     del got
     gc.collect()
-    log.compact()           # drains what the iterator kept
+    log.compact()  # drains what the iterator kept
     assert ref() is None
     assert list(log) == []
     log.close()
@@ -121,8 +121,7 @@ def test_finalizer_read_during_a_drop_leaves_no_pin():
         def __del__(self):
             ran.append((len(log.at(10)), len(log)))
 
-    log = Timelog(maintenance="background", maintenance_wakeup_ms=1,
-                  delete_debt_threshold=0.01)
+    log = Timelog(maintenance="background", maintenance_wakeup_ms=1, delete_debt_threshold=0.01)
     log.append(1, Reader())
     keep = [Victim() for _ in range(5)]
     refs = [weakref.ref(v) for v in keep]
@@ -134,7 +133,7 @@ def test_finalizer_read_during_a_drop_leaves_no_pin():
     log.flush()
     deadline = time.monotonic() + 30
     while not ran and time.monotonic() < deadline:
-        len(log)            # pins; once the worker compacted, drains
+        len(log)  # pins; once the worker compacted, drains
         time.sleep(0.001)
     assert ran, "the worker did not compact the deleted record within 30 s"
     assert ran[0][1] == 5
@@ -159,12 +158,12 @@ def test_finalizer_read_in_a_writer_drain_leaves_no_extra_pin():
     for i in range(5):
         log.append(10 + i, Victim())
     log.flush()
-    it = log.all()          # keeps Reader alive through the compaction
+    it = log.all()  # keeps Reader alive through the compaction
     del log[1]
     log.compact()
     assert not ran
     len(log)
-    del it                  # Reader releasable now; a read or write drains it
+    del it  # Reader releasable now; a read or write drains it
     len(log)
     log.flush()
     assert ran == [5]
@@ -215,7 +214,7 @@ def test_deferred_close_spares_an_engine_opened_by_reopen():
     w.start()
     deadline = time.monotonic() + 30
     while log._gate_state()[2] == 0 and w.is_alive() and time.monotonic() < deadline:
-        time.sleep(0)        # wait until W's call runs on the new engine
+        time.sleep(0)  # wait until W's call runs on the new engine
     log.close()
     state = log._gate_state()
     go.set()
@@ -344,6 +343,8 @@ def test_single_writer_call_is_not_starved_by_a_busy_writer(op):
         log.close()
     assert not errors, errors
     assert calls[0] > 0
-    print("%s: max %.1f ms over %d calls, busy thread made %d calls"
-          % (op, max(times) * 1e3, len(times), calls[0]))
+    print(
+        "%s: max %.1f ms over %d calls, busy thread made %d calls"
+        % (op, max(times) * 1e3, len(times), calls[0])
+    )
     assert max(times) < 2.0, times

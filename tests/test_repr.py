@@ -28,11 +28,19 @@ def test_repr_records_span_and_layers():
     log.close()
 
 
-@pytest.mark.parametrize("unit,delta,human", [
-    ("ns", 250, "250 ns"), ("us", 250, "250 us"), ("ms", 250, "250 ms"),
-    ("s", 42, "42 s"), ("s", 5400, "1.5 h"), ("s", 3 * 86400, "3 days"),
-    ("s", 0, "0 s"), ("ms", 400 * 86400 * 1000, "1.1 years"),
-])
+@pytest.mark.parametrize(
+    "unit,delta,human",
+    [
+        ("ns", 250, "250 ns"),
+        ("us", 250, "250 us"),
+        ("ms", 250, "250 ms"),
+        ("s", 42, "42 s"),
+        ("s", 5400, "1.5 h"),
+        ("s", 3 * 86400, "3 days"),
+        ("s", 0, "0 s"),
+        ("ms", 400 * 86400 * 1000, "1.1 years"),
+    ],
+)
 def test_duration_in_human_units(unit, delta, human):
     log = Timelog(time_unit=unit, maintenance="disabled")
     log[0] = "a"
@@ -49,7 +57,7 @@ def test_repr_empty_closed_subclass_and_extremes():
     assert repr(log) == "<Sub empty, time_unit='ns'; layers: memtable=0 memruns=0 L0=0 L1=0>"
     log[INT64_MIN] = 1
     log[INT64_MAX] = 2
-    text = repr(log)       # neither end overflows nor raises
+    text = repr(log)  # neither end overflows nor raises
     assert "2 records" in text and "int64 min" in text and "2262-04-11T23:47:16.854775807Z" in text
     log.close()
     assert repr(log) == "<Sub closed, time_unit='ns'>"

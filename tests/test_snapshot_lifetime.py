@@ -16,8 +16,9 @@ def make(n=100, **kw):
     return log
 
 
-@pytest.mark.parametrize("action", ["append", "delete", "delete_all", "flush", "compact",
-                                    "everything"])
+@pytest.mark.parametrize(
+    "action", ["append", "delete", "delete_all", "flush", "compact", "everything"]
+)
 def test_iterator_sees_its_snapshot(action):
     log = make()
     expected = list(log[10:20])
@@ -244,9 +245,9 @@ def test_reads_between_writes_always_see_the_latest_write():
             log.append(i, i)
             assert log[i] == [i]
             assert log.count() == i + 1
-            assert len(list(log[max(0, i - 3):i + 1])) == min(i + 1, 4)
+            assert len(list(log[max(0, i - 3) : i + 1])) == min(i + 1, 4)
             if i % 50 == 49:
-                del log[i - 10:i - 5]
+                del log[i - 10 : i - 5]
                 assert log.count() == i + 1 - 5
                 log.extend([(t, t) for t in range(i - 10, i - 5)])
                 assert log.count() == i + 1
@@ -261,11 +262,11 @@ def test_a_read_before_a_delete_does_not_keep_the_deleted_object_alive():
     log.append(1, obj)
     log.append(2, "keep")
     del obj
-    assert log[1] == [ref()]            # point read: pin kept
-    assert log.count() == 2             # count: pin reused
-    assert len(list(log[:])) == 2       # iterator on the same pin
+    assert log[1] == [ref()]  # point read: pin kept
+    assert log.count() == 2  # count: pin reused
+    assert len(list(log[:])) == 2  # iterator on the same pin
     del log[1]
-    log.compact()                       # the delete dropped the kept pin first
+    log.compact()  # the delete dropped the kept pin first
     gc.collect()
     assert ref() is None
     assert log.stats()["operational"]["snapshots"] == 0
@@ -279,7 +280,7 @@ def test_close_after_reads_releases_everything_at_once():
     log.extend(enumerate(objs))
     del objs
     assert log.count() == 10 and log[3] and log.at(4)
-    log.close()                         # no pin of the log's own survives close()
+    log.close()  # no pin of the log's own survives close()
     gc.collect()
     assert all(r() is None for r in refs)
 
@@ -288,7 +289,7 @@ def test_kept_pin_is_not_reported_as_a_caller_snapshot():
     log = make()
     assert log.count() == 100 and log[5] == ["v5"]
     assert log.stats()["operational"]["snapshots"] == 0
-    it = log[:]                         # shares the kept state: one pinned state
+    it = log[:]  # shares the kept state: one pinned state
     assert log.stats()["operational"]["snapshots"] == 1
     it.close()
     assert log.stats()["operational"]["snapshots"] == 0
@@ -298,8 +299,7 @@ def test_kept_pin_is_not_reported_as_a_caller_snapshot():
 def test_worker_publishes_are_picked_up_by_the_next_read():
     # The worker seals and flushes behind the reads' back: a read after it
     # sees the same records (from the new layers) and no stale pin lingers.
-    log = Timelog(maintenance="background", memtable_max_bytes=384,
-                  maintenance_wakeup_ms=1)
+    log = Timelog(maintenance="background", memtable_max_bytes=384, maintenance_wakeup_ms=1)
     try:
         log.extend((t, t) for t in range(1000))
         assert log.count() == 1000

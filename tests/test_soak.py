@@ -10,14 +10,12 @@ bytes flat, the tombstone set bounded, and nothing referenced after close().
 `make soak` runs the same modes for minutes and prints the figures.
 """
 
-import sys
-import threading
 import time
 
 import numpy as np
 import pytest
-
 import soak_driver as sd
+
 from timelog import Timelog
 
 SECONDS_PER_MODE = 1.6  # 16 modes: about 26 s in all
@@ -48,6 +46,7 @@ def test_check_catches_a_leak():
 class _ReadingPayload(sd.Payload):
     """A payload whose finalizer reads the log (any Python code there lets
     another reader thread in; a read is the deterministic form of it)."""
+
     __slots__ = ("log",)
 
     def __del__(self):
@@ -70,15 +69,15 @@ def test_read_during_a_reads_drain_leaves_nothing_after_close():
         log.bulk_append(np.arange(lo, hi, dtype=np.int64), objs)
         del objs
         log.cutoff(cut)
-        log.count(0, 1 << 40)    # the read pin, kept
+        log.count(0, 1 << 40)  # the read pin, kept
         deadline = time.monotonic() + 5
         while log.retired_queue_len == 0 and time.monotonic() < deadline:
-            time.sleep(0.001)    # the worker drops the hidden segment meanwhile
+            time.sleep(0.001)  # the worker drops the hidden segment meanwhile
         assert log.retired_queue_len > 0
-        log.count(0, 1 << 40)    # stale pin: drain -> a finalizer reads -> pins
+        log.count(0, 1 << 40)  # stale pin: drain -> a finalizer reads -> pins
 
     retire(0, 1000, 1000)
-    retire(1000, 2000, 2000)     # retired behind a leaked pin, if one leaked
+    retire(1000, 2000, 2000)  # retired behind a leaked pin, if one leaked
     log.close()
     left = sd.live_payloads() - base
     assert left == 0, f"{left} payloads still referenced after close()"

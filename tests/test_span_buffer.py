@@ -12,8 +12,6 @@ import textwrap
 import numpy as np
 import pytest
 
-from timelog import Timelog
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -76,7 +74,7 @@ def test_writes_are_refused(flushed):
     with pytest.raises(TypeError):
         b[:8] = bytes(8)
     with pytest.raises((TypeError, BufferError)):
-        (ctypes.c_int64 * len(span)).from_buffer(span)      # asks for a writable buffer
+        (ctypes.c_int64 * len(span)).from_buffer(span)  # asks for a writable buffer
     a = np.frombuffer(span, dtype=np.int64)
     assert not a.flags.writeable
     with pytest.raises(ValueError):
@@ -100,7 +98,7 @@ def test_numpy_sees_int64_timestamps_without_copying(flushed):
         assert not x.flags.writeable
         assert x.__array_interface__["data"][0] == span._address
         assert np.shares_memory(x, span.timestamps)
-    assert np.array(span).dtype == np.int64          # np.array copies, still int64
+    assert np.array(span).dtype == np.int64  # np.array copies, still int64
     assert int(np.asarray(span).sum()) == int(span.timestamps.sum())
     del a, f, x
     span.close()
@@ -113,7 +111,7 @@ def test_close_refuses_while_an_export_lives(flushed):
     with pytest.raises(BufferError, match="2 buffer export"):
         span.close()
     assert not span.closed
-    assert span.timestamps.tolist() == mv1.tolist()     # still fully usable
+    assert span.timestamps.tolist() == mv1.tolist()  # still fully usable
     mv1.release()
     with pytest.raises(BufferError, match="1 buffer export"):
         span.close()
@@ -121,7 +119,7 @@ def test_close_refuses_while_an_export_lives(flushed):
     gc.collect()
     span.close()
     assert span.closed
-    span.close()                                         # idempotent
+    span.close()  # idempotent
 
 
 def test_with_block_exit_refuses_while_an_export_lives(flushed):
@@ -159,10 +157,10 @@ def test_export_keeps_the_pin_after_span_iterator_and_data_are_gone(log):
     log.extend((t, -t) for t in range(1000, 1500))
     log.flush()
     log.compact()
-    assert pinned(log) >= 1                  # the exports hold the old state
+    assert pinned(log) >= 1  # the exports hold the old state
     assert mv.tolist() == want and arr.tolist() == want
     mv.release()
-    assert pinned(log) >= 1                  # arr still does
+    assert pinned(log) >= 1  # arr still does
     assert arr.tolist() == want
     del arr
     gc.collect()
@@ -185,7 +183,7 @@ def test_export_outlives_log_close(log):
 def test_spans_with_no_export_still_close_and_timestamps_stay_ndarray(flushed):
     span = first_span(flushed)
     memoryview(span).release()
-    assert isinstance(span.timestamps, np.ndarray)       # our design (docs/api.md)
+    assert isinstance(span.timestamps, np.ndarray)  # our design (docs/api.md)
     span.close()
 
 
@@ -207,7 +205,13 @@ def test_export_alive_at_interpreter_exit_is_quiet(close_log):
             log.close()
         """).replace("CLOSE", str(close_log))
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    r = subprocess.run([sys.executable, "-X", "dev", "-c", code], capture_output=True,
-                       text=True, timeout=120, cwd=REPO, env=env)
+    r = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout == "" and r.stderr == ""

@@ -7,23 +7,56 @@ import pytest
 from timelog import Timelog
 
 SECTIONS = {
-    "storage": {"records_estimate", "physical_records", "memruns", "memrun_records",
-                "segments_l0", "segments_l1", "records_l0", "records_l1", "pages_total",
-                "tombstone_count", "min_ts", "max_ts"},
+    "storage": {
+        "records_estimate",
+        "physical_records",
+        "memruns",
+        "memrun_records",
+        "segments_l0",
+        "segments_l1",
+        "records_l0",
+        "records_l1",
+        "pages_total",
+        "tombstone_count",
+        "min_ts",
+        "max_ts",
+    },
     "memtable": {"active_records", "ooo_records", "sealed_runs"},
     "memory": {"engine_bytes", "peak_bytes", "alloc_calls", "alloc_failures"},
-    "operational": {"seals_total", "flushes_total", "compactions_total", "busy_events",
-                    "extend_skipped", "retired_queue_len", "dropped_handles", "snapshots",
-                    "covered_drops_total"},
+    "operational": {
+        "seals_total",
+        "flushes_total",
+        "compactions_total",
+        "busy_events",
+        "extend_skipped",
+        "retired_queue_len",
+        "dropped_handles",
+        "snapshots",
+        "covered_drops_total",
+    },
 }
 
 
 def test_shape(log):
     st = log.stats()
-    assert set(st) == {"records", "storage", "memtable", "memory", "operational", "adaptive",
-                       "config"}
-    assert set(st["adaptive"]) == {"enabled", "target_records", "window_size", "density",
-                                   "flushes_seen", "resizes", "failures"}
+    assert set(st) == {
+        "records",
+        "storage",
+        "memtable",
+        "memory",
+        "operational",
+        "adaptive",
+        "config",
+    }
+    assert set(st["adaptive"]) == {
+        "enabled",
+        "target_records",
+        "window_size",
+        "density",
+        "flushes_seen",
+        "resizes",
+        "failures",
+    }
     for section, keys in SECTIONS.items():
         assert set(st[section]) == keys, section
     for section in SECTIONS:

@@ -83,11 +83,20 @@ def test_subinterpreter_refuses_timelog_and_main_keeps_working(kind):
         assert "main interpreter" in failure and "docs/platforms.md" in failure
         # Asking again gives the same answer (nothing half-imported remains).
         again = _run(interp, _code("import timelog"))
-        assert again is not None and again.startswith("ImportError: timelog does not support"), again
+        assert again is not None and again.startswith("ImportError: timelog does not support"), (
+            again
+        )
         # Neither import reached the compiled module or NumPy in there.
-        assert _run(interp, _code(
-            "assert 'timelog._core' not in sys.modules, sorted(sys.modules)\n"
-            "assert 'numpy' not in sys.modules")) is None
+        assert (
+            _run(
+                interp,
+                _code(
+                    "assert 'timelog._core' not in sys.modules, sorted(sys.modules)\n"
+                    "assert 'numpy' not in sys.modules"
+                ),
+            )
+            is None
+        )
     finally:
         interpreters.destroy(interp)
     # The main interpreter's log is untouched and still usable.
@@ -107,7 +116,8 @@ def test_refusal_does_not_depend_on_main_having_imported_first():
         finally:
             interpreters.destroy(interp)
         assert failure is not None and failure.startswith(
-            "ImportError: timelog does not support subinterpreters"), failure
+            "ImportError: timelog does not support subinterpreters"
+        ), failure
         log = timelog.Timelog(maintenance="background")
         log[1] = "x"
         log.flush()
@@ -128,8 +138,9 @@ def test_declared_directives_match_the_tested_stance():
         header.append(line)
     directives = dict(
         (k.strip(), v.strip())
-        for line in header if line.startswith("# cython:")
-        for k, v in [line[len("# cython:"):].split("=", 1)]
+        for line in header
+        if line.startswith("# cython:")
+        for k, v in [line[len("# cython:") :].split("=", 1)]
     )
     assert directives.get("subinterpreters_compatible") == "no"
     assert directives.get("freethreading_compatible") == "False"

@@ -34,14 +34,25 @@ def test_py_typed_marker():
 def test_all_and_version():
     assert timelog.__version__ == "0.1.0"
     assert set(timelog.__all__) == {
-        "Timelog", "TimelogError", "TimelogBusyError", "TimelogIter", "PageSpan",
-        "PageSpanIter", "PageSpanObjectsView", "Record", "RecordIter", "RecordBatch",
-        "__version__"}
+        "Timelog",
+        "TimelogError",
+        "TimelogBusyError",
+        "TimelogIter",
+        "PageSpan",
+        "PageSpanIter",
+        "PageSpanObjectsView",
+        "Record",
+        "RecordIter",
+        "RecordBatch",
+        "__version__",
+    }
     for name in timelog.__all__:
         assert hasattr(timelog, name)
 
 
-CLASSES = [n for n in timelog.__all__ if n not in ("__version__", "Record", "RecordIter", "RecordBatch")]
+CLASSES = [
+    n for n in timelog.__all__ if n not in ("__version__", "Record", "RecordIter", "RecordBatch")
+]
 
 
 @pytest.mark.parametrize("name", CLASSES)
@@ -89,8 +100,14 @@ def test_use_every_name_runs():
     import sys
 
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, str(USE_EVERY_NAME)], cwd=str(ROOT), env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(USE_EVERY_NAME)],
+        cwd=str(ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout + proc.stderr
 
 
@@ -109,8 +126,14 @@ def test_mypy_strict_on_use_every_name():
     os.chdir(ROOT)
     try:
         stdout, stderr, status = mypy_api.run(
-            ["--strict", "--no-incremental", "--cache-dir", os.devnull,
-             str(USE_EVERY_NAME.relative_to(ROOT))])
+            [
+                "--strict",
+                "--no-incremental",
+                "--cache-dir",
+                os.devnull,
+                str(USE_EVERY_NAME.relative_to(ROOT)),
+            ]
+        )
     finally:
         os.chdir(old)
     assert status == 0, "mypy --strict reported errors:\n" + stdout + stderr

@@ -53,7 +53,10 @@ def _refuse_subinterpreters() -> None:
 _refuse_subinterpreters()
 del _refuse_subinterpreters
 
-from timelog._core import (  # noqa: E402 - after the subinterpreter check
+from collections.abc import Iterator as _Iterator
+from typing import Any as _Any
+
+from timelog._core import (
     PageSpan,
     PageSpanIter,
     PageSpanObjectsView,
@@ -62,8 +65,6 @@ from timelog._core import (  # noqa: E402 - after the subinterpreter check
     TimelogError,
     TimelogIter,
 )
-
-from typing import Any as _Any, Iterator as _Iterator
 
 __version__ = "0.1.0"
 

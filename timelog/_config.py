@@ -13,7 +13,8 @@ import math
 import numbers
 import operator
 import warnings
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,8 @@ _ADAPTIVE_KEYS = tuple(_ADAPTIVE_SPEC)
 # compaction_<key>=v is compaction={<key>: v}.
 _FLAT_KNOBS: dict[str, tuple[str, str]] = dict(
     [("adaptive_" + k, ("adaptive", k)) for k in _ADAPTIVE_KEYS]
-    + [("compaction_" + k, ("compaction", k)) for k in _COMPACTION_KEYS])
+    + [("compaction_" + k, ("compaction", k)) for k in _COMPACTION_KEYS]
+)
 
 _DEFAULTS: dict[str, Any] = {
     "time_unit": "ms",
@@ -72,15 +74,22 @@ _DEFAULTS: dict[str, Any] = {
 # from (keyword arguments override them).
 PRESETS: dict[str, dict[str, Any]] = {
     "streaming": {"maintenance": "background", "busy_policy": "flush"},
-    "bulk_ingest": {"maintenance": "disabled", "busy_policy": "flush",
-                    "memtable_max_bytes": 16 * 1024 * 1024},
-    "low_latency": {"maintenance": "background", "busy_policy": "raise",
-                    "memtable_max_bytes": 256 * 1024, "sealed_wait_ms": 0},
+    "bulk_ingest": {
+        "maintenance": "disabled",
+        "busy_policy": "flush",
+        "memtable_max_bytes": 16 * 1024 * 1024,
+    },
+    "low_latency": {
+        "maintenance": "background",
+        "busy_policy": "raise",
+        "memtable_max_bytes": 256 * 1024,
+        "sealed_wait_ms": 0,
+    },
 }
 
 _SIZE_MAX = 2**63 - 1
 _U32_MAX = 2**32 - 1
-_I64_MIN = -2**63
+_I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
 
 # min_ts's converter: (value, time_unit name) -> an int in that unit, raising
@@ -99,13 +108,11 @@ def _int_knob(name: str, value: Any, lo: int, hi: int) -> int:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError("%s must be an int, got a bool (%r)" % (name, value))
     if not _is_index(value):
-        raise TypeError("%s must be an int, got %s (%r)"
-                        % (name, type(value).__name__, value))
+        raise TypeError("%s must be an int, got %s (%r)" % (name, type(value).__name__, value))
     value = operator.index(value)
     if value < lo:
         if lo == 0:
-            raise ValueError("%s must be >= 0 (0 means the engine default), got %d"
-                             % (name, value))
+            raise ValueError("%s must be >= 0 (0 means the engine default), got %d" % (name, value))
         raise ValueError("%s must be >= %d, got %d" % (name, lo, value))
     if value > hi:
         raise ValueError("%s must be <= %d, got %d" % (name, hi, value))
@@ -114,44 +121,55 @@ def _int_knob(name: str, value: Any, lo: int, hi: int) -> int:
 
 def _choice_knob(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str):
-        raise TypeError("%s must be a str, one of %s; got %s (%r)"
-                        % (name, ", ".join(map(repr, choices)), type(value).__name__, value))
+        raise TypeError(
+            "%s must be a str, one of %s; got %s (%r)"
+            % (name, ", ".join(map(repr, choices)), type(value).__name__, value)
+        )
     if value not in choices:
-        raise ValueError("%s must be one of %s; got %r"
-                         % (name, ", ".join(map(repr, choices)), value))
+        raise ValueError(
+            "%s must be one of %s; got %r" % (name, ", ".join(map(repr, choices)), value)
+        )
     return value
 
 
-def _float_knob(name: str, value: Any, lo: float, hi: float,
-                lo_open: bool = False, hi_open: bool = False) -> float:
+def _float_knob(
+    name: str, value: Any, lo: float, hi: float, lo_open: bool = False, hi_open: bool = False
+) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError("%s must be a real number, got %s (%r)"
-                        % (name, type(value).__name__, value))
+        raise TypeError(
+            "%s must be a real number, got %s (%r)" % (name, type(value).__name__, value)
+        )
     f = float(value)
     if not math.isfinite(f):
         raise ValueError("%s must be a finite number, got %r" % (name, f))
     if f < lo or f > hi or (lo_open and f == lo) or (hi_open and f == hi):
-        raise ValueError("%s must be in %s%r, %r%s, got %r"
-                         % (name, "(" if lo_open else "[", lo, hi,
-                            ")" if hi_open else "]", f))
+        raise ValueError(
+            "%s must be in %s%r, %r%s, got %r"
+            % (name, "(" if lo_open else "[", lo, hi, ")" if hi_open else "]", f)
+        )
     return f
 
 
 def _check_dict_keys(name: str, value: Any, keys: tuple[str, ...]) -> None:
     """A knob given as a dict: str keys among `keys` (TypeError/ValueError)."""
     if not isinstance(value, dict):
-        raise TypeError("%s must be a dict with keys %s, got %s"
-                        % (name, ", ".join(map(repr, keys)), type(value).__name__))
+        raise TypeError(
+            "%s must be a dict with keys %s, got %s"
+            % (name, ", ".join(map(repr, keys)), type(value).__name__)
+        )
     for key in value:
         if not isinstance(key, str):
-            raise TypeError("%s: keys must be str (one of %s), got %s (%r)"
-                            % (name, ", ".join(map(repr, keys)), type(key).__name__, key))
+            raise TypeError(
+                "%s: keys must be str (one of %s), got %s (%r)"
+                % (name, ", ".join(map(repr, keys)), type(key).__name__, key)
+            )
         if key not in keys:
-            raise ValueError("%s: unknown key %r (expected %s)"
-                             % (name, key, ", ".join(map(repr, keys))))
+            raise ValueError(
+                "%s: unknown key %r (expected %s)" % (name, key, ", ".join(map(repr, keys)))
+            )
 
 
-def _adaptive_knob(value: Any) -> Optional[dict[str, Any]]:
+def _adaptive_knob(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     _check_dict_keys("adaptive", value, _ADAPTIVE_KEYS)
@@ -168,12 +186,14 @@ def _adaptive_knob(value: Any) -> Optional[dict[str, Any]]:
         else:
             out[key] = _float_knob(label, v, lo, hi)
     if out["min_window"] and out["max_window"] and out["min_window"] > out["max_window"]:
-        raise ValueError("adaptive: min_window (%d) must not exceed max_window (%d)"
-                         % (out["min_window"], out["max_window"]))
+        raise ValueError(
+            "adaptive: min_window (%d) must not exceed max_window (%d)"
+            % (out["min_window"], out["max_window"])
+        )
     return out
 
 
-def _fold_flat(kw: dict[str, Any], base: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def _fold_flat(kw: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
     """Rewrites the deprecated flat spellings in kw into the dict knobs.
 
     adaptive_alpha=0.3 becomes adaptive={"alpha": 0.3} (merged with an
@@ -187,12 +207,17 @@ def _fold_flat(kw: dict[str, Any], base: Optional[dict[str, Any]] = None) -> dic
         # stacklevel 2: the caller of this function is a compiled Timelog
         # method, whose frame is invisible, so the next Python frame is the
         # user's (the warning names their line).
-        warnings.warn("%s=... is deprecated; pass %s={%r: ...} instead"
-                      % (name, group, key), DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "%s=... is deprecated; pass %s={%r: ...} instead" % (name, group, key),
+            DeprecationWarning,
+            stacklevel=2,
+        )
         given = kw.get(group)
         if group in kw and isinstance(given, dict) and key in given:
-            raise TypeError("%s given twice: as %s=%r and as %s[%r]=%r; pass only %s={%r: ...}"
-                            % (key, name, kw[name], group, key, given[key], group, key))
+            raise TypeError(
+                "%s given twice: as %s=%r and as %s[%r]=%r; pass only %s={%r: ...}"
+                % (key, name, kw[name], group, key, given[key], group, key)
+            )
         if group in kw:
             nested = given
         else:
@@ -227,14 +252,17 @@ def _normalize(kw: dict[str, Any], ts_of: TsConverter) -> dict[str, Any]:
                 try:
                     value = int(ts_of(value, out["time_unit"]))
                 except OverflowError:
-                    raise ValueError("min_ts must be within the int64 range "
-                                     "[-2**63, 2**63-1], got %r" % (value,)) from None
+                    raise ValueError(
+                        "min_ts must be within the int64 range [-2**63, 2**63-1], got %r" % (value,)
+                    ) from None
                 except TypeError as e:
                     raise TypeError("min_ts: %s" % (e,)) from None
         elif name == "mostly_ordered_default":
             if not isinstance(value, bool):
-                raise TypeError("mostly_ordered_default must be a bool, got %s (%r)"
-                                % (type(value).__name__, value))
+                raise TypeError(
+                    "mostly_ordered_default must be a bool, got %s (%r)"
+                    % (type(value).__name__, value)
+                )
         elif name in ("sealed_wait_ms", "maintenance_wakeup_ms"):
             value = _int_knob(name, value, 0, _U32_MAX)
         elif name == "window_size":
@@ -245,19 +273,21 @@ def _normalize(kw: dict[str, Any], ts_of: TsConverter) -> dict[str, Any]:
             if type(value) is float and 0.0 <= value <= 1.0:
                 pass  # the common case: already clean (and not NaN)
             elif isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-                raise TypeError("delete_debt_threshold must be a real number in "
-                                "[0, 1], got %s (%r)" % (type(value).__name__, value))
+                raise TypeError(
+                    "delete_debt_threshold must be a real number in "
+                    "[0, 1], got %s (%r)" % (type(value).__name__, value)
+                )
             else:
                 value = float(value)
                 if math.isnan(value) or not (0.0 <= value <= 1.0):
-                    raise ValueError("delete_debt_threshold must be in [0, 1], got %r"
-                                     % (value,))
+                    raise ValueError("delete_debt_threshold must be in [0, 1], got %r" % (value,))
         elif name == "compaction":
             if value is not None:
                 _check_dict_keys("compaction", value, _COMPACTION_KEYS)
-                value = {key: _int_knob("compaction[%r]" % (key,), value.get(key, 0),
-                                        0, _SIZE_MAX)
-                         for key in _COMPACTION_KEYS}
+                value = {
+                    key: _int_knob("compaction[%r]" % (key,), value.get(key, 0), 0, _SIZE_MAX)
+                    for key in _COMPACTION_KEYS
+                }
         elif name == "adaptive":
             value = _adaptive_knob(value)
         else:
@@ -282,7 +312,8 @@ def _point_to_unit(v: int, old: str, new: str) -> int:
             raise ValueError(
                 "reopen(time_unit=%r): min_ts=%d (%s) is %d in %r, outside the int64 "
                 "range; nothing was changed (the log stays closed): pass min_ts "
-                "explicitly" % (new, v, _fmt_ts(v, old), w, new))
+                "explicitly" % (new, v, _fmt_ts(v, old), w, new)
+            )
         return w
     q, r = divmod(v, b // a)
     if r:
@@ -291,5 +322,6 @@ def _point_to_unit(v: int, old: str, new: str) -> int:
             "units, so the guard has no exact value in the new unit; nothing was "
             "changed (the log stays closed): pass min_ts explicitly, e.g. "
             "min_ts=%d (rounded up, rejects the rest of that unit) or min_ts=%d "
-            "(rounded down, admits it)" % (new, v, _fmt_ts(v, old), new, q + 1, q))
+            "(rounded down, admits it)" % (new, v, _fmt_ts(v, old), new, q + 1, q)
+        )
     return q

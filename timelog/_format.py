@@ -7,13 +7,14 @@ timelog._core gathers the numbers (one ``tl_stats()`` call, see
 from __future__ import annotations
 
 import html
-from typing import Any, Mapping, Optional, cast
+from collections.abc import Mapping
+from typing import Any, cast
 
 import numpy as np
 
 _LEVEL_NAMES = {0: "memrun", 1: "L0", 2: "L1"}
 _UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-_I64_MIN = -2**63
+_I64_MIN = -(2**63)
 
 
 def _fmt_ts(ts: int, unit: str) -> str:
@@ -62,7 +63,7 @@ def _fmt_bytes(n: float) -> str:
     raise AssertionError("unreachable: GiB always returns")
 
 
-def _repr_closed(name: str, unit: Optional[str]) -> str:
+def _repr_closed(name: str, unit: str | None) -> str:
     """repr() of a closed log (unit None: never opened)."""
     if unit is None:
         return "<%s closed>" % (name,)
@@ -75,29 +76,47 @@ def _repr_text(name: str, d: Mapping[str, Any], unit: str) -> str:
         span = "empty"
     else:
         span = "%s record%s, %s .. %s (%s)" % (
-            format(d["records"], ","), "" if d["records"] == 1 else "s",
-            _fmt_ts(d["first"], unit), _fmt_ts(d["last"], unit),
-            _fmt_duration(d["last"] - d["first"], unit))
+            format(d["records"], ","),
+            "" if d["records"] == 1 else "s",
+            _fmt_ts(d["first"], unit),
+            _fmt_ts(d["last"], unit),
+            _fmt_duration(d["last"] - d["first"], unit),
+        )
     return "<%s %s, time_unit=%r; layers: memtable=%d memruns=%d L0=%d L1=%d>" % (
-        name, span, unit, d["memtable"], d["memruns"], d["l0"], d["l1"])
+        name,
+        span,
+        unit,
+        d["memtable"],
+        d["memruns"],
+        d["l0"],
+        d["l1"],
+    )
 
 
-def _repr_html(name: str, d: Optional[Mapping[str, Any]], unit: str,
-               maintenance: str, busy_policy: str) -> str:
+def _repr_html(
+    name: str, d: Mapping[str, Any] | None, unit: str, maintenance: str, busy_policy: str
+) -> str:
     """_repr_html_() of a log from its summary d (None: closed), all escaped."""
     esc = html.escape
     if d is None:
-        return ("<table class=\"timelog-repr\"><caption>%s</caption>"
-                "<tr><th>state</th><td>closed</td></tr></table>" % (esc(name),))
+        return (
+            '<table class="timelog-repr"><caption>%s</caption>'
+            "<tr><th>state</th><td>closed</td></tr></table>" % (esc(name),)
+        )
     rows = [("records", format(d["records"], ","))]
     if d["first"] is not None:
-        rows += [("first", _fmt_ts(d["first"], unit)),
-                 ("last", _fmt_ts(d["last"], unit)),
-                 ("span", _fmt_duration(d["last"] - d["first"], unit))]
+        rows += [
+            ("first", _fmt_ts(d["first"], unit)),
+            ("last", _fmt_ts(d["last"], unit)),
+            ("span", _fmt_duration(d["last"] - d["first"], unit)),
+        ]
     rows += [
         ("time_unit", unit),
-        ("memtable", "%s records (%s out of order)" % (
-            format(d["memtable"], ","), format(d["memtable_ooo"], ","))),
+        (
+            "memtable",
+            "%s records (%s out of order)"
+            % (format(d["memtable"], ","), format(d["memtable_ooo"], ",")),
+        ),
         ("memruns", str(d["memruns"])),
         ("L0 segments", str(d["l0"])),
         ("L1 segments", str(d["l1"])),
@@ -106,7 +125,9 @@ def _repr_html(name: str, d: Optional[Mapping[str, Any]], unit: str,
         ("maintenance", maintenance),
         ("busy_policy", busy_policy),
     ]
-    body = "".join("<tr><th style=\"text-align:left\">%s</th><td style=\"text-align:left\">%s</td></tr>"
-                   % (esc(k), esc(str(v))) for k, v in rows)
-    return "<table class=\"timelog-repr\"><caption>%s</caption>%s</table>" % (
-        esc(name), body)
+    body = "".join(
+        '<tr><th style="text-align:left">%s</th><td style="text-align:left">%s</td></tr>'
+        % (esc(k), esc(str(v)))
+        for k, v in rows
+    )
+    return '<table class="timelog-repr"><caption>%s</caption>%s</table>' % (esc(name), body)

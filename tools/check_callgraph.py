@@ -24,6 +24,7 @@ close it and exits 1.
 
 Usage: tools/check_callgraph.py [--cc CC] [--nm NM] [--quiet] [--src DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,18 @@ def compile_objects(cc: str, csrc: Path, out: Path, extra: list[str]) -> dict[st
     objs = {}
     for src in sorted(csrc.glob("*.c")):
         obj = out / (src.stem + ".o")
-        cmd = [cc, "-std=c17", "-O2", "-pthread", f"-I{csrc}", *extra, "-c", str(src), "-o", str(obj)]
+        cmd = [
+            cc,
+            "-std=c17",
+            "-O2",
+            "-pthread",
+            f"-I{csrc}",
+            *extra,
+            "-c",
+            str(src),
+            "-o",
+            str(obj),
+        ]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             sys.exit(f"check_callgraph: compiling {src.name} failed:\n{res.stderr}")
@@ -53,7 +65,9 @@ def compile_objects(cc: str, csrc: Path, out: Path, extra: list[str]) -> dict[st
 
 
 def symbols(nm: str, obj: Path) -> tuple[set[str], set[str]]:
-    res = subprocess.run([nm, "--defined-only", "-g", str(obj)], capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [nm, "--defined-only", "-g", str(obj)], capture_output=True, text=True, check=True
+    )
     defined = set()
     for line in res.stdout.splitlines():
         parts = line.split()
@@ -148,7 +162,9 @@ def one_cycle(graph: dict[str, dict[str, set[str]]], comp: list[str]) -> list[st
                     path = [f]
                     while path[-1] != start:
                         path.append(prev[path[-1]])
-                    return [start, *reversed(path[:-1]), start] if len(path) > 1 else [start, f, start]
+                    return (
+                        [start, *reversed(path[:-1]), start] if len(path) > 1 else [start, f, start]
+                    )
                 if g not in prev:
                     prev[g] = f
                     nxt.append(g)
@@ -179,7 +195,9 @@ def check(cc: str, nm: str, csrc: Path, extra: list[str], label: str, quiet: boo
         graph, files = build_graph(nm, objs)
     cyclic = [c for c in sccs(graph) if len(c) > 1]
     if cyclic:
-        print(f"check_callgraph ({label}): the call graph between csrc/*.c files has {len(cyclic)} cycle(s):")
+        print(
+            f"check_callgraph ({label}): the call graph between csrc/*.c files has {len(cyclic)} cycle(s):"
+        )
         for comp in cyclic:
             print("  cycle among: " + ", ".join(comp))
             cyc = one_cycle(graph, comp)
@@ -192,7 +210,9 @@ def check(cc: str, nm: str, csrc: Path, extra: list[str], label: str, quiet: boo
                         print(f"    {f} -> {g}: {', '.join(syms[:4])}{more}")
         return False
     edges = sum(len(v) for v in graph.values())
-    print(f"check_callgraph ({label}): {len(files)} files, {edges} file-to-file call edges, no cycle")
+    print(
+        f"check_callgraph ({label}): {len(files)} files, {edges} file-to-file call edges, no cycle"
+    )
     if not quiet:
         print("layers, lowest first (each file calls only files on lower lines):")
         for k, files_k in enumerate(layers(graph)):

@@ -37,22 +37,18 @@ int cr_asprintf(char **strp, const char *fmt, ...) {
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     *strp = n < 0 ? NULL : malloc((size_t)n + 1);
-    if (*strp != NULL)
-        vsnprintf(*strp, (size_t)n + 1, fmt, ap2);
+    if (*strp != NULL) vsnprintf(*strp, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
     return *strp != NULL ? n : -1;
 }
 
-void cr_asprintf_free(char *buf) {
-    free(buf);
-}
+void cr_asprintf_free(char *buf) { free(buf); }
 
 /* The default message of an assert without its own; test_util.c always gives
  * one, so a generic text is enough. Must be freeable by cr_asprintf_free. */
 char *cr_translate_assert_msg(int msg_index, ...) {
     char *s = NULL;
-    if (cr_asprintf(&s, "assertion failed (criterion message %d)", msg_index) < 0)
-        return NULL;
+    if (cr_asprintf(&s, "assertion failed (criterion message %d)", msg_index) < 0) return NULL;
     return s;
 }
 

@@ -73,9 +73,7 @@ static inline void fx_finish(fx_t *f) {
     free(f->dead);
 }
 
-static inline void mark_dead(void *ctx, tl_handle_t h) {
-    ((fx_t *)ctx)->dead[h] = 1;
-}
+static inline void mark_dead(void *ctx, tl_handle_t h) { ((fx_t *)ctx)->dead[h] = 1; }
 
 static inline tl_handle_t fx_append(fx_t *f, tl_ts_t ts) {
     tl_handle_t h = f->next_h++;
@@ -89,8 +87,7 @@ static inline tl_handle_t fx_append(fx_t *f, tl_ts_t ts) {
 static inline void fx_batch(fx_t *f, const tl_ts_t *ts, size_t n) {
     tl_handle_t *h = malloc((n ? n : 1) * sizeof *h);
     cr_assert_not_null(h);
-    for (size_t i = 0; i < n; i++)
-        h[i] = f->next_h++;
+    for (size_t i = 0; i < n; i++) h[i] = f->next_h++;
     cr_assert_lt(f->next_h, FX_CAP);
     TLT_W(tl_append_batch(f->log, ts, h, n));
     tlt_model_add_batch(&f->m, ts, h, n);
@@ -99,8 +96,7 @@ static inline void fx_batch(fx_t *f, const tl_ts_t *ts, size_t n) {
 
 static inline void fx_delete_range(fx_t *f, tl_ts_t t1, tl_ts_t t2) {
     TLT_W(tl_delete_range(f->log, t1, t2));
-    if (t1 < t2)
-        tlt_model_delete_incl(&f->m, t1, t2 - 1, mark_dead, f);
+    if (t1 < t2) tlt_model_delete_incl(&f->m, t1, t2 - 1, mark_dead, f);
 }
 
 static inline void fx_delete_since(fx_t *f, tl_ts_t t1) {
@@ -110,8 +106,7 @@ static inline void fx_delete_since(fx_t *f, tl_ts_t t1) {
 
 static inline void fx_delete_before(fx_t *f, tl_ts_t t2) {
     TLT_W(tl_delete_before(f->log, t2));
-    if (t2 > INT64_MIN)
-        tlt_model_delete_incl(&f->m, INT64_MIN, t2 - 1, mark_dead, f);
+    if (t2 > INT64_MIN) tlt_model_delete_incl(&f->m, INT64_MIN, t2 - 1, mark_dead, f);
 }
 
 static inline void fx_delete_ts(fx_t *f, tl_ts_t ts) {
@@ -144,24 +139,20 @@ static inline void fx_settle_drops(fx_t *f) {
 
 /* Records in every layer, tombstones over every layer, both int64 ends. */
 static inline void fx_mixed_state(fx_t *f) {
-    for (int i = 0; i < 300; i++)
-        fx_append(f, (tl_ts_t)((i * 37) % 1000));
+    for (int i = 0; i < 300; i++) fx_append(f, (tl_ts_t)((i * 37) % 1000));
     fx_append(f, INT64_MIN);
     fx_append(f, INT64_MAX);
-    TLT_OK(tl_compact(f->log));                    /* -> L1 */
-    fx_delete_range(f, 100, 200);                  /* over L1 */
-    for (int i = 0; i < 200; i++)
-        fx_append(f, tlt_rng_range(&f->rng, 0, 999));
+    TLT_OK(tl_compact(f->log));   /* -> L1 */
+    fx_delete_range(f, 100, 200); /* over L1 */
+    for (int i = 0; i < 200; i++) fx_append(f, tlt_rng_range(&f->rng, 0, 999));
     fx_append(f, INT64_MAX);
-    TLT_OK(tl_flush(f->log));                      /* -> L0 */
-    fx_delete_range(f, 500, 520);                  /* over L1 + L0 */
+    TLT_OK(tl_flush(f->log));     /* -> L0 */
+    fx_delete_range(f, 500, 520); /* over L1 + L0 */
     fx_delete_ts(f, 37);
-    for (int i = 0; i < 60; i++)
-        fx_append(f, tlt_rng_range(&f->rng, 0, 999)); /* memtable */
+    for (int i = 0; i < 60; i++) fx_append(f, tlt_rng_range(&f->rng, 0, 999)); /* memtable */
     fx_append(f, INT64_MIN);
-    fx_delete_range(f, 900, 950);                  /* over every layer */
-    for (int i = 0; i < 10; i++)
-        fx_append(f, 900 + i);                     /* written after: visible */
+    fx_delete_range(f, 900, 950);                       /* over every layer */
+    for (int i = 0; i < 10; i++) fx_append(f, 900 + i); /* written after: visible */
 }
 
 /* Query points around every record plus the extremes. */
@@ -171,8 +162,8 @@ static inline void neighbour_probe(tlt_model_t *m, tl_snapshot_t *snap, tl_ts_t 
     tl_status_t st = tl_next_ts(snap, q, &got);
     if (has) {
         cr_assert_eq(st, TL_OK, "next_ts(%lld) -> %s", (long long)q, tl_strerror(st));
-        cr_assert_eq(got, want, "next_ts(%lld) = %lld, want %lld", (long long)q,
-                     (long long)got, (long long)want);
+        cr_assert_eq(got, want, "next_ts(%lld) = %lld, want %lld", (long long)q, (long long)got,
+                     (long long)want);
     } else {
         cr_assert_eq(st, TL_EOF, "next_ts(%lld) -> %s (got %lld), want TL_EOF", (long long)q,
                      tl_strerror(st), (long long)got);
@@ -183,8 +174,8 @@ static inline void neighbour_probe(tlt_model_t *m, tl_snapshot_t *snap, tl_ts_t 
     st = tl_prev_ts(snap, q, &got);
     if (has) {
         cr_assert_eq(st, TL_OK, "prev_ts(%lld) -> %s", (long long)q, tl_strerror(st));
-        cr_assert_eq(got, want, "prev_ts(%lld) = %lld, want %lld", (long long)q,
-                     (long long)got, (long long)want);
+        cr_assert_eq(got, want, "prev_ts(%lld) = %lld, want %lld", (long long)q, (long long)got,
+                     (long long)want);
     } else {
         cr_assert_eq(st, TL_EOF, "prev_ts(%lld) -> %s (got %lld), want TL_EOF", (long long)q,
                      tl_strerror(st), (long long)got);
@@ -195,10 +186,9 @@ static inline void neighbour_probe(tlt_model_t *m, tl_snapshot_t *snap, tl_ts_t 
 static inline void check_neighbours(tl_log_t *log, tlt_model_t *m) {
     tl_snapshot_t *snap = NULL;
     TLT_OK(tl_snapshot_acquire(log, &snap));
-    const tl_ts_t fixed[] = {INT64_MIN, INT64_MIN + 1, -1, 0, 1, 99, 100, 500, 999, 1000,
-                             INT64_MAX - 1, INT64_MAX};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        neighbour_probe(m, snap, fixed[i]);
+    const tl_ts_t fixed[] = {INT64_MIN, INT64_MIN + 1, -1,       0, 1, 99, 100, 500, 999,
+                             1000,      INT64_MAX - 1, INT64_MAX};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) neighbour_probe(m, snap, fixed[i]);
     for (size_t i = 0; i < m->n; i += 3) {
         neighbour_probe(m, snap, m->r[i].ts);
         neighbour_probe(m, snap, tlt_sat_add(m->r[i].ts, -1));
@@ -209,12 +199,12 @@ static inline void check_neighbours(tl_log_t *log, tlt_model_t *m) {
 
 /* Ranges worth checking against the model. */
 static inline void check_ranges(fx_t *f) {
-    const tl_ts_t edges[] = {INT64_MIN, INT64_MIN + 1, -5, 0, 37, 100, 199, 200, 500,
-                             521, 900, 950, 999, 1000, INT64_MAX - 1, INT64_MAX};
+    const tl_ts_t edges[] = {INT64_MIN,     INT64_MIN + 1, -5,  0,   37,  100, 199,
+                             200,           500,           521, 900, 950, 999, 1000,
+                             INT64_MAX - 1, INT64_MAX};
     size_t ne = sizeof edges / sizeof edges[0];
     for (size_t i = 0; i < ne; i++)
-        for (size_t j = 0; j < ne; j += 2)
-            tlt_expect_range(f->log, &f->m, edges[i], edges[j]);
+        for (size_t j = 0; j < ne; j += 2) tlt_expect_range(f->log, &f->m, edges[i], edges[j]);
     for (int k = 0; k < 40; k++) {
         tl_ts_t a = tlt_rng_range(&f->rng, -10, 1010);
         tl_ts_t b = tlt_rng_range(&f->rng, -10, 1010);
@@ -230,13 +220,11 @@ static inline tl_ts_t *ts_array(size_t n) {
 
 /* An error message names a config field, as written or with spaces. */
 static inline bool names_field(const char *why, const char *field) {
-    if (strstr(why, field) != NULL)
-        return true;
+    if (strstr(why, field) != NULL) return true;
     char spaced[64];
     snprintf(spaced, sizeof spaced, "%s", field);
     for (char *p = spaced; *p; p++)
-        if (*p == '_')
-            *p = ' ';
+        if (*p == '_') *p = ' ';
     return strstr(why, spaced) != NULL;
 }
 
@@ -248,9 +236,10 @@ static inline tl_stats_t stats_of(tl_log_t *log) {
 
 /* Timestamps at and near both int64 ends and around 0, as an initializer
  * (a static array here would be unused, hence a warning, in some suites). */
-#define TLT_EXTREMES                                                                  \
-    {INT64_MIN,      INT64_MIN + 1, INT64_MIN + 99,  INT64_MIN + 100, -101,             \
-     -1,             0,             1,               99,              100,              \
-     INT64_MAX - 100, INT64_MAX - 1, INT64_MAX}
+#define TLT_EXTREMES                                                                        \
+    {                                                                                       \
+        INT64_MIN, INT64_MIN + 1, INT64_MIN + 99, INT64_MIN + 100, -101, -1, 0, 1, 99, 100, \
+            INT64_MAX - 100, INT64_MAX - 1, INT64_MAX                                       \
+    }
 
 #endif /* TLT_LOG_FIXTURE_H */

@@ -38,7 +38,7 @@
 #include "tl_tombstone.h"
 
 #define RF_MAX_SRC 8
-#define RF_MAX_MT 4        /* run, stage, then late runs */
+#define RF_MAX_MT 4 /* run, stage, then late runs */
 #define RF_MAX_RECS 4096
 #define RF_MAX_TOMBS 64
 
@@ -94,8 +94,7 @@ static inline tl_recs_t *rf_recs(rf_t *f, const tl_ts_t *ts, size_t n, tl_seq_t 
     tl_recs_t *r = NULL;
     TLT_OK(tl_recs_create(&f->t.m, n, &r));
     for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            cr_assert_geq(ts[i], ts[i - 1], "rf: source timestamps must be sorted");
+        if (i > 0) cr_assert_geq(ts[i], ts[i - 1], "rf: source timestamps must be sorted");
         r->ts[i] = ts[i];
         r->h[i] = f->next_h++;
         rf_note(f, ts[i], r->h[i], seq);
@@ -138,8 +137,7 @@ static inline void rf_memtable(rf_t *f, const tl_ts_t *ts, const tl_seq_t *seq, 
     rf_mt_t *p = &f->mt[f->n_mt++];
     cr_assert_leq(n, sizeof p->ts / sizeof p->ts[0]);
     for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            cr_assert_geq(ts[i], ts[i - 1], "rf: memtable parts must be sorted");
+        if (i > 0) cr_assert_geq(ts[i], ts[i - 1], "rf: memtable parts must be sorted");
         p->ts[i] = ts[i];
         p->h[i] = f->next_h++;
         p->seq[i] = seq[i];
@@ -201,8 +199,7 @@ static inline void rf_end(rf_t *f) {
         tl_snapshot_t *s = &f->snap;
         cr_assert_eq(tl_ref_get(&s->refs), 1, "an iterator still pins the snapshot");
         void *spare = atomic_exchange(&s->spare_iter, NULL);
-        if (spare != NULL)
-            tl_mem_free(&f->t.m, spare, *(const size_t *)spare);
+        if (spare != NULL) tl_mem_free(&f->t.m, spare, *(const size_t *)spare);
         tl_manifest_release(&f->t.m, s->man);
     }
     for (size_t i = 0; i < f->n_mr; i++) tl_memrun_release(&f->t.m, f->mr[i]);
@@ -216,8 +213,7 @@ static inline void rf_end(rf_t *f) {
 
 static inline bool rf_hidden(const rf_t *f, tl_ts_t ts, tl_seq_t seq) {
     for (size_t k = 0; k < f->n_tombs; k++)
-        if (f->tl[k].lo <= ts && ts <= f->tl[k].hi && f->tl[k].seq > seq)
-            return true;
+        if (f->tl[k].lo <= ts && ts <= f->tl[k].hi && f->tl[k].seq > seq) return true;
     return false;
 }
 
@@ -293,8 +289,7 @@ static inline tl_snapshot_t *rf_random(rf_t *f, tlt_rng_t *rng, tl_ts_t lo, tl_t
             a = b;
             b = x;
         }
-        if (tlt_rng_below(rng, 4) == 0)
-            b = a; /* a point delete */
+        if (tlt_rng_below(rng, 4) == 0) b = a; /* a point delete */
         rf_delete(f, a, b, s);
     }
     return rf_publish(f, 200);

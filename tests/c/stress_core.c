@@ -87,9 +87,7 @@ static uint64_t rng_next(sc_rng_t *r) {
     return x * 0x2545F4914F6CDD1Dull;
 }
 
-static uint64_t rng_below(sc_rng_t *r, uint64_t n) {
-    return n == 0 ? 0 : rng_next(r) % n;
-}
+static uint64_t rng_below(sc_rng_t *r, uint64_t n) { return n == 0 ? 0 : rng_next(r) % n; }
 
 static tl_ts_t sat_add(tl_ts_t a, int64_t b) {
     if (b > 0 && a > INT64_MAX - b) return INT64_MAX;
@@ -114,9 +112,7 @@ static void fail_init(sc_fail_t *f, sc_report_t *rep) {
     f->why[0] = '\0';
 }
 
-static void fail_destroy(sc_fail_t *f) {
-    tl_mutex_destroy(&f->mu);
-}
+static void fail_destroy(sc_fail_t *f) { tl_mutex_destroy(&f->mu); }
 
 static bool failed(sc_fail_t *f) {
     return atomic_load_explicit(&f->failed, memory_order_acquire) != 0;
@@ -183,9 +179,7 @@ static uint32_t drops_of(sc_drops_t *d, tl_handle_t h) {
 /* The writer's model and each reader's replay are the shared reference
  * (tests/c/support/tl_test_model.h). The writer marks each handle a delete
  * removed in dead[], which the drop tracker reads. */
-static void mark_dead(void *ctx, tl_handle_t h) {
-    ((uint8_t *)ctx)[h] = 1;
-}
+static void mark_dead(void *ctx, tl_handle_t h) { ((uint8_t *)ctx)[h] = 1; }
 
 /* ---------------------------------------------------------------- the world */
 
@@ -216,7 +210,7 @@ typedef struct sc_world {
     sc_rng_t rng;
     tl_ts_t cursor;
     tlt_rec_t *scratch; /* batch model records */
-    tl_ts_t *bts;      /* batch arrays handed to the engine */
+    tl_ts_t *bts;       /* batch arrays handed to the engine */
     tl_handle_t *bh;
     /* published to readers */
     sc_op_t *ops;
@@ -318,8 +312,10 @@ static bool check_drop_tracker(sc_world_t *w) {
     sc_drops_t *d = &w->drops;
     uint64_t v;
     if ((v = atomic_load(&d->foreign)) != 0) {
-        fail(&w->fail, "on_drop ran %" PRIu64 " time(s) outside the writer's thread "
-             "(only tl_drain_retired / teardown callers may run it)", v);
+        fail(&w->fail,
+             "on_drop ran %" PRIu64 " time(s) outside the writer's thread "
+             "(only tl_drain_retired / teardown callers may run it)",
+             v);
         return false;
     }
     if ((v = atomic_load(&d->out_of_range)) != 0) {
@@ -332,8 +328,10 @@ static bool check_drop_tracker(sc_world_t *w) {
         return false;
     }
     if ((v = atomic_load(&d->live)) != 0) {
-        fail(&w->fail, "handle %" PRIu64 " dropped while still visible (no delete hid it); "
-             "%" PRIu64 " such drops", (uint64_t)atomic_load(&d->first_live), v);
+        fail(&w->fail,
+             "handle %" PRIu64 " dropped while still visible (no delete hid it); "
+             "%" PRIu64 " such drops",
+             (uint64_t)atomic_load(&d->first_live), v);
         return false;
     }
     return true;
@@ -345,8 +343,10 @@ static bool check_all_dropped_once(sc_world_t *w) {
     for (size_t h = 0; h < w->nh; h++) {
         uint32_t c = drops_of(&w->drops, h);
         if (c != 1) {
-            fail(&w->fail, "after close handle %zu was dropped %u times, want exactly once "
-                 "(%zu handles written)", h, c, w->nh);
+            fail(&w->fail,
+                 "after close handle %zu was dropped %u times, want exactly once "
+                 "(%zu handles written)",
+                 h, c, w->nh);
             return false;
         }
     }
@@ -425,11 +425,23 @@ static tl_status_t w_batch(sc_world_t *w, size_t n) {
 static void w_delete(sc_world_t *w, int kind, tl_ts_t a, tl_ts_t b) {
     tl_ts_t lo, hi;
     switch (kind) {
-    case DEL_RANGE: lo = a; hi = b - 1; break; /* [a, b), a < b */
+    case DEL_RANGE:
+        lo = a;
+        hi = b - 1;
+        break; /* [a, b), a < b */
     case DEL_TS: lo = hi = a; break;
-    case DEL_BEFORE: lo = INT64_MIN; hi = b - 1; break; /* b > INT64_MIN */
-    case DEL_SINCE: lo = a; hi = INT64_MAX; break;
-    default: lo = INT64_MIN; hi = INT64_MAX; break;
+    case DEL_BEFORE:
+        lo = INT64_MIN;
+        hi = b - 1;
+        break; /* b > INT64_MIN */
+    case DEL_SINCE:
+        lo = a;
+        hi = INT64_MAX;
+        break;
+    default:
+        lo = INT64_MIN;
+        hi = INT64_MAX;
+        break;
     }
     if (lo > hi) {
         fail(&w->fail, "stress_core: empty delete requested");
@@ -439,11 +451,26 @@ static void w_delete(sc_world_t *w, int kind, tl_ts_t a, tl_ts_t b) {
     tl_status_t st;
     const char *what;
     switch (kind) {
-    case DEL_RANGE: st = tl_delete_range(w->log, a, b); what = "tl_delete_range"; break;
-    case DEL_TS: st = tl_delete_ts(w->log, a); what = "tl_delete_ts"; break;
-    case DEL_BEFORE: st = tl_delete_before(w->log, b); what = "tl_delete_before"; break;
-    case DEL_SINCE: st = tl_delete_since(w->log, a); what = "tl_delete_since"; break;
-    default: st = tl_delete_all(w->log); what = "tl_delete_all"; break;
+    case DEL_RANGE:
+        st = tl_delete_range(w->log, a, b);
+        what = "tl_delete_range";
+        break;
+    case DEL_TS:
+        st = tl_delete_ts(w->log, a);
+        what = "tl_delete_ts";
+        break;
+    case DEL_BEFORE:
+        st = tl_delete_before(w->log, b);
+        what = "tl_delete_before";
+        break;
+    case DEL_SINCE:
+        st = tl_delete_since(w->log, a);
+        what = "tl_delete_since";
+        break;
+    default:
+        st = tl_delete_all(w->log);
+        what = "tl_delete_all";
+        break;
     }
     w->seq++;
     tlt_model_delete_incl(&w->wm, lo, hi, mark_dead, w->dead);
@@ -458,7 +485,8 @@ static void w_drain(sc_world_t *w, size_t limit) {
         fail(&w->fail, "tl_drain_retired -> %s", tl_strerror(st));
         return;
     }
-    if (limit != 0 && n > limit) fail(&w->fail, "tl_drain_retired(limit %zu) drained %zu", limit, n);
+    if (limit != 0 && n > limit)
+        fail(&w->fail, "tl_drain_retired(limit %zu) drained %zu", limit, n);
     w->rep->drains++;
     w->rep->drained += n;
 }
@@ -560,8 +588,10 @@ static bool read_iter(sc_world_t *w, tl_iter_t *it, sc_buf_t *b, unsigned mode, 
             return false;
         }
         if (drops_of(&w->drops, h) != 0) {
-            fail(&w->fail, "%s: handle %" PRIu64 " (ts %" PRId64 ") returned by a pinned snapshot "
-                 "was already passed to on_drop", what, (uint64_t)h, b->ts[i]);
+            fail(&w->fail,
+                 "%s: handle %" PRIu64 " (ts %" PRId64 ") returned by a pinned snapshot "
+                 "was already passed to on_drop",
+                 what, (uint64_t)h, b->ts[i]);
             return false;
         }
     }
@@ -577,13 +607,16 @@ static void history(sc_world_t *w, tl_handle_t h, tl_seq_t seq, char *out, size_
         const sc_op_t *op = &w->ops[i];
         if (op->kind == OP_APPEND && (tl_handle_t)op->a <= h && h < (tl_handle_t)(op->a + op->b)) {
             wseq = op->seq;
-            off = snprintf(out, len, "handle %" PRIu64 " ts %" PRId64 " written at seq %" PRIu64
-                           " (batch of %" PRId64 ")", (uint64_t)h, w->ts_of[h], (uint64_t)wseq, op->b);
-        } else if (op->kind == OP_DELETE && wseq != 0 && op->a <= w->ts_of[h] && w->ts_of[h] <= op->b &&
-                   off >= 0 && (size_t)off < len) {
-            off += snprintf(out + off, len - (size_t)off, "; deleted by [%" PRId64 ", %" PRId64
-                            "] at seq %" PRIu64 "%s", op->a, op->b, (uint64_t)op->seq,
-                            op->seq <= seq ? "" : " (after the snapshot)");
+            off = snprintf(out, len,
+                           "handle %" PRIu64 " ts %" PRId64 " written at seq %" PRIu64
+                           " (batch of %" PRId64 ")",
+                           (uint64_t)h, w->ts_of[h], (uint64_t)wseq, op->b);
+        } else if (op->kind == OP_DELETE && wseq != 0 && op->a <= w->ts_of[h] &&
+                   w->ts_of[h] <= op->b && off >= 0 && (size_t)off < len) {
+            off +=
+                snprintf(out + off, len - (size_t)off,
+                         "; deleted by [%" PRId64 ", %" PRId64 "] at seq %" PRIu64 "%s", op->a,
+                         op->b, (uint64_t)op->seq, op->seq <= seq ? "" : " (after the snapshot)");
             break;
         }
     }
@@ -622,8 +655,8 @@ static bool same_records(sc_world_t *w, sc_buf_t *got, const tlt_rec_t *want, si
     if (got->n != wn) {
         char diag[320];
         diff_records(w, got, want, wn, seq, diag, sizeof diag);
-        fail(&w->fail, "%s at seq %" PRIu64 ": engine returned %zu records, model has %zu; %s", what,
-             (uint64_t)seq, got->n, wn, diag);
+        fail(&w->fail, "%s at seq %" PRIu64 ": engine returned %zu records, model has %zu; %s",
+             what, (uint64_t)seq, got->n, wn, diag);
         return false;
     }
     for (size_t i = 0; i < got->n; i++) {
@@ -633,9 +666,11 @@ static bool same_records(sc_world_t *w, sc_buf_t *got, const tlt_rec_t *want, si
             return false;
         }
         if (got->ts[i] != want[i].ts) {
-            fail(&w->fail, "%s at seq %" PRIu64 ": record %zu has ts %" PRId64 ", model %" PRId64
-                 " (handle %" PRIu64 " vs %" PRIu64 ")", what, (uint64_t)seq, i, got->ts[i],
-                 want[i].ts, (uint64_t)got->h[i], (uint64_t)want[i].h);
+            fail(&w->fail,
+                 "%s at seq %" PRIu64 ": record %zu has ts %" PRId64 ", model %" PRId64
+                 " (handle %" PRIu64 " vs %" PRIu64 ")",
+                 what, (uint64_t)seq, i, got->ts[i], want[i].ts, (uint64_t)got->h[i],
+                 (uint64_t)want[i].h);
             return false;
         }
     }
@@ -645,9 +680,10 @@ static bool same_records(sc_world_t *w, sc_buf_t *got, const tlt_rec_t *want, si
         if (j - i > 1) qsort(got->h + i, j - i, sizeof *got->h, h_cmp);
         for (size_t k = i; k < j; k++) {
             if (got->h[k] != want[k].h) {
-                fail(&w->fail, "%s at seq %" PRIu64 ": at ts %" PRId64 " handle %" PRIu64
-                     " where the model has %" PRIu64, what, (uint64_t)seq, got->ts[k],
-                     (uint64_t)got->h[k], (uint64_t)want[k].h);
+                fail(&w->fail,
+                     "%s at seq %" PRIu64 ": at ts %" PRId64 " handle %" PRIu64
+                     " where the model has %" PRIu64,
+                     what, (uint64_t)seq, got->ts[k], (uint64_t)got->h[k], (uint64_t)want[k].h);
                 return false;
             }
         }
@@ -659,7 +695,8 @@ static bool same_records(sc_world_t *w, sc_buf_t *got, const tlt_rec_t *want, si
 /* Index range [*i0, *i1) of the model an iterator kind covers. */
 enum { K_RANGE, K_SINCE, K_UNTIL, K_ALL, K_POINT, K_COUNT };
 
-static void model_slice(const tlt_model_t *m, int kind, tl_ts_t a, tl_ts_t b, size_t *i0, size_t *i1) {
+static void model_slice(const tlt_model_t *m, int kind, tl_ts_t a, tl_ts_t b, size_t *i0,
+                        size_t *i1) {
     switch (kind) {
     case K_RANGE:
         if (a >= b) {
@@ -669,10 +706,22 @@ static void model_slice(const tlt_model_t *m, int kind, tl_ts_t a, tl_ts_t b, si
             *i1 = tlt_model_lower(m, b);
         }
         break;
-    case K_SINCE: *i0 = tlt_model_lower(m, a); *i1 = m->n; break;
-    case K_UNTIL: *i0 = 0; *i1 = tlt_model_lower(m, b); break;
-    case K_POINT: *i0 = tlt_model_lower(m, a); *i1 = tlt_model_upper(m, a); break;
-    default: *i0 = 0; *i1 = m->n; break;
+    case K_SINCE:
+        *i0 = tlt_model_lower(m, a);
+        *i1 = m->n;
+        break;
+    case K_UNTIL:
+        *i0 = 0;
+        *i1 = tlt_model_lower(m, b);
+        break;
+    case K_POINT:
+        *i0 = tlt_model_lower(m, a);
+        *i1 = tlt_model_upper(m, a);
+        break;
+    default:
+        *i0 = 0;
+        *i1 = m->n;
+        break;
     }
 }
 
@@ -691,13 +740,15 @@ static tl_status_t count_kind(tl_snapshot_t *s, int kind, tl_ts_t a, tl_ts_t b, 
     case K_RANGE: return tl_count_range(s, a, b, out);
     case K_SINCE: return tl_count_since(s, a, out);
     case K_UNTIL: return tl_count_range(s, INT64_MIN, b, out);
-    case K_POINT: return a == INT64_MAX ? tl_count_since(s, a, out) : tl_count_range(s, a, a + 1, out);
+    case K_POINT:
+        return a == INT64_MAX ? tl_count_since(s, a, out) : tl_count_range(s, a, a + 1, out);
     default: return tl_count_all(s, out);
     }
 }
 
 static const char *kind_name(int kind) {
-    static const char *names[] = {"iter_range", "iter_since", "iter_until", "iter_all", "iter_point"};
+    static const char *names[] = {"iter_range", "iter_since", "iter_until", "iter_all",
+                                  "iter_point"};
     return kind >= 0 && kind < K_COUNT ? names[kind] : "?";
 }
 
@@ -729,8 +780,10 @@ static bool check_query(sc_world_t *w, tl_snapshot_t **snap, const tlt_model_t *
     tl_iter_close(it);
     if (!ok || !same_records(w, buf, m->r + i0, i1 - i0, what, seq)) return false;
     if (rem_st != TL_OK || rem != i1 - i0) {
-        fail(&w->fail, "tl_iter_remaining for %s at seq %" PRIu64 " -> %s, %" PRIu64 "; model and "
-             "iteration %zu", what, (uint64_t)seq, tl_strerror(rem_st), rem, i1 - i0);
+        fail(&w->fail,
+             "tl_iter_remaining for %s at seq %" PRIu64 " -> %s, %" PRIu64 "; model and "
+             "iteration %zu",
+             what, (uint64_t)seq, tl_strerror(rem_st), rem, i1 - i0);
         return false;
     }
     if (*snap == NULL) return true;
@@ -742,8 +795,10 @@ static bool check_query(sc_world_t *w, tl_snapshot_t **snap, const tlt_model_t *
         return false;
     }
     if (cnt != i1 - i0) {
-        fail(&w->fail, "count for %s at seq %" PRIu64 ": engine %" PRIu64 ", model and iteration "
-             "%zu", what, (uint64_t)seq, cnt, i1 - i0);
+        fail(&w->fail,
+             "count for %s at seq %" PRIu64 ": engine %" PRIu64 ", model and iteration "
+             "%zu",
+             what, (uint64_t)seq, cnt, i1 - i0);
         return false;
     }
     return true;
@@ -756,9 +811,12 @@ static bool check_spans(sc_world_t *w, tl_snapshot_t *snap, const tlt_model_t *m
                         int kind, tl_ts_t a, tl_ts_t b) {
     tl_span_iter_t *sp = NULL;
     tl_status_t st;
-    if (kind == K_SINCE) st = tl_spans_since(snap, a, &sp);
-    else if (kind == K_ALL) st = tl_spans_all(snap, &sp);
-    else st = tl_spans_range(snap, a, b, &sp);
+    if (kind == K_SINCE)
+        st = tl_spans_since(snap, a, &sp);
+    else if (kind == K_ALL)
+        st = tl_spans_all(snap, &sp);
+    else
+        st = tl_spans_range(snap, a, b, &sp);
     if (st != TL_OK) {
         fail(&w->fail, "tl_spans_* -> %s", tl_strerror(st));
         return false;
@@ -773,15 +831,18 @@ static bool check_spans(sc_world_t *w, tl_snapshot_t *snap, const tlt_model_t *m
             return false;
         }
         if (n + span.n > buf->recs_cap) {
-            while (n + span.n > buf->recs_cap) buf->recs_cap = buf->recs_cap ? buf->recs_cap * 2 : 4096;
+            while (n + span.n > buf->recs_cap)
+                buf->recs_cap = buf->recs_cap ? buf->recs_cap * 2 : 4096;
             buf->recs = xrealloc(buf->recs, buf->recs_cap * sizeof *buf->recs);
         }
         for (size_t i = 0; i < span.n; i++) {
             tl_ts_t t = span.ts[i];
             bool in = t >= lo && (kind == K_ALL || kind == K_SINCE || t < b);
             if (!in || (i > 0 && t < span.ts[i - 1])) {
-                fail(&w->fail, "span record %zu ts %" PRId64 " outside [%" PRId64 ", %" PRId64
-                     ") or out of order (level %d)", i, t, a, b, span.level);
+                fail(&w->fail,
+                     "span record %zu ts %" PRId64 " outside [%" PRId64 ", %" PRId64
+                     ") or out of order (level %d)",
+                     i, t, a, b, span.level);
                 tl_spans_close(sp);
                 return false;
             }
@@ -806,7 +867,8 @@ static bool check_spans(sc_world_t *w, tl_snapshot_t *snap, const tlt_model_t *m
     for (size_t i = 0; i < n; i++) {
         while (j < i1 && tlt_rec_cmp(&m->r[j], &buf->recs[i]) < 0) j++;
         if (j >= i1 || tlt_rec_cmp(&m->r[j], &buf->recs[i]) != 0) {
-            fail(&w->fail, "span record (ts %" PRId64 ", handle %" PRIu64 ") at seq %" PRIu64
+            fail(&w->fail,
+                 "span record (ts %" PRId64 ", handle %" PRIu64 ") at seq %" PRIu64
                  " is not visible in the model (deleted, never written, or repeated)",
                  buf->recs[i].ts, (uint64_t)buf->recs[i].h, (uint64_t)tl_snapshot_seq(snap));
             return false;
@@ -817,7 +879,8 @@ static bool check_spans(sc_world_t *w, tl_snapshot_t *snap, const tlt_model_t *m
 }
 
 /* count_buckets over edges inside [a, b] against the model. */
-static bool check_buckets(sc_world_t *w, tl_snapshot_t *snap, const tlt_model_t *m, tl_ts_t a, tl_ts_t b) {
+static bool check_buckets(sc_world_t *w, tl_snapshot_t *snap, const tlt_model_t *m, tl_ts_t a,
+                          tl_ts_t b) {
     if (a > b) return true;
     tl_ts_t e[5];
     uint64_t got[4];
@@ -831,11 +894,13 @@ static bool check_buckets(sc_world_t *w, tl_snapshot_t *snap, const tlt_model_t 
         return false;
     }
     for (int i = 0; i < 4; i++) {
-        size_t want = e[i] >= e[i + 1] ? 0 : tlt_model_lower(m, e[i + 1]) - tlt_model_lower(m, e[i]);
+        size_t want =
+            e[i] >= e[i + 1] ? 0 : tlt_model_lower(m, e[i + 1]) - tlt_model_lower(m, e[i]);
         if (got[i] != want) {
-            fail(&w->fail, "count_buckets [%" PRId64 ", %" PRId64 ") at seq %" PRIu64
-                 ": engine %" PRIu64 ", model %zu", e[i], e[i + 1],
-                 (uint64_t)tl_snapshot_seq(snap), got[i], want);
+            fail(&w->fail,
+                 "count_buckets [%" PRId64 ", %" PRId64 ") at seq %" PRIu64 ": engine %" PRIu64
+                 ", model %zu",
+                 e[i], e[i + 1], (uint64_t)tl_snapshot_seq(snap), got[i], want);
             return false;
         }
     }
@@ -889,7 +954,8 @@ static bool fingerprint(sc_world_t *w, tl_snapshot_t *snap, sc_buf_t *buf, uint6
     if (!ok) return false;
     uint64_t x = 0;
     for (size_t i = 0; i < buf->n; i++) {
-        uint64_t v = (uint64_t)buf->ts[i] * 0x9E3779B97F4A7C15ull ^ (buf->h[i] + 0x632BE59BD9B4E019ull);
+        uint64_t v =
+            (uint64_t)buf->ts[i] * 0x9E3779B97F4A7C15ull ^ (buf->h[i] + 0x632BE59BD9B4E019ull);
         v ^= v >> 31;
         v *= 0xBF58476D1CE4E5B9ull;
         x += v ^ (v >> 29);
@@ -909,9 +975,10 @@ static bool writer_check_full(sc_world_t *w, const char *when) {
     }
     bool ok = true;
     if (tl_snapshot_seq(snap) != w->seq) {
-        fail(&w->fail, "%s: snapshot seq %" PRIu64 " but the writer issued %" PRIu64
-             " writes/deletes (one sequence number each)", when, (uint64_t)tl_snapshot_seq(snap),
-             (uint64_t)w->seq);
+        fail(&w->fail,
+             "%s: snapshot seq %" PRIu64 " but the writer issued %" PRIu64
+             " writes/deletes (one sequence number each)",
+             when, (uint64_t)tl_snapshot_seq(snap), (uint64_t)w->seq);
         ok = false;
     }
     sc_buf_t buf = {0};
@@ -957,9 +1024,10 @@ static bool writer_settle(sc_world_t *w) {
     for (size_t h = 0; h < w->nh; h++) {
         uint32_t c = drops_of(&w->drops, h);
         if (c != w->dead[h]) {
-            fail(&w->fail, "after flush+compact+drain handle %zu (ts %" PRId64 ") dropped %u "
-                 "times, want %u (deleted: %s)", h, w->ts_of[h], c, w->dead[h],
-                 w->dead[h] ? "yes" : "no");
+            fail(&w->fail,
+                 "after flush+compact+drain handle %zu (ts %" PRId64 ") dropped %u "
+                 "times, want %u (deleted: %s)",
+                 h, w->ts_of[h], c, w->dead[h], w->dead[h] ? "yes" : "no");
             return false;
         }
     }
@@ -973,8 +1041,8 @@ typedef struct sc_reader {
     tl_thread_t th;
     sc_rng_t rng;
     tlt_model_t m;
-    size_t applied;    /* operations replayed into m */
-    tl_seq_t mseq;     /* sequence m reflects */
+    size_t applied; /* operations replayed into m */
+    tl_seq_t mseq;  /* sequence m reflects */
     sc_buf_t buf;
     tlt_rec_t *bscratch;
     uint64_t snapshots, range_checks, full_checks, span_checks, held_checks, records;
@@ -997,7 +1065,8 @@ static bool reader_advance(sc_reader_t *rd, tl_seq_t seq) {
             if (k == 1) {
                 tlt_model_add(&rd->m, w->ts_of[h0], h0);
             } else {
-                for (size_t i = 0; i < k; i++) rd->bscratch[i] = (tlt_rec_t){w->ts_of[h0 + i], h0 + i};
+                for (size_t i = 0; i < k; i++)
+                    rd->bscratch[i] = (tlt_rec_t){w->ts_of[h0 + i], h0 + i};
                 tlt_model_add_recs(&rd->m, rd->bscratch, k);
             }
         } else {
@@ -1006,8 +1075,10 @@ static bool reader_advance(sc_reader_t *rd, tl_seq_t seq) {
         rd->mseq = op->seq;
     }
     if (rd->mseq != seq) {
-        fail(&w->fail, "snapshot at seq %" PRIu64 " but the operation log ends at seq %" PRIu64
-             " (a sequence number the writer never issued)", (uint64_t)seq, (uint64_t)rd->mseq);
+        fail(&w->fail,
+             "snapshot at seq %" PRIu64 " but the operation log ends at seq %" PRIu64
+             " (a sequence number the writer never issued)",
+             (uint64_t)seq, (uint64_t)rd->mseq);
         return false;
     }
     return true;
@@ -1047,8 +1118,10 @@ static bool reader_check(sc_reader_t *rd, tl_snapshot_t **snap) {
     bool release_first = rng_below(&rd->rng, 8) == 0;
     if (!check_query(w, snap, m, &rd->buf, kind, a, b, mode, release_first)) return *snap == NULL;
     rd->records += rd->buf.n;
-    if (kind == K_ALL) rd->full_checks++;
-    else rd->range_checks++;
+    if (kind == K_ALL)
+        rd->full_checks++;
+    else
+        rd->range_checks++;
     if (*snap == NULL) return true;
     if (!check_neighbours(w, *snap, m, a) || !check_buckets(w, *snap, m, a, b)) return false;
     if (rng_below(&rd->rng, 3) == 0) {
@@ -1067,8 +1140,9 @@ static void *reader_main(void *arg) {
     int held_age = 0;
     /* At least one round, so every reader checks a snapshot however the
      * threads are scheduled. */
-    for (bool first = true; first || (!atomic_load_explicit(&w->stop, memory_order_acquire) &&
-                                      !failed(&w->fail)); first = false) {
+    for (bool first = true;
+         first || (!atomic_load_explicit(&w->stop, memory_order_acquire) && !failed(&w->fail));
+         first = false) {
         tl_snapshot_t *snap = NULL;
         tl_status_t st = tl_snapshot_acquire(w->log, &snap);
         if (st != TL_OK) {
@@ -1099,7 +1173,8 @@ static void *reader_main(void *arg) {
         if (held != NULL && ++held_age > 6) {
             uint64_t c = 0, x = 0;
             if (fingerprint(w, held, &rd->buf, &c, &x) && (c != held_count || x != held_hash))
-                fail(&w->fail, "a held snapshot (seq %" PRIu64 ") changed: %" PRIu64 " records "
+                fail(&w->fail,
+                     "a held snapshot (seq %" PRIu64 ") changed: %" PRIu64 " records "
                      "(hash %016" PRIx64 ") became %" PRIu64 " (hash %016" PRIx64 ")",
                      (uint64_t)tl_snapshot_seq(held), held_count, held_hash, c, x);
             tl_snapshot_release(held);
@@ -1141,14 +1216,19 @@ static tl_ts_t next_ts(sc_world_t *w) {
 }
 
 static void stress_batch(sc_world_t *w) {
-    size_t n = rng_below(&w->rng, 10) == 0 ? 90 + rng_below(&w->rng, 300) : 1 + rng_below(&w->rng, 48);
+    size_t n =
+        rng_below(&w->rng, 10) == 0 ? 90 + rng_below(&w->rng, 300) : 1 + rng_below(&w->rng, 48);
     unsigned shape = (unsigned)rng_below(&w->rng, 4);
     for (size_t i = 0; i < n; i++) {
         switch (shape) {
-        case 0: w->bts[i] = w->cursor + (tl_ts_t)(i / 2); break;       /* sorted, in order */
-        case 1: w->bts[i] = w->cursor + (tl_ts_t)(n - i); break;       /* reversed */
-        case 2: w->bts[i] = w->cursor - 800 + (tl_ts_t)rng_below(&w->rng, 850); break; /* shuffled, late */
-        default: w->bts[i] = w->cursor - (tl_ts_t)rng_below(&w->rng, 5); break;      /* duplicate-heavy */
+        case 0: w->bts[i] = w->cursor + (tl_ts_t)(i / 2); break; /* sorted, in order */
+        case 1: w->bts[i] = w->cursor + (tl_ts_t)(n - i); break; /* reversed */
+        case 2:
+            w->bts[i] = w->cursor - 800 + (tl_ts_t)rng_below(&w->rng, 850);
+            break; /* shuffled, late */
+        default:
+            w->bts[i] = w->cursor - (tl_ts_t)rng_below(&w->rng, 5);
+            break; /* duplicate-heavy */
         }
     }
     if (shape <= 1) w->cursor += (tl_ts_t)n;
@@ -1166,7 +1246,7 @@ static void stress_write(sc_world_t *w) {
         w_delete(w, DEL_RANGE, a, a + 1 + (tl_ts_t)rng_below(&w->rng, 200));
     } else if (r < 900) {
         tl_ts_t t = w->wm.n && rng_below(&w->rng, 2) ? w->wm.r[rng_below(&w->rng, w->wm.n)].ts
-                                                    : w->cursor - (tl_ts_t)rng_below(&w->rng, 100);
+                                                     : w->cursor - (tl_ts_t)rng_below(&w->rng, 100);
         w_delete(w, DEL_TS, t, 0);
     } else if (r < 903) {
         w_delete(w, DEL_SINCE, w->cursor - (tl_ts_t)rng_below(&w->rng, 40), 0);
@@ -1193,7 +1273,8 @@ static void stress_periodic(sc_world_t *w, const sc_params_t *p, size_t op) {
             w->rep->flushes++;
         }
         if (op % 4700 == 4699) {
-            if ((st = tl_compact(w->log)) != TL_OK) fail(&w->fail, "tl_compact -> %s", tl_strerror(st));
+            if ((st = tl_compact(w->log)) != TL_OK)
+                fail(&w->fail, "tl_compact -> %s", tl_strerror(st));
             w->rep->compacts++;
         }
         if (op % 900 == 899) {
@@ -1205,7 +1286,8 @@ static void stress_periodic(sc_world_t *w, const sc_params_t *p, size_t op) {
     if (p->toggle_maint && op % 2500 == 2499) {
         bool running = tl_maint_running(w->log) != 0;
         st = running ? tl_maint_stop(w->log) : tl_maint_start(w->log);
-        if (st != TL_OK) fail(&w->fail, "tl_maint_%s -> %s", running ? "stop" : "start", tl_strerror(st));
+        if (st != TL_OK)
+            fail(&w->fail, "tl_maint_%s -> %s", running ? "stop" : "start", tl_strerror(st));
         if ((tl_maint_running(w->log) != 0) == running)
             fail(&w->fail, "tl_maint_running still %d after tl_maint_%s", (int)running,
                  running ? "stop" : "start");
@@ -1223,10 +1305,13 @@ static void stress_probe(sc_world_t *w) {
     }
     uint64_t c = 0;
     if (tl_snapshot_seq(s) != w->seq)
-        fail(&w->fail, "writer: snapshot seq %" PRIu64 " after %" PRIu64 " writes/deletes "
-             "(each takes one sequence number)", (uint64_t)tl_snapshot_seq(s), (uint64_t)w->seq);
+        fail(&w->fail,
+             "writer: snapshot seq %" PRIu64 " after %" PRIu64 " writes/deletes "
+             "(each takes one sequence number)",
+             (uint64_t)tl_snapshot_seq(s), (uint64_t)w->seq);
     else if ((st = tl_count_all(s, &c)) != TL_OK || c != w->wm.n)
-        fail(&w->fail, "writer: count_all -> %s %" PRIu64 ", model %zu", tl_strerror(st), c, w->wm.n);
+        fail(&w->fail, "writer: count_all -> %s %" PRIu64 ", model %zu", tl_strerror(st), c,
+             w->wm.n);
     tl_snapshot_release(s);
 }
 
@@ -1286,7 +1371,8 @@ int sc_stress(const sc_hooks_t *hooks, const sc_params_t *p, sc_report_t *rep) {
         fail(&w->fail, "the readers never got to read a snapshot");
         goto out;
     }
-    if (!writer_check_full(w, "end of run") || !w_validate(w, "end of run") || !check_drop_tracker(w))
+    if (!writer_check_full(w, "end of run") || !w_validate(w, "end of run") ||
+        !check_drop_tracker(w))
         goto out;
     tl_stats_t s;
     if (!w_stats(w, &s)) goto out;
@@ -1298,7 +1384,8 @@ int sc_stress(const sc_hooks_t *hooks, const sc_params_t *p, sc_report_t *rep) {
         fail(&w->fail, "stats.seq %" PRIu64 ", writer issued %" PRIu64, s.seq, (uint64_t)w->seq);
         goto out;
     }
-    if (!writer_settle(w) || !writer_check_full(w, "after settle") || !w_validate(w, "after settle"))
+    if (!writer_settle(w) || !writer_check_full(w, "after settle") ||
+        !w_validate(w, "after settle"))
         goto out;
     world_close(w);
     check_all_dropped_once(w);
@@ -1346,9 +1433,10 @@ static bool poll_stats(sc_world_t *w, unsigned timeout_ms, bool (*done)(const tl
         if (!w_stats(w, &s)) return false;
         if (done(&s)) return true;
         if (now_s() > end) {
-            fail(&w->fail, "timed out after %u ms waiting for %s (memruns %" PRIu64 ", L0 %" PRIu64
-                 ", flushes %" PRIu64 ", compactions %" PRIu64 ")", timeout_ms, what, s.memruns,
-                 s.l0_segments, s.flushes, s.compactions);
+            fail(&w->fail,
+                 "timed out after %u ms waiting for %s (memruns %" PRIu64 ", L0 %" PRIu64
+                 ", flushes %" PRIu64 ", compactions %" PRIu64 ")",
+                 timeout_ms, what, s.memruns, s.l0_segments, s.flushes, s.compactions);
             return false;
         }
         sleep_ms(1);
@@ -1403,7 +1491,8 @@ int sc_close_during_compaction(const sc_hooks_t *hooks, uint64_t block_at, bool 
     tlt_alloc_gate_arm(w->alloc, block_at);
     tl_status_t st = tl_maint_start(w->log);
     if (st != TL_OK || !tl_maint_running(w->log)) {
-        fail(&w->fail, "tl_maint_start -> %s, running %d", tl_strerror(st), tl_maint_running(w->log));
+        fail(&w->fail, "tl_maint_start -> %s, running %d", tl_strerror(st),
+             tl_maint_running(w->log));
         tlt_alloc_gate_open(w->alloc);
         goto out;
     }
@@ -1467,9 +1556,7 @@ out:
 
 /* ---------------------------------------------------------------- backpressure */
 
-static bool no_memruns(const tl_stats_t *s) {
-    return s->memruns == 0;
-}
+static bool no_memruns(const tl_stats_t *s) { return s->memruns == 0; }
 
 int sc_backpressure(const sc_hooks_t *hooks, uint32_t sealed_wait_ms, sc_report_t *rep) {
     sc_world_t *w = xcalloc(1, sizeof *w);
@@ -1502,9 +1589,12 @@ int sc_backpressure(const sc_hooks_t *hooks, uint32_t sealed_wait_ms, sc_report_
             /* tl_now_ms truncates to whole milliseconds, so the engine may
              * give up to 1 ms early; the upper bound is generous slack for
              * a loaded machine, not a latency claim. */
-            if (sealed_wait_ms > 1 && (now_ns() - t) + 2000000u < (uint64_t)sealed_wait_ms * 1000000u)
-                fail(&w->fail, "a busy write returned after %" PRIu64 " ms, before sealed_wait_ms "
-                     "= %u", dt_ms, sealed_wait_ms);
+            if (sealed_wait_ms > 1 &&
+                (now_ns() - t) + 2000000u < (uint64_t)sealed_wait_ms * 1000000u)
+                fail(&w->fail,
+                     "a busy write returned after %" PRIu64 " ms, before sealed_wait_ms "
+                     "= %u",
+                     dt_ms, sealed_wait_ms);
             if (dt_ms > (uint64_t)sealed_wait_ms + 10000u)
                 fail(&w->fail, "a busy write took %" PRIu64 " ms with sealed_wait_ms = %u", dt_ms,
                      sealed_wait_ms);
@@ -1519,14 +1609,16 @@ int sc_backpressure(const sc_hooks_t *hooks, uint32_t sealed_wait_ms, sc_report_
     tl_stats_t s;
     bool got = w_stats(w, &s);
     if (got && busy == 0)
-        fail(&w->fail, "%" PRIu64 " writes with the worker stuck and sealed_max_runs = 1 never "
-             "reported TL_EBUSY (memruns %" PRIu64 ")", ok_writes, s.memruns);
+        fail(&w->fail,
+             "%" PRIu64 " writes with the worker stuck and sealed_max_runs = 1 never "
+             "reported TL_EBUSY (memruns %" PRIu64 ")",
+             ok_writes, s.memruns);
     else if (got && s.busy_events != busy)
         fail(&w->fail, "stats.busy_events %" PRIu64 " but %" PRIu64 " writes returned TL_EBUSY",
              s.busy_events, busy);
     else if (got && (s.flushes != 0 || s.memruns < 2))
-        fail(&w->fail, "with the worker stuck: %" PRIu64 " flushes, %" PRIu64 " memruns",
-             s.flushes, s.memruns);
+        fail(&w->fail, "with the worker stuck: %" PRIu64 " flushes, %" PRIu64 " memruns", s.flushes,
+             s.memruns);
     if (failed(&w->fail)) {
         tlt_alloc_gate_open(w->alloc);
         goto out;
@@ -1593,8 +1685,10 @@ int sc_backpressure_l0(const sc_hooks_t *hooks, sc_report_t *rep) {
     for (int i = 0; i < 400; i++) busy += w_append(w, ++w->cursor) == TL_EBUSY;
     if (failed(&w->fail) || !w_stats(w, &s)) goto out;
     if (busy == 0) {
-        fail(&w->fail, "400 appends (2 seals) with L0 = %" PRIu64 " > 2 * max_delta_segments and "
-             "the worker stuck never reported TL_EBUSY", s.l0_segments);
+        fail(&w->fail,
+             "400 appends (2 seals) with L0 = %" PRIu64 " > 2 * max_delta_segments and "
+             "the worker stuck never reported TL_EBUSY",
+             s.l0_segments);
         goto out;
     }
     if (s.l0_segments != 3 || s.compactions != 0) {
@@ -1650,8 +1744,10 @@ int sc_wait_relieved(const sc_hooks_t *hooks, sc_report_t *rep) {
         uint64_t dt_ms = (now_ns() - t) / 1000000u;
         if (dt_ms > rep->max_wait_ms) rep->max_wait_ms = dt_ms;
         if (st == TL_EBUSY)
-            fail(&w->fail, "write %d reported TL_EBUSY after %" PRIu64 " ms although the worker "
-                 "was released after 50 ms and sealed_wait_ms is 60000", i, dt_ms);
+            fail(&w->fail,
+                 "write %d reported TL_EBUSY after %" PRIu64 " ms although the worker "
+                 "was released after 50 ms and sealed_wait_ms is 60000",
+                 i, dt_ms);
     }
     tl_thread_join(th);
     started = false;
@@ -1677,9 +1773,7 @@ out:
 
 /* ---------------------------------------------------------------- stop / start */
 
-static bool backlog_gone(const tl_stats_t *s) {
-    return s->memruns == 0 && s->l0_segments < 2;
-}
+static bool backlog_gone(const tl_stats_t *s) { return s->memruns == 0 && s->l0_segments < 2; }
 
 static void mixed_writes(sc_world_t *w, int n, uint64_t *busy) {
     for (int i = 0; i < n && !failed(&w->fail); i++) {
@@ -1728,14 +1822,17 @@ int sc_stop_start(const sc_hooks_t *hooks, sc_report_t *rep) {
     sleep_ms(30);
     if (failed(&w->fail) || !w_stats(w, &s1)) goto out;
     if (s1.flushes != s0.flushes || s1.compactions != s0.compactions) {
-        fail(&w->fail, "maintenance ran while stopped: flushes %" PRIu64 " -> %" PRIu64
-             ", compactions %" PRIu64 " -> %" PRIu64, s0.flushes, s1.flushes, s0.compactions,
-             s1.compactions);
+        fail(&w->fail,
+             "maintenance ran while stopped: flushes %" PRIu64 " -> %" PRIu64
+             ", compactions %" PRIu64 " -> %" PRIu64,
+             s0.flushes, s1.flushes, s0.compactions, s1.compactions);
         goto out;
     }
     if (s1.memruns <= cfg.sealed_max_runs || busy == 0) {
-        fail(&w->fail, "stopped worker: %" PRIu64 " memruns and %" PRIu64 " busy writes after "
-             "3000 writes; want memruns > sealed_max_runs and some TL_EBUSY", s1.memruns, busy);
+        fail(&w->fail,
+             "stopped worker: %" PRIu64 " memruns and %" PRIu64 " busy writes after "
+             "3000 writes; want memruns > sealed_max_runs and some TL_EBUSY",
+             s1.memruns, busy);
         goto out;
     }
     if (!writer_check_full(w, "worker stopped")) goto out;

@@ -53,7 +53,7 @@ typedef struct sc_hooks {
 } sc_hooks_t;
 
 typedef struct sc_report {
-    char why[512];        /* first failure, empty on success */
+    char why[512]; /* first failure, empty on success */
     /* what happened (for logs; never asserted by timing) */
     uint64_t ops, records, appends, batches, deletes, cutoffs;
     uint64_t flushes, compacts, steps, drains, drained, toggles, busy;
@@ -62,18 +62,18 @@ typedef struct sc_report {
     uint64_t worker_allocs; /* allocations made by threads other than the caller */
     uint64_t max_memruns, max_l0;
     double seconds;
-    uint64_t max_wait_ms;   /* longest backpressure wait seen by a write */
+    uint64_t max_wait_ms; /* longest backpressure wait seen by a write */
 } sc_report_t;
 
 typedef struct sc_params {
     uint64_t seed;
-    unsigned readers;      /* reader threads, at most SC_MAX_READERS */
-    double seconds;        /* wall-clock bound of the writer loop */
-    size_t max_ops;        /* operation-count bound of the writer loop */
-    size_t min_ops;        /* ...which runs at least this many, whatever the clock */
-    bool toggle_maint;     /* the writer stops and restarts the worker */
-    bool explicit_maint;   /* the writer calls flush/compact/maint_step too */
-    tl_config_t cfg;       /* engine config; alloc and on_drop are overwritten */
+    unsigned readers;    /* reader threads, at most SC_MAX_READERS */
+    double seconds;      /* wall-clock bound of the writer loop */
+    size_t max_ops;      /* operation-count bound of the writer loop */
+    size_t min_ops;      /* ...which runs at least this many, whatever the clock */
+    bool toggle_maint;   /* the writer stops and restarts the worker */
+    bool explicit_maint; /* the writer calls flush/compact/maint_step too */
+    tl_config_t cfg;     /* engine config; alloc and on_drop are overwritten */
 } sc_params_t;
 
 /* A small, busy configuration: background maintenance, 4 KiB memtable,

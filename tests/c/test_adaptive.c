@@ -44,9 +44,9 @@ typedef struct row {
     uint64_t target;
     tl_ts_t min_w, max_w, quantum;
     double hyst;
-    tl_ts_t start;           /* current width */
-    uint64_t n;              /* one sample: n records ... */
-    tl_ts_t span;            /* ... over span ticks */
+    tl_ts_t start; /* current width */
+    uint64_t n;    /* one sample: n records ... */
+    tl_ts_t span;  /* ... over span ticks */
     tl_ts_t want;
 } row_t;
 
@@ -104,12 +104,12 @@ Test(adaptive, a_change_of_regime_replaces_the_estimate) {
     c.alpha = 0.25;
     tl_adaptive_t a;
     tl_adaptive_init(&a, 10);
-    sample(&a, &c, 100, 100);    /* 1.0 */
-    sample(&a, &c, 100, 10000);  /* 0.01: 100x sparser, taken as is */
+    sample(&a, &c, 100, 100);   /* 1.0 */
+    sample(&a, &c, 100, 10000); /* 0.01: 100x sparser, taken as is */
     cr_assert_float_eq(a.density, 0.01, 1e-12);
-    sample(&a, &c, 100, 1250);   /* 0.08: exactly 8x, still averaged */
+    sample(&a, &c, 100, 1250); /* 0.08: exactly 8x, still averaged */
     cr_assert_float_eq(a.density, 0.25 * 0.08 + 0.75 * 0.01, 1e-12);
-    sample(&a, &c, 1000, 100);   /* 10.0: > 8x denser, taken as is */
+    sample(&a, &c, 1000, 100); /* 10.0: > 8x denser, taken as is */
     cr_assert_float_eq(a.density, 10.0, 1e-12);
 }
 
@@ -172,7 +172,7 @@ static const struct {
     tl_ts_t i;
     const char *name;
 } k_bad_adaptive[] = {
-    {AF_MIN_OVER_MAX, 0, 5, "min_window"},   /* min_window 10 > max_window 5 */
+    {AF_MIN_OVER_MAX, 0, 5, "min_window"}, /* min_window 10 > max_window 5 */
     {AF_ALPHA, 1.5, 0, "alpha"},
     {AF_HYSTERESIS, NAN, 0, "hysteresis_pct"},
     {AF_BACKOFF, 100.0, 0, "failure_backoff_pct"},
@@ -219,12 +219,11 @@ Test(adaptive, place_reuses_published_windows_and_clips_new_ones) {
         tl_ts_t ts, size;
         tl_window_t want;
     } rows[] = {
-        {150, 1000, {100, 199}},  /* inside a published window: that one */
-        {1049, 7, {1000, 1049}},
-        {250, 1000, {200, 999}},  /* cell [0, 999] clipped on both sides */
-        {50, 1000, {0, 99}},      /* cell [0, 999] clipped above */
-        {-5, 1000, {-1000, -1}},  /* a whole cell below everything */
-        {1060, 40, {1050, 1079}}, /* cell [1040, 1079] clipped below */
+        {150, 1000, {100, 199}},                           /* inside a published window: that one */
+        {1049, 7, {1000, 1049}},  {250, 1000, {200, 999}}, /* cell [0, 999] clipped on both sides */
+        {50, 1000, {0, 99}},                               /* cell [0, 999] clipped above */
+        {-5, 1000, {-1000, -1}},                           /* a whole cell below everything */
+        {1060, 40, {1050, 1079}},                          /* cell [1040, 1079] clipped below */
         {2000, 40, {2000, 2039}},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -288,9 +287,11 @@ Test(adaptive, width_follows_density_and_windows_never_overlap) {
         tl_stats_t st;
         TLT_OK(tl_stats(log, &st));
         cr_assert_eq(st.window_width, log->adapt.width);
-        if (round == 3) cr_assert_eq(st.window_width, 100, "dense: %lld", (long long)st.window_width);
+        if (round == 3)
+            cr_assert_eq(st.window_width, 100, "dense: %lld", (long long)st.window_width);
         /* 400 records over 39901 ticks: 9975 ticks, snapped to 9980. */
-        if (round == 7) cr_assert_eq(st.window_width, 9980, "sparse: %lld", (long long)st.window_width);
+        if (round == 7)
+            cr_assert_eq(st.window_width, 9980, "sparse: %lld", (long long)st.window_width);
     }
     tl_stats_t st;
     TLT_OK(tl_stats(log, &st));
@@ -318,7 +319,8 @@ Test(adaptive, late_compaction_uses_the_width_each_run_was_flushed_at) {
      * a small overlap; flushed separately, compacted once at the end. */
     const struct { tl_ts_t t0, step; } runs[] = {{0, 1}, {990, 100}, {200000, 1}};
     for (size_t r = 0; r < 3; r++) {
-        for (tl_ts_t i = 0; i < 1000; i++) TLT_W(tl_append(log, runs[r].t0 + i * runs[r].step, h++));
+        for (tl_ts_t i = 0; i < 1000; i++)
+            TLT_W(tl_append(log, runs[r].t0 + i * runs[r].step, h++));
         TLT_OK(tl_flush(log));
     }
     cr_assert_eq(log->adapt.width, 100);

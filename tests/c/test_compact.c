@@ -195,15 +195,19 @@ static outcome_t check_outcome(const scen_t *sc, const tl_compact_out_t *out) {
         cr_assert(tl_segment_validate(s, &why), "output %zu: %s", k, why ? why : "?");
         cr_assert_eq(s->level, TL_LEVEL_L1, "output %zu is not L1", k);
         if (prev != NULL)
-            cr_assert_lt(prev->max, s->min, "outputs %zu and %zu overlap or are unsorted: "
-                         "[%lld, %lld] then [%lld, %lld]", k - 1, k, (long long)prev->min,
-                         (long long)prev->max, (long long)s->min, (long long)s->max);
+            cr_assert_lt(prev->max, s->min,
+                         "outputs %zu and %zu overlap or are unsorted: "
+                         "[%lld, %lld] then [%lld, %lld]",
+                         k - 1, k, (long long)prev->min, (long long)prev->max, (long long)s->min,
+                         (long long)s->max);
         size_t in_idx = SIZE_MAX;
         for (size_t i = 0; i < sc->n_l1; i++)
             if (sc->l1[i] == s) in_idx = i;
         if (in_idx != SIZE_MAX) {
-            cr_assert_not(touched[in_idx], "L1 input %zu [%lld, %lld] must be rewritten, but "
-                          "survived", in_idx, (long long)s->min, (long long)s->max);
+            cr_assert_not(touched[in_idx],
+                          "L1 input %zu [%lld, %lld] must be rewritten, but "
+                          "survived",
+                          in_idx, (long long)s->min, (long long)s->max);
             surv_seen[in_idx]++;
             cr_assert_eq(tl_ref_get(&s->refs), 2, "a survivor is retained by the new list");
             prev_made = NULL;
@@ -218,23 +222,21 @@ static outcome_t check_outcome(const scen_t *sc, const tl_compact_out_t *out) {
                       "output %zu [%lld, %lld] crosses the window boundary at %lld", k,
                       (long long)s->min, (long long)s->max, (long long)wmax.lo);
             cr_assert(s->window.lo == wmin.lo && s->window.hi == wmin.hi,
-                      "output %zu [%lld, %lld] records window [%lld, %lld], want [%lld, %lld]",
-                      k, (long long)s->min, (long long)s->max, (long long)s->window.lo,
+                      "output %zu [%lld, %lld] records window [%lld, %lld], want [%lld, %lld]", k,
+                      (long long)s->min, (long long)s->max, (long long)s->window.lo,
                       (long long)s->window.hi, (long long)wmin.lo, (long long)wmin.hi);
             tl_window_t wo = tl_window_of(s->min, in->window_size, in->window_origin);
             cr_assert(wo.lo == s->window.lo && wo.hi == s->window.hi);
             size_t n = tl_segment_n(s);
             if (n > in->target_recs)
                 cr_assert_eq(s->recs->ts[in->target_recs - 1], s->recs->ts[n - 1],
-                             "output %zu has %zu records (target %zu) past a timestamp change",
-                             k, n, in->target_recs);
+                             "output %zu has %zu records (target %zu) past a timestamp change", k,
+                             n, in->target_recs);
             if (prev_made != NULL) {
-                tl_window_t pw = oracle_window(prev_made->min, in->window_size,
-                                               in->window_origin);
+                tl_window_t pw = oracle_window(prev_made->min, in->window_size, in->window_origin);
                 if (pw.lo == wmin.lo)
                     cr_assert_geq(tl_segment_n(prev_made), in->target_recs,
-                                  "output %zu was cut below target with nothing in the way",
-                                  k - 1);
+                                  "output %zu was cut below target with nothing in the way", k - 1);
             }
             prev_made = s;
         }
@@ -259,8 +261,7 @@ static outcome_t check_outcome(const scen_t *sc, const tl_compact_out_t *out) {
         cr_assert_eq(dropped[h], hidden ? 1 : 0,
                      "handle %llu (ts %lld, %s %zu, wm %llu, f %llu) dropped %u times",
                      (unsigned long long)h, (long long)ri->ts, ri->l1 ? "L1" : "L0", ri->src,
-                     (unsigned long long)wm, (unsigned long long)model_f(sc, ri->ts),
-                     dropped[h]);
+                     (unsigned long long)wm, (unsigned long long)model_f(sc, ri->ts), dropped[h]);
         cr_assert_eq(in_out[h], hidden ? 0 : 1,
                      "handle %llu (ts %lld, %s %zu) appears %u times in the output",
                      (unsigned long long)h, (long long)ri->ts, ri->l1 ? "L1" : "L0", ri->src,
@@ -338,11 +339,11 @@ Test(compact, lone_clean_l0_segment_is_promoted_without_copying) {
         scen_t sc;
         scen_init(&sc, &t, 100, 0);
         tl_segment_t *s = add_seg(&sc, TL_LEVEL_L0, a, 50, 3);
-        if (variant == 1) sc.in.target_recs = 20;          /* too big */
-        if (variant == 2) add_tomb(&sc, 210, 212, 4);      /* hides records */
-        if (variant == 3) add_tomb(&sc, 210, 212, 2);      /* older: hides nothing */
+        if (variant == 1) sc.in.target_recs = 20;     /* too big */
+        if (variant == 2) add_tomb(&sc, 210, 212, 4); /* hides records */
+        if (variant == 3) add_tomb(&sc, 210, 212, 2); /* older: hides nothing */
         if (variant == 4) {
-            tl_ts_t w[1] = {299};                          /* a survivor nowhere near */
+            tl_ts_t w[1] = {299}; /* a survivor nowhere near */
             add_seg(&sc, TL_LEVEL_L1, w, 1, 1);
         }
         sc.in.wm = 9;
@@ -443,8 +444,8 @@ Test(compact, fold_debt_rewrites_segments_that_newer_tombstones_meet) {
         scen_t sc;
         scen_init(&sc, &t, 100, 0);
         tl_ts_t s1[] = {10, 20, 30}, s2[] = {40, 50}, s3[] = {110, 120};
-        add_seg(&sc, TL_LEVEL_L1, s1, 3, 5);  /* wm 5 */
-        add_seg(&sc, TL_LEVEL_L1, s2, 2, 7);  /* wm 7: the delete @6 is already applied */
+        add_seg(&sc, TL_LEVEL_L1, s1, 3, 5); /* wm 5 */
+        add_seg(&sc, TL_LEVEL_L1, s2, 2, 7); /* wm 7: the delete @6 is already applied */
         add_seg(&sc, TL_LEVEL_L1, s3, 2, 1);
         add_tomb(&sc, 20, 45, 6);
         sc.in.fold_debt = fold;
@@ -520,7 +521,8 @@ Test(compact, target_size_cuts_only_where_the_timestamp_changes) {
     scen_init(&sc, &t, 1000000, 0);
     sc.in.target_recs = 10;
     tl_ts_t a[300];
-    for (int i = 0; i < 300; i++) a[i] = i < 5 ? i : i < 205 ? 7 : i < 215 ? 8 + (i - 205) / 3 : 100 + i;
+    for (int i = 0; i < 300; i++)
+        a[i] = i < 5 ? i : i < 205 ? 7 : i < 215 ? 8 + (i - 205) / 3 : 100 + i;
     add_seg(&sc, TL_LEVEL_L0, a, 150, 0);
     add_seg(&sc, TL_LEVEL_L0, a + 150, 150, 0);
     finalize_in(&sc);
@@ -549,8 +551,8 @@ Test(compact, records_at_int64_extremes_land_in_their_own_windows) {
     scen_t sc;
     scen_init(&sc, &t, 100, 50);
     /* Windows: [MIN, MIN + 57], [MIN + 58, MIN + 157], ..., [MAX - 57, MAX]. */
-    tl_ts_t a[] = {TL_TS_MIN, TL_TS_MIN + 57, TL_TS_MIN + 58, TL_TS_MIN + 99, TL_TS_MIN + 100,
-                   TL_TS_MAX - 58, TL_TS_MAX - 57, TL_TS_MAX};
+    tl_ts_t a[] = {TL_TS_MIN,       TL_TS_MIN + 57, TL_TS_MIN + 58, TL_TS_MIN + 99,
+                   TL_TS_MIN + 100, TL_TS_MAX - 58, TL_TS_MAX - 57, TL_TS_MAX};
     add_seg(&sc, TL_LEVEL_L0, a, 8, 0);
     add_tomb(&sc, TL_TS_MIN, TL_TS_MIN, 1);
     add_tomb(&sc, TL_TS_MAX, TL_TS_MAX, 2);
@@ -565,8 +567,8 @@ Test(compact, extreme_windows_with_an_aligned_origin) {
     scen_t sc;
     scen_init(&sc, &t, (tl_ts_t)1 << 62, 0);
     /* Windows of 2^62 from origin 0 tile the line exactly: four of them. */
-    tl_ts_t a[] = {TL_TS_MIN, -((tl_ts_t)1 << 62) - 1, -((tl_ts_t)1 << 62), -1, 0,
-                   ((tl_ts_t)1 << 62) - 1, (tl_ts_t)1 << 62, TL_TS_MAX};
+    tl_ts_t a[] = {TL_TS_MIN, -((tl_ts_t)1 << 62) - 1, -((tl_ts_t)1 << 62), -1,
+                   0,         ((tl_ts_t)1 << 62) - 1,  (tl_ts_t)1 << 62,    TL_TS_MAX};
     add_seg(&sc, TL_LEVEL_L0, a, 8, 0);
     tl_ts_t b[] = {TL_TS_MIN + 5, TL_TS_MAX - 5};
     add_seg(&sc, TL_LEVEL_L0, b, 2, 0);
@@ -732,8 +734,8 @@ Test(compact, oom_at_every_allocation_returns_enomem_without_leaking) {
             break;
         }
         cr_assert_eq(st, TL_ENOMEM, "k=%llu: %s", (unsigned long long)k, tl_strerror(st));
-        cr_assert(out.l1 == NULL && out.n_l1 == 0 && out.dropped.v == NULL &&
-                      out.dropped.n == 0 && out.n_outputs == 0,
+        cr_assert(out.l1 == NULL && out.n_l1 == 0 && out.dropped.v == NULL && out.dropped.n == 0 &&
+                      out.n_outputs == 0,
                   "k=%llu: a failed compaction left something in out", (unsigned long long)k);
         cr_assert_eq(tl_mem_live(&t.m), live, "k=%llu: %zu bytes leaked", (unsigned long long)k,
                      tl_mem_live(&t.m) - live);

@@ -16,8 +16,8 @@
 /* ---------------------------------------------------------------- lifecycle */
 
 Test(log, strerror_names_every_status) {
-    const tl_status_t all[] = {TL_OK, TL_EOF, TL_EBUSY, TL_ENOMEM, TL_EINVAL, TL_ESTATE,
-                               TL_EINTERNAL};
+    const tl_status_t all[] = {TL_OK,     TL_EOF,    TL_EBUSY,    TL_ENOMEM,
+                               TL_EINVAL, TL_ESTATE, TL_EINTERNAL};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         const char *s = tl_strerror(all[i]);
         cr_assert(s != NULL && s[0] != '\0', "tl_strerror(%d) is empty", (int)all[i]);
@@ -83,8 +83,7 @@ Test(log, open_close_with_libc_allocator) {
     cfg.maintenance = TL_MAINT_DISABLED;
     tl_log_t *log = NULL;
     TLT_OK(tl_open(&cfg, &log));
-    for (int i = 0; i < 1000; i++)
-        TLT_W(tl_append(log, 1000 - i, (tl_handle_t)i));
+    for (int i = 0; i < 1000; i++) TLT_W(tl_append(log, 1000 - i, (tl_handle_t)i));
     TLT_OK(tl_compact(log));
     TLT_VALID(log);
     tl_close(log);
@@ -116,8 +115,7 @@ Test(log, open_close_with_every_knob) {
             cfg.compaction_max_windows = 3;
             TLT_OK(tl_config_check(&cfg, NULL));
             fx_open(&f, &cfg);
-            for (int i = 0; i < 3000; i++)
-                fx_append(&f, (tl_ts_t)((i * 7919) % 5000));
+            for (int i = 0; i < 3000; i++) fx_append(&f, (tl_ts_t)((i * 7919) % 5000));
             fx_delete_range(&f, 1000, 2000);
             fx_check(&f);
             TLT_OK(tl_flush(f.log));
@@ -157,7 +155,12 @@ static void expect_valid(const tl_config_t *cfg) {
  * accept it; a rejection must name the field. Each Test below runs the rows
  * of its field(s). */
 typedef enum {
-    CF_WINDOW_SIZE, CF_WINDOW_ORIGIN, CF_DEBT, CF_TIME_UNIT, CF_MAINTENANCE, CF_SIZE
+    CF_WINDOW_SIZE,
+    CF_WINDOW_ORIGIN,
+    CF_DEBT,
+    CF_TIME_UNIT,
+    CF_MAINTENANCE,
+    CF_SIZE
 } cfg_field_t;
 
 typedef struct cfg_row {
@@ -168,27 +171,52 @@ typedef struct cfg_row {
 } cfg_row_t;
 
 static const char *const k_cfg_names[] = {
-    [CF_WINDOW_SIZE] = "window_size", [CF_WINDOW_ORIGIN] = "window_origin",
+    [CF_WINDOW_SIZE] = "window_size",    [CF_WINDOW_ORIGIN] = "window_origin",
     [CF_DEBT] = "delete_debt_threshold", [CF_TIME_UNIT] = "time_unit",
-    [CF_MAINTENANCE] = "maintenance", [CF_SIZE] = "size",
+    [CF_MAINTENANCE] = "maintenance",    [CF_SIZE] = "size",
 };
 
-#define BAD_I(f, v) {f, false, (v), 0.0}
-#define OK_I(f, v) {f, true, (v), 0.0}
-#define BAD_D(v) {CF_DEBT, false, 0, (v)}
-#define OK_D(v) {CF_DEBT, true, 0, (v)}
+#define BAD_I(f, v) \
+    { f, false, (v), 0.0 }
+#define OK_I(f, v) \
+    { f, true, (v), 0.0 }
+#define BAD_D(v) \
+    { CF_DEBT, false, 0, (v) }
+#define OK_D(v) \
+    { CF_DEBT, true, 0, (v) }
 
 static const cfg_row_t k_cfg_rows[] = {
-    BAD_I(CF_WINDOW_SIZE, -1), BAD_I(CF_WINDOW_SIZE, INT64_MIN),
-    OK_I(CF_WINDOW_SIZE, 1), OK_I(CF_WINDOW_SIZE, INT64_MAX),
-    OK_I(CF_WINDOW_ORIGIN, INT64_MIN), OK_I(CF_WINDOW_ORIGIN, INT64_MIN + 1),
-    OK_I(CF_WINDOW_ORIGIN, -1), OK_I(CF_WINDOW_ORIGIN, 0), OK_I(CF_WINDOW_ORIGIN, 1),
-    OK_I(CF_WINDOW_ORIGIN, INT64_MAX - 1), OK_I(CF_WINDOW_ORIGIN, INT64_MAX),
-    BAD_D(-0.01), BAD_D(-1.0), BAD_D(1.0001), BAD_D(2.0), BAD_D(INFINITY), BAD_D(-INFINITY),
-    BAD_D(NAN), BAD_D(-NAN), OK_D(0.0), OK_D(0.5), OK_D(1.0),
-    BAD_I(CF_TIME_UNIT, 4), BAD_I(CF_TIME_UNIT, -1), OK_I(CF_TIME_UNIT, TL_UNIT_NS),
-    BAD_I(CF_MAINTENANCE, 2), BAD_I(CF_MAINTENANCE, -1), OK_I(CF_MAINTENANCE, TL_MAINT_DISABLED),
-    BAD_I(CF_SIZE, (int64_t)sizeof(tl_config_t) - 1), BAD_I(CF_SIZE, 0), BAD_I(CF_SIZE, 8),
+    BAD_I(CF_WINDOW_SIZE, -1),
+    BAD_I(CF_WINDOW_SIZE, INT64_MIN),
+    OK_I(CF_WINDOW_SIZE, 1),
+    OK_I(CF_WINDOW_SIZE, INT64_MAX),
+    OK_I(CF_WINDOW_ORIGIN, INT64_MIN),
+    OK_I(CF_WINDOW_ORIGIN, INT64_MIN + 1),
+    OK_I(CF_WINDOW_ORIGIN, -1),
+    OK_I(CF_WINDOW_ORIGIN, 0),
+    OK_I(CF_WINDOW_ORIGIN, 1),
+    OK_I(CF_WINDOW_ORIGIN, INT64_MAX - 1),
+    OK_I(CF_WINDOW_ORIGIN, INT64_MAX),
+    BAD_D(-0.01),
+    BAD_D(-1.0),
+    BAD_D(1.0001),
+    BAD_D(2.0),
+    BAD_D(INFINITY),
+    BAD_D(-INFINITY),
+    BAD_D(NAN),
+    BAD_D(-NAN),
+    OK_D(0.0),
+    OK_D(0.5),
+    OK_D(1.0),
+    BAD_I(CF_TIME_UNIT, 4),
+    BAD_I(CF_TIME_UNIT, -1),
+    OK_I(CF_TIME_UNIT, TL_UNIT_NS),
+    BAD_I(CF_MAINTENANCE, 2),
+    BAD_I(CF_MAINTENANCE, -1),
+    OK_I(CF_MAINTENANCE, TL_MAINT_DISABLED),
+    BAD_I(CF_SIZE, (int64_t)sizeof(tl_config_t) - 1),
+    BAD_I(CF_SIZE, 0),
+    BAD_I(CF_SIZE, 8),
 };
 
 static void cfg_apply(tl_config_t *cfg, const cfg_row_t *r) {
@@ -208,8 +236,7 @@ static void run_cfg_rows(cfg_field_t field, bool want_bad, bool want_good) {
     size_t bad = 0, good = 0;
     for (size_t k = 0; k < sizeof k_cfg_rows / sizeof k_cfg_rows[0]; k++) {
         const cfg_row_t *r = &k_cfg_rows[k];
-        if (r->field != field)
-            continue;
+        if (r->field != field) continue;
         tl_config_t cfg;
         tl_config_init(&cfg);
         cfg_apply(&cfg, r);
@@ -225,13 +252,9 @@ static void run_cfg_rows(cfg_field_t field, bool want_bad, bool want_good) {
     cr_assert(good > 0 || !want_good, "no accepted value of %s in the table", k_cfg_names[field]);
 }
 
-Test(log, config_check_rejects_negative_window_size) {
-    run_cfg_rows(CF_WINDOW_SIZE, true, true);
-}
+Test(log, config_check_rejects_negative_window_size) { run_cfg_rows(CF_WINDOW_SIZE, true, true); }
 
-Test(log, config_check_accepts_any_window_origin) {
-    run_cfg_rows(CF_WINDOW_ORIGIN, false, true);
-}
+Test(log, config_check_accepts_any_window_origin) { run_cfg_rows(CF_WINDOW_ORIGIN, false, true); }
 
 Test(log, config_check_rejects_delete_debt_threshold_outside_unit_interval) {
     run_cfg_rows(CF_DEBT, true, true);
@@ -243,8 +266,7 @@ Test(log, config_check_rejects_nan_threshold) {
     size_t nans = 0;
     for (size_t k = 0; k < sizeof k_cfg_rows / sizeof k_cfg_rows[0]; k++) {
         const cfg_row_t *r = &k_cfg_rows[k];
-        if (r->field != CF_DEBT || !isnan(r->d))
-            continue;
+        if (r->field != CF_DEBT || !isnan(r->d)) continue;
         cr_assert(!r->valid);
         tl_config_t cfg;
         tl_config_init(&cfg);
@@ -255,17 +277,11 @@ Test(log, config_check_rejects_nan_threshold) {
     cr_assert_eq(nans, 2);
 }
 
-Test(log, config_check_rejects_bad_time_unit) {
-    run_cfg_rows(CF_TIME_UNIT, true, true);
-}
+Test(log, config_check_rejects_bad_time_unit) { run_cfg_rows(CF_TIME_UNIT, true, true); }
 
-Test(log, config_check_rejects_bad_maintenance) {
-    run_cfg_rows(CF_MAINTENANCE, true, true);
-}
+Test(log, config_check_rejects_bad_maintenance) { run_cfg_rows(CF_MAINTENANCE, true, true); }
 
-Test(log, config_check_rejects_small_size_field) {
-    run_cfg_rows(CF_SIZE, true, false);
-}
+Test(log, config_check_rejects_small_size_field) { run_cfg_rows(CF_SIZE, true, false); }
 
 Test(log, open_rejects_invalid_config_without_allocating) {
     TLT_ENV(env);
@@ -412,14 +428,14 @@ Test(log, ranges_are_half_open) {
 Test(log, empty_range_is_not_an_error) {
     fx_t f;
     fx_open(&f, NULL);
-    for (int i = 0; i < 50; i++)
-        fx_append(&f, i);
+    for (int i = 0; i < 50; i++) fx_append(&f, i);
     TLT_OK(tl_flush(f.log));
     fx_append(&f, 7);
     tl_snapshot_t *snap = NULL;
     TLT_OK(tl_snapshot_acquire(f.log, &snap));
-    const tl_ts_t pairs[][2] = {{5, 5}, {6, 5}, {INT64_MAX, INT64_MIN}, {INT64_MAX, INT64_MAX},
-                                {INT64_MIN, INT64_MIN}, {49, 0}};
+    const tl_ts_t pairs[][2] = {
+        {5, 5}, {6, 5}, {INT64_MAX, INT64_MIN}, {INT64_MAX, INT64_MAX}, {INT64_MIN, INT64_MIN},
+        {49, 0}};
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         tl_ts_t a = pairs[i][0], b = pairs[i][1];
         uint64_t c = 9;
@@ -434,8 +450,8 @@ Test(log, empty_range_is_not_an_error) {
         tl_span_t span;
         tl_status_t st;
         while ((st = tl_spans_next(sp, &span)) == TL_OK)
-            cr_assert_eq(span.n, 0, "empty range [%lld, %lld) produced a span of %zu",
-                         (long long)a, (long long)b, span.n);
+            cr_assert_eq(span.n, 0, "empty range [%lld, %lld) produced a span of %zu", (long long)a,
+                         (long long)b, span.n);
         cr_assert_eq(st, TL_EOF);
         tl_spans_close(sp);
         fx_delete_range(&f, a, b); /* a no-op, not an error */
@@ -449,12 +465,10 @@ Test(log, empty_range_is_not_an_error) {
 Test(log, duplicates_are_kept) {
     fx_t f;
     fx_open(&f, NULL);
-    for (int i = 0; i < 5; i++)
-        fx_append(&f, 5);
+    for (int i = 0; i < 5; i++) fx_append(&f, 5);
     fx_append(&f, 4);
     TLT_OK(tl_flush(f.log));
-    for (int i = 0; i < 3; i++)
-        fx_append(&f, 5);
+    for (int i = 0; i < 3; i++) fx_append(&f, 5);
     TLT_OK(tl_compact(f.log));
     for (int i = 0; i < 400; i++) /* a run of duplicates across pages and a seal */
         fx_append(&f, 5);
@@ -479,8 +493,7 @@ Test(log, duplicates_are_kept) {
 Test(log, out_of_order_appends_come_back_sorted) {
     fx_t f;
     fx_open(&f, NULL);
-    for (int i = 0; i < 2000; i++)
-        fx_append(&f, (tl_ts_t)((i * 7919) % 1000) - 500);
+    for (int i = 0; i < 2000; i++) fx_append(&f, (tl_ts_t)((i * 7919) % 1000) - 500);
     fx_check(&f);
     check_ranges(&f);
     TLT_OK(tl_flush(f.log));
@@ -499,8 +512,7 @@ static const tl_ts_t k_extremes[] = TLT_EXTREMES;
 static void batch_case(const tl_ts_t *ts, size_t n) {
     fx_t f;
     fx_open(&f, NULL);
-    for (int i = 0; i < 20; i++)
-        fx_append(&f, i * 10);
+    for (int i = 0; i < 20; i++) fx_append(&f, i * 10);
     fx_batch(&f, ts, n);
     fx_check(&f);
     check_ranges(&f);
@@ -515,16 +527,14 @@ static void batch_case(const tl_ts_t *ts, size_t n) {
 
 Test(log, append_batch_sorted) {
     tl_ts_t *ts = ts_array(1000);
-    for (int i = 0; i < 1000; i++)
-        ts[i] = i - 10;
+    for (int i = 0; i < 1000; i++) ts[i] = i - 10;
     batch_case(ts, 1000);
     free(ts);
 }
 
 Test(log, append_batch_reverse_sorted) {
     tl_ts_t *ts = ts_array(1000);
-    for (int i = 0; i < 1000; i++)
-        ts[i] = 1000 - i;
+    for (int i = 0; i < 1000; i++) ts[i] = 1000 - i;
     batch_case(ts, 1000);
     free(ts);
 }
@@ -533,8 +543,7 @@ Test(log, append_batch_random) {
     tlt_rng_t r;
     tlt_rng_seed(&r, 7);
     tl_ts_t *ts = ts_array(1000);
-    for (int i = 0; i < 1000; i++)
-        ts[i] = tlt_rng_range(&r, -100, 1100);
+    for (int i = 0; i < 1000; i++) ts[i] = tlt_rng_range(&r, -100, 1100);
     batch_case(ts, 1000);
     free(ts);
 }
@@ -543,11 +552,9 @@ Test(log, append_batch_duplicate_heavy) {
     tlt_rng_t r;
     tlt_rng_seed(&r, 8);
     tl_ts_t *ts = ts_array(1000);
-    for (int i = 0; i < 1000; i++)
-        ts[i] = tlt_rng_range(&r, 0, 3) * 100;
+    for (int i = 0; i < 1000; i++) ts[i] = tlt_rng_range(&r, 0, 3) * 100;
     batch_case(ts, 1000);
-    for (int i = 0; i < 1000; i++)
-        ts[i] = 500;
+    for (int i = 0; i < 1000; i++) ts[i] = 500;
     batch_case(ts, 1000);
     free(ts);
 }

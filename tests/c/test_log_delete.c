@@ -22,16 +22,12 @@ Test(log, delete_hides_only_earlier_writes) {
         fx_t f;
         fx_open(&f, NULL);
         fx_append(&f, 10);
-        if (mask & 1)
-            TLT_OK(tl_flush(f.log));
+        if (mask & 1) TLT_OK(tl_flush(f.log));
         fx_delete_range(&f, 5, 15);
-        if (mask & 2)
-            TLT_OK(tl_flush(f.log));
+        if (mask & 2) TLT_OK(tl_flush(f.log));
         tl_handle_t b = fx_append(&f, 10);
-        if (mask & 4)
-            TLT_OK(tl_flush(f.log));
-        if (mask & 8)
-            TLT_OK(tl_compact(f.log));
+        if (mask & 4) TLT_OK(tl_flush(f.log));
+        if (mask & 8) TLT_OK(tl_compact(f.log));
         cr_assert_eq(f.m.n, 1);
         cr_assert_eq(f.m.r[0].h, b);
         fx_check(&f);
@@ -45,8 +41,7 @@ Test(log, delete_hides_only_earlier_writes) {
 Test(log, delete_range_then_append_into_it) {
     fx_t f;
     fx_open(&f, NULL);
-    for (int i = 0; i < 100; i++)
-        fx_append(&f, i);
+    for (int i = 0; i < 100; i++) fx_append(&f, i);
     TLT_OK(tl_flush(f.log));
     fx_delete_range(&f, 20, 60);
     fx_append(&f, 30);
@@ -207,8 +202,7 @@ Test(log, iter_since_reaches_int64_max) {
         tl_span_t span;
         size_t total = 0;
         while (tl_spans_next(sp, &span) == TL_OK) {
-            for (size_t i = 0; i < span.n; i++)
-                cr_assert_eq(span.ts[i], INT64_MAX);
+            for (size_t i = 0; i < span.n; i++) cr_assert_eq(span.ts[i], INT64_MAX);
             total += span.n;
         }
         tl_spans_close(sp);
@@ -234,8 +228,7 @@ static void extremes_round(tl_ts_t size, tl_ts_t origin) {
     cfg.window_size = size;
     cfg.window_origin = origin;
     fx_open(&f, &cfg);
-    for (size_t i = 0; i < N_EXTREMES; i++)
-        fx_append(&f, k_extremes[(i * 5) % N_EXTREMES]);
+    for (size_t i = 0; i < N_EXTREMES; i++) fx_append(&f, k_extremes[(i * 5) % N_EXTREMES]);
     fx_batch(&f, k_extremes, N_EXTREMES);
     fx_check(&f);
     check_neighbours(f.log, &f.m);
@@ -249,8 +242,7 @@ static void extremes_round(tl_ts_t size, tl_ts_t origin) {
             tlt_expect_range(f.log, &f.m, k_extremes[i], k_extremes[j]);
     fx_delete_range(&f, INT64_MIN + 1, -1);
     fx_delete_ts(&f, INT64_MAX);
-    for (size_t i = 0; i < N_EXTREMES; i++)
-        fx_append(&f, k_extremes[i]);
+    for (size_t i = 0; i < N_EXTREMES; i++) fx_append(&f, k_extremes[i]);
     TLT_OK(tl_compact(f.log));
     fx_check(&f);
     check_neighbours(f.log, &f.m);
@@ -259,9 +251,7 @@ static void extremes_round(tl_ts_t size, tl_ts_t origin) {
     fx_finish(&f);
 }
 
-Test(log, int64_extremes_survive_every_layer) {
-    extremes_round(100, 0);
-}
+Test(log, int64_extremes_survive_every_layer) { extremes_round(100, 0); }
 
 Test(log, window_arithmetic_does_not_overflow_at_int64_ends) {
     const tl_ts_t cases[][2] = {
@@ -301,8 +291,7 @@ static size_t l1_segments_for(tl_ts_t origin) {
     c2.window_origin = origin;
     fx_open(&g, &c2);
     tl_ts_t *ts = ts_array(1000);
-    for (int i = 0; i < 1000; i++)
-        ts[i] = 999 - i;
+    for (int i = 0; i < 1000; i++) ts[i] = 999 - i;
     fx_batch(&g, ts, 1000);
     free(ts);
     TLT_OK(tl_compact(g.log));
@@ -318,8 +307,7 @@ static size_t l1_segments_for(tl_ts_t origin) {
     TLT_OK(tl_spans_all(snap, &sp));
     tl_span_t span;
     while (tl_spans_next(sp, &span) == TL_OK) {
-        if (span.n == 0)
-            continue;
+        if (span.n == 0) continue;
         cr_assert_eq(span.level, 2);
         int n0, n1;
         uint64_t m0, m1;
@@ -364,8 +352,7 @@ Test(log, deleted_handles_dropped_once_after_flush_compact_drain) {
 Test(log, memtable_deletes_release_handles_at_next_flush) {
     fx_t f;
     fx_open(&f, NULL);
-    for (int i = 0; i < 40; i++)
-        fx_append(&f, i);
+    for (int i = 0; i < 40; i++) fx_append(&f, i);
     fx_delete_range(&f, 10, 20);
     cr_assert_eq(tlt_drops_total(&f.env.drops), 0, "on_drop ran outside drain/teardown");
     TLT_OK(tl_flush(f.log));
@@ -382,8 +369,7 @@ Test(log, memtable_deletes_release_handles_at_next_flush) {
 Test(log, drain_waits_for_snapshots_that_see_the_records) {
     fx_t f;
     fx_open(&f, NULL);
-    for (int i = 0; i < 100; i++)
-        fx_append(&f, i);
+    for (int i = 0; i < 100; i++) fx_append(&f, i);
     TLT_OK(tl_flush(f.log));
     tl_snapshot_t *snap = NULL;
     TLT_OK(tl_snapshot_acquire(f.log, &snap));
@@ -426,8 +412,7 @@ Test(log, drain_waits_for_snapshots_that_see_the_records) {
 Test(log, drain_respects_its_limit) {
     fx_t f;
     fx_open(&f, NULL);
-    for (int i = 0; i < 60; i++)
-        fx_append(&f, i);
+    for (int i = 0; i < 60; i++) fx_append(&f, i);
     fx_delete_range(&f, 0, 50);
     TLT_OK(tl_compact(f.log));
     cr_assert_eq(tl_retired_len(f.log), 50);
@@ -455,23 +440,19 @@ typedef struct reenter_ctx {
 static void reenter_hook(void *ctx, tl_handle_t h) {
     (void)h;
     reenter_ctx_t *r = ctx;
-    if (r->depth >= 3)
-        return;
+    if (r->depth >= 3) return;
     r->depth++;
-    if (r->depth > r->max_depth)
-        r->max_depth = r->depth;
+    if (r->depth > r->max_depth) r->max_depth = r->depth;
     size_t n = 0;
     tl_status_t st = tl_drain_retired(r->log, 2, &n);
-    if (st != TL_OK)
-        r->worst = st;
+    if (st != TL_OK) r->worst = st;
     r->depth--;
 }
 
 Test(log, drain_may_be_reentered_from_on_drop) {
     fx_t f;
     fx_open(&f, NULL);
-    for (int i = 0; i < 200; i++)
-        fx_append(&f, i);
+    for (int i = 0; i < 200; i++) fx_append(&f, i);
     fx_delete_range(&f, 0, 150);
     TLT_OK(tl_compact(f.log));
     reenter_ctx_t r = {f.log, 0, 0, TL_OK};

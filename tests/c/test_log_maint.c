@@ -36,8 +36,7 @@ Test(log, validate_ok_after_every_step) {
             tlt_drain_all(f.log);
         }
         TLT_VALID(f.log);
-        if (i % 100 == 0)
-            fx_check(&f);
+        if (i % 100 == 0) fx_check(&f);
     }
     fx_check(&f);
     fx_settle_drops(&f);
@@ -48,8 +47,7 @@ Test(log, maint_step_reports_eof_when_idle) {
     fx_t f;
     fx_open(&f, NULL);
     TLT_ST(tl_maint_step(f.log), TL_EOF);
-    for (int i = 0; i < 2000; i++)
-        fx_append(&f, (tl_ts_t)((i * 31) % 3000));
+    for (int i = 0; i < 2000; i++) fx_append(&f, (tl_ts_t)((i * 31) % 3000));
     int steps = 0;
     tl_status_t st;
     while ((st = tl_maint_step(f.log)) == TL_OK) {
@@ -184,8 +182,18 @@ Test(log, append_now_uses_the_wall_clock_in_the_time_unit) {
  * it; on TL_ENOMEM nothing changed; tl_validate is OK; the log holds
  * exactly the model's records. */
 typedef enum {
-    OP_APPEND, OP_BATCH, OP_DEL_RANGE, OP_DEL_SINCE, OP_DEL_BEFORE, OP_DEL_TS, OP_DEL_ALL,
-    OP_FLUSH, OP_COMPACT, OP_MAINT, OP_DRAIN, OP_READ
+    OP_APPEND,
+    OP_BATCH,
+    OP_DEL_RANGE,
+    OP_DEL_SINCE,
+    OP_DEL_BEFORE,
+    OP_DEL_TS,
+    OP_DEL_ALL,
+    OP_FLUSH,
+    OP_COMPACT,
+    OP_MAINT,
+    OP_DRAIN,
+    OP_READ
 } op_kind_t;
 
 typedef struct op {
@@ -198,23 +206,20 @@ static size_t build_program(op_t *ops, size_t cap) {
     tlt_rng_t r;
     tlt_rng_seed(&r, 1234);
     size_t n = 0;
-#define PUSH(K, A, B, N) \
-    do {                 \
-        cr_assert_lt(n, cap); \
+#define PUSH(K, A, B, N)                       \
+    do {                                       \
+        cr_assert_lt(n, cap);                  \
         ops[n++] = (op_t){(K), (A), (B), (N)}; \
     } while (0)
-    for (int i = 0; i < 40; i++)
-        PUSH(OP_APPEND, i * 5, 0, 0);
-    for (int i = 0; i < 15; i++)
-        PUSH(OP_APPEND, tlt_rng_range(&r, 0, 200), 0, 0);
+    for (int i = 0; i < 40; i++) PUSH(OP_APPEND, i * 5, 0, 0);
+    for (int i = 0; i < 15; i++) PUSH(OP_APPEND, tlt_rng_range(&r, 0, 200), 0, 0);
     PUSH(OP_APPEND, INT64_MAX, 0, 0);
     PUSH(OP_APPEND, INT64_MIN, 0, 0);
     PUSH(OP_READ, 0, 0, 0);
     PUSH(OP_BATCH, 0, 0, 60);
     PUSH(OP_DEL_RANGE, 20, 60, 0);
     PUSH(OP_FLUSH, 0, 0, 0);
-    for (int i = 0; i < 30; i++)
-        PUSH(OP_APPEND, 200 + tlt_rng_range(&r, -20, 40), 0, 0);
+    for (int i = 0; i < 30; i++) PUSH(OP_APPEND, 200 + tlt_rng_range(&r, -20, 40), 0, 0);
     PUSH(OP_READ, 0, 0, 0);
     PUSH(OP_DEL_SINCE, 230, 0, 0);
     PUSH(OP_MAINT, 0, 0, 0);
@@ -226,16 +231,14 @@ static size_t build_program(op_t *ops, size_t cap) {
     PUSH(OP_DEL_TS, 100, 0, 0);
     PUSH(OP_DEL_BEFORE, 10, 0, 0);
     PUSH(OP_READ, 0, 0, 0);
-    for (int i = 0; i < 20; i++)
-        PUSH(OP_APPEND, tlt_rng_range(&r, 0, 400), 0, 0);
+    for (int i = 0; i < 20; i++) PUSH(OP_APPEND, tlt_rng_range(&r, 0, 400), 0, 0);
     PUSH(OP_FLUSH, 0, 0, 0);
     PUSH(OP_DEL_RANGE, 150, 350, 0);
     PUSH(OP_MAINT, 0, 0, 0);
     PUSH(OP_COMPACT, 0, 0, 0);
     PUSH(OP_DRAIN, 0, 0, 0);
     PUSH(OP_DEL_ALL, 0, 0, 0);
-    for (int i = 0; i < 10; i++)
-        PUSH(OP_APPEND, i, 0, 0);
+    for (int i = 0; i < 10; i++) PUSH(OP_APPEND, i, 0, 0);
     PUSH(OP_COMPACT, 0, 0, 0);
     PUSH(OP_READ, 0, 0, 0);
 #undef PUSH
@@ -262,9 +265,7 @@ static uint64_t run_program(fx_t *f, const op_t *ops, size_t nops, bool verify) 
         tl_ts_t bts[64];
         tl_handle_t bh[64];
         switch (op->k) {
-        case OP_APPEND:
-            st = tl_append(f->log, op->a, h);
-            break;
+        case OP_APPEND: st = tl_append(f->log, op->a, h); break;
         case OP_BATCH:
             for (int j = 0; j < op->n; j++) {
                 bts[j] = tlt_rng_range(&r, 0, 300);
@@ -314,8 +315,8 @@ static uint64_t run_program(fx_t *f, const op_t *ops, size_t nops, bool verify) 
              * allocation: the seal a stored write triggers (retried on the
              * next write) and the tombstone clean-up after a compaction
              * (retried after the next one). */
-            bool may_absorb = op->k == OP_APPEND || op->k == OP_BATCH || op->k == OP_COMPACT ||
-                              op->k == OP_MAINT;
+            bool may_absorb =
+                op->k == OP_APPEND || op->k == OP_BATCH || op->k == OP_COMPACT || op->k == OP_MAINT;
             cr_assert(!failed || may_absorb,
                       "op %zu (kind %d): an allocation failed but it returned %s", i, (int)op->k,
                       tl_strerror(st));
@@ -330,34 +331,26 @@ static uint64_t run_program(fx_t *f, const op_t *ops, size_t nops, bool verify) 
                 f->next_h += (tl_handle_t)op->n;
                 break;
             case OP_DEL_RANGE:
-                if (op->a < op->b)
-                    tlt_model_delete_incl(&f->m, op->a, op->b - 1, mark_dead, f);
+                if (op->a < op->b) tlt_model_delete_incl(&f->m, op->a, op->b - 1, mark_dead, f);
                 break;
-            case OP_DEL_SINCE:
-                tlt_model_delete_incl(&f->m, op->a, INT64_MAX, mark_dead, f);
-                break;
+            case OP_DEL_SINCE: tlt_model_delete_incl(&f->m, op->a, INT64_MAX, mark_dead, f); break;
             case OP_DEL_BEFORE:
                 if (op->a > INT64_MIN)
                     tlt_model_delete_incl(&f->m, INT64_MIN, op->a - 1, mark_dead, f);
                 break;
-            case OP_DEL_TS:
-                tlt_model_delete_incl(&f->m, op->a, op->a, mark_dead, f);
-                break;
+            case OP_DEL_TS: tlt_model_delete_incl(&f->m, op->a, op->a, mark_dead, f); break;
             case OP_DEL_ALL:
                 tlt_model_delete_incl(&f->m, INT64_MIN, INT64_MAX, mark_dead, f);
                 break;
-            default:
-                break;
+            default: break;
             }
         }
         if (st == TL_ENOMEM && (op->k == OP_APPEND || op->k == OP_BATCH)) {
             /* The handles were not taken: the engine must never drop them. */
             f->next_h += op->k == OP_BATCH ? (tl_handle_t)op->n : 1;
-            for (tl_handle_t x = h; x < f->next_h; x++)
-                f->dead[x] = 2; /* never stored */
+            for (tl_handle_t x = h; x < f->next_h; x++) f->dead[x] = 2; /* never stored */
         }
-        if (verify)
-            oom_verify(f);
+        if (verify) oom_verify(f);
     }
     return calls;
 }
@@ -453,8 +446,7 @@ Test(log, close_and_teardown_need_no_allocation) {
         fx_open(&f, NULL);
         fx_mixed_state(&f);
         tl_snapshot_t *snap = NULL;
-        if (pinned)
-            TLT_OK(tl_snapshot_acquire(f.log, &snap));
+        if (pinned) TLT_OK(tl_snapshot_acquire(f.log, &snap));
         tlt_alloc_arm(&f.env.alloc, 0, 1, 0); /* every allocation fails */
         tlt_close(&f.env);
         tl_snapshot_release(snap);
@@ -483,8 +475,8 @@ Test(log, in_place_batches_store_like_append_batch) {
     const struct {
         size_t cap, used;
         bool sorted;
-    } cases[] = {{10, 10, true}, {10, 7, false}, {200, 200, false}, {200, 150, true},
-                 {300, 300, true}, {0, 0, true}};
+    } cases[] = {{10, 10, true},   {10, 7, false},   {200, 200, false},
+                 {200, 150, true}, {300, 300, true}, {0, 0, true}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         TLT_OK(tl_batch_open(f.log, cases[c].cap, &b, &ts, &h));
         fill_batch(&f, ts, h, cases[c].cap, (tl_ts_t)c * 1000, cases[c].sorted);

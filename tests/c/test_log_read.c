@@ -57,8 +57,7 @@ Test(log, stats_follow_appends_flushes_and_compactions) {
     cr_assert_geq(st.pages, 1);
     uint64_t l0 = st.l0_segments, flushes = st.flushes;
 
-    for (int i = 100; i < 150; i++)
-        fx_append(&f, i);
+    for (int i = 100; i < 150; i++) fx_append(&f, i);
     TLT_OK(tl_flush(f.log));
     st = stats_of(f.log);
     cr_assert_gt(st.l0_segments, l0, "a second flush added no L0 segment");
@@ -109,10 +108,8 @@ Test(log, counts_equal_iteration) {
     fx_open(&f, NULL);
     for (int phase = 0; phase < 3; phase++) {
         fx_mixed_state(&f);
-        if (phase == 1)
-            TLT_OK(tl_flush(f.log));
-        if (phase == 2)
-            TLT_OK(tl_compact(f.log));
+        if (phase == 1) TLT_OK(tl_flush(f.log));
+        if (phase == 2) TLT_OK(tl_compact(f.log));
         check_ranges(&f); /* iteration and count_range against the model */
         tl_snapshot_t *snap = NULL;
         TLT_OK(tl_snapshot_acquire(f.log, &snap));
@@ -139,8 +136,9 @@ Test(log, count_buckets_match_count_range) {
     fx_t f;
     fx_open(&f, NULL);
     fx_mixed_state(&f);
-    const tl_ts_t edges[] = {INT64_MIN, INT64_MIN, -1, 0, 0, 37, 100, 150, 200, 505, 520,
-                             900, 999, 1000, INT64_MAX - 1, INT64_MAX, INT64_MAX};
+    const tl_ts_t edges[] = {INT64_MIN,     INT64_MIN, -1,       0,   0,   37,  100,
+                             150,           200,       505,      520, 900, 999, 1000,
+                             INT64_MAX - 1, INT64_MAX, INT64_MAX};
     size_t ne = sizeof edges / sizeof edges[0];
     uint64_t out[sizeof edges / sizeof edges[0]];
     for (int phase = 0; phase < 3; phase++) {
@@ -226,12 +224,10 @@ Test(log, iter_next_batch_honours_cap) {
                     tl_iter_next_batch(it, ts + total, with_h ? h + total : NULL, cap, &n);
                 cr_assert(st == TL_OK || st == TL_EOF, "next_batch -> %s", tl_strerror(st));
                 cr_assert_leq(n, cap);
-                if (st == TL_EOF)
-                    cr_assert(n < cap, "TL_EOF with a full batch");
+                if (st == TL_EOF) cr_assert(n < cap, "TL_EOF with a full batch");
                 total += n;
                 cr_assert_leq(total, f.m.n);
-                if (n < cap)
-                    done = true;
+                if (n < cap) done = true;
             }
             cr_assert_eq(total, f.m.n, "cap %zu: %zu records, want %zu", cap, total, f.m.n);
             size_t n = 9;
@@ -242,8 +238,7 @@ Test(log, iter_next_batch_honours_cap) {
             if (with_h) {
                 tlt_expect_same(ts, h, total, f.m.r, f.m.n, "next_batch");
             } else {
-                for (size_t i = 0; i < total; i++)
-                    cr_assert_eq(ts[i], f.m.r[i].ts);
+                for (size_t i = 0; i < total; i++) cr_assert_eq(ts[i], f.m.r[i].ts);
             }
         }
     }
@@ -256,16 +251,14 @@ Test(log, iter_next_batch_honours_cap) {
     size_t total = 0;
     for (;;) {
         tl_status_t st = tl_iter_next(it, ts + total, h + total);
-        if (st == TL_EOF)
-            break;
+        if (st == TL_EOF) break;
         TLT_OK(st);
         total++;
         size_t n = 0;
         st = tl_iter_next_batch(it, ts + total, h + total, 5, &n);
         cr_assert(st == TL_OK || st == TL_EOF);
         total += n;
-        if (n < 5)
-            break;
+        if (n < 5) break;
     }
     tl_iter_close(it);
     tlt_expect_same(ts, h, total, f.m.r, f.m.n, "next mixed with next_batch");
@@ -335,8 +328,7 @@ static void check_spans(fx_t *f, tl_ts_t t1, tl_ts_t t2, bool all) {
         cr_assert(span.level >= 0 && span.level <= 2, "span level %d", span.level);
         cr_assert(span.n == 0 || (span.ts != NULL && span.h != NULL));
         for (size_t i = 0; i < span.n; i++) {
-            if (i > 0)
-                cr_assert_leq(span.ts[i - 1], span.ts[i], "span not sorted");
+            if (i > 0) cr_assert_leq(span.ts[i - 1], span.ts[i], "span not sorted");
             if (!all)
                 cr_assert(span.ts[i] >= t1 && span.ts[i] < t2,
                           "span record %lld outside [%lld, %lld)", (long long)span.ts[i],
@@ -350,8 +342,7 @@ static void check_spans(fx_t *f, tl_ts_t t1, tl_ts_t t2, bool all) {
     cr_assert_eq(st, TL_EOF);
     tl_spans_close(sp);
     size_t i0 = 0, i1 = f->m.n;
-    if (!all)
-        tlt_model_slice(&f->m, t1, t2, &i0, &i1);
+    if (!all) tlt_model_slice(&f->m, t1, t2, &i0, &i1);
     tlt_sort_pairs(ts, h, n);
     tlt_expect_same(ts, h, n, f->m.r + i0, i1 - i0, "spans (sorted together)");
     free(ts);
@@ -367,14 +358,12 @@ Test(log, spans_after_flush_equal_iteration) {
     fx_delete_range(&f, 250, 260);
     fx_delete_ts(&f, 0);
     fx_delete_range(&f, 700, 720);
-    const tl_ts_t edges[] = {INT64_MIN, -1, 0, 1, 100, 255, 260, 500, 710, 999, 1000,
-                             INT64_MAX};
+    const tl_ts_t edges[] = {INT64_MIN, -1, 0, 1, 100, 255, 260, 500, 710, 999, 1000, INT64_MAX};
     size_t ne = sizeof edges / sizeof edges[0];
     for (int phase = 0; phase < 2; phase++) {
         check_spans(&f, 0, 0, true);
         for (size_t i = 0; i < ne; i++)
-            for (size_t j = 0; j < ne; j++)
-                check_spans(&f, edges[i], edges[j], false);
+            for (size_t j = 0; j < ne; j++) check_spans(&f, edges[i], edges[j], false);
         TLT_OK(tl_compact(f.log));
     }
     fx_finish(&f);
@@ -383,8 +372,7 @@ Test(log, spans_after_flush_equal_iteration) {
 Test(log, spans_exclude_records_hidden_by_tombstones) {
     fx_t f;
     fx_open(&f, NULL);
-    for (int i = 0; i < 100; i++)
-        fx_append(&f, i);
+    for (int i = 0; i < 100; i++) fx_append(&f, i);
     TLT_OK(tl_flush(f.log));
     fx_delete_range(&f, 20, 40);
     TLT_OK(tl_flush(f.log));
@@ -397,16 +385,14 @@ Test(log, spans_exclude_records_hidden_by_tombstones) {
 Test(log, spans_never_expose_the_memtable) {
     fx_t f;
     fx_open(&f, NULL);
-    for (int i = 0; i < 10; i++)
-        fx_append(&f, i);
+    for (int i = 0; i < 10; i++) fx_append(&f, i);
     tl_snapshot_t *snap = NULL;
     tl_span_iter_t *sp = NULL;
     TLT_OK(tl_snapshot_acquire(f.log, &snap));
     TLT_OK(tl_spans_all(snap, &sp));
     tl_span_t span;
     size_t total = 0;
-    while (tl_spans_next(sp, &span) == TL_OK)
-        total += span.n;
+    while (tl_spans_next(sp, &span) == TL_OK) total += span.n;
     tl_spans_close(sp);
     tl_snapshot_release(snap);
     cr_assert_eq(total, 0, "spans exposed %zu memtable records", total);
@@ -478,8 +464,7 @@ Test(log, tiny_knobs_still_give_exact_results) {
             *knobs[k].p = v;
             const char *why = NULL;
             tl_status_t st = tl_config_check(&cfg, &why);
-            if (st == TL_OK)
-                break;
+            if (st == TL_OK) break;
             cr_assert_eq(st, TL_EINVAL);
             cr_assert(why != NULL && names_field(why, knobs[k].name), "%s = %zu rejected: %s",
                       knobs[k].name, v, why ? why : "(no why)");
@@ -495,8 +480,7 @@ Test(log, tiny_knobs_still_give_exact_results) {
     fx_open(&f, &cfg);
     for (int i = 0; i < 300; i++) {
         fx_append(&f, (tl_ts_t)((i * 37) % 50));
-        if (i % 40 == 39)
-            fx_delete_range(&f, i % 50, i % 50 + 5);
+        if (i % 40 == 39) fx_delete_range(&f, i % 50, i % 50 + 5);
         if (i % 60 == 59) {
             for (int k = 0; k < 1000 && tl_maint_step(f.log) == TL_OK; k++) {
             }
@@ -516,8 +500,7 @@ Test(log, tiny_knobs_still_give_exact_results) {
 Test(log, span_levels_name_their_layer) {
     fx_t f;
     fx_open(&f, NULL);
-    for (int i = 0; i < 50; i++)
-        fx_append(&f, i);
+    for (int i = 0; i < 50; i++) fx_append(&f, i);
     TLT_OK(tl_flush(f.log));
     for (int step = 0; step < 2; step++) {
         tl_snapshot_t *snap = NULL;

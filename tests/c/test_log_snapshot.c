@@ -45,8 +45,8 @@ static void isolation_case(void (*mutate)(fx_t *)) {
     tlt_expect_iter(early, old.r, old.n, "iterator opened before the mutation");
     tl_iter_close(early);
     size_t rest = 0;
-    tl_status_t st = tl_iter_next_batch(half, got_ts + first, got_h + first,
-                                        i1 - i0 - first + 1, &rest);
+    tl_status_t st =
+        tl_iter_next_batch(half, got_ts + first, got_h + first, i1 - i0 - first + 1, &rest);
     cr_assert(st == TL_OK || st == TL_EOF);
     tlt_expect_same(got_ts, got_h, first + rest, old.r + i0, i1 - i0,
                     "iterator half consumed across the mutation");
@@ -83,8 +83,7 @@ static void isolation_case(void (*mutate)(fx_t *)) {
         for (size_t i = 0; i < span.n; i++) {
             size_t lo = tlt_model_lower(&old, span.ts[i]), hi = tlt_model_upper(&old, span.ts[i]);
             bool found = false;
-            for (size_t k = lo; k < hi && !found; k++)
-                found = old.r[k].h == span.h[i];
+            for (size_t k = lo; k < hi && !found; k++) found = old.r[k].h == span.h[i];
             cr_assert(found, "span of the old snapshot has (%lld, %llu), not in the old state",
                       (long long)span.ts[i], (unsigned long long)span.h[i]);
         }
@@ -130,21 +129,13 @@ static void mutate_everything(fx_t *f) {
     mutate_flush_compact(f);
 }
 
-Test(log, snapshot_isolated_from_later_appends) {
-    isolation_case(mutate_appends);
-}
+Test(log, snapshot_isolated_from_later_appends) { isolation_case(mutate_appends); }
 
-Test(log, snapshot_isolated_from_later_deletes) {
-    isolation_case(mutate_deletes);
-}
+Test(log, snapshot_isolated_from_later_deletes) { isolation_case(mutate_deletes); }
 
-Test(log, snapshot_isolated_from_flush_and_compact) {
-    isolation_case(mutate_flush_compact);
-}
+Test(log, snapshot_isolated_from_flush_and_compact) { isolation_case(mutate_flush_compact); }
 
-Test(log, snapshot_isolated_from_everything) {
-    isolation_case(mutate_everything);
-}
+Test(log, snapshot_isolated_from_everything) { isolation_case(mutate_everything); }
 
 Test(log, iterator_keeps_its_own_pin) {
     fx_t f;
@@ -238,15 +229,13 @@ Test(log, close_with_outstanding_iterator_defers_teardown) {
     TLT_OK(tl_spans_all(snap, &sp));
     tl_snapshot_release(snap);
     tlt_close(&f.env);
-    for (size_t i = 0; i < old.n; i++)
-        cr_assert_eq(tlt_drops_of(&f.env.drops, old.r[i].h), 0);
+    for (size_t i = 0; i < old.n; i++) cr_assert_eq(tlt_drops_of(&f.env.drops, old.r[i].h), 0);
     tlt_expect_iter(it, old.r, old.n, "iterator after close");
     tl_iter_close(it);
     cr_assert_gt(tlt_alloc_live_bytes(&f.env.alloc), 0, "span iterator lost its pin");
     tl_span_t span;
     while (tl_spans_next(sp, &span) == TL_OK)
-        for (size_t i = 1; i < span.n; i++)
-            cr_assert_leq(span.ts[i - 1], span.ts[i]);
+        for (size_t i = 1; i < span.n; i++) cr_assert_leq(span.ts[i - 1], span.ts[i]);
     tl_spans_close(sp);
     cr_assert_eq(tlt_alloc_live_bytes(&f.env.alloc), 0);
     tlt_model_free(&old);
@@ -322,9 +311,7 @@ Test(log, last_snapshot_release_tears_down_in_its_own_thread) {
 
 /* Records carry ts = conc_ts(h), so a reader in another thread can check
  * every record it sees without sharing a model with the writer. */
-static tl_ts_t conc_ts(tl_handle_t h) {
-    return (tl_ts_t)((h * 7919u) % 100000u) - 50000;
-}
+static tl_ts_t conc_ts(tl_handle_t h) { return (tl_ts_t)((h * 7919u) % 100000u) - 50000; }
 
 typedef struct conc {
     tl_log_t *log;
@@ -354,8 +341,7 @@ static void *conc_reader(void *p) {
             break;
         }
         uint64_t count = 0, seen = 0;
-        if (tl_count_all(snap, &count) != TL_OK)
-            conc_fail(c, "count_all failed", 0, 0);
+        if (tl_count_all(snap, &count) != TL_OK) conc_fail(c, "count_all failed", 0, 0);
         tl_iter_t *it = NULL;
         if (tl_iter_all(snap, &it) != TL_OK) {
             conc_fail(c, "iter_all failed", 0, 0);
@@ -371,8 +357,7 @@ static void *conc_reader(void *p) {
                 break;
             }
             for (size_t i = 0; i < n; i++) {
-                if (ts[i] < last)
-                    conc_fail(c, "records out of order", last, ts[i]);
+                if (ts[i] < last) conc_fail(c, "records out of order", last, ts[i]);
                 if (ts[i] != conc_ts(h[i]))
                     conc_fail(c, "record with a foreign timestamp", ts[i], (long long)h[i]);
                 if (tlt_drops_of(c->drops, h[i]) != 0)
@@ -380,8 +365,7 @@ static void *conc_reader(void *p) {
                 last = ts[i];
             }
             seen += n;
-            if (n < 256)
-                break;
+            if (n < 256) break;
         }
         tl_iter_close(it);
         if (seen != count)
@@ -435,10 +419,8 @@ Test(log, concurrent_readers_see_consistent_snapshots, .timeout = 60) {
             tl_ts_t a = tlt_rng_range(&f.rng, -50000, 49000);
             fx_delete_range(&f, a, a + 1000);
         }
-        if (i % 3000 == 2999)
-            TLT_OK(tl_compact(f.log));
-        if (i % 700 == 0)
-            tlt_drain_all(f.log);
+        if (i % 3000 == 2999) TLT_OK(tl_compact(f.log));
+        if (i % 700 == 0) tlt_drain_all(f.log);
     }
     atomic_store(&c.stop, 1);
     atomic_store(&c2.stop, 1);
@@ -447,8 +429,8 @@ Test(log, concurrent_readers_see_consistent_snapshots, .timeout = 60) {
     cr_assert_eq(atomic_load(&c.failed), 0, "reader 1: %s", c.why);
     cr_assert_eq(atomic_load(&c2.failed), 0, "reader 2: %s", c2.why);
     cr_assert_gt(c.scans + c2.scans, 0);
-    cr_log_info("concurrent readers: %llu + %llu snapshot scans",
-                (unsigned long long)c.scans, (unsigned long long)c2.scans);
+    cr_log_info("concurrent readers: %llu + %llu snapshot scans", (unsigned long long)c.scans,
+                (unsigned long long)c2.scans);
     fx_check(&f);
     fx_settle_drops(&f);
     fx_finish(&f);
@@ -471,14 +453,16 @@ Test(log, full_memtables_freeze_for_the_worker_and_stay_readable, .timeout = 60)
     fx_open(&f, &cfg);
     cr_assert(tl_maint_running(f.log));
     for (int round = 0; round < 200; round++) {
-        for (int i = 0; i < 16; i++) fx_append(&f, (tl_ts_t)(round * 16 + i) * (i % 5 == 4 ? -1 : 1));
+        for (int i = 0; i < 16; i++)
+            fx_append(&f, (tl_ts_t)(round * 16 + i) * (i % 5 == 4 ? -1 : 1));
         if (round % 7 == 3) fx_delete_range(&f, round * 16 - 40, round * 16 - 20);
         if (round % 10 == 0) fx_check(&f);
     }
     fx_check(&f);
     TLT_OK(tl_maint_stop(f.log));
     tl_stats_t st = stats_of(f.log);
-    cr_assert_eq(st.memtable_records, 0, "stop_maintenance seals what the worker left frozen "
+    cr_assert_eq(st.memtable_records, 0,
+                 "stop_maintenance seals what the worker left frozen "
                  "(the last write filled the memtable)");
     cr_assert_eq(st.memrun_records + st.l0_records + st.l1_records, st.physical_records);
     fx_check(&f);

@@ -13,8 +13,8 @@
 #include "comp_fixture.h"
 #include "tl_maint.h"
 
-static tl_maint_shape_t shape(bool full, size_t memruns, size_t l0, size_t max_delta,
-                              double debt, double threshold) {
+static tl_maint_shape_t shape(bool full, size_t memruns, size_t l0, size_t max_delta, double debt,
+                              double threshold) {
     tl_maint_shape_t s = {full, memruns, l0, max_delta, debt, threshold, false, 0, false};
     return s;
 }
@@ -94,13 +94,14 @@ Test(maint, grid_agrees_with_the_priority_order) {
                 for (size_t c = 0; c < 5; c++)
                     for (size_t d = 0; d < 4; d++)
                         for (size_t e = 0; e < 4; e++) {
-                            tl_maint_shape_t s = shape(full & 1, counts[a], counts[b],
-                                                       counts[c], debts[d], thresholds[e]);
+                            tl_maint_shape_t s = shape(full & 1, counts[a], counts[b], counts[c],
+                                                       debts[d], thresholds[e]);
                             s.frozen = (full & 2) != 0;
                             s.covered = (full & 4) != 0 ? 2 : 0;
                             s.forget_due = (full & 8) != 0;
                             cr_assert_eq(tl_maint_next(&s), reference(&s),
-                                         "full|frozen|covered|forget=%d memruns=%zu l0=%zu max_delta=%zu debt=%g "
+                                         "full|frozen|covered|forget=%d memruns=%zu l0=%zu "
+                                         "max_delta=%zu debt=%g "
                                          "threshold=%g",
                                          full, counts[a], counts[b], counts[c], debts[d],
                                          thresholds[e]);
@@ -192,9 +193,9 @@ Test(maint, issue_15_wholly_hidden_memruns_and_l0_segments_are_dropped) {
     cfg.max_delta_segments = 8; /* keep the L0 segment in L0 */
     tl_log_t *log;
     TLT_OK(tlt_open_cfg(&env, &cfg, &log));
-    append_range(log, 0, 150);    /* a batch past half a memtable: a memrun */
-    TLT_OK(tl_flush(log));        /* -> L0 */
-    append_range(log, 150, 300);  /* another memrun, left unflushed */
+    append_range(log, 0, 150);   /* a batch past half a memtable: a memrun */
+    TLT_OK(tl_flush(log));       /* -> L0 */
+    append_range(log, 150, 300); /* another memrun, left unflushed */
     tl_stats_t before = stats_of(log);
     cr_assert_eq(before.l0_segments, 1);
     cr_assert_eq(before.memruns, 1);

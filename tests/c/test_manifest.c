@@ -90,12 +90,11 @@ Test(manifest, create_retains_every_source_and_the_last_release_frees_them) {
     cr_assert_eq(tl_ref_get(&l1[0]->refs), 1);
     cr_assert_eq(tl_ref_get(&l0[0]->refs), 1);
     assert_valid(b);
-    cr_assert_eq(tl_mem_live(&t.m),
-                 tl_manifest_own_bytes(b) + tl_segment_own_bytes(l0[0]) +
-                     tl_recs_bytes(l0[0]->recs) + tl_segment_own_bytes(l1[0]) +
-                     tl_recs_bytes(l1[0]->recs) + tl_segment_own_bytes(l1[1]) +
-                     tl_recs_bytes(l1[1]->recs) + tl_segment_own_bytes(l1[2]) +
-                     tl_recs_bytes(l1[2]->recs));
+    cr_assert_eq(tl_mem_live(&t.m), tl_manifest_own_bytes(b) + tl_segment_own_bytes(l0[0]) +
+                                        tl_recs_bytes(l0[0]->recs) + tl_segment_own_bytes(l1[0]) +
+                                        tl_recs_bytes(l1[0]->recs) + tl_segment_own_bytes(l1[1]) +
+                                        tl_recs_bytes(l1[1]->recs) + tl_segment_own_bytes(l1[2]) +
+                                        tl_recs_bytes(l1[2]->recs));
     tl_manifest_release(&t.m, b);
     tl_manifest_release(&t.m, NULL);
     tc_end(&t);
@@ -151,10 +150,10 @@ Test(manifest, l1_seek_finds_the_first_segment_ending_at_or_after_ts) {
         for (size_t i = 0; i < n; i++) tl_segment_release(&t.m, l1[i]);
         /* Probe every bound, its neighbours and the extremes. */
         for (size_t i = 0; i <= 2 * n + 1; i++) {
-            tl_ts_t base = i == 2 * n ? TL_TS_MIN
+            tl_ts_t base = i == 2 * n       ? TL_TS_MIN
                            : i == 2 * n + 1 ? TL_TS_MAX
-                           : i % 2 ? m->l1[i / 2]->max
-                                   : m->l1[i / 2]->min;
+                           : i % 2          ? m->l1[i / 2]->max
+                                            : m->l1[i / 2]->min;
             for (int d = -1; d <= 1; d++) {
                 tl_ts_t x = tlt_sat_add(base, d);
                 size_t want = 0;

@@ -102,9 +102,17 @@ typedef struct fp {
 } fp_t;
 
 static fp_t fingerprint(const tl_memtable_t *mt) {
-    fp_t f = {mt->records, mt->ooo_records, mt->n_ooo,       tl_mt_bytes(mt),
-              tl_mtbuf_len(mt->run), tl_mtbuf_len(mt->stage), mt->run_last,
-              mt->min_seq, mt->run, mt->stage, collect(mt)};
+    fp_t f = {mt->records,
+              mt->ooo_records,
+              mt->n_ooo,
+              tl_mt_bytes(mt),
+              tl_mtbuf_len(mt->run),
+              tl_mtbuf_len(mt->stage),
+              mt->run_last,
+              mt->min_seq,
+              mt->run,
+              mt->stage,
+              collect(mt)};
     return f;
 }
 
@@ -516,7 +524,7 @@ Test(memtable, single_appends_leave_the_memtable_unchanged_on_oom) {
 /* ---------------------------------------------------------------- seal */
 
 typedef struct seal_case {
-    recs3_t model;   /* every record appended */
+    recs3_t model; /* every record appended */
     tl_tombs_t *tombs;
     tl_memtable_t mt;
 } seal_case_t;
@@ -620,11 +628,11 @@ Test(memtable, record_written_after_a_delete_survives_the_seal) {
     seal_case_t sc;
     memset(&sc, 0, sizeof sc);
     tl_mt_init(&sc.mt, 100, 100);
-    put(&t, &sc.mt, &sc.model, 10, 1, 1);          /* log[10] = A */
+    put(&t, &sc.mt, &sc.model, 10, 1, 1);                  /* log[10] = A */
     TLT_OK(tl_tombs_add(&t.m, NULL, 5, 14, 2, &sc.tombs)); /* del log[5:15] */
-    put(&t, &sc.mt, &sc.model, 10, 2, 3);          /* log[10] = B */
-    put(&t, &sc.mt, &sc.model, 3, 3, 4);           /* late, outside the delete */
-    put(&t, &sc.mt, &sc.model, 7, 4, 5);           /* late, after the delete */
+    put(&t, &sc.mt, &sc.model, 10, 2, 3);                  /* log[10] = B */
+    put(&t, &sc.mt, &sc.model, 3, 3, 4);                   /* late, outside the delete */
+    put(&t, &sc.mt, &sc.model, 7, 4, 5);                   /* late, after the delete */
     tl_recs_t *out = NULL;
     tl_hlist_t dropped = {0};
     TLT_OK(tl_mt_seal_build(&sc.mt, &t.m, sc.tombs, &out, &dropped));
@@ -663,7 +671,8 @@ Test(memtable, seal_where_everything_is_hidden_returns_null_and_drops_all) {
     memset(&sc, 0, sizeof sc);
     tl_mt_init(&sc.mt, 1000, 1000);
     tl_seq_t seq = 1;
-    for (tl_ts_t i = 0; i < 200; i++) put(&t, &sc.mt, &sc.model, (i * 7) % 50, (tl_handle_t)i + 1, seq++);
+    for (tl_ts_t i = 0; i < 200; i++)
+        put(&t, &sc.mt, &sc.model, (i * 7) % 50, (tl_handle_t)i + 1, seq++);
     put(&t, &sc.mt, &sc.model, TL_TS_MAX, 500, seq++);
     put(&t, &sc.mt, &sc.model, TL_TS_MIN, 501, seq++);
     TLT_OK(tl_tombs_add(&t.m, NULL, TL_TS_MIN, TL_TS_MAX, seq++, &sc.tombs));
@@ -747,7 +756,8 @@ Test(memtable, view_stays_fixed_while_the_writer_appends) {
     cr_assert_neq(mt.stage, pinned, "a pinned stage is copied on write");
     cr_assert_eq(tl_ref_get(&pinned->refs), 1, "the writer let go of the old stage");
     /* Many more: stage rollovers, late-run merges, run growth. */
-    for (int i = 0; i < 5 * TL_MT_STAGE_CAP; i++) put(&t, &mt, NULL, 550 + i % 300, 8000 + i, seq++);
+    for (int i = 0; i < 5 * TL_MT_STAGE_CAP; i++)
+        put(&t, &mt, NULL, 550 + i % 300, 8000 + i, seq++);
     for (int i = 0; i < 2000; i++) put(&t, &mt, NULL, 6000 + i, 20000 + i, seq++);
     cr_assert_neq(mt.run, v.run, "the run grew into a new buffer");
     recs3_t now = collect_view(&v);
@@ -826,11 +836,11 @@ Test(memtable, validate_catches_unsorted_buffers_and_stale_counters) {
     build_busy(&t, &mt, &model, &seq);
     assert_valid(&mt);
     const char *why;
-#define EXPECT_INVALID(what)                                                         \
-    do {                                                                             \
-        why = NULL;                                                                  \
-        cr_assert_not(tl_mt_validate(&mt, &why), "validate accepted %s", what);      \
-        cr_assert_not_null(why);                                                     \
+#define EXPECT_INVALID(what)                                                    \
+    do {                                                                        \
+        why = NULL;                                                             \
+        cr_assert_not(tl_mt_validate(&mt, &why), "validate accepted %s", what); \
+        cr_assert_not_null(why);                                                \
     } while (0)
 
     tl_ts_t keep = mt.stage->ts[0];
@@ -867,7 +877,8 @@ Test(memtable, an_unpinned_sealed_run_is_reused_at_full_size) {
     TC_MEM(t);
     tl_memtable_t mt;
     tl_mt_init(&mt, 100000, 100000);
-    for (tl_ts_t i = 0; i < 5000; i++) TLT_OK(tl_mt_append_slow(&mt, &t.m, i, (tl_handle_t)i + 1, (tl_seq_t)i + 1));
+    for (tl_ts_t i = 0; i < 5000; i++)
+        TLT_OK(tl_mt_append_slow(&mt, &t.m, i, (tl_handle_t)i + 1, (tl_seq_t)i + 1));
     tl_mtbuf_t *run = mt.run;
     size_t cap = run->cap;
     size_t live = tl_mem_live(&t.m);

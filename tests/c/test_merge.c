@@ -53,9 +53,8 @@ Test(merge, kmerge_orders_by_timestamp_then_cursor_index) {
         tl_kmerge_take(&km, &t, &h, &s, &src);
         cr_assert(t == want_ts[n] && h == want_h[n] && s == want_seq[n],
                   "record %zu: (%lld, %llu, seq %llu), want (%lld, %llu, seq %llu)", n,
-                  (long long)t, (unsigned long long)h, (unsigned long long)s,
-                  (long long)want_ts[n], (unsigned long long)want_h[n],
-                  (unsigned long long)want_seq[n]);
+                  (long long)t, (unsigned long long)h, (unsigned long long)s, (long long)want_ts[n],
+                  (unsigned long long)want_h[n], (unsigned long long)want_seq[n]);
         cr_assert_eq(src, (uint32_t)(h / 10 - 1), "record %zu attributed to cursor %u", n, src);
         n++;
     }
@@ -112,8 +111,7 @@ static void check_iterators(tl_snapshot_t *snap, const tlt_model_t *m, tl_ts_t t
     for (;;) {
         size_t k = 0;
         TLT_OK(tl_iter_next_batch(it, ts + got, h + got, TL_MIN((size_t)7, cap - got), &k));
-        if (k == 0)
-            break;
+        if (k == 0) break;
         got += k;
         cr_assert_leq(got, i1 - i0, "%s: batches return too many records", what);
     }
@@ -148,8 +146,7 @@ static void random_round(uint64_t seed, tl_ts_t lo, tl_ts_t hi) {
     tl_iter_close(it);
     const tl_ts_t fixed[] = {INT64_MIN, lo, hi, INT64_MAX};
     for (size_t i = 0; i < 4; i++)
-        for (size_t j = 0; j < 4; j++)
-            check_iterators(snap, &m, fixed[i], fixed[j]);
+        for (size_t j = 0; j < 4; j++) check_iterators(snap, &m, fixed[i], fixed[j]);
     for (int k = 0; k < 25; k++) {
         tl_ts_t a = tlt_rng_range(&rng, lo, hi), b = tlt_rng_range(&rng, lo, hi);
         if (k % 5 == 0 && m.n > 0)
@@ -174,9 +171,9 @@ Test(merge, iterators_match_the_model_across_the_whole_int64_domain, .timeout = 
 Test(merge, tombstone_hides_only_records_with_older_sequences) {
     rf_t *f = tc_xmalloc(sizeof *f);
     rf_begin(f);
-    const tl_ts_t mr[] = {1, 2, 3, 4, 5};     /* handles 1..5, wm 10 */
-    const tl_ts_t l0[] = {3, 4, 5, 6, 7};     /* handles 6..10, wm 20 */
-    const tl_ts_t mt[] = {4, 5, 5, 6};        /* handles 11..14 */
+    const tl_ts_t mr[] = {1, 2, 3, 4, 5}; /* handles 1..5, wm 10 */
+    const tl_ts_t l0[] = {3, 4, 5, 6, 7}; /* handles 6..10, wm 20 */
+    const tl_ts_t mt[] = {4, 5, 5, 6};    /* handles 11..14 */
     const tl_seq_t mts[] = {14, 16, 15, 30};
     rf_memrun(f, mr, 5, 10);
     rf_l0(f, l0, 5, 20, 2);
@@ -185,7 +182,7 @@ Test(merge, tombstone_hides_only_records_with_older_sequences) {
     tl_snapshot_t *snap = rf_publish(f, 40);
     /* Hidden: memrun 4, 5 (handles 4, 5); memtable 4 @14 (11). Kept: 5 @16
      * (12) and 5 @15 (13: not newer), 6 @30 (14), every L0 record. */
-    const tlt_rec_t want[] = {{1, 1}, {2, 2}, {3, 3}, {3, 6}, {4, 7}, {5, 8},
+    const tlt_rec_t want[] = {{1, 1},  {2, 2},  {3, 3}, {3, 6},  {4, 7}, {5, 8},
                               {5, 12}, {5, 13}, {6, 9}, {6, 14}, {7, 10}};
     tl_iter_t *it = NULL;
     TLT_OK(tl_iter_all(snap, &it));
@@ -205,7 +202,7 @@ Test(merge, duplicates_across_every_kind_of_source_are_all_returned) {
     rf_begin(f);
     const tl_ts_t seven[] = {7, 7, 7};
     const tl_seq_t s[] = {50, 51, 52};
-    rf_l1(f, seven, 3, 1, 1);   /* one record per page: duplicates straddle fences */
+    rf_l1(f, seven, 3, 1, 1); /* one record per page: duplicates straddle fences */
     rf_l0(f, seven, 3, 2, 2);
     rf_memrun(f, seven, 3, 3);
     rf_memtable(f, seven, s, 3);
@@ -230,8 +227,8 @@ Test(merge, records_and_tombstones_at_the_int64_ends) {
     rf_l1(f, lo, 3, 1, 2);
     rf_l1(f, hi, 3, 1, 2);
     rf_l0(f, both, 3, 2, 1);
-    rf_delete(f, INT64_MAX, INT64_MAX, 3);  /* the very last timestamp */
-    rf_delete(f, INT64_MIN, INT64_MIN, 4);  /* the very first */
+    rf_delete(f, INT64_MAX, INT64_MAX, 3); /* the very last timestamp */
+    rf_delete(f, INT64_MIN, INT64_MIN, 4); /* the very first */
     tl_snapshot_t *snap = rf_publish(f, 10);
     tlt_model_t m;
     rf_model(f, &m);

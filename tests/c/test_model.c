@@ -74,11 +74,31 @@ typedef struct pending_snap {
 } pending_snap_t;
 
 enum {
-    K_APPEND_INORDER, K_APPEND_OOO, K_APPEND_DUP, K_BATCH_SORTED, K_BATCH_UNSORTED,
-    K_DEL_SMALL, K_DEL_LARGE, K_DEL_SINCE, K_DEL_BEFORE, K_DEL_TS, K_DEL_ALL,
-    K_FLUSH, K_COMPACT, K_MAINT, K_DRAIN,
-    K_READ_RANGE, K_COUNT, K_NEIGHBOURS, K_POINT,
-    K_ITER_OPEN, K_ITER_STEP, K_SNAP_OPEN, K_SNAP_QUERY, K_SNAP_CLOSE, K_STATS,
+    K_APPEND_INORDER,
+    K_APPEND_OOO,
+    K_APPEND_DUP,
+    K_BATCH_SORTED,
+    K_BATCH_UNSORTED,
+    K_DEL_SMALL,
+    K_DEL_LARGE,
+    K_DEL_SINCE,
+    K_DEL_BEFORE,
+    K_DEL_TS,
+    K_DEL_ALL,
+    K_FLUSH,
+    K_COMPACT,
+    K_MAINT,
+    K_DRAIN,
+    K_READ_RANGE,
+    K_COUNT,
+    K_NEIGHBOURS,
+    K_POINT,
+    K_ITER_OPEN,
+    K_ITER_STEP,
+    K_SNAP_OPEN,
+    K_SNAP_QUERY,
+    K_SNAP_CLOSE,
+    K_STATS,
     K_COUNT_KINDS
 };
 
@@ -86,14 +106,31 @@ enum {
  * thousands of records (multi-page segments, many windows) rather than
  * being emptied every few hundred operations. */
 static const unsigned k_weight[K_COUNT_KINDS] = {
-    [K_APPEND_INORDER] = 2800, [K_APPEND_OOO] = 1400, [K_APPEND_DUP] = 700,
-    [K_BATCH_SORTED] = 120, [K_BATCH_UNSORTED] = 120,
-    [K_DEL_SMALL] = 400, [K_DEL_LARGE] = 30, [K_DEL_SINCE] = 25, [K_DEL_BEFORE] = 25,
-    [K_DEL_TS] = 140, [K_DEL_ALL] = 3,
-    [K_FLUSH] = 150, [K_COMPACT] = 50, [K_MAINT] = 300, [K_DRAIN] = 150,
-    [K_READ_RANGE] = 600, [K_COUNT] = 600, [K_NEIGHBOURS] = 600, [K_POINT] = 200,
-    [K_ITER_OPEN] = 150, [K_ITER_STEP] = 400, [K_SNAP_OPEN] = 40, [K_SNAP_QUERY] = 200,
-    [K_SNAP_CLOSE] = 40, [K_STATS] = 50,
+    [K_APPEND_INORDER] = 2800,
+    [K_APPEND_OOO] = 1400,
+    [K_APPEND_DUP] = 700,
+    [K_BATCH_SORTED] = 120,
+    [K_BATCH_UNSORTED] = 120,
+    [K_DEL_SMALL] = 400,
+    [K_DEL_LARGE] = 30,
+    [K_DEL_SINCE] = 25,
+    [K_DEL_BEFORE] = 25,
+    [K_DEL_TS] = 140,
+    [K_DEL_ALL] = 3,
+    [K_FLUSH] = 150,
+    [K_COMPACT] = 50,
+    [K_MAINT] = 300,
+    [K_DRAIN] = 150,
+    [K_READ_RANGE] = 600,
+    [K_COUNT] = 600,
+    [K_NEIGHBOURS] = 600,
+    [K_POINT] = 200,
+    [K_ITER_OPEN] = 150,
+    [K_ITER_STEP] = 400,
+    [K_SNAP_OPEN] = 40,
+    [K_SNAP_QUERY] = 200,
+    [K_SNAP_CLOSE] = 40,
+    [K_STATS] = 50,
 };
 
 typedef struct mt {
@@ -102,9 +139,9 @@ typedef struct mt {
     tl_log_t *log;
     tlt_model_t m;
     tlt_rng_t rng;
-    tl_handle_t next_h;  /* handles 1, 2, ... */
-    uint8_t *dead;       /* dead[h] = 1: a delete removed it (must be dropped) */
-    tl_ts_t last_ts;     /* cursor of the in-order stream */
+    tl_handle_t next_h; /* handles 1, 2, ... */
+    uint8_t *dead;      /* dead[h] = 1: a delete removed it (must be dropped) */
+    tl_ts_t last_ts;    /* cursor of the in-order stream */
     pending_iter_t pit[MAX_PENDING_ITERS];
     pending_snap_t psnap[MAX_PENDING_SNAPS];
     uint64_t done[K_COUNT_KINDS];
@@ -116,29 +153,23 @@ typedef struct mt {
 /* ---------------------------------------------------------------- timestamps */
 
 static tl_ts_t full_anchor(mt_t *t) {
-    static const tl_ts_t anchors[] = {INT64_MIN, -1000000000000000LL, -1000, 0, 1000,
-                                      1000000000000000LL, INT64_MAX};
+    static const tl_ts_t anchors[] = {INT64_MIN, -1000000000000000LL, -1000,    0,
+                                      1000,      1000000000000000LL,  INT64_MAX};
     return anchors[tlt_rng_below(&t->rng, sizeof anchors / sizeof anchors[0])];
 }
 
 /* A timestamp anywhere in the seed's domain. */
 static tl_ts_t gen_ts(mt_t *t) {
     switch (t->cfg->domain) {
-    case DOM_SMALL:
-        return (tl_ts_t)tlt_rng_below(&t->rng, 200);
-    case DOM_MEDIUM:
-        return tlt_rng_range(&t->rng, -1000000, 1000000);
+    case DOM_SMALL: return (tl_ts_t)tlt_rng_below(&t->rng, 200);
+    case DOM_MEDIUM: return tlt_rng_range(&t->rng, -1000000, 1000000);
     case DOM_FULL:
     default: {
         uint64_t r = tlt_rng_below(&t->rng, 20);
-        if (r == 0)
-            return INT64_MIN + (tl_ts_t)tlt_rng_below(&t->rng, 3);
-        if (r == 1)
-            return INT64_MAX - (tl_ts_t)tlt_rng_below(&t->rng, 3);
-        if (r == 2)
-            return (tl_ts_t)tlt_rng_next(&t->rng); /* anywhere */
-        if (r < 10)
-            return tlt_sat_add(full_anchor(t), tlt_rng_range(&t->rng, -2000, 2000));
+        if (r == 0) return INT64_MIN + (tl_ts_t)tlt_rng_below(&t->rng, 3);
+        if (r == 1) return INT64_MAX - (tl_ts_t)tlt_rng_below(&t->rng, 3);
+        if (r == 2) return (tl_ts_t)tlt_rng_next(&t->rng); /* anywhere */
+        if (r < 10) return tlt_sat_add(full_anchor(t), tlt_rng_range(&t->rng, -2000, 2000));
         return tlt_sat_add(t->last_ts, tlt_rng_range(&t->rng, -5000, 5000));
     }
     }
@@ -148,13 +179,11 @@ static tl_ts_t gen_inorder(mt_t *t) {
     switch (t->cfg->domain) {
     case DOM_SMALL:
         t->last_ts += (tl_ts_t)tlt_rng_below(&t->rng, 3);
-        if (t->last_ts >= 200)
-            t->last_ts = 0;
+        if (t->last_ts >= 200) t->last_ts = 0;
         break;
     case DOM_MEDIUM:
         t->last_ts = tlt_sat_add(t->last_ts, (tl_ts_t)tlt_rng_below(&t->rng, 10));
-        if (t->last_ts > 1000000)
-            t->last_ts = -1000000;
+        if (t->last_ts > 1000000) t->last_ts = -1000000;
         break;
     case DOM_FULL:
     default:
@@ -172,27 +201,22 @@ static tl_ts_t gen_ooo(mt_t *t) {
                    : t->cfg->domain == DOM_MEDIUM ? (tl_ts_t)tlt_rng_range(&t->rng, 1, 1000)
                                                   : (tl_ts_t)tlt_rng_range(&t->rng, 1, 50);
     tl_ts_t ts = tlt_sat_add(t->last_ts, -back);
-    if (t->cfg->domain == DOM_SMALL && ts < 0)
-        ts = 0;
+    if (t->cfg->domain == DOM_SMALL && ts < 0) ts = 0;
     return ts;
 }
 
 /* A timestamp that already has records (heavy duplicates), else any. */
 static tl_ts_t gen_existing(mt_t *t) {
-    if (t->m.n == 0)
-        return gen_ts(t);
+    if (t->m.n == 0) return gen_ts(t);
     return t->m.r[tlt_rng_below(&t->rng, t->m.n)].ts;
 }
 
 /* A query bound: an existing timestamp, a neighbour of one, or anything. */
 static tl_ts_t gen_bound(mt_t *t) {
     uint64_t r = tlt_rng_below(&t->rng, 10);
-    if (r < 5)
-        return gen_existing(t);
-    if (r < 7)
-        return tlt_sat_add(gen_existing(t), tlt_rng_below(&t->rng, 2) ? 1 : -1);
-    if (r == 7)
-        return tlt_rng_below(&t->rng, 2) ? INT64_MIN : INT64_MAX;
+    if (r < 5) return gen_existing(t);
+    if (r < 7) return tlt_sat_add(gen_existing(t), tlt_rng_below(&t->rng, 2) ? 1 : -1);
+    if (r == 7) return tlt_rng_below(&t->rng, 2) ? INT64_MIN : INT64_MAX;
     return gen_ts(t);
 }
 
@@ -205,8 +229,7 @@ static void gen_range(mt_t *t, size_t span, tl_ts_t *t1, tl_ts_t *t2) {
         if (t->m.n > 4 * span) { /* keep it bounded: collapse a wide range */
             size_t i0, i1;
             tlt_model_slice(&t->m, *t1, *t2, &i0, &i1);
-            if (i1 - i0 > span)
-                *t2 = t->m.r[i0 + span].ts;
+            if (i1 - i0 > span) *t2 = t->m.r[i0 + span].ts;
         }
         return;
     }
@@ -214,24 +237,20 @@ static void gen_range(mt_t *t, size_t span, tl_ts_t *t1, tl_ts_t *t2) {
     size_t j = i + tlt_rng_below(&t->rng, span + 1);
     *t1 = tlt_rng_below(&t->rng, 4) == 0 ? tlt_sat_add(t->m.r[i].ts, -1) : t->m.r[i].ts;
     *t2 = j < t->m.n ? t->m.r[j].ts : INT64_MAX;
-    if (tlt_rng_below(&t->rng, 4) == 0)
-        *t2 = tlt_sat_add(*t2, 1);
+    if (tlt_rng_below(&t->rng, 4) == 0) *t2 = tlt_sat_add(*t2, 1);
 }
 
 /* A bound for delete_since (tail) or delete_before (head): usually a
  * timestamp among the last/first few hundred records, sometimes anything. */
 static tl_ts_t near_end(mt_t *t, bool tail) {
-    if (t->m.n == 0 || tlt_rng_below(&t->rng, 4) == 0)
-        return gen_bound(t);
+    if (t->m.n == 0 || tlt_rng_below(&t->rng, 4) == 0) return gen_bound(t);
     size_t k = tlt_rng_below(&t->rng, (t->m.n < 300 ? t->m.n : 300));
     return tail ? t->m.r[t->m.n - 1 - k].ts : t->m.r[k].ts;
 }
 
 /* ---------------------------------------------------------------- writes */
 
-static void mark_dead(void *ctx, tl_handle_t h) {
-    ((mt_t *)ctx)->dead[h] = 1;
-}
+static void mark_dead(void *ctx, tl_handle_t h) { ((mt_t *)ctx)->dead[h] = 1; }
 
 static void write_status(mt_t *t, tl_status_t st, const char *what) {
     cr_assert(st == TL_OK || st == TL_EBUSY, "seed %llu: %s -> %s",
@@ -240,8 +259,7 @@ static void write_status(mt_t *t, tl_status_t st, const char *what) {
         t->busy++;
         /* The write was stored; in disabled mode nothing drains the
          * memruns unless we flush. */
-        if (t->cfg->maint == TL_MAINT_DISABLED)
-            TLT_OK(tl_flush(t->log));
+        if (t->cfg->maint == TL_MAINT_DISABLED) TLT_OK(tl_flush(t->log));
     }
 }
 
@@ -256,8 +274,7 @@ static void do_append(mt_t *t, tl_ts_t ts) {
 
 static void do_batch(mt_t *t, bool sorted) {
     size_t n = tlt_rng_below(&t->rng, 301);
-    if (t->next_h + n + 1 >= HANDLE_CAP)
-        n = 0;
+    if (t->next_h + n + 1 >= HANDLE_CAP) n = 0;
     tl_ts_t *ts = malloc((n + 1) * sizeof *ts);
     tl_handle_t *h = malloc((n + 1) * sizeof *h);
     cr_assert(ts != NULL && h != NULL);
@@ -293,16 +310,14 @@ static void do_batch(mt_t *t, bool sorted) {
 
 static void do_delete_range(mt_t *t, tl_ts_t t1, tl_ts_t t2) {
     tl_status_t st = tl_delete_range(t->log, t1, t2);
-    if (t1 < t2)
-        tlt_model_delete_incl(&t->m, t1, t2 - 1, mark_dead, t);
+    if (t1 < t2) tlt_model_delete_incl(&t->m, t1, t2 - 1, mark_dead, t);
     write_status(t, st, "tl_delete_range");
 }
 
 /* Deletes a range covering up to ~1000 visible records (more when the
  * model is over its soft cap). */
 static void do_delete_large(mt_t *t) {
-    if (t->m.n == 0)
-        return;
+    if (t->m.n == 0) return;
     size_t i = tlt_rng_below(&t->rng, t->m.n);
     size_t most = t->m.n > MODEL_SOFT_CAP ? t->m.n / 2 : 1000;
     size_t left = t->m.n - i;
@@ -320,8 +335,7 @@ static void do_delete_since(mt_t *t, tl_ts_t t1) {
 
 static void do_delete_before(mt_t *t, tl_ts_t t2) {
     tl_status_t st = tl_delete_before(t->log, t2);
-    if (t2 > INT64_MIN)
-        tlt_model_delete_incl(&t->m, INT64_MIN, t2 - 1, mark_dead, t);
+    if (t2 > INT64_MIN) tlt_model_delete_incl(&t->m, INT64_MIN, t2 - 1, mark_dead, t);
     write_status(t, st, "tl_delete_before");
 }
 
@@ -356,7 +370,6 @@ static void assert_recs_not_dropped(mt_t *t, const tlt_rec_t *r, size_t n, const
                      (unsigned long long)t->cfg->seed, what, (unsigned long long)r[i].h);
     }
 }
-
 
 static void do_read_range(mt_t *t) {
     tl_ts_t t1, t2;
@@ -399,21 +412,21 @@ static void do_count(mt_t *t, tl_snapshot_t *snap, const tlt_model_t *m) {
     tl_ts_t t1 = gen_bound(t), t2 = gen_bound(t);
     uint64_t c = 0;
     TLT_OK(tl_count_range(snap, t1, t2, &c));
-    cr_assert_eq(c, tlt_model_count(m, t1, t2), "seed %llu: count_range [%lld, %lld) = %llu, want %llu",
+    cr_assert_eq(c, tlt_model_count(m, t1, t2),
+                 "seed %llu: count_range [%lld, %lld) = %llu, want %llu",
                  (unsigned long long)t->cfg->seed, (long long)t1, (long long)t2,
                  (unsigned long long)c, (unsigned long long)tlt_model_count(m, t1, t2));
     TLT_OK(tl_count_since(snap, t1, &c));
     cr_assert_eq(c, m->n - tlt_model_lower(m, t1), "seed %llu: count_since(%lld)",
                  (unsigned long long)t->cfg->seed, (long long)t1);
     TLT_OK(tl_count_all(snap, &c));
-    cr_assert_eq(c, m->n, "seed %llu: count_all %llu, want %zu",
-                 (unsigned long long)t->cfg->seed, (unsigned long long)c, m->n);
+    cr_assert_eq(c, m->n, "seed %llu: count_all %llu, want %zu", (unsigned long long)t->cfg->seed,
+                 (unsigned long long)c, m->n);
     /* Buckets over sorted random edges (duplicates allowed). */
     tl_ts_t edges[10];
     uint64_t got[10];
     size_t ne = 2 + tlt_rng_below(&t->rng, 9);
-    for (size_t i = 0; i < ne; i++)
-        edges[i] = gen_bound(t);
+    for (size_t i = 0; i < ne; i++) edges[i] = gen_bound(t);
     for (size_t i = 1; i < ne; i++) /* insertion sort */
         for (size_t j = i; j > 0 && edges[j - 1] > edges[j]; j--) {
             tl_ts_t x = edges[j];
@@ -434,24 +447,24 @@ static void do_neighbours(mt_t *t, tl_snapshot_t *snap, const tlt_model_t *m) {
         tl_ts_t q = gen_bound(t), want, got = 0x5EED;
         tl_status_t st = tl_next_ts(snap, q, &got);
         if (tlt_model_next(m, q, &want)) {
-            cr_assert(st == TL_OK && got == want,
-                      "seed %llu: next_ts(%lld) -> %s %lld, want %lld",
+            cr_assert(st == TL_OK && got == want, "seed %llu: next_ts(%lld) -> %s %lld, want %lld",
                       (unsigned long long)t->cfg->seed, (long long)q, tl_strerror(st),
                       (long long)got, (long long)want);
         } else {
-            cr_assert(st == TL_EOF && got == 0x5EED, "seed %llu: next_ts(%lld) -> %s %lld, want EOF",
+            cr_assert(st == TL_EOF && got == 0x5EED,
+                      "seed %llu: next_ts(%lld) -> %s %lld, want EOF",
                       (unsigned long long)t->cfg->seed, (long long)q, tl_strerror(st),
                       (long long)got);
         }
         got = 0x5EED;
         st = tl_prev_ts(snap, q, &got);
         if (tlt_model_prev(m, q, &want)) {
-            cr_assert(st == TL_OK && got == want,
-                      "seed %llu: prev_ts(%lld) -> %s %lld, want %lld",
+            cr_assert(st == TL_OK && got == want, "seed %llu: prev_ts(%lld) -> %s %lld, want %lld",
                       (unsigned long long)t->cfg->seed, (long long)q, tl_strerror(st),
                       (long long)got, (long long)want);
         } else {
-            cr_assert(st == TL_EOF && got == 0x5EED, "seed %llu: prev_ts(%lld) -> %s %lld, want EOF",
+            cr_assert(st == TL_EOF && got == 0x5EED,
+                      "seed %llu: prev_ts(%lld) -> %s %lld, want EOF",
                       (unsigned long long)t->cfg->seed, (long long)q, tl_strerror(st),
                       (long long)got);
         }
@@ -465,9 +478,9 @@ static void do_neighbours(mt_t *t, tl_snapshot_t *snap, const tlt_model_t *m) {
         cr_assert(s1 == TL_OK && lo == m->r[0].ts, "seed %llu: min_ts -> %s %lld, want %lld",
                   (unsigned long long)t->cfg->seed, tl_strerror(s1), (long long)lo,
                   (long long)m->r[0].ts);
-        cr_assert(s2 == TL_OK && hi == m->r[m->n - 1].ts,
-                  "seed %llu: max_ts -> %s %lld, want %lld", (unsigned long long)t->cfg->seed,
-                  tl_strerror(s2), (long long)hi, (long long)m->r[m->n - 1].ts);
+        cr_assert(s2 == TL_OK && hi == m->r[m->n - 1].ts, "seed %llu: max_ts -> %s %lld, want %lld",
+                  (unsigned long long)t->cfg->seed, tl_strerror(s2), (long long)hi,
+                  (long long)m->r[m->n - 1].ts);
     }
 }
 
@@ -516,11 +529,10 @@ static void iter_step(mt_t *t, pending_iter_t *p, bool to_end) {
                      p->want_n - p->got_n);
         size_t cap = 1 + tlt_rng_below(&t->rng, 64);
         size_t room = p->want_n - p->got_n + 1; /* +1 so an overrun is seen */
-        if (cap > room)
-            cap = room;
+        if (cap > room) cap = room;
         size_t n = 0;
-        tl_status_t st = tl_iter_next_batch(p->it, p->got_ts + p->got_n, p->got_h + p->got_n,
-                                            cap, &n);
+        tl_status_t st =
+            tl_iter_next_batch(p->it, p->got_ts + p->got_n, p->got_h + p->got_n, cap, &n);
         cr_assert(st == TL_OK || st == TL_EOF, "seed %llu: next_batch -> %s",
                   (unsigned long long)t->cfg->seed, tl_strerror(st));
         cr_assert_leq(n, cap);
@@ -531,16 +543,14 @@ static void iter_step(mt_t *t, pending_iter_t *p, bool to_end) {
         }
         cr_assert_leq(p->got_n, p->want_n, "seed %llu: pending iterator returned too many",
                       (unsigned long long)t->cfg->seed);
-        if (!to_end)
-            return;
+        if (!to_end) return;
     }
 }
 
 static void do_iter_open(mt_t *t) {
     pending_iter_t *p = NULL;
     for (int i = 0; i < MAX_PENDING_ITERS && p == NULL; i++)
-        if (t->pit[i].it == NULL)
-            p = &t->pit[i];
+        if (t->pit[i].it == NULL) p = &t->pit[i];
     if (p == NULL) {
         p = &t->pit[tlt_rng_below(&t->rng, MAX_PENDING_ITERS)];
         iter_step(t, p, true);
@@ -563,17 +573,14 @@ static void do_iter_open(mt_t *t) {
     p->got_ts = malloc((p->want_n + 1) * sizeof *p->got_ts);
     p->got_h = malloc((p->want_n + 1) * sizeof *p->got_h);
     cr_assert(p->want != NULL && p->got_ts != NULL && p->got_h != NULL);
-    if (p->want_n)
-        memcpy(p->want, t->m.r + i0, p->want_n * sizeof *p->want);
+    if (p->want_n) memcpy(p->want, t->m.r + i0, p->want_n * sizeof *p->want);
     p->got_n = 0;
-    if (tlt_rng_below(&t->rng, 2) == 0)
-        iter_step(t, p, false); /* consume a little right away */
+    if (tlt_rng_below(&t->rng, 2) == 0) iter_step(t, p, false); /* consume a little right away */
 }
 
 static void do_iter_step(mt_t *t) {
     pending_iter_t *p = &t->pit[tlt_rng_below(&t->rng, MAX_PENDING_ITERS)];
-    if (p->it != NULL)
-        iter_step(t, p, tlt_rng_below(&t->rng, 8) == 0);
+    if (p->it != NULL) iter_step(t, p, tlt_rng_below(&t->rng, 8) == 0);
 }
 
 static void do_snap_open(mt_t *t) {
@@ -589,13 +596,11 @@ static void do_snap_open(mt_t *t) {
 
 static void do_snap_query(mt_t *t) {
     pending_snap_t *p = &t->psnap[tlt_rng_below(&t->rng, MAX_PENDING_SNAPS)];
-    if (p->snap == NULL)
-        return;
+    if (p->snap == NULL) return;
     do_count(t, p->snap, &p->m);
     do_neighbours(t, p->snap, &p->m);
     /* A short range read on the old snapshot. */
-    if (p->m.n == 0)
-        return;
+    if (p->m.n == 0) return;
     size_t i = tlt_rng_below(&t->rng, p->m.n);
     size_t j = i + tlt_rng_below(&t->rng, 200);
     tl_ts_t t1 = p->m.r[i].ts, t2 = j < p->m.n ? p->m.r[j].ts : INT64_MAX;
@@ -609,8 +614,7 @@ static void do_snap_query(mt_t *t) {
 
 static void do_snap_close(mt_t *t) {
     pending_snap_t *p = &t->psnap[tlt_rng_below(&t->rng, MAX_PENDING_SNAPS)];
-    if (p->snap == NULL)
-        return;
+    if (p->snap == NULL) return;
     do_snap_query(t);
     /* Nothing this snapshot can see may have been released while pinned. */
     assert_recs_not_dropped(t, p->m.r, p->m.n, "a pinned snapshot");
@@ -621,8 +625,7 @@ static void do_snap_close(mt_t *t) {
 
 static void release_all_pins(mt_t *t) {
     for (int i = 0; i < MAX_PENDING_ITERS; i++)
-        if (t->pit[i].it != NULL)
-            iter_step(t, &t->pit[i], true);
+        if (t->pit[i].it != NULL) iter_step(t, &t->pit[i], true);
     for (int i = 0; i < MAX_PENDING_SNAPS; i++) {
         if (t->psnap[i].snap != NULL) {
             tl_snapshot_release(t->psnap[i].snap);
@@ -675,8 +678,7 @@ static void checkpoint(mt_t *t) {
         cr_assert_eq(c, (uint32_t)t->dead[h],
                      "seed %llu, checkpoint %llu: handle %llu dropped %u times, want %u (%s)",
                      (unsigned long long)t->cfg->seed, (unsigned long long)t->checkpoints,
-                     (unsigned long long)h, c, t->dead[h],
-                     t->dead[h] ? "deleted" : "visible");
+                     (unsigned long long)h, c, t->dead[h], t->dead[h] ? "deleted" : "visible");
     }
     tlt_drops_check(&t->env.drops);
     t->checkpoints++;
@@ -687,8 +689,7 @@ static void checkpoint(mt_t *t) {
 static int pick_kind(mt_t *t) {
     unsigned r = (unsigned)tlt_rng_below(&t->rng, t->weight_total);
     for (int k = 0; k < K_COUNT_KINDS; k++) {
-        if (r < k_weight[k])
-            return k;
+        if (r < k_weight[k]) return k;
         r -= k_weight[k];
     }
     return K_APPEND_INORDER;
@@ -730,8 +731,7 @@ static void run_op(mt_t *t, int kind) {
         for (int i = 0; i < MAX_PENDING_ITERS; i++)
             if (t->pit[i].it != NULL && t->pit[i].got_n < t->pit[i].want_n)
                 assert_recs_not_dropped(t, t->pit[i].want + t->pit[i].got_n,
-                                        t->pit[i].want_n - t->pit[i].got_n,
-                                        "a pending iterator");
+                                        t->pit[i].want_n - t->pit[i].got_n, "a pending iterator");
         break;
     }
     case K_READ_RANGE: do_read_range(t); break;
@@ -761,8 +761,7 @@ static void run_seed(const seed_cfg_t *cfg) {
     t->last_ts = cfg->domain == DOM_SMALL    ? 0
                  : cfg->domain == DOM_MEDIUM ? -1000000
                                              : INT64_MAX - 5000;
-    for (int k = 0; k < K_COUNT_KINDS; k++)
-        t->weight_total += k_weight[k];
+    for (int k = 0; k < K_COUNT_KINDS; k++) t->weight_total += k_weight[k];
 
     tl_config_t c;
     tlt_config(&t->env, &c);
@@ -790,20 +789,16 @@ static void run_seed(const seed_cfg_t *cfg) {
         run_op(t, kind);
         t->done[kind]++;
         t->model_sum += t->m.n;
-        if (t->m.n > t->model_max)
-            t->model_max = t->m.n;
-        if ((i + 1) % VALIDATE_EVERY == 0)
-            validate(t);
-        if ((i + 1) % CHECKPOINT_EVERY == 0)
-            checkpoint(t);
+        if (t->m.n > t->model_max) t->model_max = t->m.n;
+        if ((i + 1) % VALIDATE_EVERY == 0) validate(t);
+        if ((i + 1) % CHECKPOINT_EVERY == 0) checkpoint(t);
     }
     checkpoint(t);
 
     /* Close with a pinned snapshot now and then: teardown happens at its
      * release. Either way every handle is dropped exactly once. */
     tl_snapshot_t *last = NULL;
-    if (cfg->seed % 2 == 1)
-        TLT_OK(tl_snapshot_acquire(t->log, &last));
+    if (cfg->seed % 2 == 1) TLT_OK(tl_snapshot_acquire(t->log, &last));
     tlt_close(&t->env);
     t->log = NULL;
     if (last != NULL) {
@@ -816,8 +811,7 @@ static void run_seed(const seed_cfg_t *cfg) {
     cr_assert_eq(tlt_drops_total(&t->env.drops), t->next_h - 1);
 
     uint64_t ops = 0;
-    for (int k = 0; k < K_COUNT_KINDS; k++)
-        ops += t->done[k];
+    for (int k = 0; k < K_COUNT_KINDS; k++) ops += t->done[k];
     cr_log_info("seed %llu: %llu ops, %llu records appended, visible records mean %llu "
                 "max %llu end %zu, %llu busy, %llu checkpoints",
                 (unsigned long long)cfg->seed, (unsigned long long)ops,
@@ -836,45 +830,71 @@ static void run_seed(const seed_cfg_t *cfg) {
 
 /* Heavy duplicates in [0, 200), explicit maintenance only. */
 Test(model, seed1_small_domain_disabled, .timeout = 60) {
-    const seed_cfg_t cfg = {.seed = 1, .domain = DOM_SMALL, .maint = TL_MAINT_DISABLED,
-                            .ops = 40000, .memtable_max_bytes = 4096, .target_page_bytes = 256,
-                            .max_delta_segments = 2, .window_size = 50};
+    const seed_cfg_t cfg = {.seed = 1,
+                            .domain = DOM_SMALL,
+                            .maint = TL_MAINT_DISABLED,
+                            .ops = 40000,
+                            .memtable_max_bytes = 4096,
+                            .target_page_bytes = 256,
+                            .max_delta_segments = 2,
+                            .window_size = 50};
     run_seed(&cfg);
 }
 
 /* Every int64 value, both extremes, explicit maintenance only. */
 Test(model, seed2_full_int64_disabled, .timeout = 60) {
-    const seed_cfg_t cfg = {.seed = 2, .domain = DOM_FULL, .maint = TL_MAINT_DISABLED,
-                            .ops = 40000, .memtable_max_bytes = 4096, .target_page_bytes = 256,
-                            .max_delta_segments = 3, .window_size = 1000,
+    const seed_cfg_t cfg = {.seed = 2,
+                            .domain = DOM_FULL,
+                            .maint = TL_MAINT_DISABLED,
+                            .ops = 40000,
+                            .memtable_max_bytes = 4096,
+                            .target_page_bytes = 256,
+                            .max_delta_segments = 3,
+                            .window_size = 1000,
                             .window_origin = INT64_MAX - 3};
     run_seed(&cfg);
 }
 
 /* Heavy duplicates with the background worker. */
 Test(model, seed3_small_domain_background, .timeout = 60) {
-    const seed_cfg_t cfg = {.seed = 3, .domain = DOM_SMALL, .maint = TL_MAINT_BACKGROUND,
-                            .ops = 30000, .memtable_max_bytes = 4096, .target_page_bytes = 256,
-                            .max_delta_segments = 2, .window_size = 64,
+    const seed_cfg_t cfg = {.seed = 3,
+                            .domain = DOM_SMALL,
+                            .maint = TL_MAINT_BACKGROUND,
+                            .ops = 30000,
+                            .memtable_max_bytes = 4096,
+                            .target_page_bytes = 256,
+                            .max_delta_segments = 2,
+                            .window_size = 64,
                             .delete_debt_threshold = 0.2};
     run_seed(&cfg);
 }
 
 /* Every int64 value with the background worker. */
 Test(model, seed4_full_int64_background, .timeout = 60) {
-    const seed_cfg_t cfg = {.seed = 4, .domain = DOM_FULL, .maint = TL_MAINT_BACKGROUND,
-                            .ops = 30000, .memtable_max_bytes = 8192, .target_page_bytes = 512,
-                            .max_delta_segments = 2, .window_size = (tl_ts_t)1 << 40,
+    const seed_cfg_t cfg = {.seed = 4,
+                            .domain = DOM_FULL,
+                            .maint = TL_MAINT_BACKGROUND,
+                            .ops = 30000,
+                            .memtable_max_bytes = 8192,
+                            .target_page_bytes = 512,
+                            .max_delta_segments = 2,
+                            .window_size = (tl_ts_t)1 << 40,
                             .window_origin = INT64_MIN};
     run_seed(&cfg);
 }
 
 /* A mostly in-order stream with partial (policy) compactions and delete debt. */
 Test(model, seed5_medium_domain_policy_compaction, .timeout = 60) {
-    const seed_cfg_t cfg = {.seed = 5, .domain = DOM_MEDIUM, .maint = TL_MAINT_DISABLED,
-                            .ops = 40000, .memtable_max_bytes = 4096, .target_page_bytes = 256,
-                            .max_delta_segments = 2, .window_size = 5000,
-                            .delete_debt_threshold = 0.3, .compaction_max_inputs = 2,
+    const seed_cfg_t cfg = {.seed = 5,
+                            .domain = DOM_MEDIUM,
+                            .maint = TL_MAINT_DISABLED,
+                            .ops = 40000,
+                            .memtable_max_bytes = 4096,
+                            .target_page_bytes = 256,
+                            .max_delta_segments = 2,
+                            .window_size = 5000,
+                            .delete_debt_threshold = 0.3,
+                            .compaction_max_inputs = 2,
                             .compaction_max_windows = 2};
     run_seed(&cfg);
 }
@@ -882,18 +902,28 @@ Test(model, seed5_medium_domain_policy_compaction, .timeout = 60) {
 /* One window as wide as int64 allows, origin at INT64_MIN: the first and
  * last windows are clipped. */
 Test(model, seed6_full_int64_widest_window, .timeout = 60) {
-    const seed_cfg_t cfg = {.seed = 6, .domain = DOM_FULL, .maint = TL_MAINT_DISABLED,
-                            .ops = 20000, .memtable_max_bytes = 2048, .target_page_bytes = 128,
-                            .max_delta_segments = 2, .window_size = INT64_MAX,
+    const seed_cfg_t cfg = {.seed = 6,
+                            .domain = DOM_FULL,
+                            .maint = TL_MAINT_DISABLED,
+                            .ops = 20000,
+                            .memtable_max_bytes = 2048,
+                            .target_page_bytes = 128,
+                            .max_delta_segments = 2,
+                            .window_size = INT64_MAX,
                             .window_origin = INT64_MIN};
     run_seed(&cfg);
 }
 
 /* Window of 1 (every timestamp its own window) over heavy duplicates. */
 Test(model, seed7_small_domain_unit_windows, .timeout = 60) {
-    const seed_cfg_t cfg = {.seed = 7, .domain = DOM_SMALL, .maint = TL_MAINT_DISABLED,
-                            .ops = 20000, .memtable_max_bytes = 4096, .target_page_bytes = 256,
-                            .max_delta_segments = 4, .window_size = 1,
+    const seed_cfg_t cfg = {.seed = 7,
+                            .domain = DOM_SMALL,
+                            .maint = TL_MAINT_DISABLED,
+                            .ops = 20000,
+                            .memtable_max_bytes = 4096,
+                            .target_page_bytes = 256,
+                            .max_delta_segments = 4,
+                            .window_size = 1,
                             .compaction_max_windows = 3};
     run_seed(&cfg);
 }
@@ -901,11 +931,19 @@ Test(model, seed7_small_domain_unit_windows, .timeout = 60) {
 /* The smallest sizes the config accepts: many tiny pages, memruns, L0 and
  * L1 segments; one-segment compaction steps; one-handle drains. */
 Test(model, seed8_medium_domain_tiny_structures_background, .timeout = 60) {
-    const seed_cfg_t cfg = {.seed = 8, .domain = DOM_MEDIUM, .maint = TL_MAINT_BACKGROUND,
-                            .ops = 15000, .memtable_max_bytes = 512, .target_page_bytes = 16,
-                            .max_delta_segments = 1, .window_size = 1000,
-                            .compaction_target_bytes = 64, .compaction_max_inputs = 1,
-                            .compaction_max_windows = 1, .sealed_max_runs = 1,
-                            .drain_batch_limit = 1, .delete_debt_threshold = 0.05};
+    const seed_cfg_t cfg = {.seed = 8,
+                            .domain = DOM_MEDIUM,
+                            .maint = TL_MAINT_BACKGROUND,
+                            .ops = 15000,
+                            .memtable_max_bytes = 512,
+                            .target_page_bytes = 16,
+                            .max_delta_segments = 1,
+                            .window_size = 1000,
+                            .compaction_target_bytes = 64,
+                            .compaction_max_inputs = 1,
+                            .compaction_max_windows = 1,
+                            .sealed_max_runs = 1,
+                            .drain_batch_limit = 1,
+                            .delete_debt_threshold = 0.05};
     run_seed(&cfg);
 }

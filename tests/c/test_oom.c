@@ -54,17 +54,17 @@ typedef enum wk {
     W_DEL_ALL,
     W_FLUSH,
     W_COMPACT,
-    W_MAINT,      /* tl_maint_step, n times */
-    W_DRAIN,      /* tl_drain_retired(limit n) */
-    W_SNAP_ACQ,   /* hold a snapshot */
-    W_SNAP_READ,  /* read the held snapshot (tl_iter_range allocates) */
+    W_MAINT,     /* tl_maint_step, n times */
+    W_DRAIN,     /* tl_drain_retired(limit n) */
+    W_SNAP_ACQ,  /* hold a snapshot */
+    W_SNAP_READ, /* read the held snapshot (tl_iter_range allocates) */
     W_SNAP_REL,
-    W_ITER_OPEN,  /* hold an iterator over [a, b) of a fresh snapshot */
-    W_ITER_READ,  /* read the held iterator to its end and close it */
-    W_SPANS,      /* tl_spans_all of a fresh snapshot, after the caller's flush */
-    W_BATCHES,    /* n sorted batches of 80 (memruns): [a + 100 j, a + 100 j + 80) */
-    W_POINT,      /* tl_point(a) on the log */
-    W_COUNT,      /* tl_count_range(a, b) and tl_next_ts(a) on a fresh snapshot */
+    W_ITER_OPEN, /* hold an iterator over [a, b) of a fresh snapshot */
+    W_ITER_READ, /* read the held iterator to its end and close it */
+    W_SPANS,     /* tl_spans_all of a fresh snapshot, after the caller's flush */
+    W_BATCHES,   /* n sorted batches of 80 (memruns): [a + 100 j, a + 100 j + 80) */
+    W_POINT,     /* tl_point(a) on the log */
+    W_COUNT,     /* tl_count_range(a, b) and tl_next_ts(a) on a fresh snapshot */
 } wk_t;
 
 typedef struct wop {
@@ -78,30 +78,30 @@ typedef struct ofx {
     tl_log_t *log;
     tlt_model_t m;
     tl_handle_t next_h;
-    uint8_t *dead;            /* dead[h]: a delete removed it from the model */
+    uint8_t *dead; /* dead[h]: a delete removed it from the model */
     size_t dead_cap;
-    tl_snapshot_t *snap;      /* held snapshot and the model when acquired */
+    tl_snapshot_t *snap; /* held snapshot and the model when acquired */
     tlt_model_t snap_m;
-    tl_iter_t *it;            /* held iterator and its expected records */
+    tl_iter_t *it; /* held iterator and its expected records */
     tlt_rec_t *it_want;
     size_t it_n;
-    bool failed_yet;          /* the injected failure has happened */
-    uint64_t k;               /* the allocation that fails (0: none) */
-    size_t op_i;              /* the step being run */
-    bool dry;                 /* the dry run: check after every step */
-    uint64_t every;           /* > 0: each call's first try fails every n-th allocation */
-    uint64_t enomem;          /* calls that returned TL_ENOMEM */
-    uint64_t swallowed;       /* calls that absorbed a failure and returned OK */
+    bool failed_yet;    /* the injected failure has happened */
+    uint64_t k;         /* the allocation that fails (0: none) */
+    size_t op_i;        /* the step being run */
+    bool dry;           /* the dry run: check after every step */
+    uint64_t every;     /* > 0: each call's first try fails every n-th allocation */
+    uint64_t enomem;    /* calls that returned TL_ENOMEM */
+    uint64_t swallowed; /* calls that absorbed a failure and returned OK */
 } ofx_t;
 
 /* ---------------------------------------------------------------- the workload */
 
 static size_t build_workload(wop_t *w, size_t cap) {
     size_t n = 0;
-#define W(...)                                   \
-    do {                                         \
+#define W(...)                                     \
+    do {                                           \
         cr_assert_lt(n, cap, "workload too long"); \
-        w[n++] = (wop_t){__VA_ARGS__};           \
+        w[n++] = (wop_t){__VA_ARGS__};             \
     } while (0)
     /* Ingest: in order with late records every 7th (the OOO budget of 20
      * seals early), then small batches that stay in the memtable. */
@@ -236,10 +236,10 @@ static void ofx_open(ofx_t *f) {
     tl_config_t cfg;
     tlt_config(&f->env, &cfg);
     cfg.maintenance = TL_MAINT_DISABLED;
-    cfg.memtable_max_bytes = 160 * 24;  /* 160 records; batches of 80+ go direct */
-    cfg.target_page_bytes = 8 * 16;     /* 8 records a page */
-    cfg.ooo_budget_bytes = 20 * 24;     /* 20 late records seal early */
-    cfg.sealed_max_runs = 1000;         /* never TL_EBUSY: every call is OK or ENOMEM */
+    cfg.memtable_max_bytes = 160 * 24; /* 160 records; batches of 80+ go direct */
+    cfg.target_page_bytes = 8 * 16;    /* 8 records a page */
+    cfg.ooo_budget_bytes = 20 * 24;    /* 20 late records seal early */
+    cfg.sealed_max_runs = 1000;        /* never TL_EBUSY: every call is OK or ENOMEM */
     cfg.max_delta_segments = 3;
     cfg.window_size = 50;
     cfg.window_origin = -7;
@@ -255,16 +255,15 @@ static void ofx_verify(ofx_t *f, const char *when) {
     tlt_alloc_suspend(&f->env.alloc);
     const char *why = NULL;
     tl_status_t st = tl_validate(f->log, &why);
-    cr_assert_eq(st, TL_OK, "k %llu, step %zu, %s: tl_validate -> %s: %s",
-                 (unsigned long long)f->k, f->op_i, when, tl_strerror(st), why ? why : "?");
+    cr_assert_eq(st, TL_OK, "k %llu, step %zu, %s: tl_validate -> %s: %s", (unsigned long long)f->k,
+                 f->op_i, when, tl_strerror(st), why ? why : "?");
     tlt_expect_model(f->log, &f->m);
     if (f->snap == NULL) {
         tl_stats_t s;
         TLT_OK(tl_stats(f->log, &s));
         cr_assert_eq(s.engine_bytes, tlt_alloc_live_bytes(&f->env.alloc),
                      "k %llu, step %zu, %s: engine accounts %llu bytes, allocator holds %llu",
-                     (unsigned long long)f->k, f->op_i, when,
-                     (unsigned long long)s.engine_bytes,
+                     (unsigned long long)f->k, f->op_i, when, (unsigned long long)s.engine_bytes,
                      (unsigned long long)tlt_alloc_live_bytes(&f->env.alloc));
     }
     if (f->snap != NULL) {
@@ -304,27 +303,23 @@ typedef struct call {
  * the call must be retried (it failed with TL_ENOMEM and changed nothing). */
 static bool settle(ofx_t *f, const call_t *c, uint64_t inj0, size_t op_i, int attempt) {
     bool failed = tlt_alloc_injected(&f->env.alloc) > inj0;
-    if (failed)
-        f->failed_yet = true;
+    if (failed) f->failed_yet = true;
     if (c->st == TL_ENOMEM) {
         cr_assert(failed, "op %zu: %s -> TL_ENOMEM, but no allocation failed", op_i, c->what);
         cr_assert_eq(attempt, 0, "op %zu: %s -> TL_ENOMEM on the retry", op_i, c->what);
         f->enomem++;
-        if (f->every != 0)
-            tlt_alloc_disarm(&f->env.alloc); /* the retry runs clean */
+        if (f->every != 0) tlt_alloc_disarm(&f->env.alloc); /* the retry runs clean */
         ofx_verify(f, c->what);
         return true;
     }
     cr_assert(c->st == TL_OK || (c->may_eof && c->st == TL_EOF), "op %zu: %s -> %s (%d)", op_i,
               c->what, tl_strerror(c->st), (int)c->st);
-    if (failed)
-        f->swallowed++;
+    if (failed) f->swallowed++;
     return false;
 }
 
 static void apply_delete(ofx_t *f, tl_ts_t lo, tl_ts_t hi) {
-    if (lo <= hi)
-        tlt_model_delete_incl(&f->m, lo, hi, mark_dead, f);
+    if (lo <= hi) tlt_model_delete_incl(&f->m, lo, hi, mark_dead, f);
 }
 
 static int cmp_handle(const void *a, const void *b) {
@@ -336,28 +331,24 @@ static int cmp_handle(const void *a, const void *b) {
 static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_t *bts,
                      const tl_handle_t *bh) {
     for (int attempt = 0;; attempt++) {
-        if (f->every != 0 && attempt == 0)
-            tlt_alloc_arm(&f->env.alloc, 0, f->every, 0);
+        if (f->every != 0 && attempt == 0) tlt_alloc_arm(&f->env.alloc, 0, f->every, 0);
         uint64_t inj0 = tlt_alloc_injected(&f->env.alloc);
         call_t c = {"?", TL_OK, false};
         switch (op->k) {
         case W_RUN:
         case W_APPEND: {
             tl_ts_t ts = op->k == W_APPEND ? op->a : op->a + (tl_ts_t)j * op->step;
-            if (op->back > 0 && ((op->flags & 2) ? j % 2 == 1 : j % 7 == 6))
-                ts -= op->back;
+            if (op->back > 0 && ((op->flags & 2) ? j % 2 == 1 : j % 7 == 6)) ts -= op->back;
             c.what = "tl_append";
             c.st = tl_append(f->log, ts, f->next_h);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             tlt_model_add(&f->m, ts, f->next_h++);
             return;
         }
         case W_BATCH:
             c.what = "tl_append_batch";
             c.st = tl_append_batch(f->log, bts, bh, (size_t)op->n);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             tlt_model_add_batch(&f->m, bts, bh, (size_t)op->n);
             f->next_h += (tl_handle_t)op->n;
             return;
@@ -367,8 +358,7 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
             tl_handle_t *bhh = NULL;
             c.what = "tl_batch_open";
             c.st = tl_batch_open(f->log, (size_t)op->n, &b, &bt, &bhh);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             memcpy(bt, bts, (size_t)op->n * sizeof *bt);
             memcpy(bhh, bh, (size_t)op->n * sizeof *bhh);
             inj0 = tlt_alloc_injected(&f->env.alloc);
@@ -385,8 +375,7 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
                 cr_assert_arr_eq(got, want, (size_t)op->n * sizeof *got);
                 tl_batch_abandon(f->log, b);
             }
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             tlt_model_add_batch(&f->m, bts, bh, (size_t)op->n);
             f->next_h += (tl_handle_t)op->n;
             return;
@@ -394,65 +383,54 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
         case W_DEL_RANGE:
             c.what = "tl_delete_range";
             c.st = tl_delete_range(f->log, op->a, op->b);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
-            if (op->a < op->b)
-                apply_delete(f, op->a, op->b - 1);
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
+            if (op->a < op->b) apply_delete(f, op->a, op->b - 1);
             return;
         case W_DEL_SINCE:
             c.what = "tl_delete_since";
             c.st = tl_delete_since(f->log, op->a);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             apply_delete(f, op->a, INT64_MAX);
             return;
         case W_DEL_BEFORE:
             c.what = "tl_delete_before";
             c.st = tl_delete_before(f->log, op->a);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
-            if (op->a > INT64_MIN)
-                apply_delete(f, INT64_MIN, op->a - 1);
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
+            if (op->a > INT64_MIN) apply_delete(f, INT64_MIN, op->a - 1);
             return;
         case W_DEL_TS:
             c.what = "tl_delete_ts";
             c.st = tl_delete_ts(f->log, op->a);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             apply_delete(f, op->a, op->a);
             return;
         case W_DEL_ALL:
             c.what = "tl_delete_all";
             c.st = tl_delete_all(f->log);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             apply_delete(f, INT64_MIN, INT64_MAX);
             return;
         case W_FLUSH:
             c.what = "tl_flush";
             c.st = tl_flush(f->log);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             return;
         case W_COMPACT:
             c.what = "tl_compact";
             c.st = tl_compact(f->log);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             return;
         case W_MAINT:
             c.what = "tl_maint_step";
             c.may_eof = true;
             c.st = tl_maint_step(f->log);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             return;
         case W_DRAIN: {
             size_t got = SIZE_MAX;
             c.what = "tl_drain_retired";
             c.st = tl_drain_retired(f->log, (size_t)op->n, &got);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             cr_assert(op->n == 0 || got <= (size_t)op->n, "drain(%d) released %zu", op->n, got);
             return;
         }
@@ -460,10 +438,8 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
             tl_snapshot_t *s = (tl_snapshot_t *)(uintptr_t)1;
             c.what = "tl_snapshot_acquire";
             c.st = tl_snapshot_acquire(f->log, &s);
-            if (c.st != TL_OK)
-                cr_assert_null(s, "a failed acquire left *out set");
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (c.st != TL_OK) cr_assert_null(s, "a failed acquire left *out set");
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             cr_assert_null(f->snap, "workload holds one snapshot at a time");
             f->snap = s;
             tlt_model_free(&f->snap_m);
@@ -474,10 +450,8 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
             tl_iter_t *it = (tl_iter_t *)(uintptr_t)1;
             c.what = "tl_iter_range (held snapshot)";
             c.st = tl_iter_range(f->snap, INT64_MIN, INT64_MAX, &it);
-            if (c.st != TL_OK)
-                cr_assert_null(it, "a failed iterator open left *out set");
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (c.st != TL_OK) cr_assert_null(it, "a failed iterator open left *out set");
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             size_t i0, i1;
             tlt_model_slice(&f->snap_m, INT64_MIN, INT64_MAX, &i0, &i1);
             tlt_alloc_suspend(&f->env.alloc);
@@ -497,17 +471,14 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
             tl_snapshot_t *s = (tl_snapshot_t *)(uintptr_t)1;
             c.what = "tl_snapshot_acquire (for an iterator)";
             c.st = tl_snapshot_acquire(f->log, &s);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             tl_iter_t *it = (tl_iter_t *)(uintptr_t)1;
             for (int a2 = 0;; a2++) {
                 inj0 = tlt_alloc_injected(&f->env.alloc);
                 c.what = "tl_iter_range";
                 c.st = tl_iter_range(s, op->a, op->b, &it);
-                if (c.st != TL_OK)
-                    cr_assert_null(it, "a failed iterator open left *out set");
-                if (!settle(f, &c, inj0, op_i, a2))
-                    break;
+                if (c.st != TL_OK) cr_assert_null(it, "a failed iterator open left *out set");
+                if (!settle(f, &c, inj0, op_i, a2)) break;
             }
             tl_snapshot_release(s); /* the iterator holds its own pin */
             size_t i0, i1;
@@ -516,8 +487,7 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
             f->it_n = i1 - i0;
             f->it_want = malloc((f->it_n + 1) * sizeof *f->it_want);
             cr_assert_not_null(f->it_want);
-            if (f->it_n)
-                memcpy(f->it_want, f->m.r + i0, f->it_n * sizeof *f->it_want);
+            if (f->it_n) memcpy(f->it_want, f->m.r + i0, f->it_n * sizeof *f->it_want);
             return;
         }
         case W_ITER_READ:
@@ -534,25 +504,21 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
             tl_snapshot_t *s = (tl_snapshot_t *)(uintptr_t)1;
             c.what = "tl_snapshot_acquire (for spans)";
             c.st = tl_snapshot_acquire(f->log, &s);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             tl_span_iter_t *si = (tl_span_iter_t *)(uintptr_t)1;
             for (int a2 = 0;; a2++) {
                 inj0 = tlt_alloc_injected(&f->env.alloc);
                 c.what = "tl_spans_all";
                 c.st = tl_spans_all(s, &si);
-                if (c.st != TL_OK)
-                    cr_assert_null(si, "a failed spans open left *out set");
-                if (!settle(f, &c, inj0, op_i, a2))
-                    break;
+                if (c.st != TL_OK) cr_assert_null(si, "a failed spans open left *out set");
+                if (!settle(f, &c, inj0, op_i, a2)) break;
             }
             tl_snapshot_release(s);
             /* Flushed just before: the spans hold every visible record. */
             size_t total = 0;
             tl_span_t sp;
             tl_status_t st;
-            while ((st = tl_spans_next(si, &sp)) == TL_OK)
-                total += sp.n;
+            while ((st = tl_spans_next(si, &sp)) == TL_OK) total += sp.n;
             TLT_ST(st, TL_EOF);
             tl_spans_close(si);
             cr_assert_eq(total, f->m.n, "spans hold %zu records, want %zu", total, f->m.n);
@@ -567,8 +533,7 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
             }
             c.what = "tl_append_batch (a memrun)";
             c.st = tl_append_batch(f->log, ts, hs, 80);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             tlt_model_add_batch(&f->m, ts, hs, 80);
             f->next_h += 80;
             return;
@@ -578,8 +543,7 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
             size_t total = SIZE_MAX;
             c.what = "tl_point";
             c.st = tl_point(f->log, op->a, out, 4, &total);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             size_t want = tlt_model_upper(&f->m, op->a) - tlt_model_lower(&f->m, op->a);
             cr_assert_eq(total, want, "tl_point(%lld) counts %zu, want %zu", (long long)op->a,
                          total, want);
@@ -589,15 +553,13 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
             tl_snapshot_t *s = (tl_snapshot_t *)(uintptr_t)1;
             c.what = "tl_snapshot_acquire (for counts)";
             c.st = tl_snapshot_acquire(f->log, &s);
-            if (settle(f, &c, inj0, op_i, attempt))
-                continue;
+            if (settle(f, &c, inj0, op_i, attempt)) continue;
             uint64_t n = UINT64_MAX;
             for (int a2 = 0;; a2++) {
                 inj0 = tlt_alloc_injected(&f->env.alloc);
                 c.what = "tl_count_range";
                 c.st = tl_count_range(s, op->a, op->b, &n);
-                if (!settle(f, &c, inj0, op_i, a2))
-                    break;
+                if (!settle(f, &c, inj0, op_i, a2)) break;
             }
             cr_assert_eq(n, tlt_model_count(&f->m, op->a, op->b), "count_range = %llu, want %llu",
                          (unsigned long long)n,
@@ -609,8 +571,7 @@ static void run_call(ofx_t *f, const wop_t *op, size_t op_i, int j, const tl_ts_
                 c.what = "tl_next_ts";
                 c.may_eof = !has;
                 c.st = tl_next_ts(s, op->a, &next);
-                if (!settle(f, &c, inj0, op_i, a2))
-                    break;
+                if (!settle(f, &c, inj0, op_i, a2)) break;
             }
             cr_assert(has ? c.st == TL_OK && next == want : c.st == TL_EOF,
                       "next_ts(%lld) -> %s %lld", (long long)op->a, tl_strerror(c.st),
@@ -641,15 +602,12 @@ static void run_workload(ofx_t *f, const wop_t *w, size_t nw) {
                 bts[j] = (tl_ts_t)((uint64_t)op->a + tlt_rng_below(&rng, width));
                 bh[j] = f->next_h + (tl_handle_t)j;
             }
-            if (op->flags & 1)
-                tlt_sort_pairs(bts, bh, (size_t)op->n);
+            if (op->flags & 1) tlt_sort_pairs(bts, bh, (size_t)op->n);
         }
-        for (int j = 0; j < calls; j++)
-            run_call(f, op, i, j, bts, bh);
+        for (int j = 0; j < calls; j++) run_call(f, op, i, j, bts, bh);
         cr_assert_lt(f->next_h, f->dead_cap);
         /* Before the failure the replay is the dry run, which was checked. */
-        if (f->dry || f->failed_yet)
-            ofx_verify(f, "after a step");
+        if (f->dry || f->failed_yet) ofx_verify(f, "after a step");
     }
 }
 
@@ -703,8 +661,7 @@ static void sweep_shard(unsigned shard) {
     cr_assert_gt(total, 150, "the workload makes only %llu allocations", (unsigned long long)total);
     uint64_t walked = 0, enomem = 0, swallowed = 0;
     for (uint64_t k = 1; k <= total + 1; k++) {
-        if (k % OOM_SHARDS != shard)
-            continue;
+        if (k % OOM_SHARDS != shard) continue;
         ofx_t f;
         ofx_open(&f);
         f.k = k;

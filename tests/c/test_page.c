@@ -22,10 +22,10 @@ static void check_flat_all_keys(const tl_ts_t *a, size_t n) {
         tl_ts_t keys[3] = {a[i], tlt_sat_add(a[i], -1), tlt_sat_add(a[i], 1)};
         for (int k = 0; k < 3; k++) {
             tl_ts_t x = keys[k];
-            cr_assert_eq(tl_lower_bound(a, n, x), tc_lower_scan(a, n, x),
-                         "lower n=%zu x=%lld", n, (long long)x);
-            cr_assert_eq(tl_upper_bound(a, n, x), tc_upper_scan(a, n, x),
-                         "upper n=%zu x=%lld", n, (long long)x);
+            cr_assert_eq(tl_lower_bound(a, n, x), tc_lower_scan(a, n, x), "lower n=%zu x=%lld", n,
+                         (long long)x);
+            cr_assert_eq(tl_upper_bound(a, n, x), tc_upper_scan(a, n, x), "upper n=%zu x=%lld", n,
+                         (long long)x);
         }
     }
 }
@@ -251,8 +251,10 @@ Test(page, upper_from_and_lockstep_bounds_match_flat_searches) {
                 tl_ts_t x = tlt_sat_add(a[tlt_rng_below(&rng, n)], (q % 3) - 1);
                 size_t want = tl_upper_bound(a, n, x);
                 if (want < from) want = from;
-                cr_assert_eq(tl_upper_from(&p, a, from, n, x), want, "paged n=%zu from=%zu", n, from);
-                cr_assert_eq(tl_upper_from(NULL, a, from, n, x), want, "flat n=%zu from=%zu", n, from);
+                cr_assert_eq(tl_upper_from(&p, a, from, n, x), want, "paged n=%zu from=%zu", n,
+                             from);
+                cr_assert_eq(tl_upper_from(NULL, a, from, n, x), want, "flat n=%zu from=%zu", n,
+                             from);
                 tl_ts_t x2 = x;
                 tl_ts_t x1 = tlt_sat_add(a[tlt_rng_below(&rng, n)], -(tl_ts_t)(q % 4));
                 if (x1 > x2) {

@@ -32,8 +32,8 @@ static void check_points(tl_log_t *log, const tl_ts_t *keys, size_t n_keys) {
         size_t want = iter_point_handles(log, keys[k], a, 64);
         size_t got = 0;
         TLT_OK(tl_point(log, keys[k], b, 64, &got));
-        cr_assert_eq(got, want, "ts=%lld: tl_point counted %zu, iterator %zu", (long long)keys[k], got,
-                     want);
+        cr_assert_eq(got, want, "ts=%lld: tl_point counted %zu, iterator %zu", (long long)keys[k],
+                     got, want);
         for (size_t i = 0; i < (got < 64 ? got : 64); i++) {
             cr_assert_eq(b[i], a[i], "ts=%lld: handle %zu differs", (long long)keys[k], i);
         }

@@ -40,8 +40,7 @@ static void expect_point(tl_snapshot_t *snap, const tlt_model_t *m, tl_ts_t ts) 
                  p1 - p0);
     tl_ts_t *tss = tc_xmalloc((total + 1) * sizeof *tss);
     for (size_t i = 0; i < total && i < 64; i++) tss[i] = ts;
-    if (total <= 64)
-        tlt_expect_same(tss, out, total, m->r + p0, p1 - p0, "point_collect");
+    if (total <= 64) tlt_expect_same(tss, out, total, m->r + p0, p1 - p0, "point_collect");
     free(tss);
     /* A cap of 1 still counts them all. */
     size_t again = 0;
@@ -147,7 +146,7 @@ Test(query, count_subtracts_only_what_newer_tombstones_hide) {
     const tl_ts_t a[] = {10, 20, 30, 40, 50};
     const tl_ts_t mt[] = {20, 30, 30, 30, 40};
     const tl_seq_t mts[] = {7, 8, 12, 10, 9}; /* 30 @10: the delete's own sequence */
-    rf_l0(f, a, 5, 5, 2);   /* older than both deletes */
+    rf_l0(f, a, 5, 5, 2);                     /* older than both deletes */
     rf_memrun(f, a, 5, 11); /* newer than the first delete, older than the second */
     rf_memtable(f, mt, mts, 5);
     rf_delete(f, 15, 35, 10);

@@ -19,10 +19,10 @@ Test(retire, pop_releases_only_entries_at_or_below_the_safe_epoch_in_order) {
     TC_MEM(t);
     tl_retire_t r;
     TLT_OK(tl_retire_init(&r));
-    push_range(&t, &r, 100, 3, 5);  /* 100..102 @5 */
-    push_range(&t, &r, 200, 2, 7);  /* 200..201 @7 */
-    push_range(&t, &r, 300, 4, 7);  /* 300..303 @7 */
-    push_range(&t, &r, 400, 1, 9);  /* 400 @9 */
+    push_range(&t, &r, 100, 3, 5); /* 100..102 @5 */
+    push_range(&t, &r, 200, 2, 7); /* 200..201 @7 */
+    push_range(&t, &r, 300, 4, 7); /* 300..303 @7 */
+    push_range(&t, &r, 400, 1, 9); /* 400 @9 */
     cr_assert_eq(tl_retire_len(&r), 10);
     tl_handle_t out[16];
     cr_assert_eq(tl_retire_pop(&r, 4, out, 16), 0, "nothing is safe before epoch 5");

@@ -112,8 +112,7 @@ Test(segment, create_oom_at_each_allocation_leaves_the_block_alone) {
         cr_assert_eq(st, TL_ENOMEM);
         cr_assert_null(s);
         cr_assert_eq(tl_mem_live(&t.m), live, "k=%llu leaked", (unsigned long long)k);
-        cr_assert_eq(tl_ref_get(&r->refs), 1, "k=%llu kept a reference",
-                     (unsigned long long)k);
+        cr_assert_eq(tl_ref_get(&r->refs), 1, "k=%llu kept a reference", (unsigned long long)k);
     }
     cr_assert_eq(k, 3, "struct and fences: two allocations");
     tl_recs_release(&t.m, r);
@@ -137,8 +136,16 @@ Test(segment, lower_and_upper_bound_match_a_scan) {
                 tl_segment_t *s = NULL;
                 TLT_OK(tl_segment_create(&t.m, TL_LEVEL_L0, r, pages[pi], 1, NO_WINDOW, &s));
                 assert_valid(s);
-                tl_ts_t keys[] = {TL_TS_MIN, TL_TS_MIN + 1, -1, 0, 1, TL_TS_MAX - 1, TL_TS_MAX,
-                                  tlt_sat_add(s->min, -1), s->min, s->max,
+                tl_ts_t keys[] = {TL_TS_MIN,
+                                  TL_TS_MIN + 1,
+                                  -1,
+                                  0,
+                                  1,
+                                  TL_TS_MAX - 1,
+                                  TL_TS_MAX,
+                                  tlt_sat_add(s->min, -1),
+                                  s->min,
+                                  s->max,
                                   tlt_sat_add(s->max, 1)};
                 for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
                     cr_assert_eq(tl_segment_lower_bound(s, keys[k]), tc_lower_scan(a, n, keys[k]));
@@ -147,12 +154,10 @@ Test(segment, lower_and_upper_bound_match_a_scan) {
                 for (size_t i = 0; i < n; i++) {
                     tl_ts_t ks[3] = {a[i], tlt_sat_add(a[i], -1), tlt_sat_add(a[i], 1)};
                     for (int k = 0; k < 3; k++) {
-                        cr_assert_eq(tl_segment_lower_bound(s, ks[k]),
-                                     tc_lower_scan(a, n, ks[k]), "lower n=%zu P=%zu x=%lld", n,
-                                     pages[pi], (long long)ks[k]);
-                        cr_assert_eq(tl_segment_upper_bound(s, ks[k]),
-                                     tc_upper_scan(a, n, ks[k]), "upper n=%zu P=%zu x=%lld", n,
-                                     pages[pi], (long long)ks[k]);
+                        cr_assert_eq(tl_segment_lower_bound(s, ks[k]), tc_lower_scan(a, n, ks[k]),
+                                     "lower n=%zu P=%zu x=%lld", n, pages[pi], (long long)ks[k]);
+                        cr_assert_eq(tl_segment_upper_bound(s, ks[k]), tc_upper_scan(a, n, ks[k]),
+                                     "upper n=%zu P=%zu x=%lld", n, pages[pi], (long long)ks[k]);
                     }
                 }
                 tl_segment_release(&t.m, s);

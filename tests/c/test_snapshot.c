@@ -85,10 +85,8 @@ Test(snapshot, src_bounds_match_a_scan) {
         }
         for (int k = 0; k < 400; k++) {
             tl_ts_t a = tlt_rng_range(&rng, -2100, 2100), b = tlt_rng_range(&rng, -2100, 2100);
-            if (k % 7 == 0)
-                a = INT64_MIN + (k % 2);
-            if (k % 11 == 0)
-                b = INT64_MAX - (k % 2);
+            if (k % 7 == 0) a = INT64_MIN + (k % 2);
+            if (k % 11 == 0) b = INT64_MAX - (k % 2);
             if (a > b) {
                 tl_ts_t x = a;
                 a = b;
@@ -98,8 +96,8 @@ Test(snapshot, src_bounds_match_a_scan) {
             tl_src_bounds(&s, tl_range_closed(a, b), &lo, &hi);
             size_t want_lo = tc_lower_scan(ts, n, a), want_hi = tc_upper_scan(ts, n, b);
             cr_assert(lo == want_lo && hi == want_hi,
-                      "pages %zu, [%lld, %lld]: [%zu, %zu), want [%zu, %zu)",
-                      p < 4 ? pages[p] : 0, (long long)a, (long long)b, lo, hi, want_lo, want_hi);
+                      "pages %zu, [%lld, %lld]: [%zu, %zu), want [%zu, %zu)", p < 4 ? pages[p] : 0,
+                      (long long)a, (long long)b, lo, hi, want_lo, want_hi);
         }
         rf_end(f);
         free(f);

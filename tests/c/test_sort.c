@@ -16,8 +16,8 @@ typedef enum shape {
     SH_RANDOM_NARROW, /* few distinct values: heavy duplicates */
     SH_LATE_5PCT,     /* ascending stream with 5% late records */
     SH_ALL_EQUAL,
-    SH_EXTREMES,      /* only INT64_MIN, -1, 0, INT64_MAX */
-    SH_SAWTOOTH,      /* several ascending runs */
+    SH_EXTREMES, /* only INT64_MIN, -1, 0, INT64_MAX */
+    SH_SAWTOOTH, /* several ascending runs */
     SH_COUNT
 } shape_t;
 
@@ -33,18 +33,18 @@ static void make_input(tlt_rng_t *rng, shape_t sh, size_t n, tl_ts_t *ts, tl_han
     for (size_t i = 0; i < n; i++) {
         h[i] = i;
         switch (sh) {
-            case SH_SORTED: ts[i] = base + (tl_ts_t)(i / 3); break;
-            case SH_REVERSE: ts[i] = base - (tl_ts_t)i; break;
-            case SH_RANDOM_WIDE: ts[i] = (tl_ts_t)tlt_rng_next(rng); break;
-            case SH_RANDOM_NARROW: ts[i] = tlt_rng_range(rng, -3, 3); break;
-            case SH_LATE_5PCT:
-                ts[i] = base + (tl_ts_t)i * 10;
-                if (tlt_rng_below(rng, 100) < 5) ts[i] -= tlt_rng_range(rng, 1, 5000);
-                break;
-            case SH_ALL_EQUAL: ts[i] = 42; break;
-            case SH_EXTREMES: ts[i] = ext[tlt_rng_below(rng, 4)]; break;
-            case SH_SAWTOOTH: ts[i] = (tl_ts_t)(i % 97) * 1000 - (tl_ts_t)(i / 97); break;
-            default: cr_assert_fail("bad shape");
+        case SH_SORTED: ts[i] = base + (tl_ts_t)(i / 3); break;
+        case SH_REVERSE: ts[i] = base - (tl_ts_t)i; break;
+        case SH_RANDOM_WIDE: ts[i] = (tl_ts_t)tlt_rng_next(rng); break;
+        case SH_RANDOM_NARROW: ts[i] = tlt_rng_range(rng, -3, 3); break;
+        case SH_LATE_5PCT:
+            ts[i] = base + (tl_ts_t)i * 10;
+            if (tlt_rng_below(rng, 100) < 5) ts[i] -= tlt_rng_range(rng, 1, 5000);
+            break;
+        case SH_ALL_EQUAL: ts[i] = 42; break;
+        case SH_EXTREMES: ts[i] = ext[tlt_rng_below(rng, 4)]; break;
+        case SH_SAWTOOTH: ts[i] = (tl_ts_t)(i % 97) * 1000 - (tl_ts_t)(i / 97); break;
+        default: cr_assert_fail("bad shape");
         }
     }
 }
@@ -117,8 +117,8 @@ Test(sort, large_inputs_come_out_sorted) {
     TC_MEM(t);
     tlt_rng_t rng;
     tlt_rng_seed(&rng, 33);
-    shape_t shapes[] = {SH_SORTED, SH_REVERSE, SH_RANDOM_WIDE, SH_LATE_5PCT, SH_ALL_EQUAL,
-                        SH_EXTREMES};
+    shape_t shapes[] = {SH_SORTED,    SH_REVERSE,   SH_RANDOM_WIDE,
+                        SH_LATE_5PCT, SH_ALL_EQUAL, SH_EXTREMES};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         run_both(&t, &rng, shapes[i], 100000);
     tc_end(&t);

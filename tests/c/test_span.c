@@ -42,8 +42,7 @@ static size_t source_of(const rf_t *f, const tl_ts_t *p, size_t n, int *level) {
 static bool in_memtable(const rf_t *f, tl_handle_t h) {
     for (size_t i = 0; i < f->n_mt; i++)
         for (size_t j = 0; j < f->mt[i].buf.cap; j++)
-            if (f->mt[i].h[j] == h)
-                return true;
+            if (f->mt[i].h[j] == h) return true;
     return false;
 }
 
@@ -86,8 +85,7 @@ static void expect_spans(rf_t *f, tl_snapshot_t *snap, const tlt_model_t *m, tl_
     tlt_model_slice(m, t1, t2, &i0, &i1);
     tlt_rec_t *want = tc_xmalloc((i1 - i0 + 1) * sizeof *want);
     for (size_t i = i0; i < i1; i++)
-        if (!in_memtable(f, m->r[i].h))
-            want[wn++] = m->r[i];
+        if (!in_memtable(f, m->r[i].h)) want[wn++] = m->r[i];
     tlt_sort_pairs(ts, h, n);
     char what[96];
     snprintf(what, sizeof what, "spans [%lld, %lld)", (long long)t1, (long long)t2);

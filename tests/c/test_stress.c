@@ -106,8 +106,9 @@ Test(stress, maint_stop_start_while_writing_loses_nothing, .timeout = 120) {
     sc_hooks_t h = hooks_of(&env);
     sc_report_t rep;
     int rc = sc_stop_start(&h, &rep);
-    cr_log_info("stop/start: %llu records, %llu busy, %llu toggles", (unsigned long long)rep.records,
-                (unsigned long long)rep.busy, (unsigned long long)rep.toggles);
+    cr_log_info("stop/start: %llu records, %llu busy, %llu toggles",
+                (unsigned long long)rep.records, (unsigned long long)rep.busy,
+                (unsigned long long)rep.toggles);
     finish(&env, rc, &rep, "stop/start");
 }
 
@@ -131,17 +132,17 @@ Test(stress, close_while_the_worker_compacts, .timeout = 120) {
         uint64_t points[] = {1, 2, n_allocs / 3, n_allocs / 2, n_allocs - 1, n_allocs};
         for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
             uint64_t k = points[i];
-            if (k == 0 || k > n_allocs)
-                continue;
+            if (k == 0 || k > n_allocs) continue;
             tlt_env_t env;
             tlt_env_setup(&env, STRESS_DROP_CAP);
             sc_hooks_t h = hooks_of(&env);
             sc_report_t rep;
             int rc = sc_close_during_compaction(&h, k, deletes, hold, NULL, &rep);
             char name[128];
-            snprintf(name, sizeof name, "close with the worker stuck at allocation %llu/%llu "
-                     "(deletes %d, snapshot %d)", (unsigned long long)k,
-                     (unsigned long long)n_allocs, deletes, hold);
+            snprintf(name, sizeof name,
+                     "close with the worker stuck at allocation %llu/%llu "
+                     "(deletes %d, snapshot %d)",
+                     (unsigned long long)k, (unsigned long long)n_allocs, deletes, hold);
             finish(&env, rc, &rep, name);
         }
         cr_log_info("close during compaction (deletes %d, snapshot %d): %llu worker allocations",
@@ -156,7 +157,8 @@ static void run_backpressure(uint32_t wait_ms) {
     sc_report_t rep;
     int rc = sc_backpressure(&h, wait_ms, &rep);
     cr_log_info("backpressure (sealed_wait_ms %u): %llu records, %llu busy, longest busy write "
-                "%llu ms", wait_ms, (unsigned long long)rep.records, (unsigned long long)rep.busy,
+                "%llu ms",
+                wait_ms, (unsigned long long)rep.records, (unsigned long long)rep.busy,
                 (unsigned long long)rep.max_wait_ms);
     finish(&env, rc, &rep, "backpressure");
 }

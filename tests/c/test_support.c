@@ -74,11 +74,11 @@ Test(test_util, allocator_fails_exactly_the_armed_calls) {
     tlt_alloc_init(&a);
     void *keep = tlt_malloc(&a, 64);
     tlt_alloc_arm(&a, 3, 0, 0);
-    void *p1 = tlt_malloc(&a, 8);               /* 1 */
-    void *p2 = tlt_realloc(&a, keep, 64, 32);   /* shrinking: not counted */
-    void *p3 = tlt_realloc(&a, p2, 32, 128);    /* 2 */
-    void *p4 = tlt_malloc(&a, 8);               /* 3: fails */
-    void *p5 = tlt_malloc(&a, 8);               /* 4 */
+    void *p1 = tlt_malloc(&a, 8);             /* 1 */
+    void *p2 = tlt_realloc(&a, keep, 64, 32); /* shrinking: not counted */
+    void *p3 = tlt_realloc(&a, p2, 32, 128);  /* 2 */
+    void *p4 = tlt_malloc(&a, 8);             /* 3: fails */
+    void *p5 = tlt_malloc(&a, 8);             /* 4 */
     cr_assert(p1 && p2 && p3 && p5);
     cr_assert_null(p4);
     cr_assert_eq(tlt_alloc_injected(&a), 1);
@@ -173,7 +173,8 @@ Test(test_util, gate_holds_a_foreign_thread_until_opened_never_the_owner) {
     atomic_init(&g.done, 0);
     tl_thread_t t;
     cr_assert(tl_thread_start(&t, foreign_alloc, &g));
-    cr_assert(tlt_alloc_gate_wait_blocked(&a, 20000), "the foreign allocation never reached the gate");
+    cr_assert(tlt_alloc_gate_wait_blocked(&a, 20000),
+              "the foreign allocation never reached the gate");
     tl_sleep_ms(20);
     cr_assert_eq(atomic_load(&g.done), 0, "the gate let a foreign allocation through while closed");
     tlt_alloc_gate_open(&a);

@@ -56,8 +56,7 @@ static size_t probes_of(const add_t *adds, size_t k, tl_ts_t *out) {
 
 /* Checks set t against the model of adds[0..k): f at every probe, the
  * interval bound, max_seq, max_seq_in on probe pairs, and the cursor. */
-static void check_against_model(const tl_tombs_t *t, const add_t *adds, size_t k,
-                                tlt_rng_t *rng) {
+static void check_against_model(const tl_tombs_t *t, const add_t *adds, size_t k, tlt_rng_t *rng) {
     assert_valid(t);
     tl_ts_t *pr = tc_xmalloc((6 * k + 5) * sizeof *pr);
     size_t np = probes_of(adds, k, pr);
@@ -127,8 +126,7 @@ static void assert_unchanged(const tl_tombs_t *t, const frozen_t *f) {
 
 /* Runs `adds` random adds with endpoints from gen; keeps every version alive
  * to the end and checks each one against its own prefix of the model. */
-static void run_random(tc_t *tc, tlt_rng_t *rng, size_t n_adds,
-                       tl_ts_t (*gen)(tlt_rng_t *rng)) {
+static void run_random(tc_t *tc, tlt_rng_t *rng, size_t n_adds, tl_ts_t (*gen)(tlt_rng_t *rng)) {
     add_t *adds = tc_xmalloc(n_adds * sizeof *adds);
     tl_tombs_t **ver = tc_xcalloc(n_adds + 1, sizeof *ver);
     frozen_t *fz = tc_xmalloc((n_adds + 1) * sizeof *fz);
@@ -158,8 +156,8 @@ static void run_random(tc_t *tc, tlt_rng_t *rng, size_t n_adds,
 static tl_ts_t gen_small(tlt_rng_t *rng) { return tlt_rng_range(rng, -12, 12); }
 
 static tl_ts_t gen_extreme(tlt_rng_t *rng) {
-    static const tl_ts_t pool[] = {TL_TS_MIN,     TL_TS_MIN + 1, TL_TS_MIN + 2, -2, -1, 0, 1,
-                                   2,             TL_TS_MAX - 2, TL_TS_MAX - 1, TL_TS_MAX};
+    static const tl_ts_t pool[] = {TL_TS_MIN, TL_TS_MIN + 1, TL_TS_MIN + 2, -2,       -1, 0, 1,
+                                   2,         TL_TS_MAX - 2, TL_TS_MAX - 1, TL_TS_MAX};
     if (tlt_rng_below(rng, 4) == 0) return (tl_ts_t)tlt_rng_next(rng);
     return pool[tlt_rng_below(rng, sizeof pool / sizeof pool[0])];
 }
@@ -220,7 +218,8 @@ static void expect_intervals(const tl_tombs_t *t, const tl_tomb_t *want, size_t 
     assert_valid(t);
     cr_assert_eq(tl_tombs_count(t), n, "got %zu intervals, want %zu", tl_tombs_count(t), n);
     for (size_t i = 0; i < n; i++) {
-        cr_assert(tl_tombs_get(t, i)[0].lo == want[i].lo && tl_tombs_get(t, i)[0].hi == want[i].hi &&
+        cr_assert(tl_tombs_get(t, i)[0].lo == want[i].lo &&
+                      tl_tombs_get(t, i)[0].hi == want[i].hi &&
                       tl_tombs_get(t, i)[0].seq == want[i].seq,
                   "interval %zu: got [%lld, %lld]@%llu want [%lld, %lld]@%llu", i,
                   (long long)tl_tombs_get(t, i)[0].lo, (long long)tl_tombs_get(t, i)[0].hi,
@@ -243,8 +242,7 @@ Test(tombstone, splitting_the_whole_range_at_both_extremes) {
     add_to(&t, &s, TL_TS_MIN, TL_TS_MAX, 1);
     expect_intervals(s, (tl_tomb_t[]){{TL_TS_MIN, TL_TS_MAX, 1}}, 1);
     add_to(&t, &s, TL_TS_MIN, TL_TS_MIN, 2);
-    expect_intervals(s, (tl_tomb_t[]){{TL_TS_MIN, TL_TS_MIN, 2}, {TL_TS_MIN + 1, TL_TS_MAX, 1}},
-                     2);
+    expect_intervals(s, (tl_tomb_t[]){{TL_TS_MIN, TL_TS_MIN, 2}, {TL_TS_MIN + 1, TL_TS_MAX, 1}}, 2);
     add_to(&t, &s, TL_TS_MAX, TL_TS_MAX, 3);
     expect_intervals(s,
                      (tl_tomb_t[]){{TL_TS_MIN, TL_TS_MIN, 2},
@@ -574,15 +572,15 @@ Test(tombstone, validate_rejects_malformed_sets) {
     assert_valid(s);
     const tl_tomb_t good[3] = {LEAF0(s)[0], LEAF0(s)[1], LEAF0(s)[2]};
     const char *why;
-#define EXPECT_INVALID(what)                                                     \
-    do {                                                                         \
-        why = NULL;                                                              \
+#define EXPECT_INVALID(what)                                                      \
+    do {                                                                          \
+        why = NULL;                                                               \
         cr_assert_not(tl_tombs_validate(s, &why), "validate accepted: %s", what); \
-        cr_assert_not_null(why);                                                 \
-        memcpy(LEAF0(s), good, sizeof good);                                         \
-        s->n = 3;                                                                \
-        s->max_seq = 3;                                                          \
-        assert_valid(s);                                                         \
+        cr_assert_not_null(why);                                                  \
+        memcpy(LEAF0(s), good, sizeof good);                                      \
+        s->n = 3;                                                                 \
+        s->max_seq = 3;                                                           \
+        assert_valid(s);                                                          \
     } while (0)
 
     s->n = 0;
@@ -710,7 +708,8 @@ Test(tombstone, many_intervals_across_many_leaves_match_the_model) {
         }
     }
     assert_valid(old);
-    for (tl_ts_t x = 0; x < D; x++) cr_assert_eq(tl_tombs_seq_at(old, x), f_old[x], "old x=%lld", (long long)x);
+    for (tl_ts_t x = 0; x < D; x++)
+        cr_assert_eq(tl_tombs_seq_at(old, x), f_old[x], "old x=%lld", (long long)x);
     tl_tombs_release(&t.m, old);
     tl_tombs_release(&t.m, cur);
     free(f);
@@ -744,8 +743,10 @@ static void check_dense(const tl_tombs_t *t, const tl_seq_t *f, tl_ts_t D) {
     assert_valid(t);
     tl_tomb_cursor_t c;
     tl_tomb_cursor_init(&c, t, 0);
-    for (tl_ts_t x = 0; x < D; x++) cr_assert_eq(tl_tomb_cursor_seq(&c, x), f[x], "cursor x=%lld", (long long)x);
-    for (tl_ts_t x = 0; x < D; x += 97) cr_assert_eq(tl_tombs_seq_at(t, x), f[x], "seq_at x=%lld", (long long)x);
+    for (tl_ts_t x = 0; x < D; x++)
+        cr_assert_eq(tl_tomb_cursor_seq(&c, x), f[x], "cursor x=%lld", (long long)x);
+    for (tl_ts_t x = 0; x < D; x += 97)
+        cr_assert_eq(tl_tombs_seq_at(t, x), f[x], "seq_at x=%lld", (long long)x);
     /* get(i) and seek agree with the in-order walk. */
     for (size_t i = 0; i < tl_tombs_count(t); i += 1 + i / 50) {
         const tl_tomb_t *v = tl_tombs_get(t, i);
@@ -770,7 +771,8 @@ Test(tombstone, deep_tree_point_and_wide_deletes_match_the_model) {
     unsigned deepest = 0;
     for (tl_seq_t seq = 1; seq <= 60000; seq++) {
         tl_ts_t lo = 4 * tlt_rng_range(&rng, 0, D / 4 - 1);
-        tl_ts_t len = seq % 5000 == 0 ? tlt_rng_range(&rng, 1000, 60000) : tlt_rng_range(&rng, 0, 2);
+        tl_ts_t len =
+            seq % 5000 == 0 ? tlt_rng_range(&rng, 1000, 60000) : tlt_rng_range(&rng, 0, 2);
         tl_ts_t hi = lo + len < D ? lo + len : D - 1;
         tl_tombs_t *next = NULL;
         if (seq % 7000 == 0) {
@@ -805,10 +807,12 @@ Test(tombstone, deep_tree_point_and_wide_deletes_match_the_model) {
             a = b;
             b = s;
         }
-        if (q % 3 == 0) b = a + tlt_rng_range(&rng, 0, 50) < D ? a + tlt_rng_range(&rng, 0, 50) : D - 1;
+        if (q % 3 == 0)
+            b = a + tlt_rng_range(&rng, 0, 50) < D ? a + tlt_rng_range(&rng, 0, 50) : D - 1;
         tl_seq_t want = 0;
         for (tl_ts_t x = a; x <= b; x++) want = f[x] > want ? f[x] : want;
-        cr_assert_eq(tl_tombs_max_seq_in(cur, a, b), want, "max_seq_in [%lld, %lld]", (long long)a, (long long)b);
+        cr_assert_eq(tl_tombs_max_seq_in(cur, a, b), want, "max_seq_in [%lld, %lld]", (long long)a,
+                     (long long)b);
     }
     assert_unchanged(pinned, &fz);
     tl_tombs_release(&t.m, pinned);
@@ -828,7 +832,10 @@ Test(tombstone, oom_at_each_allocation_on_a_deep_tree_keeps_the_set) {
     tl_seq_t seq = 0;
     for (tl_ts_t i = 0; i < 150000; i++) add_to(&t, &s, 4 * i, 4 * i, ++seq);
     cr_assert_geq(s->root->level, 2);
-    const tl_ts_t shapes[][2] = {{401, 402}, {0, 599999}, {1000, 300001}, {4 * 149999 + 2, 4 * 149999 + 2}};
+    const tl_ts_t shapes[][2] = {{401, 402},
+                                 {0, 599999},
+                                 {1000, 300001},
+                                 {4 * 149999 + 2, 4 * 149999 + 2}};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         for (int replace = 0; replace < 2; replace++) {
             frozen_t f = freeze(s);
@@ -837,8 +844,9 @@ Test(tombstone, oom_at_each_allocation_on_a_deep_tree_keeps_the_set) {
                 tl_tombs_t *out = NULL;
                 tlt_alloc_arm(&t.a, at, 0, 0);
                 uint64_t inj0 = tlt_alloc_injected(&t.a);
-                tl_status_t st = replace ? tl_tombs_replace(&t.m, s, shapes[k][0], shapes[k][1], seq + 1, &out)
-                                         : tl_tombs_add(&t.m, s, shapes[k][0], shapes[k][1], seq + 1, &out);
+                tl_status_t st =
+                    replace ? tl_tombs_replace(&t.m, s, shapes[k][0], shapes[k][1], seq + 1, &out)
+                            : tl_tombs_add(&t.m, s, shapes[k][0], shapes[k][1], seq + 1, &out);
                 bool injected = tlt_alloc_injected(&t.a) > inj0;
                 tlt_alloc_disarm(&t.a);
                 if (!injected) {
@@ -850,13 +858,15 @@ Test(tombstone, oom_at_each_allocation_on_a_deep_tree_keeps_the_set) {
                     tl_tombs_release(&t.m, out);
                     if (replace) {
                         s = NULL; /* consumed: rebuild the original */
-                        for (size_t i = 0; i < f.n; i++) add_to(&t, &s, f.v[i].lo, f.v[i].hi, f.v[i].seq);
+                        for (size_t i = 0; i < f.n; i++)
+                            add_to(&t, &s, f.v[i].lo, f.v[i].hi, f.v[i].seq);
                     }
                     break;
                 }
                 TLT_ST(st, TL_ENOMEM);
                 cr_assert_null(out);
-                cr_assert_eq(tl_mem_live(&t.m), live, "nothing leaked at allocation %llu", (unsigned long long)at);
+                cr_assert_eq(tl_mem_live(&t.m), live, "nothing leaked at allocation %llu",
+                             (unsigned long long)at);
                 assert_valid(s);
                 assert_unchanged(s, &f);
             }
@@ -890,7 +900,8 @@ Test(tombstone, deletes_in_time_order_leave_leaves_three_quarters_full) {
     assert_valid(s);
     cr_assert_eq(tl_tombs_count(s), N);
     size_t leaves = count_leaves(s->root);
-    cr_assert_leq(leaves, N / (TL_TOMB_LEAF_CAP * 3 / 4) + 2, "%zu leaves for %d intervals", leaves, N);
+    cr_assert_leq(leaves, N / (TL_TOMB_LEAF_CAP * 3 / 4) + 2, "%zu leaves for %d intervals", leaves,
+                  N);
     tl_tombs_release(&t.m, s);
     tc_end(&t);
 }

@@ -58,11 +58,9 @@ void tlt_on_drop(void *ctx, tl_handle_t h) {
     tlt_drops_t *d = ctx;
     tl_mutex_lock(&d->mu);
     d->total++;
-    if (!tl_thread_id_equal(tl_thread_id_self(), d->owner))
-        d->foreign_thread_calls++;
+    if (!tl_thread_id_equal(tl_thread_id_self(), d->owner)) d->foreign_thread_calls++;
     if (h < d->cap) {
-        if (d->count[h] != UINT32_MAX)
-            d->count[h]++;
+        if (d->count[h] != UINT32_MAX) d->count[h]++;
     } else {
         d->out_of_range++;
         d->last_out_of_range = h;
@@ -70,8 +68,7 @@ void tlt_on_drop(void *ctx, tl_handle_t h) {
     void (*hook)(void *, tl_handle_t) = d->hook;
     void *hook_ctx = d->hook_ctx;
     tl_mutex_unlock(&d->mu);
-    if (hook != NULL)
-        hook(hook_ctx, h);
+    if (hook != NULL) hook(hook_ctx, h);
 }
 
 uint32_t tlt_drops_of(tlt_drops_t *d, tl_handle_t h) {
@@ -112,16 +109,15 @@ void tlt_drops_check(tlt_drops_t *d) {
 void tlt_drops_assert_range_once(tlt_drops_t *d, tl_handle_t lo, tl_handle_t hi) {
     for (tl_handle_t h = lo; h < hi; h++) {
         uint32_t c = tlt_drops_of(d, h);
-        cr_assert_eq(c, 1, "handle %llu dropped %u times, want exactly once",
-                     (unsigned long long)h, c);
+        cr_assert_eq(c, 1, "handle %llu dropped %u times, want exactly once", (unsigned long long)h,
+                     c);
     }
 }
 
 void tlt_drops_assert_range_none(tlt_drops_t *d, tl_handle_t lo, tl_handle_t hi) {
     for (tl_handle_t h = lo; h < hi; h++) {
         uint32_t c = tlt_drops_of(d, h);
-        cr_assert_eq(c, 0, "handle %llu dropped %u times, want never", (unsigned long long)h,
-                     c);
+        cr_assert_eq(c, 0, "handle %llu dropped %u times, want never", (unsigned long long)h, c);
     }
 }
 
@@ -145,8 +141,7 @@ void tlt_env_teardown(tlt_env_t *env) {
 
 void tlt_config(tlt_env_t *env, tl_config_t *cfg) {
     tl_config_init(cfg);
-    if (env == NULL)
-        return;
+    if (env == NULL) return;
     cfg->alloc = tlt_alloc_table(&env->alloc);
     cfg->on_drop = tlt_on_drop;
     cfg->on_drop_ctx = &env->drops;
@@ -173,16 +168,14 @@ tl_status_t tlt_open_cfg(tlt_env_t *env, tl_config_t *cfg, tl_log_t **out) {
     } else {
         cr_assert_null(log, "tl_open failed (%s) but left *out set", tl_strerror(st));
     }
-    if (out != NULL)
-        *out = log;
+    if (out != NULL) *out = log;
     return st;
 }
 
 tl_status_t tlt_open(tlt_env_t *env, void (*tweak)(tl_config_t *), tl_log_t **out) {
     tl_config_t cfg;
     tlt_config(env, &cfg);
-    if (tweak != NULL)
-        tweak(&cfg);
+    if (tweak != NULL) tweak(&cfg);
     return tlt_open_cfg(env, &cfg, out);
 }
 
@@ -225,8 +218,7 @@ int64_t tlt_rng_range(tlt_rng_t *r, int64_t lo, int64_t hi) {
 
 int64_t tlt_sat_add(int64_t a, int64_t b) {
     int64_t r;
-    if (__builtin_add_overflow(a, b, &r))
-        return b > 0 ? INT64_MAX : INT64_MIN;
+    if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
     return r;
 }
 
@@ -239,8 +231,7 @@ void tlt_drain_iter(tl_iter_t *it, tl_ts_t **ts_out, tl_handle_t **h_out, size_t
         tl_ts_t t;
         tl_handle_t v;
         tl_status_t st = tl_iter_next(it, &t, &v);
-        if (st == TL_EOF)
-            break;
+        if (st == TL_EOF) break;
         cr_assert_eq(st, TL_OK, "tl_iter_next -> %s", tl_strerror(st));
         if (n == cap) {
             cap *= 2;
@@ -275,16 +266,13 @@ typedef struct tlt_pair {
 
 static int pair_cmp(const void *a, const void *b) {
     const tlt_pair_t *x = a, *y = b;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
-    if (x->h != y->h)
-        return x->h < y->h ? -1 : 1;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+    if (x->h != y->h) return x->h < y->h ? -1 : 1;
     return 0;
 }
 
 void tlt_sort_pairs(tl_ts_t *ts, tl_handle_t *h, size_t n) {
-    if (n < 2)
-        return;
+    if (n < 2) return;
     tlt_pair_t *p = malloc(n * sizeof *p);
     cr_assert_not_null(p);
     for (size_t i = 0; i < n; i++) {
@@ -304,8 +292,7 @@ size_t tlt_drain_all(tl_log_t *log) {
     for (int guard = 0; guard < 1000000; guard++) {
         size_t n = 0;
         TLT_OK(tl_drain_retired(log, 0, &n));
-        if (n == 0)
-            return total;
+        if (n == 0) return total;
         total += n;
     }
     cr_assert_fail("tl_drain_retired never reported 0");
@@ -319,27 +306,24 @@ static int h_cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-void tlt_expect_same(tl_ts_t *got_ts, tl_handle_t *got_h, size_t got_n,
-                     const tlt_rec_t *want, size_t want_n, const char *what) {
+void tlt_expect_same(tl_ts_t *got_ts, tl_handle_t *got_h, size_t got_n, const tlt_rec_t *want,
+                     size_t want_n, const char *what) {
     for (size_t i = 1; i < got_n; i++)
-        cr_assert(got_ts[i - 1] <= got_ts[i],
-                  "%s: order broken at %zu: %lld then %lld", what, i,
+        cr_assert(got_ts[i - 1] <= got_ts[i], "%s: order broken at %zu: %lld then %lld", what, i,
                   (long long)got_ts[i - 1], (long long)got_ts[i]);
     size_t n = got_n < want_n ? got_n : want_n;
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(got_ts[i], want[i].ts,
-                     "%s: record %zu has ts %lld, want %lld (got %zu records, want %zu)", what,
-                     i, (long long)got_ts[i], (long long)want[i].ts, got_n, want_n);
-    cr_assert_eq(got_n, want_n, "%s: got %zu records, want %zu (first extra ts %lld)", what,
-                 got_n, want_n,
+                     "%s: record %zu has ts %lld, want %lld (got %zu records, want %zu)", what, i,
+                     (long long)got_ts[i], (long long)want[i].ts, got_n, want_n);
+    cr_assert_eq(got_n, want_n, "%s: got %zu records, want %zu (first extra ts %lld)", what, got_n,
+                 want_n,
                  (long long)(got_n > want_n ? got_ts[want_n]
                                             : (want_n > got_n ? want[got_n].ts : 0)));
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
-        while (j < n && got_ts[j] == got_ts[i])
-            j++;
-        if (j - i > 1)
-            qsort(got_h + i, j - i, sizeof *got_h, h_cmp);
+        while (j < n && got_ts[j] == got_ts[i]) j++;
+        if (j - i > 1) qsort(got_h + i, j - i, sizeof *got_h, h_cmp);
         for (size_t k = i; k < j; k++)
             cr_assert_eq(got_h[k], want[k].h,
                          "%s: at ts %lld (records %zu..%zu) handle %llu, want %llu", what,
@@ -403,6 +387,6 @@ void tlt_expect_model(tl_log_t *log, const tlt_model_t *m) {
     tl_snapshot_release(snap);
     tl_stats_t st;
     TLT_OK(tl_stats(log, &st));
-    cr_assert_eq(st.records, m->n, "stats.records = %llu, want %zu",
-                 (unsigned long long)st.records, m->n);
+    cr_assert_eq(st.records, m->n, "stats.records = %llu, want %zu", (unsigned long long)st.records,
+                 m->n);
 }

@@ -48,9 +48,9 @@ void tlt_alloc_destroy(tlt_alloc_t *a);
 
 typedef struct tlt_drops {
     tl_mutex_t mu;
-    uint32_t *count;     /* count[h] for h < cap (calloc'd: test-side memory) */
+    uint32_t *count; /* count[h] for h < cap (calloc'd: test-side memory) */
     size_t cap;
-    uint64_t total;      /* every on_drop call */
+    uint64_t total;        /* every on_drop call */
     uint64_t out_of_range; /* calls with h >= cap */
     uint64_t last_out_of_range;
     /* on_drop must run only in the threads that call tl_drain_retired,
@@ -66,7 +66,7 @@ typedef struct tlt_drops {
 
 void tlt_drops_init(tlt_drops_t *d, size_t cap);
 void tlt_drops_destroy(tlt_drops_t *d);
-void tlt_on_drop(void *ctx, tl_handle_t h);   /* a tl_on_drop_fn */
+void tlt_on_drop(void *ctx, tl_handle_t h); /* a tl_on_drop_fn */
 uint32_t tlt_drops_of(tlt_drops_t *d, tl_handle_t h);
 uint64_t tlt_drops_total(tlt_drops_t *d);
 /* Fails the test if any handle was dropped more than once or was out of range. */
@@ -81,7 +81,7 @@ void tlt_drops_assert_range_none(tlt_drops_t *d, tl_handle_t lo, tl_handle_t hi)
 typedef struct tlt_env {
     tlt_alloc_t alloc;
     tlt_drops_t drops;
-    tl_log_t *log;         /* set by tlt_open; closed by teardown if still set */
+    tl_log_t *log; /* set by tlt_open; closed by teardown if still set */
 } tlt_env_t;
 
 #define TLT_DEFAULT_DROP_CAP ((size_t)1 << 16)
@@ -113,32 +113,30 @@ void tlt_close(tlt_env_t *env);
 
 /* ---------------------------------------------------------------- asserts */
 
-#define TLT_ST(expr, want)                                                        \
-    do {                                                                          \
-        tl_status_t tlt_st_ = (expr);                                             \
-        cr_assert_eq(tlt_st_, (want), "%s:%d: %s -> %s (%d), want %s", __FILE__,   \
-                     __LINE__, #expr, tl_strerror(tlt_st_), (int)tlt_st_,         \
-                     tl_strerror(want));                                          \
+#define TLT_ST(expr, want)                                                                        \
+    do {                                                                                          \
+        tl_status_t tlt_st_ = (expr);                                                             \
+        cr_assert_eq(tlt_st_, (want), "%s:%d: %s -> %s (%d), want %s", __FILE__, __LINE__, #expr, \
+                     tl_strerror(tlt_st_), (int)tlt_st_, tl_strerror(want));                      \
     } while (0)
 
 #define TLT_OK(expr) TLT_ST(expr, TL_OK)
 
 /* A write: TL_OK or TL_EBUSY (stored either way). */
-#define TLT_W(expr)                                                               \
-    do {                                                                          \
-        tl_status_t tlt_st_ = (expr);                                             \
-        cr_assert(tlt_st_ == TL_OK || tlt_st_ == TL_EBUSY,                        \
-                  "%s:%d: %s -> %s (%d)", __FILE__, __LINE__, #expr,              \
-                  tl_strerror(tlt_st_), (int)tlt_st_);                            \
+#define TLT_W(expr)                                                                          \
+    do {                                                                                     \
+        tl_status_t tlt_st_ = (expr);                                                        \
+        cr_assert(tlt_st_ == TL_OK || tlt_st_ == TL_EBUSY, "%s:%d: %s -> %s (%d)", __FILE__, \
+                  __LINE__, #expr, tl_strerror(tlt_st_), (int)tlt_st_);                      \
     } while (0)
 
 /* tl_validate must return TL_OK. */
-#define TLT_VALID(log)                                                            \
-    do {                                                                          \
-        const char *tlt_why_ = NULL;                                              \
-        tl_status_t tlt_st_ = tl_validate((log), &tlt_why_);                      \
-        cr_assert_eq(tlt_st_, TL_OK, "%s:%d: tl_validate -> %s: %s", __FILE__,    \
-                     __LINE__, tl_strerror(tlt_st_), tlt_why_ ? tlt_why_ : "?");  \
+#define TLT_VALID(log)                                                                   \
+    do {                                                                                 \
+        const char *tlt_why_ = NULL;                                                     \
+        tl_status_t tlt_st_ = tl_validate((log), &tlt_why_);                             \
+        cr_assert_eq(tlt_st_, TL_OK, "%s:%d: tl_validate -> %s: %s", __FILE__, __LINE__, \
+                     tl_strerror(tlt_st_), tlt_why_ ? tlt_why_ : "?");                   \
     } while (0)
 
 /* ---------------------------------------------------------------- misc */
@@ -178,8 +176,8 @@ size_t tlt_drain_all(tl_log_t *log);
  * (ts, h)): timestamps must match position by position and be
  * non-decreasing; handles must match as a multiset per timestamp. Fails the
  * test with `what` in the message. got_* are reordered in place. */
-void tlt_expect_same(tl_ts_t *got_ts, tl_handle_t *got_h, size_t got_n,
-                     const tlt_rec_t *want, size_t want_n, const char *what);
+void tlt_expect_same(tl_ts_t *got_ts, tl_handle_t *got_h, size_t got_n, const tlt_rec_t *want,
+                     size_t want_n, const char *what);
 /* Reads an iterator to EOF (via tl_iter_next) and compares it with want. */
 void tlt_expect_iter(tl_iter_t *it, const tlt_rec_t *want, size_t want_n, const char *what);
 /* Fresh snapshot: iter_range(t1, t2) and count_range(t1, t2) against m. */

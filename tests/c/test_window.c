@@ -42,16 +42,16 @@ static bool check_one_ex(tl_ts_t ts, tl_ts_t size, tl_ts_t origin, bool skip_fir
         return false;                    \
     } while (0)
     if (!(w.lo <= ts && ts <= w.hi))
-        FAIL("ts=%lld size=%lld origin=%lld: window [%lld, %lld] does not hold ts",
-             (long long)ts, (long long)size, (long long)origin, (long long)w.lo, (long long)w.hi);
+        FAIL("ts=%lld size=%lld origin=%lld: window [%lld, %lld] does not hold ts", (long long)ts,
+             (long long)size, (long long)origin, (long long)w.lo, (long long)w.hi);
     if (w.lo != want.lo || w.hi != want.hi)
         FAIL("ts=%lld size=%lld origin=%lld: got [%lld, %lld] want [%lld, %lld]", (long long)ts,
              (long long)size, (long long)origin, (long long)w.lo, (long long)w.hi,
              (long long)want.lo, (long long)want.hi);
     bool clipped = w.lo == TL_TS_MIN || w.hi == TL_TS_MAX;
     if (!clipped && width_of(w) != (uint64_t)size)
-        FAIL("ts=%lld size=%lld origin=%lld: unclipped width %llu", (long long)ts,
-             (long long)size, (long long)origin, (unsigned long long)width_of(w));
+        FAIL("ts=%lld size=%lld origin=%lld: unclipped width %llu", (long long)ts, (long long)size,
+             (long long)origin, (unsigned long long)width_of(w));
     if (width_of(w) > (uint64_t)size)
         FAIL("ts=%lld size=%lld origin=%lld: width %llu exceeds size", (long long)ts,
              (long long)size, (long long)origin, (unsigned long long)width_of(w));
@@ -59,8 +59,7 @@ static bool check_one_ex(tl_ts_t ts, tl_ts_t size, tl_ts_t origin, bool skip_fir
     tl_window_t a = tl_window_of(w.lo, size, origin), b = tl_window_of(w.hi, size, origin);
     if (a.lo != w.lo || a.hi != w.hi || b.lo != w.lo || b.hi != w.hi)
         FAIL("ts=%lld size=%lld origin=%lld: ends of [%lld, %lld] map to other windows",
-             (long long)ts, (long long)size, (long long)origin, (long long)w.lo,
-             (long long)w.hi);
+             (long long)ts, (long long)size, (long long)origin, (long long)w.lo, (long long)w.hi);
     if (w.hi != TL_TS_MAX) {
         tl_window_t n = tl_window_of(w.hi + 1, size, origin);
         if (n.lo != w.hi + 1)
@@ -83,9 +82,9 @@ static bool check_one(tl_ts_t ts, tl_ts_t size, tl_ts_t origin, char *msg, size_
     return check_one_ex(ts, size, origin, false, msg, cap);
 }
 
-#define CHECK_ONE(ts, size, origin)                                  \
-    do {                                                             \
-        char msg_[256];                                              \
+#define CHECK_ONE(ts, size, origin)                                                  \
+    do {                                                                             \
+        char msg_[256];                                                              \
         cr_assert(check_one((ts), (size), (origin), msg_, sizeof msg_), "%s", msg_); \
     } while (0)
 
@@ -102,8 +101,8 @@ static const tl_ts_t SIZES[] = {1,
                                 TL_TS_MAX - 1,
                                 TL_TS_MAX};
 
-static const tl_ts_t ORIGINS[] = {TL_TS_MIN, TL_TS_MIN + 1, TL_TS_MIN + 50, -100, -1, 0, 1, 50,
-                                  TL_TS_MAX - 50, TL_TS_MAX - 1, TL_TS_MAX};
+static const tl_ts_t ORIGINS[] = {TL_TS_MIN, TL_TS_MIN + 1,  TL_TS_MIN + 50, -100,     -1, 0, 1,
+                                  50,        TL_TS_MAX - 50, TL_TS_MAX - 1,  TL_TS_MAX};
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -204,19 +203,19 @@ Test(window, random_inputs_match_exact_arithmetic) {
     for (int i = 0; i < 60000; i++) {
         tl_ts_t size, origin, ts;
         switch (tlt_rng_below(&rng, 4)) {
-            case 0: size = tlt_rng_range(&rng, 1, 1000); break;
-            case 1: size = tlt_rng_range(&rng, 1, TL_TS_MAX); break;
-            case 2: size = SIZES[tlt_rng_below(&rng, N_OF(SIZES))]; break;
-            default: size = (tl_ts_t)1 << tlt_rng_below(&rng, 63); break;
+        case 0: size = tlt_rng_range(&rng, 1, 1000); break;
+        case 1: size = tlt_rng_range(&rng, 1, TL_TS_MAX); break;
+        case 2: size = SIZES[tlt_rng_below(&rng, N_OF(SIZES))]; break;
+        default: size = (tl_ts_t)1 << tlt_rng_below(&rng, 63); break;
         }
         origin = tlt_rng_below(&rng, 3) == 0 ? ORIGINS[tlt_rng_below(&rng, N_OF(ORIGINS))]
                                              : (tl_ts_t)tlt_rng_next(&rng);
         tl_ts_t span = tlt_sat_add(size, size / 2), twice = tlt_sat_add(size, size);
         switch (tlt_rng_below(&rng, 4)) {
-            case 0: ts = (tl_ts_t)tlt_rng_next(&rng); break;
-            case 1: ts = tlt_sat_add(origin, tlt_rng_range(&rng, -span, span)); break;
-            case 2: ts = tlt_rng_range(&rng, TL_TS_MIN, tlt_sat_add(TL_TS_MIN, twice)); break;
-            default: ts = tlt_rng_range(&rng, tlt_sat_add(TL_TS_MAX, -twice), TL_TS_MAX); break;
+        case 0: ts = (tl_ts_t)tlt_rng_next(&rng); break;
+        case 1: ts = tlt_sat_add(origin, tlt_rng_range(&rng, -span, span)); break;
+        case 2: ts = tlt_rng_range(&rng, TL_TS_MIN, tlt_sat_add(TL_TS_MIN, twice)); break;
+        default: ts = tlt_rng_range(&rng, tlt_sat_add(TL_TS_MAX, -twice), TL_TS_MAX); break;
         }
         CHECK_ONE(ts, size, origin);
     }
@@ -233,9 +232,9 @@ Test(window, random_inputs_away_from_the_first_window_match_exact_arithmetic) {
         tl_ts_t size = tlt_rng_below(&rng, 2) ? tlt_rng_range(&rng, 1, 1000)
                                               : tlt_rng_range(&rng, 1, TL_TS_MAX);
         tl_ts_t origin = (tl_ts_t)tlt_rng_next(&rng);
-        tl_ts_t ts = tlt_rng_below(&rng, 2) ? (tl_ts_t)tlt_rng_next(&rng)
-                                            : tlt_rng_range(&rng, tlt_sat_add(TL_TS_MAX, -size),
-                                                            TL_TS_MAX);
+        tl_ts_t ts = tlt_rng_below(&rng, 2)
+                         ? (tl_ts_t)tlt_rng_next(&rng)
+                         : tlt_rng_range(&rng, tlt_sat_add(TL_TS_MAX, -size), TL_TS_MAX);
         if (oracle(ts, size, origin).lo == TL_TS_MIN) continue;
         char msg[256];
         cr_assert(check_one_ex(ts, size, origin, true, msg, sizeof msg), "%s", msg);
@@ -247,8 +246,8 @@ Test(window, random_inputs_away_from_the_first_window_match_exact_arithmetic) {
  * windows each): they must tile it exactly, from INT64_MIN to INT64_MAX. */
 Test(window, huge_windows_tile_the_whole_int64_line) {
     TC_MEM(t);
-    tl_ts_t sizes[] = {(tl_ts_t)1 << 62, ((tl_ts_t)1 << 62) + 1, (tl_ts_t)3 << 61,
-                       ((tl_ts_t)1 << 61) - 1, TL_TS_MAX - 1, TL_TS_MAX};
+    tl_ts_t sizes[] = {(tl_ts_t)1 << 62,       ((tl_ts_t)1 << 62) + 1, (tl_ts_t)3 << 61,
+                       ((tl_ts_t)1 << 61) - 1, TL_TS_MAX - 1,          TL_TS_MAX};
     for (size_t si = 0; si < N_OF(sizes); si++) {
         for (size_t oi = 0; oi < N_OF(ORIGINS); oi++) {
             tl_ts_t s = sizes[si], o = ORIGINS[oi];
@@ -282,7 +281,8 @@ Test(window, small_windows_tile_near_both_ends_and_the_origin) {
     for (size_t si = 0; si < N_OF(sizes); si++) {
         for (size_t oi = 0; oi < N_OF(origins); oi++) {
             tl_ts_t s = sizes[si], o = origins[oi];
-            tl_ts_t starts[] = {TL_TS_MIN, tlt_sat_add(o, -50 * s), tlt_sat_add(TL_TS_MAX, -50 * s)};
+            tl_ts_t starts[] = {TL_TS_MIN, tlt_sat_add(o, -50 * s),
+                                tlt_sat_add(TL_TS_MAX, -50 * s)};
             for (size_t k = 0; k < N_OF(starts); k++) {
                 tl_window_t w = tl_window_of(starts[k], s, o);
                 for (int step = 0; step < 100; step++) {

@@ -55,64 +55,64 @@
 
 /* ---------------------------------------------------------------- limits */
 
-#define MAX_OPS 1000        /* operations per input */
-#define MAX_RECORDS 20000   /* appended records per input; beyond, batches shrink */
-#define N_SNAPS 4           /* snapshots held across operations */
-#define N_ITERS 3           /* iterators held across operations */
+#define MAX_OPS 1000      /* operations per input */
+#define MAX_RECORDS 20000 /* appended records per input; beyond, batches shrink */
+#define N_SNAPS 4         /* snapshots held across operations */
+#define N_ITERS 3         /* iterators held across operations */
 #define MAX_BATCH 64
 
 /* Opcodes: the operation is opcode % OP_COUNT_KINDS. Appending a new one
  * changes what every existing corpus input means; prefer new behaviour
  * behind an unused argument bit. */
 enum {
-    OP_APPEND = 0,    /* ts */
-    OP_APPEND_RUN,    /* n, ts: n in-order appends from ts */
-    OP_BATCH,         /* n, flags, ts... or seed */
-    OP_DEL_RANGE,     /* t1, t2 */
-    OP_DEL_SINCE,     /* t1 */
-    OP_DEL_BEFORE,    /* t2 */
-    OP_DEL_TS,        /* ts */
+    OP_APPEND = 0, /* ts */
+    OP_APPEND_RUN, /* n, ts: n in-order appends from ts */
+    OP_BATCH,      /* n, flags, ts... or seed */
+    OP_DEL_RANGE,  /* t1, t2 */
+    OP_DEL_SINCE,  /* t1 */
+    OP_DEL_BEFORE, /* t2 */
+    OP_DEL_TS,     /* ts */
     OP_DEL_ALL,
     OP_FLUSH,
     OP_COMPACT,
     OP_MAINT_STEP,
-    OP_DRAIN,         /* limit */
-    OP_SNAP_ACQUIRE,  /* slot */
-    OP_SNAP_RELEASE,  /* slot */
-    OP_READ,          /* how, t1, t2 */
-    OP_COUNT,         /* how, t1, t2, edges... */
-    OP_NEIGHBOURS,    /* how, ts */
-    OP_SPANS,         /* how, t1, t2 */
-    OP_ITER_OPEN,     /* slot, how, t1, t2 */
-    OP_ITER_STEP,     /* slot, k */
-    OP_CHECK,         /* full model comparison + stats */
-    OP_INJECT,        /* k: fail the k-th allocation of the next operation */
-    OP_WORKER,        /* start/stop the maintenance worker (if the config allows) */
+    OP_DRAIN,        /* limit */
+    OP_SNAP_ACQUIRE, /* slot */
+    OP_SNAP_RELEASE, /* slot */
+    OP_READ,         /* how, t1, t2 */
+    OP_COUNT,        /* how, t1, t2, edges... */
+    OP_NEIGHBOURS,   /* how, ts */
+    OP_SPANS,        /* how, t1, t2 */
+    OP_ITER_OPEN,    /* slot, how, t1, t2 */
+    OP_ITER_STEP,    /* slot, k */
+    OP_CHECK,        /* full model comparison + stats */
+    OP_INJECT,       /* k: fail the k-th allocation of the next operation */
+    OP_WORKER,       /* start/stop the maintenance worker (if the config allows) */
     OP_COUNT_KINDS
 };
 
 /* ---------------------------------------------------------------- failure */
 
-#define FZ_CHECK(f, cond, ...)                                                        \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "fuzz_ops: check failed at op %zu (%s:%d): %s\n  ",        \
-                    (f)->op_index, __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                             \
-            fputc('\n', stderr);                                                      \
-            abort();                                                                  \
-        }                                                                             \
+#define FZ_CHECK(f, cond, ...)                                                                 \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, "fuzz_ops: check failed at op %zu (%s:%d): %s\n  ", (f)->op_index, \
+                    __FILE__, __LINE__, #cond);                                                \
+            fprintf(stderr, __VA_ARGS__);                                                      \
+            fputc('\n', stderr);                                                               \
+            abort();                                                                           \
+        }                                                                                      \
     } while (0)
 
 /* FUZZ_OPS_TRACE=1 in the environment prints every operation (to replay a
  * crash: FUZZ_OPS_TRACE=1 fuzz_ops crash-file). */
-#define TRACE(f, ...)                                                                 \
-    do {                                                                              \
-        if ((f)->trace) {                                                             \
-            fprintf(stderr, "[%zu] ", (f)->op_index);                                 \
-            fprintf(stderr, __VA_ARGS__);                                             \
-            fputc('\n', stderr);                                                      \
-        }                                                                             \
+#define TRACE(f, ...)                                 \
+    do {                                              \
+        if ((f)->trace) {                             \
+            fprintf(stderr, "[%zu] ", (f)->op_index); \
+            fprintf(stderr, __VA_ARGS__);             \
+            fputc('\n', stderr);                      \
+        }                                             \
     } while (0)
 
 /* ---------------------------------------------------------------- input */
@@ -122,13 +122,9 @@ typedef struct rd {
     size_t n, i;
 } rd_t;
 
-static bool rd_more(const rd_t *r) {
-    return r->i < r->n;
-}
+static bool rd_more(const rd_t *r) { return r->i < r->n; }
 
-static uint8_t u8(rd_t *r) {
-    return r->i < r->n ? r->p[r->i++] : 0;
-}
+static uint8_t u8(rd_t *r) { return r->i < r->n ? r->p[r->i++] : 0; }
 
 static uint16_t u16(rd_t *r) {
     uint16_t v = u8(r);
@@ -137,8 +133,7 @@ static uint16_t u16(rd_t *r) {
 
 static uint64_t u64(rd_t *r) {
     uint64_t v = 0;
-    for (int k = 0; k < 8; k++)
-        v = v << 8 | u8(r);
+    for (int k = 0; k < 8; k++) v = v << 8 | u8(r);
     return v;
 }
 
@@ -148,19 +143,19 @@ enum { H_NONE = 0, H_LIVE, H_DEAD };
 
 typedef struct hinfo {
     tl_ts_t ts;
-    uint8_t state;  /* H_NONE: never stored (its write failed) */
+    uint8_t state; /* H_NONE: never stored (its write failed) */
     uint8_t drops;
 } hinfo_t;
 
 typedef struct fsnap {
-    tl_snapshot_t *s;   /* NULL: free slot */
-    tlt_model_t m;      /* the model when acquired */
-    bool mt_empty;      /* the memtable was empty then (spans see everything) */
+    tl_snapshot_t *s; /* NULL: free slot */
+    tlt_model_t m;    /* the model when acquired */
+    bool mt_empty;    /* the memtable was empty then (spans see everything) */
 } fsnap_t;
 
 typedef struct fiter {
-    tl_iter_t *it;      /* NULL: free slot */
-    tlt_rec_t *want;    /* the model slice when opened (libc memory) */
+    tl_iter_t *it;   /* NULL: free slot */
+    tlt_rec_t *want; /* the model slice when opened (libc memory) */
     size_t want_n;
     tl_ts_t *got_ts;
     tl_handle_t *got_h;
@@ -172,7 +167,7 @@ typedef struct fz {
     tl_config_t cfg;
     tl_log_t *log;
     tlt_model_t m;
-    hinfo_t *hi;          /* per handle; handle 0 is never used */
+    hinfo_t *hi; /* per handle; handle 0 is never used */
     size_t hcap;
     tl_handle_t next_h;
     size_t appended;
@@ -211,8 +206,7 @@ static bool recs_has(const tlt_rec_t *recs, size_t n, tl_ts_t ts, tl_handle_t h)
 static void fz_on_drop(void *ctx, tl_handle_t h) {
     fz_t *f = ctx;
     FZ_CHECK(f, pthread_equal(pthread_self(), f->owner),
-             "on_drop(%llu) ran on a thread that never called the engine",
-             (unsigned long long)h);
+             "on_drop(%llu) ran on a thread that never called the engine", (unsigned long long)h);
     FZ_CHECK(f, h >= 1 && h < f->next_h, "on_drop of handle %llu, never appended",
              (unsigned long long)h);
     hinfo_t *x = &f->hi[h];
@@ -228,22 +222,20 @@ static void fz_on_drop(void *ctx, tl_handle_t h) {
                  "handle %llu (ts %lld) dropped while held snapshot %d still sees it",
                  (unsigned long long)h, (long long)x->ts, i);
     for (int i = 0; i < N_ITERS; i++)
-        FZ_CHECK(f, f->iters[i].it == NULL ||
-                        !recs_has(f->iters[i].want, f->iters[i].want_n, x->ts, h),
+        FZ_CHECK(f,
+                 f->iters[i].it == NULL ||
+                     !recs_has(f->iters[i].want, f->iters[i].want_n, x->ts, h),
                  "handle %llu (ts %lld) dropped while held iterator %d still sees it",
                  (unsigned long long)h, (long long)x->ts, i);
 }
 
-static void mark_dead(void *ctx, tl_handle_t h) {
-    ((fz_t *)ctx)->hi[h].state = H_DEAD;
-}
+static void mark_dead(void *ctx, tl_handle_t h) { ((fz_t *)ctx)->hi[h].state = H_DEAD; }
 
 /* Reserves handles [next_h, next_h + n). */
 static tl_handle_t reserve_handles(fz_t *f, size_t n) {
     if (f->next_h + n >= f->hcap) {
         size_t cap = f->hcap ? f->hcap : 1024;
-        while (f->next_h + n >= cap)
-            cap *= 2;
+        while (f->next_h + n >= cap) cap *= 2;
         hinfo_t *hi = realloc(f->hi, cap * sizeof *hi);
         FZ_CHECK(f, hi != NULL, "out of test memory");
         memset(hi + f->hcap, 0, (cap - f->hcap) * sizeof *hi);
@@ -265,8 +257,7 @@ static tl_handle_t reserve_handles(fz_t *f, size_t n) {
 
 /* Fails unless st is allowed; TL_ENOMEM is allowed only under injection. */
 static void expect_status(fz_t *f, tl_status_t st, unsigned allowed, const char *what) {
-    if (f->armed)
-        allowed |= S_NOMEM;
+    if (f->armed) allowed |= S_NOMEM;
     FZ_CHECK(f, (unsigned)st < 32 && ((1u << st) & allowed) != 0, "%s -> %s (%d)%s", what,
              tl_strerror(st), (int)st, f->armed ? " (a failure was injected)" : "");
 }
@@ -284,23 +275,32 @@ static bool read_ok(fz_t *f, tl_status_t st, const char *what) {
  * an extreme (int64 ends, window edges), or any int64. */
 static tl_ts_t gen_ts(fz_t *f, rd_t *r) {
     uint8_t b = u8(r);
-    if (b < 64)
-        return (tl_ts_t)(b % 32) - 4;
-    if (b < 112)
-        return tlt_sat_add(f->last_ts, (tl_ts_t)(b - 64) - 24);
+    if (b < 64) return (tl_ts_t)(b % 32) - 4;
+    if (b < 112) return tlt_sat_add(f->last_ts, (tl_ts_t)(b - 64) - 24);
     if (b < 160) {
         uint8_t idx = u8(r);
-        if (f->m.n == 0)
-            return (tl_ts_t)(b - 112);
+        if (f->m.n == 0) return (tl_ts_t)(b - 112);
         tl_ts_t ts = f->m.r[idx % f->m.n].ts;
         return tlt_sat_add(ts, (tl_ts_t)((b - 112) % 3) - 1);
     }
     if (b < 224) {
         tl_ts_t o = f->cfg.window_origin, w = f->cfg.window_size ? f->cfg.window_size : 1;
         const tl_ts_t ext[] = {
-            INT64_MIN,        INT64_MIN + 1,       INT64_MIN + 2,     -2, -1, 0, 1, 2,
-            INT64_MAX - 2,    INT64_MAX - 1,       INT64_MAX,         o,
-            tlt_sat_add(o, -1), tlt_sat_add(o, w), tlt_sat_add(tlt_sat_add(o, w), -1),
+            INT64_MIN,
+            INT64_MIN + 1,
+            INT64_MIN + 2,
+            -2,
+            -1,
+            0,
+            1,
+            2,
+            INT64_MAX - 2,
+            INT64_MAX - 1,
+            INT64_MAX,
+            o,
+            tlt_sat_add(o, -1),
+            tlt_sat_add(o, w),
+            tlt_sat_add(tlt_sat_add(o, w), -1),
             tlt_sat_add(o, -w),
         };
         return ext[(b - 160) % (sizeof ext / sizeof ext[0])];
@@ -409,8 +409,9 @@ static void check_all(fz_t *f) {
         FZ_CHECK(f, s.engine_bytes == live, "stats.engine_bytes %llu, allocator live %llu",
                  (unsigned long long)s.engine_bytes, (unsigned long long)live);
         FZ_CHECK(f, s.retired_len == tl_retired_len(f->log), "retired_len differs");
-        FZ_CHECK(f, s.physical_records == s.memtable_records + s.memrun_records +
-                                               s.l0_records + s.l1_records,
+        FZ_CHECK(f,
+                 s.physical_records ==
+                     s.memtable_records + s.memrun_records + s.l0_records + s.l1_records,
                  "stats: physical %llu != memtable %llu + memruns %llu + L0 %llu + L1 %llu",
                  (unsigned long long)s.physical_records, (unsigned long long)s.memtable_records,
                  (unsigned long long)s.memrun_records, (unsigned long long)s.l0_records,
@@ -432,11 +433,9 @@ static void check_all(fz_t *f) {
 
 static bool nothing_pinned(const fz_t *f) {
     for (int i = 0; i < N_SNAPS; i++)
-        if (f->snaps[i].s != NULL)
-            return false;
+        if (f->snaps[i].s != NULL) return false;
     for (int i = 0; i < N_ITERS; i++)
-        if (f->iters[i].it != NULL)
-            return false;
+        if (f->iters[i].it != NULL) return false;
     return true;
 }
 
@@ -446,8 +445,7 @@ static void drain_all(fz_t *f) {
         size_t n = 0;
         tl_status_t st = tl_drain_retired(f->log, 0, &n);
         FZ_CHECK(f, st == TL_OK, "tl_drain_retired -> %s", tl_strerror(st));
-        if (n == 0)
-            return;
+        if (n == 0) return;
     }
 }
 
@@ -456,13 +454,17 @@ static void drain_all(fz_t *f) {
  * deleted record's object is still referenced). */
 static void check_deleted_released(fz_t *f) {
     drain_all(f);
-    FZ_CHECK(f, tl_retired_len(f->log) == 0, "retired queue holds %zu handles after a drain "
-             "with nothing pinned", tl_retired_len(f->log));
+    FZ_CHECK(f, tl_retired_len(f->log) == 0,
+             "retired queue holds %zu handles after a drain "
+             "with nothing pinned",
+             tl_retired_len(f->log));
     for (tl_handle_t h = 1; h < f->next_h; h++) {
         const hinfo_t *x = &f->hi[h];
         if (x->state == H_DEAD)
-            FZ_CHECK(f, x->drops == 1, "deleted handle %llu (ts %lld) still referenced after "
-                     "compact + drain", (unsigned long long)h, (long long)x->ts);
+            FZ_CHECK(f, x->drops == 1,
+                     "deleted handle %llu (ts %lld) still referenced after "
+                     "compact + drain",
+                     (unsigned long long)h, (long long)x->ts);
         else
             FZ_CHECK(f, x->drops == 0, "handle %llu (state %d) dropped", (unsigned long long)h,
                      x->state);
@@ -481,8 +483,7 @@ static void op_append(fz_t *f, tl_ts_t ts) {
     TRACE(f, "append(%lld, h%llu) -> %s", (long long)ts, (unsigned long long)h, tl_strerror(st));
     write_done(f, st, "tl_append");
     f->last_ts = ts;
-    if (st == TL_ENOMEM)
-        return;
+    if (st == TL_ENOMEM) return;
     f->hi[h].ts = ts;
     f->hi[h].state = H_LIVE;
     tlt_model_add(&f->m, ts, h);
@@ -493,8 +494,7 @@ static void op_append(fz_t *f, tl_ts_t ts) {
 static void op_batch(fz_t *f, rd_t *r) {
     size_t n = u8(r) % (MAX_BATCH + 1);
     uint8_t flags = u8(r);
-    if (f->appended > MAX_RECORDS)
-        n %= 5;
+    if (f->appended > MAX_RECORDS) n %= 5;
     tl_ts_t ts[MAX_BATCH];
     tl_handle_t hs[MAX_BATCH];
     if (flags & 1) {
@@ -511,14 +511,11 @@ static void op_batch(fz_t *f, rd_t *r) {
             }
         }
     } else {
-        for (size_t i = 0; i < n; i++)
-            ts[i] = gen_ts(f, r);
+        for (size_t i = 0; i < n; i++) ts[i] = gen_ts(f, r);
     }
     tl_handle_t h0 = reserve_handles(f, n);
-    for (size_t i = 0; i < n; i++)
-        hs[i] = h0 + i;
-    if (flags & 8)
-        tlt_sort_pairs(ts, hs, n);
+    for (size_t i = 0; i < n; i++) hs[i] = h0 + i;
+    if (flags & 8) tlt_sort_pairs(ts, hs, n);
     if ((flags & 24) == 24) /* reverse-sorted */
         for (size_t i = 0; i < n / 2; i++) {
             tl_ts_t a = ts[i];
@@ -539,8 +536,7 @@ static void op_batch(fz_t *f, rd_t *r) {
             memcpy(bt, ts, n * sizeof *bt);
             memcpy(bh, hs, n * sizeof *bh);
             st = tl_batch_commit(f->log, b, n);
-            if (st != TL_OK && st != TL_EBUSY)
-                tl_batch_abandon(f->log, b);
+            if (st != TL_OK && st != TL_EBUSY) tl_batch_abandon(f->log, b);
         }
     } else {
         st = tl_append_batch(f->log, ts, hs, n);
@@ -551,18 +547,15 @@ static void op_batch(fz_t *f, rd_t *r) {
         for (size_t i = 0; i < n; i++)
             fprintf(stderr, "    ts %lld h%llu\n", (long long)ts[i], (unsigned long long)hs[i]);
     write_done(f, st, "tl_append_batch");
-    if (n > 0)
-        f->last_ts = ts[n - 1];
-    if (st == TL_ENOMEM)
-        return;
+    if (n > 0) f->last_ts = ts[n - 1];
+    if (st == TL_ENOMEM) return;
     for (size_t i = 0; i < n; i++) {
         f->hi[hs[i]].ts = ts[i];
         f->hi[hs[i]].state = H_LIVE;
     }
     tlt_model_add_batch(&f->m, ts, hs, n);
     f->appended += n;
-    if (n > 0)
-        f->mt_empty = false;
+    if (n > 0) f->mt_empty = false;
 }
 
 /* Deletes [lo, hi] (inclusive) through `st`, the status of the call made. */
@@ -571,8 +564,7 @@ static void delete_done(fz_t *f, tl_status_t st, tl_ts_t lo, tl_ts_t hi, bool em
     TRACE(f, "%s: [%lld, %lld]%s -> %s", what, (long long)lo, (long long)hi,
           empty ? " (empty)" : "", tl_strerror(st));
     expect_status(f, st, S_OK, what);
-    if (st != TL_OK || empty)
-        return;
+    if (st != TL_OK || empty) return;
     tlt_model_delete_incl(&f->m, lo, hi, mark_dead, f);
 }
 
@@ -628,8 +620,7 @@ static void op_snap_acquire(fz_t *f, rd_t *r) {
 
 static void snap_release(fz_t *f, int i) {
     fsnap_t *s = &f->snaps[i];
-    if (s->s == NULL)
-        return;
+    if (s->s == NULL) return;
     tl_snapshot_t *old = s->s;
     s->s = NULL;
     tlt_model_free(&s->m);
@@ -652,10 +643,22 @@ static void kind_slice(const tlt_model_t *m, int kind, tl_ts_t t1, tl_ts_t t2, s
                        size_t *i1) {
     switch (kind) {
     case RK_RANGE: tlt_model_slice(m, t1, t2, i0, i1); break;
-    case RK_SINCE: *i0 = tlt_model_lower(m, t1); *i1 = m->n; break;
-    case RK_UNTIL: *i0 = 0; *i1 = tlt_model_lower(m, t2); break;
-    case RK_ALL: *i0 = 0; *i1 = m->n; break;
-    default: *i0 = tlt_model_lower(m, t1); *i1 = tlt_model_upper(m, t1); break;
+    case RK_SINCE:
+        *i0 = tlt_model_lower(m, t1);
+        *i1 = m->n;
+        break;
+    case RK_UNTIL:
+        *i0 = 0;
+        *i1 = tlt_model_lower(m, t2);
+        break;
+    case RK_ALL:
+        *i0 = 0;
+        *i1 = m->n;
+        break;
+    default:
+        *i0 = tlt_model_lower(m, t1);
+        *i1 = tlt_model_upper(m, t1);
+        break;
     }
 }
 
@@ -672,8 +675,8 @@ static tl_status_t open_iter(tl_snapshot_t *snap, int kind, tl_ts_t t1, tl_ts_t 
 
 /* Reads an iterator to its end with tl_iter_next_batch (cap records a call;
  * handles skipped when with_h is false) and compares with want. */
-static void expect_batches(fz_t *f, tl_iter_t *it, size_t cap, bool with_h,
-                           const tlt_rec_t *want, size_t want_n) {
+static void expect_batches(fz_t *f, tl_iter_t *it, size_t cap, bool with_h, const tlt_rec_t *want,
+                           size_t want_n) {
     size_t n = 0, room = want_n + cap + 1;
     tl_ts_t *ts = malloc(room * sizeof *ts);
     tl_handle_t *h = malloc(room * sizeof *h);
@@ -693,8 +696,7 @@ static void expect_batches(fz_t *f, tl_iter_t *it, size_t cap, bool with_h,
         FZ_CHECK(f, st == TL_OK || st == TL_EOF, "tl_iter_next_batch -> %s", tl_strerror(st));
         FZ_CHECK(f, got <= cap, "tl_iter_next_batch returned %zu > cap %zu", got, cap);
         n += got;
-        if (got < cap)
-            break;
+        if (got < cap) break;
     }
     if (with_h) {
         tlt_expect_same(ts, h, n, want, want_n, "iter_next_batch");
@@ -712,13 +714,11 @@ static void expect_batches(fz_t *f, tl_iter_t *it, size_t cap, bool with_h,
  * the first cap of them copied, *n_total exact. */
 static void check_point(fz_t *f, tl_ts_t ts, size_t cap) {
     tl_handle_t out[10];
-    for (size_t i = 0; i < 10; i++)
-        out[i] = 0xDEAD;
+    for (size_t i = 0; i < 10; i++) out[i] = 0xDEAD;
     size_t total = SIZE_MAX;
     tl_status_t st = tl_point(f->log, ts, out, cap, &total);
     TRACE(f, "point(%lld, cap %zu) -> %s, %zu", (long long)ts, cap, tl_strerror(st), total);
-    if (!read_ok(f, st, "tl_point"))
-        return;
+    if (!read_ok(f, st, "tl_point")) return;
     size_t i0 = tlt_model_lower(&f->m, ts), i1 = tlt_model_upper(&f->m, ts);
     FZ_CHECK(f, total == i1 - i0, "tl_point(%lld) counts %zu, want %zu", (long long)ts, total,
              i1 - i0);
@@ -742,8 +742,7 @@ static void op_read(fz_t *f, rd_t *r) {
     const tlt_model_t *m;
     bool mt_empty, fresh;
     tl_snapshot_t *snap = pick_snap(f, how, &m, &mt_empty, &fresh);
-    if (snap == NULL)
-        return;
+    if (snap == NULL) return;
     int kind = ((how >> 3) & 7) % RK_KINDS;
     size_t i0, i1;
     kind_slice(m, kind, t1, t2, &i0, &i1);
@@ -753,18 +752,15 @@ static void op_read(fz_t *f, rd_t *r) {
           (long long)t2, fresh ? "a fresh" : "a held", i1 - i0, tl_strerror(st));
     if (read_ok(f, st, "tl_iter_*")) {
         if (how & 128)
-            expect_batches(f, it, 1 + (size_t)(how & 3) * 5, (how & 64) != 0, at(m, i0),
-                           i1 - i0);
+            expect_batches(f, it, 1 + (size_t)(how & 3) * 5, (how & 64) != 0, at(m, i0), i1 - i0);
         else
             tlt_expect_iter(it, at(m, i0), i1 - i0, "read");
         tl_iter_close(it);
     } else {
         FZ_CHECK(f, it == NULL, "a failed iterator open left *out set");
     }
-    if (fresh)
-        tl_snapshot_release(snap);
-    if (kind == RK_POINT)
-        check_point(f, t1, (size_t)(how & 3) * 3);
+    if (fresh) tl_snapshot_release(snap);
+    if (kind == RK_POINT) check_point(f, t1, (size_t)(how & 3) * 3);
 }
 
 static void op_count(fz_t *f, rd_t *r) {
@@ -772,15 +768,13 @@ static void op_count(fz_t *f, rd_t *r) {
     tl_ts_t t1 = gen_ts(f, r), t2 = gen_ts(f, r);
     size_t n_edges = u8(r) % 6;
     tl_ts_t edges[5];
-    for (size_t i = 0; i < n_edges; i++)
-        edges[i] = gen_ts(f, r);
+    for (size_t i = 0; i < n_edges; i++) edges[i] = gen_ts(f, r);
     const tlt_model_t *m;
     bool mt_empty, fresh;
     tl_snapshot_t *snap = pick_snap(f, how, &m, &mt_empty, &fresh);
-    if (snap == NULL)
-        return;
-    TRACE(f, "counts [%lld, %lld), %zu edges on %s snapshot", (long long)t1, (long long)t2,
-          n_edges, fresh ? "a fresh" : "a held");
+    if (snap == NULL) return;
+    TRACE(f, "counts [%lld, %lld), %zu edges on %s snapshot", (long long)t1, (long long)t2, n_edges,
+          fresh ? "a fresh" : "a held");
     uint64_t c = UINT64_MAX;
     tl_status_t st = tl_count_range(snap, t1, t2, &c);
     if (read_ok(f, st, "tl_count_range"))
@@ -794,12 +788,10 @@ static void op_count(fz_t *f, rd_t *r) {
     st = tl_count_all(snap, &c);
     if (read_ok(f, st, "tl_count_all"))
         FZ_CHECK(f, c == m->n, "count_all = %llu, want %zu", (unsigned long long)c, m->n);
-    if (how & 8)
-        tlt_sort_pairs(edges, (tl_handle_t[5]){0}, n_edges);
+    if (how & 8) tlt_sort_pairs(edges, (tl_handle_t[5]){0}, n_edges);
     bool sorted = true;
     for (size_t i = 1; i < n_edges; i++)
-        if (edges[i - 1] > edges[i])
-            sorted = false;
+        if (edges[i - 1] > edges[i]) sorted = false;
     uint64_t out[5] = {7, 7, 7, 7, 7};
     st = tl_count_buckets(snap, edges, n_edges, out);
     if (!sorted && n_edges >= 2) {
@@ -814,14 +806,12 @@ static void op_count(fz_t *f, rd_t *r) {
             FZ_CHECK(f, out[i] == 7, "count_buckets wrote past its %zu buckets",
                      n_edges ? n_edges - 1 : 0);
     }
-    if (fresh)
-        tl_snapshot_release(snap);
+    if (fresh) tl_snapshot_release(snap);
 }
 
 /* A read that an injected failure stopped: TL_ENOMEM with *out untouched. */
 static bool oom_skip(fz_t *f, tl_status_t st, tl_ts_t got, tl_ts_t untouched, const char *what) {
-    if (!(f->armed && st == TL_ENOMEM))
-        return false;
+    if (!(f->armed && st == TL_ENOMEM)) return false;
     FZ_CHECK(f, got == untouched, "%s -> TL_ENOMEM but wrote *out", what);
     return true;
 }
@@ -832,8 +822,7 @@ static void op_neighbours(fz_t *f, rd_t *r) {
     const tlt_model_t *m;
     bool mt_empty, fresh;
     tl_snapshot_t *snap = pick_snap(f, how, &m, &mt_empty, &fresh);
-    if (snap == NULL)
-        return;
+    if (snap == NULL) return;
     TRACE(f, "neighbours of %lld on %s snapshot", (long long)ts, fresh ? "a fresh" : "a held");
     const tl_ts_t untouched = 0x5EED;
     tl_ts_t got = untouched, want = untouched;
@@ -876,8 +865,7 @@ static void op_neighbours(fz_t *f, rd_t *r) {
     else
         FZ_CHECK(f, st == TL_EOF && got == untouched, "prev_ts(%lld) -> %s %lld, want EOF",
                  (long long)ts, tl_strerror(st), (long long)got);
-    if (fresh)
-        tl_snapshot_release(snap);
+    if (fresh) tl_snapshot_release(snap);
 }
 
 /* Spans cover the immutable sources only: their records are a sub-multiset
@@ -889,14 +877,12 @@ static void op_spans(fz_t *f, rd_t *r) {
         /* Flush first, so the spans must cover everything. */
         tl_status_t st = tl_flush(f->log);
         expect_status(f, st, S_OK, "tl_flush");
-        if (st == TL_OK)
-            f->mt_empty = true;
+        if (st == TL_OK) f->mt_empty = true;
     }
     const tlt_model_t *m;
     bool mt_empty, fresh;
     tl_snapshot_t *snap = pick_snap(f, how, &m, &mt_empty, &fresh);
-    if (snap == NULL)
-        return;
+    if (snap == NULL) return;
     int kind = (how >> 5) % 3; /* range, since, all */
     tl_ts_t lo = kind == 0 ? t1 : kind == 1 ? t1 : INT64_MIN;
     tl_ts_t hi_excl = kind == 0 ? t2 : INT64_MAX; /* since/all reach INT64_MAX inclusive */
@@ -911,13 +897,12 @@ static void op_spans(fz_t *f, rd_t *r) {
     tl_status_t st = kind == 0   ? tl_spans_range(snap, t1, t2, &sit)
                      : kind == 1 ? tl_spans_since(snap, t1, &sit)
                                  : tl_spans_all(snap, &sit);
-    TRACE(f, "spans kind %d [%lld, %lld) on %s snapshot (memtable %s) -> %s", kind,
-          (long long)t1, (long long)t2, fresh ? "a fresh" : "a held",
-          mt_empty ? "empty" : "maybe not empty", tl_strerror(st));
+    TRACE(f, "spans kind %d [%lld, %lld) on %s snapshot (memtable %s) -> %s", kind, (long long)t1,
+          (long long)t2, fresh ? "a fresh" : "a held", mt_empty ? "empty" : "maybe not empty",
+          tl_strerror(st));
     if (!read_ok(f, st, "tl_spans_*")) {
         FZ_CHECK(f, sit == NULL, "a failed spans open left *out set");
-        if (fresh)
-            tl_snapshot_release(snap);
+        if (fresh) tl_snapshot_release(snap);
         return;
     }
     size_t want_n = i1 - i0, n = 0;
@@ -927,8 +912,7 @@ static void op_spans(fz_t *f, rd_t *r) {
     for (;;) {
         tl_span_t sp;
         st = tl_spans_next(sit, &sp);
-        if (st == TL_EOF)
-            break;
+        if (st == TL_EOF) break;
         FZ_CHECK(f, st == TL_OK, "tl_spans_next -> %s", tl_strerror(st));
         FZ_CHECK(f, sp.n > 0 && sp.ts != NULL && sp.h != NULL, "an empty span (n %zu)", sp.n);
         FZ_CHECK(f, sp.level >= 0 && sp.level <= 2, "span level %d", sp.level);
@@ -947,8 +931,7 @@ static void op_spans(fz_t *f, rd_t *r) {
     /* Sub-multiset: walk both sorted lists. */
     size_t j = i0;
     for (size_t i = 0; i < n; i++) {
-        while (j < i1 && (m->r[j].ts < ts[i] || (m->r[j].ts == ts[i] && m->r[j].h < hs[i])))
-            j++;
+        while (j < i1 && (m->r[j].ts < ts[i] || (m->r[j].ts == ts[i] && m->r[j].h < hs[i]))) j++;
         FZ_CHECK(f, j < i1 && m->r[j].ts == ts[i] && m->r[j].h == hs[i],
                  "span record (ts %lld, h %llu) is not visible in the view", (long long)ts[i],
                  (unsigned long long)hs[i]);
@@ -958,8 +941,7 @@ static void op_spans(fz_t *f, rd_t *r) {
         FZ_CHECK(f, n == want_n, "spans of a flushed view hold %zu records, want %zu", n, want_n);
     free(ts);
     free(hs);
-    if (fresh)
-        tl_snapshot_release(snap);
+    if (fresh) tl_snapshot_release(snap);
 }
 
 /* ---------------------------------------------------------------- held iterators */
@@ -978,13 +960,11 @@ static void op_iter_open(fz_t *f, rd_t *r) {
     fiter_t *x = &f->iters[u8(r) % N_ITERS];
     uint8_t how = u8(r);
     tl_ts_t t1 = gen_ts(f, r), t2 = gen_ts(f, r);
-    if (x->it != NULL)
-        iter_free(x);
+    if (x->it != NULL) iter_free(x);
     const tlt_model_t *m;
     bool mt_empty, fresh;
     tl_snapshot_t *snap = pick_snap(f, how, &m, &mt_empty, &fresh);
-    if (snap == NULL)
-        return;
+    if (snap == NULL) return;
     int kind = ((how >> 3) & 7) % RK_KINDS;
     size_t i0, i1;
     kind_slice(m, kind, t1, t2, &i0, &i1);
@@ -999,23 +979,20 @@ static void op_iter_open(fz_t *f, rd_t *r) {
         x->got_ts = malloc((x->want_n + 1) * sizeof *x->got_ts);
         x->got_h = malloc((x->want_n + 1) * sizeof *x->got_h);
         FZ_CHECK(f, x->want && x->got_ts && x->got_h, "out of test memory");
-        if (x->want_n)
-            memcpy(x->want, at(m, i0), x->want_n * sizeof *x->want);
+        if (x->want_n) memcpy(x->want, at(m, i0), x->want_n * sizeof *x->want);
         x->got_n = 0;
         x->it = it;
     } else {
         FZ_CHECK(f, it == NULL, "a failed iterator open left *out set");
     }
     /* The iterator holds its own pin: release a fresh snapshot right away. */
-    if (fresh)
-        tl_snapshot_release(snap);
+    if (fresh) tl_snapshot_release(snap);
 }
 
 static void op_iter_step(fz_t *f, rd_t *r) {
     fiter_t *x = &f->iters[u8(r) % N_ITERS];
     size_t k = u8(r) % 33;
-    if (x->it == NULL)
-        return;
+    if (x->it == NULL) return;
     TRACE(f, "iterator %d: %zu steps from record %zu of %zu", (int)(x - f->iters), k, x->got_n,
           x->want_n);
     for (size_t i = 0; i < k; i++) {
@@ -1057,9 +1034,7 @@ static void run_op(fz_t *f, rd_t *r) {
     bool mutated = true;
     tl_status_t st;
     switch (op) {
-    case OP_APPEND:
-        op_append(f, gen_ts(f, r));
-        break;
+    case OP_APPEND: op_append(f, gen_ts(f, r)); break;
     case OP_APPEND_RUN: {
         size_t n = u8(r) % 48;
         tl_ts_t ts = gen_ts(f, r);
@@ -1067,9 +1042,7 @@ static void run_op(fz_t *f, rd_t *r) {
             op_append(f, tlt_sat_add(ts, (tl_ts_t)i / 2));
         break;
     }
-    case OP_BATCH:
-        op_batch(f, r);
-        break;
+    case OP_BATCH: op_batch(f, r); break;
     case OP_DEL_RANGE: {
         tl_ts_t t1 = gen_ts(f, r), t2 = gen_ts(f, r);
         st = tl_delete_range(f->log, t1, t2);
@@ -1103,8 +1076,7 @@ static void run_op(fz_t *f, rd_t *r) {
         st = tl_flush(f->log);
         TRACE(f, "flush -> %s", tl_strerror(st));
         expect_status(f, st, S_OK, "tl_flush");
-        if (st == TL_OK)
-            f->mt_empty = true;
+        if (st == TL_OK) f->mt_empty = true;
         break;
     case OP_COMPACT:
         st = tl_compact(f->log);
@@ -1131,8 +1103,7 @@ static void run_op(fz_t *f, rd_t *r) {
         st = tl_drain_retired(f->log, limit, &n);
         TRACE(f, "drain_retired(%zu) -> %s, %zu released", limit, tl_strerror(st), n);
         expect_status(f, st, S_OK, "tl_drain_retired");
-        FZ_CHECK(f, limit == 0 || n <= limit, "tl_drain_retired(limit %zu) released %zu", limit,
-                 n);
+        FZ_CHECK(f, limit == 0 || n <= limit, "tl_drain_retired(limit %zu) released %zu", limit, n);
         break;
     }
     case OP_SNAP_ACQUIRE:
@@ -1155,9 +1126,7 @@ static void run_op(fz_t *f, rd_t *r) {
         op_neighbours(f, r);
         mutated = false;
         break;
-    case OP_SPANS:
-        op_spans(f, r);
-        break;
+    case OP_SPANS: op_spans(f, r); break;
     case OP_ITER_OPEN:
         op_iter_open(f, r);
         mutated = false;
@@ -1168,12 +1137,10 @@ static void run_op(fz_t *f, rd_t *r) {
         break;
     case OP_CHECK:
         TRACE(f, "check");
-        if (!f->armed)
-            check_all(f);
+        if (!f->armed) check_all(f);
         mutated = false;
         break;
-    case OP_INJECT:
-    {
+    case OP_INJECT: {
         /* Mostly one failure (the k-th allocation); sometimes every n-th,
          * so cleanup paths that allocate meet failures too. */
         uint8_t b = u8(r);
@@ -1222,11 +1189,9 @@ static void run_op(fz_t *f, rd_t *r) {
 
 static void finish(fz_t *f) {
     for (int i = 0; i < N_ITERS; i++)
-        if (f->iters[i].it != NULL)
-            iter_free(&f->iters[i]);
+        if (f->iters[i].it != NULL) iter_free(&f->iters[i]);
     bool pinned = false;
-    for (int i = 0; i < N_SNAPS; i++)
-        pinned |= f->snaps[i].s != NULL;
+    for (int i = 0; i < N_SNAPS; i++) pinned |= f->snaps[i].s != NULL;
     check_all(f);
     if (f->close_pinned && pinned) {
         /* Close with snapshots pinned: they keep reading, the log refuses
@@ -1250,8 +1215,7 @@ static void finish(fz_t *f) {
         int last = -1;
         for (int i = 0; i < N_SNAPS; i++) {
             fsnap_t *x = &f->snaps[i];
-            if (x->s == NULL)
-                continue;
+            if (x->s == NULL) continue;
             tl_iter_t *it = NULL;
             st = tl_iter_all(x->s, &it);
             FZ_CHECK(f, st == TL_OK, "tl_iter_all on a snapshot of a closed log -> %s",
@@ -1261,13 +1225,11 @@ static void finish(fz_t *f) {
             last = i;
         }
         for (int i = 0; i < N_SNAPS; i++) {
-            if (i == last)
-                f->closing = true; /* teardown runs in this release */
+            if (i == last) f->closing = true; /* teardown runs in this release */
             snap_release(f, i);
         }
     } else {
-        for (int i = 0; i < N_SNAPS; i++)
-            snap_release(f, i);
+        for (int i = 0; i < N_SNAPS; i++) snap_release(f, i);
         tl_status_t st = tl_compact(f->log);
         FZ_CHECK(f, st == TL_OK, "final tl_compact -> %s", tl_strerror(st));
         check_deleted_released(f);
@@ -1279,8 +1241,8 @@ static void finish(fz_t *f) {
     for (tl_handle_t h = 1; h < f->next_h; h++) {
         const hinfo_t *x = &f->hi[h];
         FZ_CHECK(f, x->drops == (x->state == H_NONE ? 0 : 1),
-                 "after close handle %llu (state %d) was dropped %u times",
-                 (unsigned long long)h, x->state, x->drops);
+                 "after close handle %llu (state %d) was dropped %u times", (unsigned long long)h,
+                 x->state, x->drops);
     }
     FZ_CHECK(f, tlt_alloc_live_bytes(&f->alloc) == 0,
              "after close %llu bytes in %llu blocks are still live",
@@ -1294,8 +1256,7 @@ static void finish(fz_t *f) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_t *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        return 0;
+    if (f == NULL) return 0;
     rd_t r = {data, size, 0};
     tlt_alloc_init(&f->alloc);
     tlt_model_init(&f->m);
@@ -1306,15 +1267,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     decode_config(f, &r);
     {
         const tl_config_t *c = &f->cfg;
-        TRACE(f, "config: maint %d, memtable %zu, page %zu, sealed_max_runs %zu, "
+        TRACE(f,
+              "config: maint %d, memtable %zu, page %zu, sealed_max_runs %zu, "
               "max_delta %zu, ooo %zu, window %lld origin %lld, debt %.3f, target %zu, "
               "max_inputs %zu, max_windows %zu, drain_limit %zu, worker toggles %d, "
               "close pinned %d",
-              (int)c->maintenance, c->memtable_max_bytes, c->target_page_bytes,
-              c->sealed_max_runs, c->max_delta_segments, c->ooo_budget_bytes,
-              (long long)c->window_size, (long long)c->window_origin, c->delete_debt_threshold,
-              c->compaction_target_bytes, c->compaction_max_inputs, c->compaction_max_windows,
-              c->drain_batch_limit, f->allow_worker, f->close_pinned);
+              (int)c->maintenance, c->memtable_max_bytes, c->target_page_bytes, c->sealed_max_runs,
+              c->max_delta_segments, c->ooo_budget_bytes, (long long)c->window_size,
+              (long long)c->window_origin, c->delete_debt_threshold, c->compaction_target_bytes,
+              c->compaction_max_inputs, c->compaction_max_windows, c->drain_batch_limit,
+              f->allow_worker, f->close_pinned);
     }
     const char *why = NULL;
     tl_status_t st = tl_config_check(&f->cfg, &why);
@@ -1348,8 +1310,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     st = tl_open(&f->cfg, &f->log);
     if (st != TL_OK) {
         /* Only a worker thread that could not start is acceptable. */
-        FZ_CHECK(f, st == TL_ENOMEM && f->cfg.maintenance == TL_MAINT_BACKGROUND,
-                 "tl_open -> %s", tl_strerror(st));
+        FZ_CHECK(f, st == TL_ENOMEM && f->cfg.maintenance == TL_MAINT_BACKGROUND, "tl_open -> %s",
+                 tl_strerror(st));
         free(f);
         return 0;
     }

@@ -111,8 +111,14 @@ def reads(log: Timelog) -> None:
     assert_type(log[:], TimelogIter)
     assert_type(log[5], list[Any])
     assert_type(log.at(5), list[Any])
-    for named in (log.range(0, 10), log.since(0), log.until(10), log.all(),
-                  log.point(5), log.equal(5)):
+    for named in (
+        log.range(0, 10),
+        log.since(0),
+        log.until(10),
+        log.all(),
+        log.point(5),
+        log.equal(5),
+    ):
         assert_type(named, TimelogIter)
         named.close()
     remaining: int = len(it)
@@ -200,8 +206,12 @@ def maintenance_and_introspection(log: Timelog) -> None:
     engine_bytes: int = stats["memory"]["engine_bytes"]
     unit: str = stats["config"]["time_unit"]
     assert records == len(log) and l1 >= 0 and engine_bytes > 0 and unit == "ms"
-    counters: list[int] = [log.busy_events, log.extend_skipped, log.retired_queue_len,
-                           log.alloc_failures]
+    counters: list[int] = [
+        log.busy_events,
+        log.extend_skipped,
+        log.retired_queue_len,
+        log.alloc_failures,
+    ]
     assert all(c >= 0 for c in counters)
     log.validate()
     assert_type(log.time_unit, Literal["s", "ms", "us", "ns"])

@@ -30,33 +30,32 @@
 
 #include "criterion_shim.h"
 
-#define CHECK(cond, ...)                                                          \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            fprintf(stderr, "leak_main: %s:%d: check failed: %s\n  ", __FILE__,   \
-                    __LINE__, #cond);                                             \
-            fprintf(stderr, __VA_ARGS__);                                         \
-            fputc('\n', stderr);                                                  \
-            exit(2);                                                              \
-        }                                                                         \
+#define CHECK(cond, ...)                                                                          \
+    do {                                                                                          \
+        if (!(cond)) {                                                                            \
+            fprintf(stderr, "leak_main: %s:%d: check failed: %s\n  ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                                         \
+            fputc('\n', stderr);                                                                  \
+            exit(2);                                                                              \
+        }                                                                                         \
     } while (0)
 
 typedef struct wl {
     const char *name;
     tlt_alloc_t alloc;
-    bool counting;         /* the counting allocator is installed */
+    bool counting; /* the counting allocator is installed */
     tlt_drops_t drops;
     tl_log_t *log;
     tlt_model_t m;
-    bool model_ok;         /* false once an injected failure makes the model unreliable */
-    uint8_t *stored;       /* stored[h]: the engine accepted the handle */
+    bool model_ok;   /* false once an injected failure makes the model unreliable */
+    uint8_t *stored; /* stored[h]: the engine accepted the handle */
     tl_handle_t next_h;
     tlt_rng_t rng;
     tl_ts_t last_ts;
-    size_t cap;            /* handles the trackers have room for */
+    size_t cap; /* handles the trackers have room for */
     tl_snapshot_t *snaps[3];
     tl_iter_t *iters[3];
-    bool inject;           /* TL_ENOMEM is allowed */
+    bool inject; /* TL_ENOMEM is allowed */
     uint64_t ops, busy, enomem;
 } wl_t;
 
@@ -89,10 +88,8 @@ static void status_ok(wl_t *w, tl_status_t st, unsigned extra, const char *what)
     bool ok = st == TL_OK || ((extra & 1) && st == TL_EBUSY) || ((extra & 2) && st == TL_EOF) ||
               (w->inject && st == TL_ENOMEM);
     CHECK(ok, "%s: %s -> %s", w->name, what, tl_strerror(st));
-    if (st == TL_EBUSY)
-        w->busy++;
-    if (st == TL_ENOMEM)
-        w->enomem++;
+    if (st == TL_EBUSY) w->busy++;
+    if (st == TL_ENOMEM) w->enomem++;
 }
 
 static tl_ts_t gen_ts(wl_t *w) {
@@ -117,28 +114,23 @@ static void mark_deleted(void *ctx, tl_handle_t h) {
 }
 
 static void model_delete(wl_t *w, tl_status_t st, tl_ts_t lo, tl_ts_t hi) {
-    if (st == TL_OK && lo <= hi)
-        tlt_model_delete_incl(&w->m, lo, hi, mark_deleted, w);
+    if (st == TL_OK && lo <= hi) tlt_model_delete_incl(&w->m, lo, hi, mark_deleted, w);
 }
 
 static void verify(wl_t *w) {
-    if (w->counting)
-        tlt_alloc_suspend(&w->alloc);
+    if (w->counting) tlt_alloc_suspend(&w->alloc);
     const char *why = NULL;
     tl_status_t st = tl_validate(w->log, &why);
     CHECK(st == TL_OK, "%s: tl_validate -> %s: %s", w->name, tl_strerror(st), why ? why : "?");
-    if (w->model_ok)
-        tlt_expect_model(w->log, &w->m);
-    if (w->counting)
-        tlt_alloc_resume(&w->alloc);
+    if (w->model_ok) tlt_expect_model(w->log, &w->m);
+    if (w->counting) tlt_alloc_resume(&w->alloc);
 }
 
 static void one_op(wl_t *w, bool worker_toggles) {
     tl_status_t st;
     uint64_t r = tlt_rng_below(&w->rng, 1000);
     w->ops++;
-    if (w->next_h + 600 >= w->cap)
-        r = 600 + r % 400; /* out of handle room: no more appends */
+    if (w->next_h + 600 >= w->cap) r = 600 + r % 400; /* out of handle room: no more appends */
     if (r < 550) {
         tl_ts_t ts = gen_ts(w);
         tl_handle_t h = w->next_h++;
@@ -150,7 +142,7 @@ static void one_op(wl_t *w, bool worker_toggles) {
         }
     } else if (r < 600) {
         size_t n = tlt_rng_below(&w->rng, 4) == 0 ? 200 + tlt_rng_below(&w->rng, 300)
-                                                 : tlt_rng_below(&w->rng, 40);
+                                                  : tlt_rng_below(&w->rng, 40);
         tl_ts_t *ts = malloc((n + 1) * sizeof *ts);
         tl_handle_t *hs = malloc((n + 1) * sizeof *hs);
         CHECK(ts && hs, "malloc");
@@ -158,13 +150,11 @@ static void one_op(wl_t *w, bool worker_toggles) {
             ts[i] = gen_ts(w);
             hs[i] = w->next_h++;
         }
-        if (tlt_rng_below(&w->rng, 2))
-            tlt_sort_pairs(ts, hs, n);
+        if (tlt_rng_below(&w->rng, 2)) tlt_sort_pairs(ts, hs, n);
         st = tl_append_batch(w->log, ts, hs, n);
         status_ok(w, st, 1, "tl_append_batch");
         if (st != TL_ENOMEM) {
-            for (size_t i = 0; i < n; i++)
-                w->stored[hs[i]] = 1;
+            for (size_t i = 0; i < n; i++) w->stored[hs[i]] = 1;
             tlt_model_add_batch(&w->m, ts, hs, n);
         }
         free(ts);
@@ -173,8 +163,7 @@ static void one_op(wl_t *w, bool worker_toggles) {
         tl_ts_t a = gen_ts(w), b = tlt_sat_add(a, (tl_ts_t)tlt_rng_below(&w->rng, 300));
         st = tl_delete_range(w->log, a, b);
         status_ok(w, st, 0, "tl_delete_range");
-        if (a < b)
-            model_delete(w, st, a, b - 1);
+        if (a < b) model_delete(w, st, a, b - 1);
     } else if (r < 645) {
         tl_ts_t a = gen_ts(w);
         st = tl_delete_since(w->log, a);
@@ -184,8 +173,7 @@ static void one_op(wl_t *w, bool worker_toggles) {
         tl_ts_t a = gen_ts(w);
         st = tl_delete_before(w->log, a);
         status_ok(w, st, 0, "tl_delete_before");
-        if (a > INT64_MIN)
-            model_delete(w, st, INT64_MIN, a - 1);
+        if (a > INT64_MIN) model_delete(w, st, INT64_MIN, a - 1);
     } else if (r < 670) {
         tl_ts_t a = gen_ts(w);
         st = tl_delete_ts(w->log, a);
@@ -297,12 +285,10 @@ static void wl_close(wl_t *w, bool close_pinned) {
     if (close_pinned) {
         tl_log_t *log = w->log;
         bool pinned = false;
-        for (int i = 0; i < 3; i++)
-            pinned |= w->snaps[i] != NULL;
+        for (int i = 0; i < 3; i++) pinned |= w->snaps[i] != NULL;
         tl_close(log);
         for (int i = 0; i < 3; i++) {
-            if (w->snaps[i] == NULL)
-                continue;
+            if (w->snaps[i] == NULL) continue;
             uint64_t c = 0;
             tl_status_t st = tl_count_all(w->snaps[i], &c);
             CHECK(st == TL_OK, "count on a snapshot of a closed log -> %s", tl_strerror(st));
@@ -312,8 +298,7 @@ static void wl_close(wl_t *w, bool close_pinned) {
             uint64_t n = 0;
             tl_ts_t ts;
             tl_handle_t h;
-            while (tl_iter_next(it, &ts, &h) == TL_OK)
-                n++;
+            while (tl_iter_next(it, &ts, &h) == TL_OK) n++;
             tl_iter_close(it);
             CHECK(n == c, "a snapshot of a closed log iterates %llu records, counts %llu",
                   (unsigned long long)n, (unsigned long long)c);
@@ -376,16 +361,14 @@ static void small_config(tl_config_t *cfg) {
 
 int main(int argc, char **argv) {
     long scale = argc > 1 ? strtol(argv[1], NULL, 10) : 1;
-    if (scale < 1)
-        scale = 1;
+    if (scale < 1) scale = 1;
     const uint64_t n = 6000 * (uint64_t)scale;
     wl_t w;
     tl_config_t cfg;
 
     small_config(&cfg);
     wl_open(&w, "disabled, counting", &cfg, true, 1, n);
-    for (uint64_t i = 0; i < n; i++)
-        one_op(&w, false);
+    for (uint64_t i = 0; i < n; i++) one_op(&w, false);
     wl_close(&w, false);
 
     small_config(&cfg);
@@ -393,10 +376,8 @@ int main(int argc, char **argv) {
     cfg.maintenance_wakeup_ms = 1;
     cfg.sealed_wait_ms = 1;
     wl_open(&w, "background, closed pinned", &cfg, true, 2, n);
-    for (uint64_t i = 0; i < n; i++)
-        one_op(&w, true);
-    if (w.snaps[0] == NULL)
-        CHECK(tl_snapshot_acquire(w.log, &w.snaps[0]) == TL_OK, "acquire");
+    for (uint64_t i = 0; i < n; i++) one_op(&w, true);
+    if (w.snaps[0] == NULL) CHECK(tl_snapshot_acquire(w.log, &w.snaps[0]) == TL_OK, "acquire");
     wl_close(&w, true);
 
     small_config(&cfg);
@@ -404,8 +385,7 @@ int main(int argc, char **argv) {
     cfg.maintenance_wakeup_ms = 1;
     cfg.drain_batch_limit = 7;
     wl_open(&w, "background, libc allocator", &cfg, false, 3, n);
-    for (uint64_t i = 0; i < n; i++)
-        one_op(&w, true);
+    for (uint64_t i = 0; i < n; i++) one_op(&w, true);
     wl_close(&w, false);
 
     const uint64_t every[] = {5, 13, 31};
@@ -416,8 +396,7 @@ int main(int argc, char **argv) {
         wl_open(&w, name, &cfg, true, 10 + e, n / 3);
         w.inject = true; /* TL_ENOMEM changes nothing, so the model stays exact */
         tlt_alloc_arm(&w.alloc, 0, every[e], 0);
-        for (uint64_t i = 0; i < n / 3; i++)
-            one_op(&w, false);
+        for (uint64_t i = 0; i < n / 3; i++) one_op(&w, false);
         tlt_alloc_disarm(&w.alloc);
         w.inject = false;
         /* Still consistent, and everything still closes cleanly. */

@@ -27,8 +27,8 @@
 
 typedef struct tlt_hdr {
     struct tlt_hdr *prev, *next;
-    size_t size;       /* requested size: free/realloc must pass the same */
-    uint64_t serial;   /* allocation number, for leak reports */
+    size_t size;     /* requested size: free/realloc must pass the same */
+    uint64_t serial; /* allocation number, for leak reports */
     uint64_t magic;
     uint64_t front_guard;
 } tlt_hdr_t;
@@ -42,9 +42,7 @@ static tlt_hdr_t *hdr_of(void *p) {
     return (tlt_hdr_t *)(void *)((unsigned char *)p - TLT_HDR_LEN);
 }
 
-static void *user_of(tlt_hdr_t *h) {
-    return (unsigned char *)h + TLT_HDR_LEN;
-}
+static void *user_of(tlt_hdr_t *h) { return (unsigned char *)h + TLT_HDR_LEN; }
 
 /* Caller holds a->mu. Records the first error message. */
 static void record_error(tlt_alloc_t *a, const char *what, size_t x, size_t y) {
@@ -90,9 +88,7 @@ void tlt_alloc_arm(tlt_alloc_t *a, uint64_t fail_at, uint64_t fail_every, uint64
     tl_mutex_unlock(&a->mu);
 }
 
-void tlt_alloc_disarm(tlt_alloc_t *a) {
-    tlt_alloc_arm(a, 0, 0, 0);
-}
+void tlt_alloc_disarm(tlt_alloc_t *a) { tlt_alloc_arm(a, 0, 0, 0); }
 
 void tlt_alloc_suspend(tlt_alloc_t *a) {
     tl_mutex_lock(&a->mu);
@@ -106,12 +102,12 @@ void tlt_alloc_resume(tlt_alloc_t *a) {
     tl_mutex_unlock(&a->mu);
 }
 
-#define TLT_GETTER(name, field)                  \
-    uint64_t name(tlt_alloc_t *a) {              \
-        tl_mutex_lock(&a->mu);              \
-        uint64_t v = a->field;                   \
-        tl_mutex_unlock(&a->mu);            \
-        return v;                                \
+#define TLT_GETTER(name, field)     \
+    uint64_t name(tlt_alloc_t *a) { \
+        tl_mutex_lock(&a->mu);      \
+        uint64_t v = a->field;      \
+        tl_mutex_unlock(&a->mu);    \
+        return v;                   \
     }
 TLT_GETTER(tlt_alloc_live_bytes, live_bytes)
 TLT_GETTER(tlt_alloc_live_blocks, live_blocks)
@@ -123,24 +119,20 @@ TLT_GETTER(tlt_alloc_errors, errors)
 /* Caller holds a->mu. Counts a failable call; true if it must fail. */
 static bool should_fail(tlt_alloc_t *a) {
     a->alloc_calls++;
-    if (a->suspended > 0)
-        return false;
+    if (a->suspended > 0) return false;
     uint64_t k = ++a->armed_calls;
     bool fail = (a->fail_at != 0 && k == a->fail_at) ||
                 (a->fail_every != 0 && k % a->fail_every == 0) ||
                 (a->fail_after != 0 && k > a->fail_after);
-    if (fail)
-        a->injected++;
+    if (fail) a->injected++;
     return fail;
 }
 
 /* Allocates a tracked block; no counting or injection here. */
 static void *raw_alloc(tlt_alloc_t *a, size_t n) {
-    if (n > SIZE_MAX - TLT_HDR_LEN - TLT_TRAIL_LEN)
-        return NULL;
+    if (n > SIZE_MAX - TLT_HDR_LEN - TLT_TRAIL_LEN) return NULL;
     unsigned char *base = malloc(TLT_HDR_LEN + n + TLT_TRAIL_LEN);
-    if (base == NULL)
-        return NULL;
+    if (base == NULL) return NULL;
     tlt_hdr_t *h = (tlt_hdr_t *)(void *)base;
     h->size = n;
     h->magic = TLT_MAGIC_LIVE;
@@ -151,13 +143,11 @@ static void *raw_alloc(tlt_alloc_t *a, size_t n) {
     h->serial = a->calls;
     h->prev = NULL;
     h->next = a->head;
-    if (h->next != NULL)
-        h->next->prev = h;
+    if (h->next != NULL) h->next->prev = h;
     a->head = h;
     a->live_bytes += n;
     a->live_blocks++;
-    if (a->live_bytes > a->peak_bytes)
-        a->peak_bytes = a->live_bytes;
+    if (a->live_bytes > a->peak_bytes) a->peak_bytes = a->live_bytes;
     tl_mutex_unlock(&a->mu);
     return base + TLT_HDR_LEN;
 }
@@ -169,23 +159,25 @@ static void raw_free(tlt_alloc_t *a, void *p, size_t n, const char *who) {
     if (h->magic != TLT_MAGIC_LIVE) {
         /* Not ours, or already freed (ASan usually reports the latter first):
          * leave the memory alone rather than corrupt the heap further. */
-        record_error(a, who[0] == 'r' ? "realloc of a pointer not live in this allocator"
-                                      : "free of a pointer not live in this allocator",
+        record_error(a,
+                     who[0] == 'r' ? "realloc of a pointer not live in this allocator"
+                                   : "free of a pointer not live in this allocator",
                      (size_t)h->magic, 0);
         tl_mutex_unlock(&a->mu);
         return;
     }
     if (h->size != n)
-        record_error(a, who[0] == 'r' ? "realloc old_n differs from the allocated size"
-                                      : "free size differs from the allocated size",
+        record_error(a,
+                     who[0] == 'r' ? "realloc old_n differs from the allocated size"
+                                   : "free size differs from the allocated size",
                      n, h->size);
     if (h->front_guard != TLT_FRONT_GUARD)
         record_error(a, "front guard overwritten (buffer underrun)", h->size, 0);
     const unsigned char *trail = (const unsigned char *)user_of(h) + h->size;
     for (size_t i = 0; i < TLT_TRAIL_LEN; i++) {
         if (trail[i] != TLT_TRAIL_BYTE) {
-            record_error(a, "trailing guard overwritten (buffer overrun) at size, offset",
-                         h->size, i);
+            record_error(a, "trailing guard overwritten (buffer overrun) at size, offset", h->size,
+                         i);
             break;
         }
     }
@@ -193,8 +185,7 @@ static void raw_free(tlt_alloc_t *a, void *p, size_t n, const char *who) {
         h->prev->next = h->next;
     else
         a->head = h->next;
-    if (h->next != NULL)
-        h->next->prev = h->prev;
+    if (h->next != NULL) h->next->prev = h->prev;
     a->live_bytes -= h->size;
     a->live_blocks--;
     a->frees++;
@@ -210,14 +201,12 @@ static void raw_free(tlt_alloc_t *a, void *p, size_t n, const char *who) {
  * without the lock, so in plain mode the writer thread never synchronises
  * through this allocator. */
 static void gate_point(tlt_alloc_t *a) {
-    if (tl_thread_id_equal(tl_thread_id_self(), a->owner))
-        return;
+    if (tl_thread_id_equal(tl_thread_id_self(), a->owner)) return;
     /* Relaxed: the count is only read for reports, and arming happens while
      * the worker is not allocating (before it starts or between units). */
     uint64_t k = atomic_fetch_add_explicit(&a->foreign, 1, memory_order_relaxed) + 1;
     uint64_t at = atomic_load_explicit(&a->block_at, memory_order_relaxed);
-    if (at == 0 || k < at || atomic_load_explicit(&a->gate_open, memory_order_acquire))
-        return;
+    if (at == 0 || k < at || atomic_load_explicit(&a->gate_open, memory_order_acquire)) return;
     tl_mutex_lock(&a->mu);
     a->gate_blocked = true;
     tl_cond_broadcast(&a->gate_cv);
@@ -266,10 +255,8 @@ bool tlt_alloc_gate_wait_blocked(tlt_alloc_t *a, unsigned timeout_ms) {
         tl_mutex_lock(&a->mu);
         bool b = a->gate_blocked;
         tl_mutex_unlock(&a->mu);
-        if (b)
-            return true;
-        if (tl_now_ns() > end)
-            return false;
+        if (b) return true;
+        if (tl_now_ns() > end) return false;
         tl_sleep_ms(1);
     }
 }
@@ -279,42 +266,35 @@ bool tlt_alloc_gate_wait_blocked(tlt_alloc_t *a, unsigned timeout_ms) {
 void *tlt_malloc(void *ctx, size_t n) {
     tlt_alloc_t *a = ctx;
     gate_point(a);
-    if (a->plain)
-        return malloc(n);
+    if (a->plain) return malloc(n);
     tl_mutex_lock(&a->mu);
     a->calls++;
     bool fail = should_fail(a);
     tl_mutex_unlock(&a->mu);
-    if (fail)
-        return NULL;
+    if (fail) return NULL;
     return raw_alloc(a, n);
 }
 
 void *tlt_realloc(void *ctx, void *p, size_t old_n, size_t new_n) {
     tlt_alloc_t *a = ctx;
     gate_point(a);
-    if (a->plain)
-        return realloc(p, new_n);
+    if (a->plain) return realloc(p, new_n);
     tl_mutex_lock(&a->mu);
     a->calls++;
     bool fail = false;
-    if (p == NULL || new_n > old_n)
-        fail = should_fail(a);
+    if (p == NULL || new_n > old_n) fail = should_fail(a);
     if (p == NULL && old_n != 0)
         record_error(a, "realloc of NULL with a nonzero old size", old_n, 0);
     tl_mutex_unlock(&a->mu);
-    if (fail)
-        return NULL;
+    if (fail) return NULL;
     /* Always move the block, so a caller keeping the old pointer reads
      * poison (and ASan reports it). */
     void *q = raw_alloc(a, new_n);
-    if (q == NULL)
-        return NULL;
+    if (q == NULL) return NULL;
     if (p != NULL) {
         size_t keep = old_n < new_n ? old_n : new_n;
         tlt_hdr_t *h = hdr_of(p);
-        if (h->magic == TLT_MAGIC_LIVE && h->size < keep)
-            keep = h->size;
+        if (h->magic == TLT_MAGIC_LIVE && h->size < keep) keep = h->size;
         memcpy(q, p, keep);
         raw_free(a, p, old_n, "realloc");
     }
@@ -330,16 +310,14 @@ void tlt_free(void *ctx, void *p, size_t n) {
     tl_mutex_lock(&a->mu);
     a->calls++;
     tl_mutex_unlock(&a->mu);
-    if (p == NULL)
-        return;
+    if (p == NULL) return;
     raw_free(a, p, n, "free");
 }
 
 /* ---------------------------------------------------------------- reports */
 
 void tlt_alloc_first_error(tlt_alloc_t *a, char *buf, size_t len) {
-    if (len == 0)
-        return;
+    if (len == 0) return;
     tl_mutex_lock(&a->mu);
     snprintf(buf, len, "%s", a->first_error);
     tl_mutex_unlock(&a->mu);
@@ -349,14 +327,12 @@ uint64_t tlt_alloc_leak_report(tlt_alloc_t *a, char *buf, size_t len) {
     tl_mutex_lock(&a->mu);
     uint64_t bytes = a->live_bytes;
     size_t off = 0;
-    if (len > 0)
-        buf[0] = '\0';
+    if (len > 0) buf[0] = '\0';
     int shown = 0;
     for (tlt_hdr_t *h = a->head; h != NULL && shown < 6 && len > 0; h = h->next, shown++) {
         int w = snprintf(buf + off, len - off, " [#%llu: %zu B]", (unsigned long long)h->serial,
                          h->size);
-        if (w < 0 || off + (size_t)w >= len)
-            break;
+        if (w < 0 || off + (size_t)w >= len) break;
         off += (size_t)w;
     }
     tl_mutex_unlock(&a->mu);

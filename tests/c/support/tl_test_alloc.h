@@ -43,21 +43,21 @@
 
 typedef struct tlt_alloc {
     tl_mutex_t mu;
-    bool plain;              /* libc pass-through: no accounting, no injection */
+    bool plain; /* libc pass-through: no accounting, no injection */
     /* accounting (requested sizes, like the engine's own counters) */
     uint64_t live_bytes;
     uint64_t peak_bytes;
     uint64_t live_blocks;
-    uint64_t calls;          /* every malloc/realloc/free call */
-    uint64_t alloc_calls;    /* malloc + growing realloc: what injection counts */
+    uint64_t calls;       /* every malloc/realloc/free call */
+    uint64_t alloc_calls; /* malloc + growing realloc: what injection counts */
     uint64_t frees;
     /* failure injection; counters restart at tlt_alloc_arm */
-    uint64_t armed_calls;    /* failable calls seen since armed */
-    uint64_t fail_at;        /* 0 = off; k = fail the k-th failable call */
-    uint64_t fail_every;     /* 0 = off; n = fail every n-th failable call */
-    uint64_t fail_after;     /* 0 = off; n = fail every failable call after the n-th */
-    uint64_t injected;       /* failures injected so far */
-    int suspended;           /* > 0: calls are neither counted for nor failed */
+    uint64_t armed_calls; /* failable calls seen since armed */
+    uint64_t fail_at;     /* 0 = off; k = fail the k-th failable call */
+    uint64_t fail_every;  /* 0 = off; n = fail every n-th failable call */
+    uint64_t fail_after;  /* 0 = off; n = fail every failable call after the n-th */
+    uint64_t injected;    /* failures injected so far */
+    int suspended;        /* > 0: calls are neither counted for nor failed */
     /* first error seen by a hook (size mismatch, guard, bad pointer) */
     uint64_t errors;
     char first_error[160];
@@ -66,11 +66,11 @@ typedef struct tlt_alloc {
     /* the gate (see above). Its fast path (an open gate) takes no lock, so
      * it adds no synchronisation between threads; blocking is under mu. */
     tl_cond_t gate_cv;
-    tl_thread_id_t owner;        /* set by init/reset on the test's thread */
-    atomic_uint_fast64_t foreign; /* foreign allocations since the last reset/arm */
+    tl_thread_id_t owner;          /* set by init/reset on the test's thread */
+    atomic_uint_fast64_t foreign;  /* foreign allocations since the last reset/arm */
     atomic_uint_fast64_t block_at; /* 0 = never block */
     atomic_bool gate_open;
-    bool gate_blocked;           /* under mu; a thread reached the closed gate (sticky until re-armed) */
+    bool gate_blocked; /* under mu; a thread reached the closed gate (sticky until re-armed) */
 } tlt_alloc_t;
 
 /* Counting mode; the calling thread owns the gate. */

@@ -28,11 +28,9 @@ static void *xrealloc(void *p, size_t n) {
 }
 
 static void model_reserve(tlt_model_t *m, size_t want) {
-    if (want <= m->cap)
-        return;
+    if (want <= m->cap) return;
     size_t cap = m->cap ? m->cap : 64;
-    while (cap < want)
-        cap *= 2;
+    while (cap < want) cap *= 2;
     m->r = xrealloc(m->r, cap * sizeof *m->r);
     m->cap = cap;
 }
@@ -40,17 +38,14 @@ static void model_reserve(tlt_model_t *m, size_t want) {
 void tlt_model_copy(tlt_model_t *dst, const tlt_model_t *src) {
     tlt_model_init(dst);
     model_reserve(dst, src->n);
-    if (src->n)
-        memcpy(dst->r, src->r, src->n * sizeof *src->r);
+    if (src->n) memcpy(dst->r, src->r, src->n * sizeof *src->r);
     dst->n = src->n;
 }
 
 int tlt_rec_cmp(const void *a, const void *b) {
     const tlt_rec_t *x = a, *y = b;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
-    if (x->h != y->h)
-        return x->h < y->h ? -1 : 1;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+    if (x->h != y->h) return x->h < y->h ? -1 : 1;
     return 0;
 }
 
@@ -83,8 +78,7 @@ void tlt_model_add(tlt_model_t *m, tl_ts_t ts, tl_handle_t h) {
     /* Upper bound of (ts, h): handles usually grow, so this is the end of
      * the run of equal timestamps. */
     size_t i = tlt_model_upper(m, ts);
-    while (i > 0 && m->r[i - 1].ts == ts && m->r[i - 1].h > h)
-        i--;
+    while (i > 0 && m->r[i - 1].ts == ts && m->r[i - 1].h > h) i--;
     memmove(m->r + i + 1, m->r + i, (m->n - i) * sizeof *m->r);
     m->r[i].ts = ts;
     m->r[i].h = h;
@@ -92,8 +86,7 @@ void tlt_model_add(tlt_model_t *m, tl_ts_t ts, tl_handle_t h) {
 }
 
 void tlt_model_add_recs(tlt_model_t *m, tlt_rec_t *b, size_t k) {
-    if (k == 0)
-        return;
+    if (k == 0) return;
     qsort(b, k, sizeof *b, tlt_rec_cmp);
     model_reserve(m, m->n + k);
     /* Merge from the back so nothing is overwritten before it is read. */
@@ -108,8 +101,7 @@ void tlt_model_add_recs(tlt_model_t *m, tlt_rec_t *b, size_t k) {
 }
 
 void tlt_model_add_batch(tlt_model_t *m, const tl_ts_t *ts, const tl_handle_t *h, size_t n) {
-    if (n == 0)
-        return;
+    if (n == 0) return;
     tlt_rec_t *b = xrealloc(NULL, n * sizeof *b);
     for (size_t i = 0; i < n; i++) {
         b[i].ts = ts[i];
@@ -121,15 +113,12 @@ void tlt_model_add_batch(tlt_model_t *m, const tl_ts_t *ts, const tl_handle_t *h
 
 size_t tlt_model_delete_incl(tlt_model_t *m, tl_ts_t lo, tl_ts_t hi,
                              void (*cb)(void *ctx, tl_handle_t h), void *ctx) {
-    if (lo > hi)
-        return 0;
+    if (lo > hi) return 0;
     size_t i0 = tlt_model_lower(m, lo);
     size_t i1 = tlt_model_upper(m, hi);
-    if (i1 <= i0)
-        return 0;
+    if (i1 <= i0) return 0;
     if (cb != NULL)
-        for (size_t i = i0; i < i1; i++)
-            cb(ctx, m->r[i].h);
+        for (size_t i = i0; i < i1; i++) cb(ctx, m->r[i].h);
     memmove(m->r + i0, m->r + i1, (m->n - i1) * sizeof *m->r);
     m->n -= i1 - i0;
     return i1 - i0;
@@ -152,16 +141,14 @@ uint64_t tlt_model_count(const tlt_model_t *m, tl_ts_t t1, tl_ts_t t2) {
 
 bool tlt_model_next(const tlt_model_t *m, tl_ts_t ts, tl_ts_t *out) {
     size_t i = tlt_model_upper(m, ts);
-    if (i >= m->n)
-        return false;
+    if (i >= m->n) return false;
     *out = m->r[i].ts;
     return true;
 }
 
 bool tlt_model_prev(const tlt_model_t *m, tl_ts_t ts, tl_ts_t *out) {
     size_t i = tlt_model_lower(m, ts);
-    if (i == 0)
-        return false;
+    if (i == 0) return false;
     *out = m->r[i - 1].ts;
     return true;
 }

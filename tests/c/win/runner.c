@@ -33,7 +33,8 @@ static bool registry_full;
 static jmp_buf on_failure;
 static tl_thread_id_t runner_thread;
 
-void tlw_register(const char *suite, const char *name, void (*fn)(void), const struct tlw_test_opts *opts) {
+void tlw_register(const char *suite, const char *name, void (*fn)(void),
+                  const struct tlw_test_opts *opts) {
     if (n_tests == TLW_MAX_TESTS) {
         registry_full = true;
         return;
@@ -93,7 +94,8 @@ int main(int argc, char **argv) {
         if (setjmp(on_failure) == 0) {
             t->fn();
             passed++;
-            printf("[PASS] %s::%s (%.2f s)\n", t->suite, t->name, (double)(tl_now_ms() - t0) / 1000.0);
+            printf("[PASS] %s::%s (%.2f s)\n", t->suite, t->name,
+                   (double)(tl_now_ms() - t0) / 1000.0);
         } else {
             failed++;
             printf("[FAIL] %s::%s\n", t->suite, t->name);

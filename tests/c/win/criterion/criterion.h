@@ -26,27 +26,27 @@ struct tlw_test_opts {
     double timeout;
 };
 
-void tlw_register(const char *suite, const char *name, void (*fn)(void), const struct tlw_test_opts *opts);
+void tlw_register(const char *suite, const char *name, void (*fn)(void),
+                  const struct tlw_test_opts *opts);
 /* Reports a failed assertion (printf-style message, may be empty); does not return. */
 _Noreturn void tlw_fail(const char *file, int line, const char *expr, const char *fmt, ...);
 void tlw_log(const char *fmt, ...);
 
 /* Registration runs before main() through a constructor (GCC and clang,
  * including mingw-w64), in the order the tests appear in each file. */
-#define Test(suite, name, ...)                                                       \
-    static void tlw_test_##suite##_##name(void);                                     \
-    static const struct tlw_test_opts tlw_opts_##suite##_##name = {0, __VA_ARGS__}; \
-    __attribute__((constructor)) static void tlw_reg_##suite##_##name(void) {        \
-        tlw_register(#suite, #name, tlw_test_##suite##_##name,                       \
-                     &tlw_opts_##suite##_##name);                                    \
-    }                                                                                \
+#define Test(suite, name, ...)                                                              \
+    static void tlw_test_##suite##_##name(void);                                            \
+    static const struct tlw_test_opts tlw_opts_##suite##_##name = {0, __VA_ARGS__};         \
+    __attribute__((constructor)) static void tlw_reg_##suite##_##name(void) {               \
+        tlw_register(#suite, #name, tlw_test_##suite##_##name, &tlw_opts_##suite##_##name); \
+    }                                                                                       \
     static void tlw_test_##suite##_##name(void)
 
 /* The message arguments are optional, as in Criterion: "" glues onto a
  * format string, or stands alone when there is none. */
-#define TLW_CHECK_(ok, expr, ...)                                                   \
-    do {                                                                             \
-        if (!(ok)) tlw_fail(__FILE__, __LINE__, expr, "" __VA_ARGS__);              \
+#define TLW_CHECK_(ok, expr, ...)                                      \
+    do {                                                               \
+        if (!(ok)) tlw_fail(__FILE__, __LINE__, expr, "" __VA_ARGS__); \
     } while (0)
 
 #define cr_assert(cond, ...) TLW_CHECK_((cond), #cond, __VA_ARGS__)
@@ -57,8 +57,9 @@ void tlw_log(const char *fmt, ...);
 #define cr_assert_leq(a, b, ...) TLW_CHECK_((a) <= (b), #a " <= " #b, __VA_ARGS__)
 #define cr_assert_gt(a, b, ...) TLW_CHECK_((a) > (b), #a " > " #b, __VA_ARGS__)
 #define cr_assert_geq(a, b, ...) TLW_CHECK_((a) >= (b), #a " >= " #b, __VA_ARGS__)
-#define cr_assert_float_eq(a, b, eps, ...) \
-    TLW_CHECK_(fabs((double)(a) - (double)(b)) <= (eps), #a " == " #b " (within " #eps ")", __VA_ARGS__)
+#define cr_assert_float_eq(a, b, eps, ...)                                                  \
+    TLW_CHECK_(fabs((double)(a) - (double)(b)) <= (eps), #a " == " #b " (within " #eps ")", \
+               __VA_ARGS__)
 #define cr_assert_null(p, ...) TLW_CHECK_((p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_assert_not_null(p, ...) TLW_CHECK_((p) != NULL, #p " != NULL", __VA_ARGS__)
 #define cr_assert_arr_eq(a, b, size, ...) \
