@@ -2452,7 +2452,7 @@ Stores one record. Amortized O(1).
         kind = _range_kind(t1, t2, self._unit, &a, &b)
         return _read_range(self, kind, a, b, False)[0]
 
-    def histogram(self, t1=None, t2=None, bins=10):
+    def histogram(self, t1=None, t2=None, bins=10, *, step=None):
         """``(counts, edges)``: visible records per bucket over ``[t1, t2)``.
 
         Like ``numpy.histogram(log.timestamps(), bins, range=...)`` but with
@@ -2469,6 +2469,13 @@ Stores one record. Amortized O(1).
         value (0 when both are None). ``t1 >= t2`` is an empty range: every
         edge is ``t1`` and every count 0. ``bins`` is a positive int.
 
+        ``step=`` (keyword) asks for fixed-width buckets instead, those of
+        :meth:`counts`: ``edges = [t1, t1 + step, ...]``, the last one
+        clipped at ``t2``. ``step`` takes every form :meth:`counts` takes
+        (an int in ``time_unit``, a ``timedelta``, a ``timedelta64``, a
+        fixed frequency string); a duration passed as ``bins`` is read as
+        ``step`` (``histogram(t1, t2, "1min")``). Give bins or step, not both.
+
         Each bucket costs binary searches per source, not a scan:
         O(bins * sources * log n), with the GIL released.
 
@@ -2479,9 +2486,13 @@ Stores one record. Amortized O(1).
         (array([4, 1, 1]), array([ 0,  3,  6, 10]))
         >>> log.histogram(bins=2)   # [min_ts, max_ts] = [0, 9]
         (array([4, 2]), array([ 0,  5, 10]))
+        >>> log.histogram(0, 10, step=4)
+        (array([4, 1, 1]), array([ 0,  4,  8, 10]))
         >>> log.close()
         """
         self._require_open()
+        if step is not None or _is_duration(bins):
+            return _histogram_step(self, t1, t2, bins, step)
         return _bucket_counts(self, t1, t2, bins, False)
 
     def counts(self, t1, t2, step):
@@ -2491,7 +2502,15 @@ Stores one record. Amortized O(1).
         is clipped at ``t2``, so there are ``ceil((t2 - t1) / step)``
         buckets (none when ``t1 >= t2``). None bounds mean the smallest /
         largest visible timestamp (the largest inclusive), as in
-        :meth:`histogram`. ``step`` is a positive int in ``time_unit``.
+        :meth:`histogram`. ``step`` is a positive int in ``time_unit``, or a
+        duration converted exactly into it: a ``datetime.timedelta`` (a
+        ``pandas.Timedelta`` too), a ``numpy.timedelta64`` of any fixed unit,
+        or a fixed-frequency pandas offset string (``"1min"``, ``"250ms"``,
+        ``"2h"``, ``"1D"``, ``"1h30min"``; units ns, us, ms, s, min/T, h/H,
+        D). A duration that is not a whole number of ``time_unit`` ticks is
+        a ValueError naming both units, as is a calendar offset such as
+        ``"1M"``, ``"1Y"`` or ``"W-MON"`` (not a fixed length); a bool is a
+        TypeError, a step <= 0 a ValueError.
         O(buckets * sources * log n), with the GIL released; exact and
         tombstone-aware.
 
@@ -2499,10 +2518,41 @@ Stores one record. Amortized O(1).
         >>> log.extend((t, None) for t in [0, 1, 2, 2, 5, 9])
         >>> log.counts(0, 10, 4)   # [0, 4), [4, 8), [8, 10)
         array([4, 1, 1])
+        >>> log.counts(0, 10, "4ms")   # the same, time_unit="ms"
+        array([4, 1, 1])
         >>> log.close()
         """
         self._require_open()
+        step = _step_to_units(step, self._unit, "counts(): step")
         return _bucket_counts(self, t1, t2, step, True)[0]
+
+    def windows(self, t1, t2, every):
+        """Tumbling windows over ``[t1, t2)``: yields ``(window_start, TimelogIter)``.
+
+        The windows are the buckets of ``counts(t1, t2, every)``, aligned on
+        ``t1``: ``[t1 + i*every, t1 + (i+1)*every)``, the last one clipped at
+        ``t2``; ``window_start`` is an int in ``time_unit``. Bounds are
+        ``log[t1:t2]``'s (ints or datetimes); None means the smallest /
+        largest visible timestamp (the largest inclusive), as in
+        :meth:`counts`. ``every`` takes every step form :meth:`counts`
+        takes. Empty windows are yielded too (with an empty iterator), so
+        the i-th window is always the i-th bucket; there are none when the
+        range is empty.
+
+        All windows read ONE snapshot, taken by this call: writes and
+        deletes made while you iterate are seen by none of them, and the
+        windows together are exactly ``log[t1:t2]`` at the call. The window
+        iterator holds that snapshot until it is exhausted or closed
+        (``close()``, ``with``); each window's iterator pins it on its own.
+        O(log n) per window to open, O(1) per record.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend((t, str(t)) for t in [0, 1, 2, 5, 9])
+        >>> [(start, list(w)) for start, w in log.windows(0, 10, 4)]
+        [(0, [(0, '0'), (1, '1'), (2, '2')]), (4, [(5, '5')]), (8, [(9, '9')])]
+        >>> log.close()
+        """
+        return _windows(self, t1, t2, every)
 
     cdef object _neighbour(self, int which, int64_t t):
         cdef tl_snapshot_t *snap = NULL
@@ -4382,6 +4432,21 @@ cdef class TimelogIter:
         finally:
             self._release_busy()
 
+    def next_arrays(self, n):
+        """Up to ``n`` next records as ``(int64 ndarray, list)``: columnar ``next_batch``.
+
+        The same records as ``next_batch(n)``, without a tuple per record;
+        at the end both are empty (never StopIteration). Any ``n >= 0``.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (3, "c")])
+        >>> it = log.all()
+        >>> it.next_arrays(2), it.next_arrays(2), it.next_arrays(2)
+        ((array([1, 2]), ['a', 'b']), (array([3]), ['c']), (array([], dtype=int64), []))
+        >>> log.close()
+        """
+        return _iter_next_arrays(self, n)
+
     cdef list _next_batch(self, Py_ssize_t want):
         cdef Py_ssize_t got = 0, take, j
         cdef tl_ts_t t
@@ -4904,3 +4969,6 @@ cdef class PageSpanObjectsView:
         raise TypeError("PageSpanObjectsView objects cannot be pickled: the view reads "
                         "payloads through a snapshot pin in this process; pickle "
                         "view.copy() instead")
+
+
+include "_steps.pxi"
