@@ -269,7 +269,7 @@ def test_windows_alignment_and_empty_windows(log):
     assert [s for s, _ in wins] == [2, 7, 12, 17, 22]
     assert all(isinstance(it, TimelogIter) for _, it in wins)
     assert [list(it) for _, it in wins] == [[(3, "a"), (4, "b")], [], [], [], [(25, "c")]]
-    assert repr(wins[1][1]) == "<TimelogIter [7, 12) closed>" or "[7, 12)" in repr(wins[1][1])
+    assert repr(wins[1][1]).startswith("<TimelogIter [7, 12) = [")
     # the last window is clipped at t2
     last = list(log.windows(2, 24, 5))[-1][1]
     assert "[22, 24)" in repr(last)

@@ -4600,14 +4600,15 @@ cdef class TimelogIter:
         return False
 
     def __repr__(self):
-        """The range, the records not yet yielded (an exact count, O(sources log n)), closed.
+        """The range (ticks, then ISO 8601 UTC), the records not yet yielded
+        (an exact count, O(sources log n)), closed.
 
         >>> log = Timelog(maintenance="disabled")
         >>> log.extend([(1, "a"), (2, "b"), (3, "c")])
         >>> it = log[1:3]; it
-        <TimelogIter [1, 3) remaining=2>
+        <TimelogIter [1, 3) = [1970-01-01T00:00:00.001Z, 1970-01-01T00:00:00.003Z) remaining=2>
         >>> it.close(); it
-        <TimelogIter [1, 3) closed>
+        <TimelogIter [1, 3) = [1970-01-01T00:00:00.001Z, 1970-01-01T00:00:00.003Z) closed>
         >>> log.close()
         """
         if self._kind == _K_ALL:
@@ -4620,11 +4621,16 @@ cdef class TimelogIter:
             rng = "ts == %d" % (self._t1,)
         else:
             rng = "[%d, %d)" % (self._t1, self._t2)
+        rng += _iter_iso(self._owner, self._kind, self._t1, self._t2)
         if self._it is NULL:
             return "<TimelogIter %s closed>" % (rng,)
         if self._busy:
             return "<TimelogIter %s in use>" % (rng,)
         return "<TimelogIter %s remaining=%d>" % (rng, len(self))
+
+    def _repr_html_(self):
+        """The range (ticks and ISO 8601 UTC times) and the records left, as a table."""
+        return _iter_html(self)
 
     def __reduce__(self):
         raise TypeError("TimelogIter objects cannot be pickled: an iterator is a cursor "
@@ -4898,21 +4904,26 @@ cdef class PageSpan:
         return False
 
     def __repr__(self):
-        """Level, length and first/last timestamp (inclusive).
+        """Level (``span.level``, then the layer it names), length and
+        first/last timestamp (inclusive), each also as ISO 8601 UTC.
 
         >>> log = Timelog(maintenance="disabled")
         >>> log.extend([(5, "a"), (9, "b")]); log.flush()
         >>> span = next(log.views()); span
-        <PageSpan level=L0 len=2 first_ts=5 last_ts=9>
+        <PageSpan level=1 (L0) len=2 first_ts=5 (1970-01-01T00:00:00.005Z) last_ts=9 (1970-01-01T00:00:00.009Z)>
         >>> span.close(); span
-        <PageSpan level=L0 len=2 closed>
+        <PageSpan level=1 (L0) len=2 closed>
         >>> log.close()
         """
-        level = _LEVEL_NAMES.get(self._level, str(self._level))
+        level = _span_level(self._level)
         if self._snap is None:
             return "<PageSpan level=%s len=%d closed>" % (level, self._n)
-        return "<PageSpan level=%s len=%d first_ts=%d last_ts=%d>" % (
-            level, self._n, self._ts[0], self._ts[self._n - 1])
+        return "<PageSpan level=%s len=%d first_ts=%s last_ts=%s>" % (
+            level, self._n, _span_ts(self, self._ts[0]), _span_ts(self, self._ts[self._n - 1]))
+
+    def _repr_html_(self):
+        """Level, length and first/last times (ISO 8601 UTC), as a table."""
+        return _span_html(self)
 
     def __reduce__(self):
         raise TypeError("PageSpan objects cannot be pickled: a span points into engine "

@@ -5,12 +5,12 @@
 # - _Windows: windows(t1, t2, every), tumbling windows over ONE snapshot; every
 #   window is a plain TimelogIter opened on that snapshot's pin.
 # - _iter_next_arrays: TimelogIter.next_arrays(n), the columnar next_batch().
+# - _iter_iso/_iter_html/_span_*: ISO 8601 times in iterator and span reprs,
+#   and their _repr_html_ tables (issue 18 item 6).
 #
 # Kept apart from the classes it serves so that those only gain one-line
 # delegations; everything here uses their private fields under the same rules
 # as their own methods (the busy flag, closing and draining at the end).
-
-from datetime import timedelta as _dt_timedelta
 
 from timelog._steps import step_to_units as _py_step_to_units
 
@@ -26,7 +26,7 @@ cdef object _step_to_units(object step, int unit, str what):
 
 cdef bint _is_duration(object v):
     """True for a step that can only be a width, never a bin count."""
-    return isinstance(v, (str, _dt_timedelta, _np.timedelta64)) or (
+    return isinstance(v, (str, _dt.timedelta, _np.timedelta64)) or (
         not isinstance(v, (int, _np.integer)) and isinstance(getattr(v, "freqstr", None), str))
 
 
@@ -276,3 +276,87 @@ cdef tuple _next_arrays(TimelogIter self, Py_ssize_t want):
     if self._it is not NULL and self._eof and self._pos >= self._n:
         self._close()
     return (arr, lst)
+
+
+# ---------------------------------------------------------------- reprs (issue 18 item 6)
+
+cdef object _owner_unit(Timelog owner):
+    """The owner's time_unit name, or None (no owner: no ISO text)."""
+    if owner is None:
+        return None
+    return _UNIT_NAMES.get(owner._unit)
+
+
+cdef str _iter_iso(Timelog owner, int kind, int64_t t1, int64_t t2):
+    """" = [ISO, ISO)": an iterator's range as UTC times, after its ticks."""
+    unit = _owner_unit(owner)
+    if unit is None or kind == _K_ALL:
+        return ""
+    if kind == _K_SINCE:
+        return " = [%s, end]" % (_fmt_ts(t1, unit),)
+    if kind == _K_UNTIL:
+        return " = [start, %s)" % (_fmt_ts(t2, unit),)
+    if kind == _K_POINT:
+        return " = %s" % (_fmt_ts(t1, unit),)
+    return " = [%s, %s)" % (_fmt_ts(t1, unit), _fmt_ts(t2, unit))
+
+
+cdef str _html_table(str caption, list rows):
+    esc = _html.escape
+    body = "".join("<tr><th style=\"text-align:left\">%s</th><td style=\"text-align:left\">%s</td></tr>"
+                   % (esc(k), esc(str(v))) for k, v in rows)
+    return "<table class=\"timelog-repr\"><caption>%s</caption>%s</table>" % (
+        esc(caption), body)
+
+
+cdef str _tick_iso(object t, object unit):
+    """"2 (1970-01-01T00:00:00.002Z)": a tick, then its UTC time when the unit is known."""
+    return "%d (%s)" % (t, _fmt_ts(t, unit)) if unit else str(t)
+
+
+cdef str _iter_html(TimelogIter it):
+    """TimelogIter._repr_html_: the range (ticks and UTC times) and what is left."""
+    cdef int kind = it._kind
+    unit = _owner_unit(it._owner)
+    if kind == _K_ALL:
+        rows = [("range", "all")]
+    elif kind == _K_POINT:
+        rows = [("ts", _tick_iso(it._t1, unit))]
+    else:
+        rows = [("from", "start" if kind == _K_UNTIL else _tick_iso(it._t1, unit)),
+                ("to", "end (inclusive)" if kind == _K_SINCE
+                 else _tick_iso(it._t2, unit) + ", exclusive")]
+    if unit:
+        rows.append(("time_unit", unit))
+    if it._it is NULL:
+        rows.append(("state", "closed"))
+    elif it._busy:
+        rows.append(("state", "in use"))
+    else:
+        rows.append(("remaining", format(len(it), ",")))
+    return _html_table("TimelogIter", rows)
+
+
+cdef str _span_level(int level):
+    """"1 (L0)": span.level's number, then the layer it names."""
+    name = _LEVEL_NAMES.get(level)
+    return "%d (%s)" % (level, name) if name is not None else str(level)
+
+
+cdef str _span_ts(PageSpan span, tl_ts_t t):
+    """A span timestamp in its repr: the tick, then its UTC time."""
+    return _tick_iso(t, _owner_unit(span._snap._owner) if span._snap is not None else None)
+
+
+cdef str _span_html(PageSpan span):
+    """PageSpan._repr_html_: layer, length and first/last times."""
+    rows = [("level", _span_level(span._level)), ("records", format(span._n, ","))]
+    if span._snap is None:
+        rows.append(("state", "closed"))
+    else:
+        rows += [("first_ts", _span_ts(span, span._ts[0])),
+                 ("last_ts", _span_ts(span, span._ts[span._n - 1]))]
+        unit = _owner_unit(span._snap._owner)
+        if unit:
+            rows.append(("time_unit", unit))
+    return _html_table("PageSpan", rows)
