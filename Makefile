@@ -36,7 +36,7 @@ CLANG ?= clang
 ENGINE_SRCS  := $(sort $(wildcard csrc/*.c))
 ENGINE_HDRS  := $(sort $(wildcard csrc/*.h))
 CTEST_SRCS   := $(sort $(wildcard tests/c/*.c))
-BINDING_SRCS := $(sort $(wildcard timelog/*.pyx timelog/*.pxd))
+BINDING_SRCS := $(sort $(wildcard timelog/*.pyx timelog/*.pxd timelog/*.pxi))
 
 # ------------------------------------------------------------------ stamps
 
