@@ -46,13 +46,15 @@ cdef tuple _histogram_step(Timelog log, object t1, object t2, object bins, objec
 
 # ---------------------------------------------------------------- windows()
 
-cdef TimelogIter _iter_on_pin(Timelog owner, tl_snapshot_t *snap, int kind,
-                              int64_t t1, int64_t t2):
+cdef TimelogIter _iter_on_pin(_Snapshot pin, int kind, int64_t t1, int64_t t2):
     """Timelog._iter(), on a given pin instead of the log's current state."""
     cdef TimelogIter it = TimelogIter.__new__(TimelogIter)
     cdef tl_status_t st
+    # Read only now: that allocation may run the cycle collector, whose
+    # finalizers may have closed the window iterator (releasing the pin).
+    cdef tl_snapshot_t *snap = pin._snap
     if snap is NULL:
-        raise TimelogError("windows(): the snapshot was released")
+        raise TimelogError("windows(): the window iterator was closed")
     if kind == _K_SINCE:
         st = tl_iter_since(snap, t1, &it._it)
     else:
@@ -60,7 +62,7 @@ cdef TimelogIter _iter_on_pin(Timelog owner, tl_snapshot_t *snap, int kind,
     if st != TL_OK:
         it._it = NULL
         _check(st)
-    it._owner = owner
+    it._owner = pin._owner
     it._kind = kind
     it._t1 = t1
     it._t2 = t2
@@ -101,9 +103,9 @@ cdef class _Windows:
         if end > _I64_MAX:
             # The last window ends at 2**63-1 inclusive (t2=None reached a
             # record there): only a closed range can say so.
-            it = _iter_on_pin(snap._owner, snap._snap, _K_SINCE, start, 0)
+            it = _iter_on_pin(snap, _K_SINCE, start, 0)
         else:
-            it = _iter_on_pin(snap._owner, snap._snap, _K_RANGE, start, end)
+            it = _iter_on_pin(snap, _K_RANGE, start, end)
         self._next = end
         if end >= self._hi:
             self.close()        # the window's iterator keeps its own pin
