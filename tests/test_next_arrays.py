@@ -7,6 +7,7 @@ iteration and a closed log."""
 import gc
 import random
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -194,3 +195,76 @@ def test_objects_stay_alive_after_the_log_drops_them(log):
     log.close()
     gc.collect()
     assert all(type(x) is Payload for x in objs)
+
+
+# ---------------------------------------------------------------- one iterator, two threads
+
+@pytest.mark.parametrize("other", ["next_arrays", "next_batch", "next"])
+def test_iterator_shared_by_two_threads_yields_each_record_once(other):
+    # The busy rule of next_batch(): a second call while one runs with the
+    # GIL released raises RuntimeError instead of racing on the cursor.
+    log = Timelog(maintenance="disabled")
+    n = 200_000
+    log.bulk_append(np.arange(n, dtype=np.int64), list(range(n)))
+    log.flush()
+    it = log.all()
+    got = [[], []]
+
+    def worker(i):
+        mine = got[i]
+        while True:
+            try:
+                if i == 0 or other == "next_arrays":
+                    ts, objs = it.next_arrays(5000)
+                    if not len(ts):
+                        return
+                    mine.extend(zip(ts.tolist(), objs))
+                elif other == "next_batch":
+                    batch = it.next_batch(5000)
+                    if not batch:
+                        return
+                    mine.extend(batch)
+                else:
+                    try:
+                        mine.append(next(it))
+                    except StopIteration:
+                        return
+            except RuntimeError as e:
+                assert "already in use" in str(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+        assert not th.is_alive()
+    records = got[0] + got[1]
+    assert sorted(t for t, _ in records) == list(range(n))
+    assert all(t == o for t, o in records)
+    log.close()
+
+
+def test_close_from_another_thread_during_a_fetch_is_deferred():
+    log = Timelog(maintenance="disabled")
+    n = 300_000
+    log.bulk_append(np.arange(n, dtype=np.int64), list(range(n)))
+    for _ in range(20):
+        it = log.all()
+        out = []
+
+        def fetch():
+            try:
+                ts, objs = it.next_arrays(n)
+                out.extend(zip(ts.tolist(), objs))
+            except RuntimeError:
+                pass
+
+        th = threading.Thread(target=fetch)
+        th.start()
+        it.close()
+        th.join(30)
+        assert not th.is_alive()
+        assert it.closed
+        assert [t for t, _ in out] == list(range(len(out)))
+        assert all(t == o for t, o in out)
+    log.close()
