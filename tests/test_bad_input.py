@@ -686,6 +686,7 @@ MORE_CLOSED_CALLS = {
     "stop_maintenance": lambda lg: lg.stop_maintenance(),
     "validate_public": lambda lg: lg.validate(),
     "arm_alloc_failure": lambda lg: lg._arm_alloc_failure(1),
+    "windows": lambda lg: lg.windows(0, 10, "1ms"),
 }
 
 # Names that answer on a closed log (never raise).

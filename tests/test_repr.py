@@ -113,15 +113,56 @@ def test_iterator_repr():
     log = Timelog(maintenance="disabled")
     log.extend((t, t) for t in range(10))
     it = log[2:8]
-    assert repr(it) == "<TimelogIter [2, 8) remaining=6>"
+    iso = "= [1970-01-01T00:00:00.002Z, 1970-01-01T00:00:00.008Z)"
+    assert repr(it) == "<TimelogIter [2, 8) %s remaining=6>" % iso
     next(it)
-    assert repr(it) == "<TimelogIter [2, 8) remaining=5>"
-    assert repr(log.since(3)) == "<TimelogIter [3, 2**63-1] remaining=7>"
-    assert repr(log.until(3)) == "<TimelogIter [-2**63, 3) remaining=3>"
+    assert repr(it) == "<TimelogIter [2, 8) %s remaining=5>" % iso
+    assert repr(log.since(3)) == \
+        "<TimelogIter [3, 2**63-1] = [1970-01-01T00:00:00.003Z, end] remaining=7>"
+    assert repr(log.until(3)) == \
+        "<TimelogIter [-2**63, 3) = [start, 1970-01-01T00:00:00.003Z) remaining=3>"
     assert repr(log.all()) == "<TimelogIter all remaining=10>"
-    assert repr(log.point(4)) == "<TimelogIter ts == 4 remaining=1>"
+    assert repr(log.point(4)) == "<TimelogIter ts == 4 = 1970-01-01T00:00:00.004Z remaining=1>"
     it.close()
-    assert repr(it) == "<TimelogIter [2, 8) closed>"
+    assert repr(it) == "<TimelogIter [2, 8) %s closed>" % iso
+    log.close()
+
+
+def test_iterator_repr_in_every_unit_and_at_the_extremes():
+    for unit, iso in [("s", "2023-11-14T22:13:20Z"), ("ns", "2023-11-14T22:13:20.000000000Z")]:
+        with Timelog(time_unit=unit, maintenance="disabled") as log:
+            t = 1_700_000_000 * (10**9 if unit == "ns" else 1)
+            assert repr(log.point(t)) == "<TimelogIter ts == %d = %s remaining=0>" % (t, iso)
+    with Timelog(maintenance="disabled") as log:
+        text = repr(log[INT64_MIN:INT64_MAX])       # neither end raises
+        assert "int64 min" in text and "closed" not in text
+
+
+def test_iterator_and_span_html_reprs():
+    log = Timelog(time_unit="s", maintenance="disabled")
+    log.extend((t, "<b>%d</b>" % t) for t in range(1_700_000_000, 1_700_000_010))
+    it = log[1_700_000_002:1_700_000_008]
+    out = it._repr_html_()
+    assert out.startswith("<table") and out.endswith("</table>")
+    row = cells(out)
+    assert row["from"] == "1700000002 (2023-11-14T22:13:22Z)"
+    assert row["to"] == "1700000008 (2023-11-14T22:13:28Z), exclusive"
+    assert row["time_unit"] == "s" and row["remaining"] == "6"
+    assert cells(log.since(1_700_000_009)._repr_html_())["to"] == "end (inclusive)"
+    assert cells(log.all()._repr_html_())["range"] == "all"
+    it.close()
+    assert cells(it._repr_html_())["state"] == "closed"
+    log.flush()
+    span = next(log.views())
+    row = cells(span._repr_html_())
+    assert row["level"] == "%d (L0)" % span.level
+    assert row["records"] == "10"
+    assert row["first_ts"] == "1700000000 (2023-11-14T22:13:20Z)"
+    assert row["last_ts"] == "1700000009 (2023-11-14T22:13:29Z)"
+    span.close()
+    assert cells(span._repr_html_())["state"] == "closed"
+    for text in re.findall(r">([^<]+)<", out):
+        assert html.escape(html.unescape(text)) == text
     log.close()
 
 
@@ -132,12 +173,15 @@ def test_span_and_span_iterator_repr():
     spans = log.views(2, 6)
     assert repr(spans) == "<PageSpanIter open>"
     span = next(spans)
-    assert repr(span) == "<PageSpan level=L0 len=4 first_ts=2 last_ts=5>"
+    assert repr(span) == ("<PageSpan level=1 (L0) len=4 first_ts=2 (1970-01-01T00:00:00.002Z) "
+                          "last_ts=5 (1970-01-01T00:00:00.005Z)>")
     assert repr(span.objects()) == "<PageSpanObjectsView n=4>"
     span.close()
     spans.close()
-    assert repr(span) == "<PageSpan level=L0 len=4 closed>"
+    assert repr(span) == "<PageSpan level=1 (L0) len=4 closed>"
     assert repr(spans) == "<PageSpanIter closed>"
     log.compact()
-    assert "level=L1" in repr(next(log.views()))
+    span = next(log.views())
+    # the number in the repr is span.level; the name after it is the layer
+    assert span.level == 2 and "level=2 (L1)" in repr(span)
     log.close()

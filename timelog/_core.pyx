@@ -57,6 +57,7 @@ from cpython.pythread cimport PyThread_get_thread_ident
 cimport numpy as cnp
 
 import datetime as _dt
+import html as _html
 import importlib as _importlib
 import math as _math
 import operator as _operator
@@ -71,7 +72,7 @@ from timelog._config import (
     PRESETS as _PRESETS, _DEFAULTS, _FLAT_KNOBS, _I64_MIN, _I64_MAX, _SIZE_MAX,
     _fold_flat, _int_knob, _point_to_unit, _normalize as _normalize_with)
 from timelog._format import (
-    _LEVEL_NAMES, _repr_closed, _repr_html, _repr_text)
+    _LEVEL_NAMES, _fmt_ts, _repr_closed, _repr_html, _repr_text)
 
 cnp.import_array()
 
@@ -170,3 +171,4 @@ include "_pickle.pxi"
 include "_log.pxi"
 include "_gc.pxi"
 include "_fork.pxi"
+include "_steps.pxi"

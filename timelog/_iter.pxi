@@ -200,6 +200,21 @@ cdef class TimelogIter:
         finally:
             self._release_busy()
 
+    def next_arrays(self, n):
+        """Up to ``n`` next records as ``(int64 ndarray, list)``: columnar ``next_batch``.
+
+        The same records as ``next_batch(n)``, without a tuple per record;
+        at the end both are empty (never StopIteration). Any ``n >= 0``.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (3, "c")])
+        >>> it = log.all()
+        >>> it.next_arrays(2), it.next_arrays(2), it.next_arrays(2)
+        ((array([1, 2]), ['a', 'b']), (array([3]), ['c']), (array([], dtype=int64), []))
+        >>> log.close()
+        """
+        return _iter_next_arrays(self, n)
+
     cdef list _next_batch(self, Py_ssize_t want):
         cdef Py_ssize_t got = 0, take, j
         cdef tl_ts_t t
@@ -353,14 +368,15 @@ cdef class TimelogIter:
         return False
 
     def __repr__(self):
-        """The range, the records not yet yielded (an exact count, O(sources log n)), closed.
+        """The range (ticks, then ISO 8601 UTC), the records not yet yielded
+        (an exact count, O(sources log n)), closed.
 
         >>> log = Timelog(maintenance="disabled")
         >>> log.extend([(1, "a"), (2, "b"), (3, "c")])
         >>> it = log[1:3]; it
-        <TimelogIter [1, 3) remaining=2>
+        <TimelogIter [1, 3) = [1970-01-01T00:00:00.001Z, 1970-01-01T00:00:00.003Z) remaining=2>
         >>> it.close(); it
-        <TimelogIter [1, 3) closed>
+        <TimelogIter [1, 3) = [1970-01-01T00:00:00.001Z, 1970-01-01T00:00:00.003Z) closed>
         >>> log.close()
         """
         if self._kind == _K_ALL:
@@ -373,11 +389,16 @@ cdef class TimelogIter:
             rng = "ts == %d" % (self._t1,)
         else:
             rng = "[%d, %d)" % (self._t1, self._t2)
+        rng += _iter_iso(self._owner, self._kind, self._t1, self._t2)
         if self._it is NULL:
             return "<TimelogIter %s closed>" % (rng,)
         if self._busy:
             return "<TimelogIter %s in use>" % (rng,)
         return "<TimelogIter %s remaining=%d>" % (rng, len(self))
+
+    def _repr_html_(self):
+        """The range (ticks and ISO 8601 UTC times) and the records left, as a table."""
+        return _iter_html(self)
 
     def __reduce__(self):
         raise TypeError("TimelogIter objects cannot be pickled: an iterator is a cursor "

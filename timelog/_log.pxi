@@ -557,7 +557,7 @@ Stores one record. Amortized O(1).
         """
         return _Timelog_timestamps(self, t1, t2)
 
-    def histogram(self, t1=None, t2=None, bins=10):
+    def histogram(self, t1=None, t2=None, bins=10, *, step=None):
         """``(counts, edges)``: visible records per bucket over ``[t1, t2)``.
 
         Like ``numpy.histogram(log.timestamps(), bins, range=...)`` but with
@@ -573,6 +573,9 @@ Stores one record. Amortized O(1).
         is closed). On an empty log a None bound takes the other bound's
         value (0 when both are None). ``t1 >= t2`` is an empty range: every
         edge is ``t1`` and every count 0. ``bins`` is a positive int.
+        ``step=`` (keyword) gives the fixed-width buckets of :meth:`counts`
+        instead, in any step form it takes; a duration passed as ``bins``
+        is read as ``step``. Give bins or step, not both.
 
         Each bucket costs binary searches per source, not a scan:
         O(bins * sources * log n), with the GIL released.
@@ -584,9 +587,11 @@ Stores one record. Amortized O(1).
         (array([4, 1, 1]), array([ 0,  3,  6, 10]))
         >>> log.histogram(bins=2)   # [min_ts, max_ts] = [0, 9]
         (array([4, 2]), array([ 0,  5, 10]))
+        >>> log.histogram(0, 10, step=4)
+        (array([4, 1, 1]), array([ 0,  4,  8, 10]))
         >>> log.close()
         """
-        return _Timelog_histogram(self, t1, t2, bins)
+        return _Timelog_histogram(self, t1, t2, bins, step)
 
     def counts(self, t1, t2, step):
         """Visible records per fixed-width bucket, as an int64 ndarray.
@@ -595,7 +600,12 @@ Stores one record. Amortized O(1).
         is clipped at ``t2``, so there are ``ceil((t2 - t1) / step)``
         buckets (none when ``t1 >= t2``). None bounds mean the smallest /
         largest visible timestamp (the largest inclusive), as in
-        :meth:`histogram`. ``step`` is a positive int in ``time_unit``.
+        :meth:`histogram`. ``step`` is a positive int in ``time_unit``, or a
+        duration converted exactly into it: ``datetime.timedelta`` (and
+        ``pandas.Timedelta``), ``numpy.timedelta64``, or a fixed-frequency
+        offset string (``"1min"``, ``"250ms"``, ``"1h30min"``). A duration
+        that is not a whole number of ticks, or a calendar offset (``"1M"``),
+        is a ValueError; a bool a TypeError (docs/api.md, "Steps").
         O(buckets * sources * log n), with the GIL released; exact and
         tombstone-aware.
 
@@ -603,9 +613,27 @@ Stores one record. Amortized O(1).
         >>> log.extend((t, None) for t in [0, 1, 2, 2, 5, 9])
         >>> log.counts(0, 10, 4)   # [0, 4), [4, 8), [8, 10)
         array([4, 1, 1])
+        >>> log.counts(0, 10, "4ms")   # the same, time_unit="ms"
+        array([4, 1, 1])
         >>> log.close()
         """
         return _Timelog_counts(self, t1, t2, step)
+
+    def windows(self, t1, t2, every):
+        """Tumbling windows over ``[t1, t2)``: yields ``(window_start, TimelogIter)``.
+
+        The windows are the buckets of ``counts(t1, t2, every)`` (aligned on
+        ``t1``, the last clipped at ``t2``, empty ones included); starts are
+        ints in ``time_unit``. All windows read ONE snapshot taken by this
+        call, so together they are exactly ``log[t1:t2]`` at the call.
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend((t, str(t)) for t in [0, 1, 2, 5, 9])
+        >>> [(start, list(w)) for start, w in log.windows(0, 10, 4)]
+        [(0, [(0, '0'), (1, '1'), (2, '2')]), (4, [(5, '5')]), (8, [(9, '9')])]
+        >>> log.close()
+        """
+        return _windows(self, t1, t2, every)
 
     def min_ts(self):
         """Smallest visible timestamp, or None when empty."""

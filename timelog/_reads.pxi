@@ -348,13 +348,16 @@ cdef object _Timelog_timestamps(Timelog self, object t1, object t2):
     return _read_range(self, kind, a, b, False)[0]
 
 
-cdef object _Timelog_histogram(Timelog self, object t1, object t2, object bins):
+cdef object _Timelog_histogram(Timelog self, object t1, object t2, object bins, object step):
     _log_require_open(self)
+    if step is not None or _is_duration(bins):
+        return _histogram_step(self, t1, t2, bins, step)
     return _bucket_counts(self, t1, t2, bins, False)
 
 
 cdef object _Timelog_counts(Timelog self, object t1, object t2, object step):
     _log_require_open(self)
+    step = _step_to_units(step, self._unit, "counts(): step")
     return _bucket_counts(self, t1, t2, step, True)[0]
 
 

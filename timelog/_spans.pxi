@@ -267,21 +267,26 @@ cdef class PageSpan:
         return False
 
     def __repr__(self):
-        """Level, length and first/last timestamp (inclusive).
+        """Level (``span.level``, then the layer it names), length and
+        first/last timestamp (inclusive), each also as ISO 8601 UTC.
 
         >>> log = Timelog(maintenance="disabled")
         >>> log.extend([(5, "a"), (9, "b")]); log.flush()
         >>> span = next(log.views()); span
-        <PageSpan level=L0 len=2 first_ts=5 last_ts=9>
+        <PageSpan level=1 (L0) len=2 first_ts=5 (1970-01-01T00:00:00.005Z) last_ts=9 (1970-01-01T00:00:00.009Z)>
         >>> span.close(); span
-        <PageSpan level=L0 len=2 closed>
+        <PageSpan level=1 (L0) len=2 closed>
         >>> log.close()
         """
-        level = _LEVEL_NAMES.get(self._level, str(self._level))
+        level = _span_level(self._level)
         if self._snap is None:
             return "<PageSpan level=%s len=%d closed>" % (level, self._n)
-        return "<PageSpan level=%s len=%d first_ts=%d last_ts=%d>" % (
-            level, self._n, self._ts[0], self._ts[self._n - 1])
+        return "<PageSpan level=%s len=%d first_ts=%s last_ts=%s>" % (
+            level, self._n, _span_ts(self, self._ts[0]), _span_ts(self, self._ts[self._n - 1]))
+
+    def _repr_html_(self):
+        """Level, length and first/last times (ISO 8601 UTC), as a table."""
+        return _span_html(self)
 
     def __reduce__(self):
         raise TypeError("PageSpan objects cannot be pickled: a span points into engine "

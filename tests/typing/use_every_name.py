@@ -124,6 +124,9 @@ def reads(log: Timelog) -> None:
     remaining: int = len(it)
     first: tuple[int, Any] = next(it)
     batch: list[tuple[int, Any]] = it.next_batch(2)
+    cols_ts, cols_objs = it.next_arrays(2)
+    assert_type(cols_ts, npt.NDArray[np.int64])
+    assert_type(cols_objs, list[Any])
     with it.view() as spans:
         assert_type(spans, PageSpanIter)
     ts_rest, objs_rest = it.to_numpy()
@@ -154,6 +157,16 @@ def reads(log: Timelog) -> None:
     assert_type(counts, npt.NDArray[np.int64])
     assert_type(edges, npt.NDArray[np.int64])
     assert_type(log.counts(0, 100, 10), npt.NDArray[np.int64])
+    assert_type(log.counts(0, 100, "5ms"), npt.NDArray[np.int64])
+    assert_type(log.counts(None, None, datetime.timedelta(milliseconds=5)),
+                npt.NDArray[np.int64])
+    assert_type(log.counts(0, 100, np.timedelta64(5, "ms")), npt.NDArray[np.int64])
+    assert_type(log.histogram(0, 100, step="10ms")[0], npt.NDArray[np.int64])
+    with log.windows(0, 100, "50ms") as wins:
+        for wstart, wit in wins:
+            assert_type(wstart, int)
+            assert_type(wit, TimelogIter)
+            wit.close()
     with Timelog(maintenance="disabled") as nums:
         nums.extend([(1, 1.5), (2, 3), (2, True)])
         ets, vals = nums.to_numpy(0, 100)
