@@ -21,10 +21,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import numpy as np  # noqa: E402
+import numpy as np
+from data import in_order, objects
 
-from data import in_order, objects  # noqa: E402
-from timelog import Timelog  # noqa: E402
+from timelog import Timelog
 
 N = 1_000_000
 REPEATS = 5
@@ -40,7 +40,7 @@ def _pass_batch(log, n):
         if not batch:
             break
         count += len(batch)
-        total += batch[-1][0]      # touch the result, cheaply
+        total += batch[-1][0]  # touch the result, cheaply
     return count, total
 
 
@@ -93,8 +93,9 @@ def main():
             expect = _expect(log, n)
             b, bs = _median_ns(_pass_batch, log, n, expect)
             a, as_ = _median_ns(_pass_arrays, log, n, expect)
-            print("%-16s %7d %10.1f (%5.1f) %10.1f (%5.1f) %6.1fx"
-                  % (name, n, b, bs, a, as_, b / a))
+            print(
+                "%-16s %7d %10.1f (%5.1f) %10.1f (%5.1f) %6.1fx" % (name, n, b, bs, a, as_, b / a)
+            )
     for _, log in layouts:
         log.close()
 

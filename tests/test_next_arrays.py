@@ -19,20 +19,24 @@ INT64_MAX = 2**63 - 1
 
 
 def _layered_log(rng, n=20_000, span=50_000):
-    lg = Timelog(maintenance="disabled", memtable_max_bytes=64 * 1024, target_page_bytes=4096,
-                 sealed_max_runs=64)
+    lg = Timelog(
+        maintenance="disabled",
+        memtable_max_bytes=64 * 1024,
+        target_page_bytes=4096,
+        sealed_max_runs=64,
+    )
     ts = [rng.randrange(0, span) for _ in range(n)]
     step = n // 5
     for i in range(0, n, step):
-        lg.extend((t, ("obj", i + j)) for j, t in enumerate(ts[i:i + step]))
+        lg.extend((t, ("obj", i + j)) for j, t in enumerate(ts[i : i + step]))
         a = rng.randrange(0, span)
         lg.delete(a, a + rng.randrange(1, 500))
         if i == step:
-            lg.compact()          # L1
+            lg.compact()  # L1
         elif i == 2 * step:
-            lg.flush()            # L0
+            lg.flush()  # L0
         elif i == 3 * step:
-            lg.maint_step()       # maybe a memrun
+            lg.maint_step()  # maybe a memrun
     lg.extend([(7, "dup"), (7, "dup2"), (INT64_MAX, "max"), (INT64_MIN, "min")])
     return lg
 
@@ -55,8 +59,9 @@ def _drain_arrays(it, sizes):
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("sizes", [[1], [3, 1000], [4095, 4096, 4097], [65536], [2**100],
-                                   [0, 17, 5000, 1]])
+@pytest.mark.parametrize(
+    "sizes", [[1], [3, 1000], [4095, 4096, 4097], [65536], [2**100], [0, 17, 5000, 1]]
+)
 def test_next_arrays_equals_next_batch(seed, sizes):
     rng = random.Random(seed)
     lg = _layered_log(rng)
@@ -71,9 +76,9 @@ def test_next_arrays_equals_next_batch(seed, sizes):
                     break
                 ref.extend(b)
             assert list(zip(ts, objs)) == ref
-            assert all(o is r for o, (_, r) in zip(objs, ref))   # the stored objects
+            assert all(o is r for o, (_, r) in zip(objs, ref))  # the stored objects
             assert it_a.closed
-            a, o = it_a.next_arrays(10)                           # never StopIteration
+            a, o = it_a.next_arrays(10)  # never StopIteration
             assert a.dtype == np.int64 and a.shape == (0,) and o == []
     finally:
         lg.close()
@@ -86,7 +91,7 @@ def test_mixed_with_next_and_next_batch(log):
     a, o = it.next_arrays(5)
     got += list(zip(a.tolist(), o))
     got += it.next_batch(7)
-    a, o = it.next_arrays(6000)        # part buffered, the rest fetched directly
+    a, o = it.next_arrays(6000)  # part buffered, the rest fetched directly
     got += list(zip(a.tolist(), o))
     got.append(next(it))
     a, o = it.next_arrays(2**70)
@@ -110,19 +115,28 @@ def test_arrays_are_owned_and_writable(log):
     log.extend((t, t) for t in range(100))
     a, _ = log.all().next_arrays(50)
     assert a.flags.owndata and a.flags.writeable and a.flags.c_contiguous
-    a[0] = -1                          # the engine is untouched
+    a[0] = -1  # the engine is untouched
     assert log.all().next_arrays(1)[0].tolist() == [0]
 
 
-@pytest.mark.parametrize("bad,exc", [(True, TypeError), (np.bool_(False), TypeError),
-                                     (1.5, TypeError), ("3", TypeError), (None, TypeError),
-                                     (-1, ValueError), (-(2**70), ValueError)])
+@pytest.mark.parametrize(
+    "bad,exc",
+    [
+        (True, TypeError),
+        (np.bool_(False), TypeError),
+        (1.5, TypeError),
+        ("3", TypeError),
+        (None, TypeError),
+        (-1, ValueError),
+        (-(2**70), ValueError),
+    ],
+)
 def test_bad_n(log, bad, exc):
     log.extend([(1, "a")])
     it = log.all()
     with pytest.raises(exc, match="next_arrays"):
         it.next_arrays(bad)
-    assert list(it) == [(1, "a")]      # nothing consumed
+    assert list(it) == [(1, "a")]  # nothing consumed
 
 
 def test_after_deletes_and_with_writes_interleaved(log):
@@ -190,6 +204,7 @@ def test_references_are_counted_exactly(log):
 def test_objects_stay_alive_after_the_log_drops_them(log):
     class Payload:
         pass
+
     log.extend((t, Payload()) for t in range(100))
     _, objs = log.all().next_arrays(100)
     log.close()
@@ -198,6 +213,7 @@ def test_objects_stay_alive_after_the_log_drops_them(log):
 
 
 # ---------------------------------------------------------------- one iterator, two threads
+
 
 @pytest.mark.parametrize("other", ["next_arrays", "next_batch", "next"])
 def test_iterator_shared_by_two_threads_yields_each_record_once(other):

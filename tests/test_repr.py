@@ -117,10 +117,14 @@ def test_iterator_repr():
     assert repr(it) == "<TimelogIter [2, 8) %s remaining=6>" % iso
     next(it)
     assert repr(it) == "<TimelogIter [2, 8) %s remaining=5>" % iso
-    assert repr(log.since(3)) == \
-        "<TimelogIter [3, 2**63-1] = [1970-01-01T00:00:00.003Z, end] remaining=7>"
-    assert repr(log.until(3)) == \
-        "<TimelogIter [-2**63, 3) = [start, 1970-01-01T00:00:00.003Z) remaining=3>"
+    assert (
+        repr(log.since(3))
+        == "<TimelogIter [3, 2**63-1] = [1970-01-01T00:00:00.003Z, end] remaining=7>"
+    )
+    assert (
+        repr(log.until(3))
+        == "<TimelogIter [-2**63, 3) = [start, 1970-01-01T00:00:00.003Z) remaining=3>"
+    )
     assert repr(log.all()) == "<TimelogIter all remaining=10>"
     assert repr(log.point(4)) == "<TimelogIter ts == 4 = 1970-01-01T00:00:00.004Z remaining=1>"
     it.close()
@@ -134,7 +138,7 @@ def test_iterator_repr_in_every_unit_and_at_the_extremes():
             t = 1_700_000_000 * (10**9 if unit == "ns" else 1)
             assert repr(log.point(t)) == "<TimelogIter ts == %d = %s remaining=0>" % (t, iso)
     with Timelog(maintenance="disabled") as log:
-        text = repr(log[INT64_MIN:INT64_MAX])       # neither end raises
+        text = repr(log[INT64_MIN:INT64_MAX])  # neither end raises
         assert "int64 min" in text and "closed" not in text
 
 
@@ -173,8 +177,10 @@ def test_span_and_span_iterator_repr():
     spans = log.views(2, 6)
     assert repr(spans) == "<PageSpanIter open>"
     span = next(spans)
-    assert repr(span) == ("<PageSpan level=1 (L0) len=4 first_ts=2 (1970-01-01T00:00:00.002Z) "
-                          "last_ts=5 (1970-01-01T00:00:00.005Z)>")
+    assert repr(span) == (
+        "<PageSpan level=1 (L0) len=4 first_ts=2 (1970-01-01T00:00:00.002Z) "
+        "last_ts=5 (1970-01-01T00:00:00.005Z)>"
+    )
     assert repr(span.objects()) == "<PageSpanObjectsView n=4>"
     span.close()
     spans.close()

@@ -41,31 +41,61 @@ _AS = {
 
 # pandas' fixed-frequency ("Tick") aliases, current and legacy spellings.
 _STR_UNITS = {
-    "ns": "ns", "N": "ns",
-    "us": "us", "\u00b5s": "us", "\u03bcs": "us", "U": "us",
-    "ms": "ms", "L": "ms",
-    "s": "s", "S": "s",
-    "min": "m", "T": "m",
-    "h": "h", "H": "h",
+    "ns": "ns",
+    "N": "ns",
+    "us": "us",
+    "\u00b5s": "us",
+    "\u03bcs": "us",
+    "U": "us",
+    "ms": "ms",
+    "L": "ms",
+    "s": "s",
+    "S": "s",
+    "min": "m",
+    "T": "m",
+    "h": "h",
+    "H": "h",
     "D": "D",
 }
 
 # Calendar (or business-calendar) aliases: their length depends on where
 # they start, so no fixed bucket width can express them.
 _CALENDAR = {
-    "M": "a month", "ME": "a month", "MS": "a month", "BM": "a month",
-    "BME": "a month", "BMS": "a month", "CBM": "a month", "CBME": "a month",
-    "CBMS": "a month", "SM": "half a month", "SME": "half a month",
+    "M": "a month",
+    "ME": "a month",
+    "MS": "a month",
+    "BM": "a month",
+    "BME": "a month",
+    "BMS": "a month",
+    "CBM": "a month",
+    "CBME": "a month",
+    "CBMS": "a month",
+    "SM": "half a month",
+    "SME": "half a month",
     "SMS": "half a month",
-    "Q": "a quarter", "QE": "a quarter", "QS": "a quarter", "BQ": "a quarter",
-    "BQE": "a quarter", "BQS": "a quarter",
-    "Y": "a year", "YE": "a year", "YS": "a year", "A": "a year", "AS": "a year",
-    "BA": "a year", "BAS": "a year", "BY": "a year", "BYE": "a year",
+    "Q": "a quarter",
+    "QE": "a quarter",
+    "QS": "a quarter",
+    "BQ": "a quarter",
+    "BQE": "a quarter",
+    "BQS": "a quarter",
+    "Y": "a year",
+    "YE": "a year",
+    "YS": "a year",
+    "A": "a year",
+    "AS": "a year",
+    "BA": "a year",
+    "BAS": "a year",
+    "BY": "a year",
+    "BYE": "a year",
     "BYS": "a year",
-    "W": "a week anchored on a weekday", "WOM": "a week of the month",
+    "W": "a week anchored on a weekday",
+    "WOM": "a week of the month",
     "LWOM": "a week of the month",
-    "B": "a business day", "C": "a custom business day",
-    "BH": "a business hour", "CBH": "a custom business hour",
+    "B": "a business day",
+    "C": "a custom business day",
+    "BH": "a business hour",
+    "CBH": "a custom business hour",
 }
 
 _TOKEN = _re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)?\s*([A-Za-z\u00b5\u03bc]+)")
@@ -78,7 +108,8 @@ def _refuse_calendar(what, text, name):
         "%s %r is a calendar offset (%s), not a fixed length: its duration depends "
         "on the date it starts at, so it cannot be a bucket width. Use a fixed "
         "frequency ('1D', '7D', '1h', ...) or compute calendar boundaries yourself "
-        "and call count(t1, t2) per interval" % (what, text, _CALENDAR.get(name, name)))
+        "and call count(t1, t2) per interval" % (what, text, _CALENDAR.get(name, name))
+    )
 
 
 def _parse_offset(text, what):
@@ -95,8 +126,9 @@ def _parse_offset(text, what):
     total = _Fraction(0)
     pos = 0
     if not s.strip():
-        raise ValueError("%s %r is empty: give a frequency such as '1min' or '250ms'"
-                         % (what, text))
+        raise ValueError(
+            "%s %r is empty: give a frequency such as '1min' or '250ms'" % (what, text)
+        )
     while pos < len(s):
         m = _TOKEN.match(s, pos)
         if m is None:
@@ -106,17 +138,20 @@ def _parse_offset(text, what):
             _refuse_calendar(what, text, name)
         unit = _STR_UNITS.get(name)
         if unit is None:
-            raise ValueError("%s %r: unknown unit %r; fixed frequencies use ns, us, ms, "
-                             "s, min (T), h (H) or D, e.g. '250ms' or '1h30min'"
-                             % (what, text, name))
+            raise ValueError(
+                "%s %r: unknown unit %r; fixed frequencies use ns, us, ms, "
+                "s, min (T), h (H) or D, e.g. '250ms' or '1h30min'" % (what, text, name)
+            )
         total += (_Fraction(num) if num is not None else 1) * _AS[unit]
         pos = m.end()
-        if s[pos:pos + 1] == "-":       # an anchor after a fixed unit ("1D-MON")
+        if s[pos : pos + 1] == "-":  # an anchor after a fixed unit ("1D-MON")
             break
     if s[pos:].strip():
-        raise ValueError("%s %r is not a frequency this log understands: use a number "
-                         "and a unit among ns, us, ms, s, min (T), h (H), D, e.g. "
-                         "'250ms' or '1h30min'" % (what, text))
+        raise ValueError(
+            "%s %r is not a frequency this log understands: use a number "
+            "and a unit among ns, us, ms, s, min (T), h (H), D, e.g. "
+            "'250ms' or '1h30min'" % (what, text)
+        )
     return total * sign
 
 
@@ -135,8 +170,9 @@ def _exact(what, step, attos, unit):
     if q.denominator != 1:
         raise ValueError(
             "%s %s is not a whole number of %s ticks (this log's time_unit is %r): "
-            "it is %s %s; pass a multiple of one %s" % (
-                what, _fmt_value(step), unit, unit, float(q), unit, unit))
+            "it is %s %s; pass a multiple of one %s"
+            % (what, _fmt_value(step), unit, unit, float(q), unit, unit)
+        )
     return q.numerator
 
 
@@ -147,14 +183,14 @@ def step_to_units(step, unit, what):
     validation (positive int, bool refused) keeps its messages and order.
     """
     if isinstance(step, (bool, _np.bool_)):
-        return step                        # the caller refuses it (TypeError)
+        return step  # the caller refuses it (TypeError)
     # timedelta64 first: NumPy makes it a subclass of numpy.integer.
     if isinstance(step, _np.timedelta64):
         return _exact(what, step, _attos_timedelta64(step, what), unit)
     if isinstance(step, (int, _np.integer)):
         return step
     if isinstance(step, _dt.timedelta):
-        asm8 = getattr(step, "asm8", None)   # pandas.Timedelta: keep its nanoseconds
+        asm8 = getattr(step, "asm8", None)  # pandas.Timedelta: keep its nanoseconds
         if isinstance(asm8, _np.timedelta64):
             return _exact(what, step, _attos_timedelta64(asm8, what), unit)
         us = (step.days * 86400 + step.seconds) * 10**6 + step.microseconds
@@ -163,19 +199,21 @@ def step_to_units(step, unit, what):
         if _NUMBER.match(step):
             # A number without a unit is a str where an int was meant (TypeError,
             # as before strings were accepted), not a frequency.
-            raise TypeError("%s must be an int or a duration, got the string %r: a "
-                            "number without a unit (pass %s as an int, or a frequency "
-                            "such as '%sms')" % (what, step, step.strip(), step.strip()))
+            raise TypeError(
+                "%s must be an int or a duration, got the string %r: a "
+                "number without a unit (pass %s as an int, or a frequency "
+                "such as '%sms')" % (what, step, step.strip(), step.strip())
+            )
         return _exact(what, step, _parse_offset(step, what), unit)
     freq = getattr(step, "freqstr", None)
-    if isinstance(freq, str):              # a pandas DateOffset: its alias says what it is
+    if isinstance(freq, str):  # a pandas DateOffset: its alias says what it is
         return _exact(what, step, _parse_offset(freq, what), unit)
     if hasattr(type(step), "__index__"):
         return _operator.index(step)
     raise TypeError(
         "%s must be an int in time_unit, a datetime.timedelta, a numpy.timedelta64 or "
-        "a fixed frequency string such as '1min', got %s (%r)"
-        % (what, type(step).__name__, step))
+        "a fixed frequency string such as '1min', got %s (%r)" % (what, type(step).__name__, step)
+    )
 
 
 def _attos_timedelta64(td, what):
@@ -186,8 +224,8 @@ def _attos_timedelta64(td, what):
         raise ValueError(
             "%s %r is in calendar unit %r (a %s), not a fixed length: its duration "
             "depends on the date; use days ('D') or a finer unit"
-            % (what, td, name, "year" if name == "Y" else "month"))
+            % (what, td, name, "year" if name == "Y" else "month")
+        )
     if name == "generic":
-        raise ValueError("%s %r has no unit: write e.g. numpy.timedelta64(5, 's')"
-                         % (what, td))
+        raise ValueError("%s %r has no unit: write e.g. numpy.timedelta64(5, 's')" % (what, td))
     return _Fraction(int(td.astype(_np.int64)) * count * _AS[name])
