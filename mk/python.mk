@@ -86,7 +86,8 @@ ASAN_TORTURE_EXAMPLES ?= 30
 ASAN_PY_TESTS      ?= tests/test_release_safety.py tests/test_reentry_storm.py \
                       tests/test_gc_torture.py tests/test_reentrancy.py \
                       tests/test_concurrency.py tests/test_snapshot_lifetime.py \
-                      tests/test_object_release.py tests/test_busy.py
+                      tests/test_object_release.py tests/test_busy.py \
+                      tests/test_arrow.py
 
 .PHONY: test-asan
 test-asan: venv $(VENV)/.headers-stamp ## build timelog._core with ASan+UBSan (build/asan) and run the memory-safety tests on it

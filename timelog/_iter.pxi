@@ -317,6 +317,10 @@ cdef class TimelogIter:
         finally:
             self._release_busy()
 
+    def __arrow_c_stream__(self, requested_schema=None):
+        """The records not yet yielded as an Arrow PyCapsule stream (the iterator stays put)."""
+        return _arrow_stream_of_iter(self, requested_schema)
+
     def view(self):
         """Zero-copy :class:`PageSpanIter` over this iterator's range and snapshot.
 

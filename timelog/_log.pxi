@@ -896,11 +896,13 @@ Stores one record. Amortized O(1).
 
     # ------------------------------------------------------------ pandas, pickling
 
-    def to_pandas(self, t1=None, t2=None):
+    def to_pandas(self, t1=None, t2=None, *, tz=None):
         """The records of ``[t1, t2)`` as a pandas DataFrame (needs pandas).
 
         The index is a ``DatetimeIndex`` named ``"ts"``, converted from the
-        int64 timestamps by ``time_unit`` (naive, UTC); the one column,
+        int64 timestamps by ``time_unit`` (naive, UTC; ``tz="UTC"`` or any
+        other zone name or tzinfo makes it tz-aware, shown in that zone:
+        the instants are the same); the one column,
         ``"value"``, holds the stored objects themselves (dtype object, so
         identity is kept: ``df["value"].infer_objects()`` gives a numeric
         column when the payloads are numbers). Built from :meth:`arrays`
@@ -913,9 +915,57 @@ Stores one record. Amortized O(1).
         >>> df = log.to_pandas()                       # doctest: +SKIP
         >>> df.index[1], df["value"].tolist()          # doctest: +SKIP
         (Timestamp('1970-01-01 00:01:00'), ['a', 'b'])
+        >>> log.to_pandas(tz="UTC").index[1]           # doctest: +SKIP
+        Timestamp('1970-01-01 00:01:00+0000', tz='UTC')
         >>> log.close()
         """
-        return _Timelog_to_pandas(self, t1, t2)
+        return _Timelog_to_pandas(self, t1, t2, tz)
+
+    # ------------------------------------------------------------ Arrow (docs/arrow.md)
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        """The whole log as an Arrow PyCapsule stream (docs/arrow.md): ``ts``, ``value``."""
+        return _arrow_stream_of_log(self, requested_schema)
+
+    def arrow(self, t1=None, t2=None, *, payload="auto"):
+        """``[t1, t2)`` as an object with ``__arrow_c_stream__`` (docs/arrow.md).
+
+        ``payload``: ``"auto"``, ``"columns"``, ``"pickle"`` or ``None``
+        (timestamps only; needs no pyarrow).
+
+        >>> import polars as pl                              # doctest: +SKIP
+        >>> pl.DataFrame(log.arrow(payload=None))            # doctest: +SKIP
+        """
+        return _arrow_range(self, t1, t2, payload)
+
+    def to_arrow(self, t1=None, t2=None, *, payload="auto"):
+        """The records of ``[t1, t2)`` as a pyarrow.Table (needs pyarrow; docs/arrow.md).
+
+        Columns ``ts`` (``timestamp[time_unit, tz=UTC]``, zero-copy over
+        flushed pages) and ``value`` (see ``payload`` in :meth:`arrow`).
+        One snapshot; None bounds are open. O(log n + k).
+
+        >>> log = Timelog(time_unit="s", maintenance="disabled")
+        >>> log.extend([(0, 1.5), (60, None)])
+        >>> log.to_arrow().column("value").to_pylist()    # doctest: +SKIP
+        [1.5, None]
+        >>> log.close()
+        """
+        return _arrow_frame("to_arrow", self, t1, t2, payload=payload)
+
+    def to_polars(self, t1=None, t2=None, *, payload="auto"):
+        """The records of ``[t1, t2)`` as a polars.DataFrame (needs polars; docs/arrow.md).
+
+        Read through the Arrow stream of :meth:`arrow`: a ``ts`` column of
+        ``Datetime(time_unit, "UTC")`` and the payload columns. O(log n + k).
+
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(0, "a"), (5, "b")])
+        >>> log.to_polars()["value"].to_list()             # doctest: +SKIP
+        ['a', 'b']
+        >>> log.close()
+        """
+        return _arrow_frame("to_polars", self, t1, t2, payload=payload)
 
     def __reduce__(self):
         """Pickling, ``copy.copy`` and ``copy.deepcopy``: settings plus every visible record.

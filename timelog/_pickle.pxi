@@ -30,7 +30,7 @@ def _rebuild_timelog(cls, settings, ts=_MISSING, objs=None):
     return log
 
 
-cdef object _Timelog_to_pandas(Timelog self, object t1, object t2):
+cdef object _Timelog_to_pandas(Timelog self, object t1, object t2, object tz):
     # A closed log says so whether or not pandas is installed.
     _log_require_open(self)
     try:
@@ -44,6 +44,8 @@ cdef object _Timelog_to_pandas(Timelog self, object t1, object t2):
     ts, objs = self.arrays(t1, t2)
     unit = self.time_unit
     index = pd.DatetimeIndex(ts.view("datetime64[%s]" % (unit,)), name="ts")
+    if tz is not None:
+        index = index.tz_localize("UTC").tz_convert(tz)
     values = _np.empty(len(objs), dtype=object)
     for i, obj in enumerate(objs):
         values[i] = obj

@@ -158,8 +158,7 @@ def reads(log: Timelog) -> None:
     assert_type(edges, npt.NDArray[np.int64])
     assert_type(log.counts(0, 100, 10), npt.NDArray[np.int64])
     assert_type(log.counts(0, 100, "5ms"), npt.NDArray[np.int64])
-    assert_type(log.counts(None, None, datetime.timedelta(milliseconds=5)),
-                npt.NDArray[np.int64])
+    assert_type(log.counts(None, None, datetime.timedelta(milliseconds=5)), npt.NDArray[np.int64])
     assert_type(log.counts(0, 100, np.timedelta64(5, "ms")), npt.NDArray[np.int64])
     assert_type(log.histogram(0, 100, step="10ms")[0], npt.NDArray[np.int64])
     with log.windows(0, 100, "50ms") as wins:
@@ -240,6 +239,18 @@ def pandas_and_pickling(log: Timelog) -> None:
         pass
     else:
         assert df.index.name == "ts"
+        assert str(log.to_pandas(tz="UTC").index.tz) == "UTC"
+    # Timestamps alone export without pyarrow; payloads need it.
+    capsule: object = log.arrow(0, 100, payload=None).__arrow_c_stream__()
+    assert type(capsule).__name__ == "PyCapsule"
+    try:
+        table = log.to_arrow(0, 100, payload="pickle")
+        frame = log.to_polars(payload=None)
+        log[0:0].__arrow_c_stream__()
+    except ImportError:
+        pass
+    else:
+        assert table.num_rows == len(frame) == len(log)
     clone = pickle.loads(pickle.dumps(log))
     assert isinstance(clone, Timelog) and list(clone) == list(log)
     deep = copy.deepcopy(log)
