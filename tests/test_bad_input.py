@@ -868,9 +868,18 @@ BAD_VALUES = {
 }
 
 
+def _class_members(cls):
+    """What cls and its base classes define (Timelog's lifecycle half is its
+    base class, timelog._core._TimelogState), object's own slots left out."""
+    members = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        members.update(vars(klass))
+    return members
+
+
 def _public_methods():
     names = []
-    for name, attr in sorted(vars(Timelog).items()):
+    for name, attr in sorted(_class_members(Timelog).items()):
         if name in CLOSED_ALLOWED or name.startswith("__pyx") or name == "__doc__":
             continue
         if type(attr).__name__ == "getset_descriptor":

@@ -16,7 +16,12 @@ def _docstrings():
         if not inspect.isclass(obj):
             continue
         yield name, obj.__doc__
-        for attr, member in vars(obj).items():
+        # The class and its bases (Timelog's lifecycle half is its base
+        # class, _TimelogState), object's own members left out.
+        members = {}
+        for klass in reversed(obj.__mro__[:-1]):
+            members.update(vars(klass))
+        for attr, member in members.items():
             doc = getattr(member, "__doc__", None)
             if isinstance(member, property):
                 doc = member.fget.__doc__ if member.fget else None

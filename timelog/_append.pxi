@@ -4,14 +4,14 @@
 # for why that lets it skip the writer turn).
 
 
-cdef inline int _log_guard(Timelog self, int64_t ts) except -1:
+cdef inline int _log_guard(_TimelogState self, int64_t ts) except -1:
     if self._has_min_ts and ts < self._min_ts_c:
         raise ValueError("timestamp %d is below this log's min_ts guard (%d); "
                          "nothing was stored" % (ts, self._min_ts_c))
     return 0
 
 
-cdef bint _log_append_queue(Timelog self) except -1:
+cdef bint _log_append_queue(_TimelogState self) except -1:
     """Before an append that keeps the GIL (no Python code runs from its
     check to the end of its engine call): when another thread holds or
     awaits the writer turn, waits for it (FIFO, GIL released) and returns
@@ -24,7 +24,7 @@ cdef bint _log_append_queue(Timelog self) except -1:
     return True
 
 
-cdef inline int _log_append_one(Timelog self, int64_t ts, object obj) except -1:
+cdef inline int _log_append_one(_TimelogState self, int64_t ts, object obj) except -1:
     cdef tl_status_t st
     cdef PyObject *p = <PyObject *> obj
     cdef tl_log_t *log
@@ -69,7 +69,7 @@ cdef inline int _log_append_one(Timelog self, int64_t ts, object obj) except -1:
     return _log_after_write(self, st)
 
 
-cdef inline int _Timelog_append(Timelog self, object obj_or_ts, object obj_or_none, object ts) except -1:
+cdef inline int _Timelog_append(_TimelogState self, object obj_or_ts, object obj_or_none, object ts) except -1:
     cdef tl_status_t st
     cdef tl_ts_t now = 0
     cdef PyObject *p

@@ -30,7 +30,7 @@ def _bulk_objects(objects):
     return list(objects)
 
 
-cdef object _Timelog_bulk_append(Timelog self, object timestamps, object objects, object mostly_ordered):
+cdef object _Timelog_bulk_append(_TimelogState self, object timestamps, object objects, object mostly_ordered):
     cdef const int64_t[:] mv
     cdef Py_ssize_t n, i, bad = -1
     cdef Py_ssize_t stride

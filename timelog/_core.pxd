@@ -304,7 +304,10 @@ cdef class _Gate:
     cdef void close_all(self) noexcept
 
 
-cdef class Timelog:
+# Timelog's fields live in its base class, _TimelogState (timelog/_log_state.pxi:
+# state, lifecycle, maintenance, hand-off); Timelog (timelog/_log.pxi) adds the
+# data API and no fields. Helpers take the base: _log_<name>(_TimelogState self).
+cdef class _TimelogState:
     cdef tl_log_t *_log              # NULL when closed (or never opened)
     cdef tl_config_t _cfg            # the config the engine was opened with
     cdef dict _settings              # echo of every constructor knob (Python values)
@@ -331,20 +334,24 @@ cdef class Timelog:
     cdef object __weakref__
 
     # No cdef methods: the class's internals are module-level cdef
-    # functions taking a Timelog, _log_<name>(Timelog self, ...), each in the
-    # include file of its concern (timelog/_gate.pxi, _pin.pxi, _append.pxi...).
+    # functions taking a _TimelogState, _log_<name>(_TimelogState self, ...),
+    # each in the include file of its concern (timelog/_gate.pxi, _pin.pxi...).
+
+
+cdef class Timelog(_TimelogState):
+    pass
 
 
 cdef class _Snapshot:
     cdef tl_snapshot_t *_snap        # NULL until a factory stores a checked result
-    cdef Timelog _owner
+    cdef _TimelogState _owner
 
     cdef int _release(self) except -1
 
 
 cdef class TimelogIter:
     cdef tl_iter_t *_it              # NULL once closed; pins its own snapshot
-    cdef Timelog _owner              # keeps the engine alive; drained after close
+    cdef _TimelogState _owner              # keeps the engine alive; drained after close
     cdef int _kind                   # _K_RANGE / _K_SINCE / _K_UNTIL / _K_ALL / _K_POINT
     cdef int64_t _t1
     cdef int64_t _t2

@@ -2,7 +2,7 @@
 # tombstones): delete(), cutoff(), del log[...].
 
 
-cdef int _log_delete(Timelog self, int kind, int64_t t1, int64_t t2) except -1:
+cdef int _log_delete(_TimelogState self, int kind, int64_t t1, int64_t t2) except -1:
     cdef tl_status_t st
     cdef tl_log_t *log = _log_wbegin(self)
     # The GIL stays held: a delete touches no record, only one or two
@@ -26,7 +26,7 @@ cdef int _log_delete(Timelog self, int kind, int64_t t1, int64_t t2) except -1:
     return _log_after_write(self, st)
 
 
-cdef object _Timelog_delete(Timelog self, object t1, object t2):
+cdef object _Timelog_delete(_TimelogState self, object t1, object t2):
     cdef int64_t a = 0, b = 0
     cdef int kind
     _log_require_open(self)
@@ -37,12 +37,12 @@ cdef object _Timelog_delete(Timelog self, object t1, object t2):
     _log_delete(self, kind, a, b)
 
 
-cdef object _Timelog_cutoff(Timelog self, object ts):
+cdef object _Timelog_cutoff(_TimelogState self, object ts):
     _log_require_open(self)
     _log_delete(self, _K_UNTIL, 0, _ts(ts, self._unit))
 
 
-cdef int _Timelog_delitem(Timelog self, object key) except -1:
+cdef int _Timelog_delitem(_TimelogState self, object key) except -1:
     cdef int64_t a = 0, b = 0
     cdef int kind
     _log_require_open(self)

@@ -58,7 +58,7 @@ cdef tuple _export_dtype(object dtype):
     return (dt, _EX_NUMPY)
 
 
-cdef tl_iter_t *_export_iter(Timelog log, int kind, int64_t a, int64_t b,
+cdef tl_iter_t *_export_iter(_TimelogState log, int kind, int64_t a, int64_t b,
                              uint64_t *n) except NULL:
     """An iterator over [a, b) of one snapshot and its exact count; the
     iterator holds its own pin (the caller closes it)."""
@@ -204,7 +204,7 @@ cdef list _list_borrowed(const tl_handle_t *h, size_t n):
     return lst
 
 
-cdef tuple _export_numpy(Timelog log, int kind, int64_t a, int64_t b, object dt, int mode):
+cdef tuple _export_numpy(_TimelogState log, int kind, int64_t a, int64_t b, object dt, int mode):
     """to_numpy(): both arrays sized by the exact count, then filled chunk by
     chunk (timestamps straight into their array, handles into a buffer)."""
     cdef uint64_t n = 0
@@ -240,7 +240,7 @@ cdef tuple _export_numpy(Timelog log, int kind, int64_t a, int64_t b, object dt,
         tl_iter_close(it)
 
 
-cdef dict _export_dict(Timelog log, int kind, int64_t a, int64_t b):
+cdef dict _export_dict(_TimelogState log, int kind, int64_t a, int64_t b):
     """to_dict(): records come in timestamp order, so a run of duplicates
     is contiguous and only its last record is inserted (a run cut by a
     chunk boundary is inserted twice, the later value winning)."""
@@ -274,7 +274,7 @@ cdef dict _export_dict(Timelog log, int kind, int64_t a, int64_t b):
         tl_iter_close(it)
 
 
-cdef object _Timelog_to_numpy(Timelog self, object t1, object t2, object dtype):
+cdef object _Timelog_to_numpy(_TimelogState self, object t1, object t2, object dtype):
     cdef int64_t a = 0, b = 0
     cdef int kind
     _log_require_open(self)
@@ -283,7 +283,7 @@ cdef object _Timelog_to_numpy(Timelog self, object t1, object t2, object dtype):
     return _export_numpy(self, kind, a, b, dt, mode)
 
 
-cdef object _Timelog_to_dict(Timelog self, object t1, object t2):
+cdef object _Timelog_to_dict(_TimelogState self, object t1, object t2):
     cdef int64_t a = 0, b = 0
     cdef int kind
     _log_require_open(self)

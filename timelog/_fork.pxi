@@ -76,7 +76,7 @@ cdef void _atfork_child() noexcept nogil:
     _fork_locked = False
 
 
-cdef int _reset_gate_after_fork(Timelog log) except -1:
+cdef int _reset_gate_after_fork(_TimelogState log) except -1:
     """The writer gate in a fork child: a fresh, free turn (a writer call of
     a thread of the parent, which does not exist here, is forgotten)."""
     if log._gatep is not NULL:
@@ -99,7 +99,7 @@ cdef int _fork_pin(tl_log_t *engine) noexcept:
 
 def _fork_before():
     global _fork_logs, _fork_engines, _fork_pins, _fork_n
-    cdef Timelog log
+    cdef _TimelogState log
     cdef size_t cap = 0
     cdef Py_ssize_t i
     cdef list detached
@@ -154,7 +154,7 @@ def _fork_after_parent():
 
 
 def _fork_after_child():
-    cdef Timelog log
+    cdef _TimelogState log
     logs = _fork_logs
     _fork_release()
     for log in (logs or ()):

@@ -190,7 +190,7 @@ cdef class _Gate:
                 [(d[0], d[1]) for d in self._detached])
 
 
-cdef inline int _log_require_open(Timelog self) except -1:
+cdef inline int _log_require_open(_TimelogState self) except -1:
     if self._log is NULL:
         raise TimelogError(_CLOSED_MSG)
     return 0
@@ -205,14 +205,14 @@ cdef inline int _log_require_open(Timelog self) except -1:
 # So such calls bracket the engine they captured (_gate.enter/leave),
 # and writer calls that release the GIL hold the writer turn meanwhile.
 
-cdef inline _Gate _log_g(Timelog self):
+cdef inline _Gate _log_g(_TimelogState self):
     # A raw reference (see _gatep in _core.pxd): the cycle collector's
     # clear never takes it, so a finalizer run by a collection that
     # cleared this object still finds its gate.
     return <_Gate> self._gatep
 
 
-cdef tl_log_t *_log_wbegin(Timelog self) except NULL:
+cdef tl_log_t *_log_wbegin(_TimelogState self) except NULL:
     """Starts a writer call that releases the GIL: takes the writer turn
     (waiting, GIL released, behind the calls queued before it) and
     brackets the engine; returns it, or raises if closed. _wend(log)."""
@@ -228,7 +228,7 @@ cdef tl_log_t *_log_wbegin(Timelog self) except NULL:
     return log
 
 
-cdef inline int _log_wend(Timelog self, tl_log_t *log) except -1:
+cdef inline int _log_wend(_TimelogState self, tl_log_t *log) except -1:
     _log_g(self).wrelease()
     # May tear the engine down (close() was called meanwhile): Python
     # code runs, after the turn is given back.
@@ -236,7 +236,7 @@ cdef inline int _log_wend(Timelog self, tl_log_t *log) except -1:
     return 0
 
 
-cdef int _log_drain(Timelog self) except -1:
+cdef int _log_drain(_TimelogState self) except -1:
     """Releases the objects the engine retired (runs on_drop: Python code)."""
     cdef size_t n = 0
     cdef tl_status_t st = TL_OK
@@ -251,7 +251,7 @@ cdef int _log_drain(Timelog self) except -1:
     return _check(st)
 
 
-cdef int _log_after_write(Timelog self, tl_status_t st) except -1:
+cdef int _log_after_write(_TimelogState self, tl_status_t st) except -1:
     """Drains retired handles, then applies the busy policy to TL_EBUSY.
 
     Called only with TL_OK or TL_EBUSY: the write is stored either way.
@@ -293,7 +293,7 @@ cdef int _log_after_write(Timelog self, tl_status_t st) except -1:
     return 0
 
 
-cdef int _log_maint(Timelog self, int op, tl_status_t *out) except -1:
+cdef int _log_maint(_TimelogState self, int op, tl_status_t *out) except -1:
     """flush / compact / maint_step / stop_maintenance with the GIL
     released, then the drain of what it retired; *out gets the status."""
     cdef tl_status_t st
@@ -315,7 +315,7 @@ cdef int _log_maint(Timelog self, int op, tl_status_t *out) except -1:
     return 0
 
 
-cdef object _Timelog_start_maintenance(Timelog self):
+cdef object _Timelog_start_maintenance(_TimelogState self):
     cdef tl_status_t st
     _log_g(self).wacquire()
     try:

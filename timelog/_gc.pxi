@@ -55,7 +55,7 @@ cdef _traverseproc _timelog_base_traverse = NULL
 cdef _inquiry _timelog_base_clear = NULL
 
 
-cdef int _timelog_visit_engines(Timelog self, _visitproc visit, void *arg) noexcept:
+cdef int _timelog_visit_engines(_TimelogState self, _visitproc visit, void *arg) noexcept:
     cdef _visit_args_t a
     cdef int rc
     cdef Py_ssize_t i
@@ -92,10 +92,10 @@ cdef int _Timelog_tp_traverse(PyObject *o, _visitproc visit, void *arg) noexcept
         rc = _timelog_base_traverse(o, visit, arg)
         if rc:
             return rc
-    return _timelog_visit_engines(<Timelog> o, visit, arg)
+    return _timelog_visit_engines(<_TimelogState> o, visit, arg)
 
 
-cdef void _close_for_gc(Timelog log) noexcept:
+cdef void _close_for_gc(_TimelogState log) noexcept:
     # Timelog.close, not log.close: the log's class may be garbage in the same
     # collection, its dict already cleared. An error (none is expected) goes
     # to sys.unraisablehook: a tp_clear cannot raise.
@@ -103,7 +103,7 @@ cdef void _close_for_gc(Timelog log) noexcept:
 
 
 cdef int _Timelog_tp_clear(PyObject *o) noexcept:
-    _close_for_gc(<Timelog> o)
+    _close_for_gc(<_TimelogState> o)
     if _timelog_base_clear is not NULL:
         return _timelog_base_clear(o)
     return 0

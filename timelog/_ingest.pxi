@@ -93,7 +93,7 @@ cdef Py_ssize_t _columns_fast(object tss, object objs, Py_ssize_t i, Py_ssize_t 
     return i
 
 
-cdef int _log_extend_direct(Timelog self, object items, object tss, object objs, Py_ssize_t n, tl_ts_t *tsa, tl_handle_t *ha, Py_ssize_t *pi, size_t *pk) except -1:
+cdef int _log_extend_direct(_TimelogState self, object items, object tss, object objs, Py_ssize_t n, tl_ts_t *tsa, tl_handle_t *ha, Py_ssize_t *pi, size_t *pk) except -1:
     """extend()'s fast path: while the input is exact (int, obj) tuples
     (or exact ints beside the objects), the records go straight into an
     engine batch, with no Python code running; all of them: stored here,
@@ -152,7 +152,7 @@ cdef int _log_extend_direct(Timelog self, object items, object tss, object objs,
 
 
 @cython.boundscheck(True)
-cdef object _Timelog_extend(Timelog self, object ts_or_iterable, object objects, object mostly_ordered, object insert_on_error):
+cdef object _Timelog_extend(_TimelogState self, object ts_or_iterable, object objects, object mostly_ordered, object insert_on_error):
     cdef Py_ssize_t n, i
     cdef size_t k = 0
     cdef uint64_t skipped = 0

@@ -13,7 +13,7 @@ def _normalize(dict kw):
     return _normalize_with(kw, _ts_in_unit)
 
 
-cdef int _log_open(Timelog self, dict settings, object fail_alloc) except -1:
+cdef int _log_open(_TimelogState self, dict settings, object fail_alloc) except -1:
     cdef tl_config_t cfg
     cdef const char *why = NULL
     cdef tl_log_t *log = NULL
@@ -108,7 +108,7 @@ cdef int _log_open(Timelog self, dict settings, object fail_alloc) except -1:
     return 0
 
 
-cdef object _Timelog_reopen(Timelog self, dict overrides):
+cdef object _Timelog_reopen(_TimelogState self, dict overrides):
     if self._log is not NULL:
         raise TimelogError("reopen()/configure() need a closed log; call close() first")
     for name in overrides:
@@ -127,7 +127,7 @@ cdef object _Timelog_reopen(Timelog self, dict overrides):
     return self
 
 
-cdef object _Timelog_close(Timelog self):
+cdef object _Timelog_close(_TimelogState self):
     cdef tl_log_t *log = self._log
     if log is NULL:
         return

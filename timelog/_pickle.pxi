@@ -30,7 +30,7 @@ def _rebuild_timelog(cls, settings, ts=_MISSING, objs=None):
     return log
 
 
-cdef object _Timelog_to_pandas(Timelog self, object t1, object t2, object tz):
+cdef object _Timelog_to_pandas(_TimelogState self, object t1, object t2, object tz):
     # A closed log says so whether or not pandas is installed.
     _log_require_open(self)
     try:
@@ -52,7 +52,7 @@ cdef object _Timelog_to_pandas(Timelog self, object t1, object t2, object tz):
     return pd.DataFrame({"value": values}, index=index, copy=False)
 
 
-cdef object _Timelog_reduce(Timelog self):
+cdef object _Timelog_reduce(_TimelogState self):
     if self._settings is None:
         raise TypeError("cannot pickle a %s that was never opened"
                         % (type(self).__name__,))
@@ -69,7 +69,7 @@ cdef object _Timelog_reduce(Timelog self):
             (_STATE_TAG, attrs, ts, objs, False))
 
 
-cdef object _Timelog_setstate(Timelog self, object state):
+cdef object _Timelog_setstate(_TimelogState self, object state):
     if type(state) is dict:
         self.__dict__.update(state)
         return

@@ -34,7 +34,7 @@ cdef class _Snapshot:
                         "this process alive and means nothing elsewhere")
 
 
-cdef void _drain_noexcept(Timelog log) noexcept:
+cdef void _drain_noexcept(_TimelogState log) noexcept:
     """Timelog._drain() for a destructor: nothing can be raised from there
     (Cython reports an exception, which the engine never causes here, through
     sys.unraisablehook)."""
@@ -53,7 +53,7 @@ cdef void _drain_noexcept(Timelog log) noexcept:
 # stale: the next read replaces it, so at most one superseded state
 # stays pinned until the log is used again.
 
-cdef inline tl_snapshot_t *_log_read_snap(Timelog self) except NULL:
+cdef inline tl_snapshot_t *_log_read_snap(_TimelogState self) except NULL:
     """The current read pin, borrowed: valid while the GIL is held and
     no Python code runs (a writer may drop it). Raises if closed."""
     cdef tl_snapshot_t *s = self._rsnap
@@ -73,7 +73,7 @@ cdef inline tl_snapshot_t *_log_read_snap(Timelog self) except NULL:
     return s
 
 
-cdef inline tl_snapshot_t *_log_read_pin(Timelog self) except NULL:
+cdef inline tl_snapshot_t *_log_read_pin(_TimelogState self) except NULL:
     """A pin of the current state owned by the caller (tl_snapshot_release
     it): the read pin plus one reference, for reads that release the GIL
     or outlive the call."""
@@ -82,7 +82,7 @@ cdef inline tl_snapshot_t *_log_read_pin(Timelog self) except NULL:
     return s
 
 
-cdef inline void _log_unpin_reads(Timelog self) noexcept:
+cdef inline void _log_unpin_reads(_TimelogState self) noexcept:
     # The log is open whenever _rsnap is set (close() unpins first), so
     # this release never tears the engine down nor runs on_drop; what it
     # makes releasable is drained by the caller (every write drains).
@@ -92,7 +92,7 @@ cdef inline void _log_unpin_reads(Timelog self) noexcept:
         tl_snapshot_release(s)
 
 
-cdef _Snapshot _log_snapshot(Timelog self):
+cdef _Snapshot _log_snapshot(_TimelogState self):
     cdef _Snapshot snap
     cdef tl_status_t st
     snap = _Snapshot.__new__(_Snapshot)
@@ -102,7 +102,7 @@ cdef _Snapshot _log_snapshot(Timelog self):
     return snap
 
 
-cdef inline TimelogIter _log_iter(Timelog self, int kind, int64_t t1, int64_t t2):
+cdef inline TimelogIter _log_iter(_TimelogState self, int kind, int64_t t1, int64_t t2):
     # The engine iterator takes its own pin on the read pin, so no Python
     # snapshot object is made (view() makes one lazily). The iterator is
     # created first: that may run the cycle collector, which must find

@@ -118,7 +118,7 @@ cdef tuple _fill_arrays(tl_iter_t *it, size_t n, const tl_ts_t *pre_ts,
         PyMem_Free(hb)
 
 
-cdef tuple _read_range(Timelog log, int kind, int64_t a, int64_t b, bint with_objects):
+cdef tuple _read_range(_TimelogState log, int kind, int64_t a, int64_t b, bint with_objects):
     """arrays()/timestamps(): exact count and iterator over one snapshot."""
     cdef tl_snapshot_t *snap = NULL
     cdef tl_iter_t *it = NULL
@@ -172,7 +172,7 @@ cdef void _fill_edges(int64_t *e, size_t nb, int64_t lo, uint64_t q, uint64_t r,
             base += 1
 
 
-cdef tuple _bucket_counts(Timelog log, object t1, object t2, object k, bint by_step):
+cdef tuple _bucket_counts(_TimelogState log, object t1, object t2, object k, bint by_step):
     """(counts, edges) for histogram() (k = bins) and counts() (k = step).
 
     Bounds are worked out on Python ints (t2 = max_ts + 1 may be 2**63),
@@ -256,7 +256,7 @@ cdef tuple _bucket_counts(Timelog log, object t1, object t2, object k, bint by_s
         tl_snapshot_release(snap)
 
 
-cdef inline object _Timelog_getitem(Timelog self, object key):
+cdef inline object _Timelog_getitem(_TimelogState self, object key):
     cdef int64_t a = 0, b = 0
     cdef int kind
     _log_require_open(self)
@@ -267,7 +267,7 @@ cdef inline object _Timelog_getitem(Timelog self, object key):
     return _log_at(self, _ts(key, self._unit))
 
 
-cdef inline list _log_at(Timelog self, int64_t t):
+cdef inline list _log_at(_TimelogState self, int64_t t):
     # tl_point_in reads the kept read pin without allocating. The
     # handles are INCREFed in plain C straight after the read, before
     # anything that can run Python code (creating the list may run the
@@ -296,7 +296,7 @@ cdef inline list _log_at(Timelog self, int64_t t):
             PyMem_Free(buf)
 
 
-cdef object _Timelog_contains(Timelog self, object ts):
+cdef object _Timelog_contains(_TimelogState self, object ts):
     cdef int64_t t
     cdef tl_snapshot_t *snap = NULL
     cdef tl_iter_t *it = NULL
@@ -316,7 +316,7 @@ cdef object _Timelog_contains(Timelog self, object ts):
         tl_snapshot_release(snap)
 
 
-cdef inline object _Timelog_count(Timelog self, object t1, object t2):
+cdef inline object _Timelog_count(_TimelogState self, object t1, object t2):
     cdef uint64_t n = 0
     cdef tl_snapshot_t *snap = NULL
     cdef tl_status_t st
@@ -332,7 +332,7 @@ cdef inline object _Timelog_count(Timelog self, object t1, object t2):
     return n
 
 
-cdef object _Timelog_arrays(Timelog self, object t1, object t2):
+cdef object _Timelog_arrays(_TimelogState self, object t1, object t2):
     cdef int64_t a = 0, b = 0
     cdef int kind
     _log_require_open(self)
@@ -340,7 +340,7 @@ cdef object _Timelog_arrays(Timelog self, object t1, object t2):
     return _read_range(self, kind, a, b, True)
 
 
-cdef object _Timelog_timestamps(Timelog self, object t1, object t2):
+cdef object _Timelog_timestamps(_TimelogState self, object t1, object t2):
     cdef int64_t a = 0, b = 0
     cdef int kind
     _log_require_open(self)
@@ -348,20 +348,20 @@ cdef object _Timelog_timestamps(Timelog self, object t1, object t2):
     return _read_range(self, kind, a, b, False)[0]
 
 
-cdef object _Timelog_histogram(Timelog self, object t1, object t2, object bins, object step):
+cdef object _Timelog_histogram(_TimelogState self, object t1, object t2, object bins, object step):
     _log_require_open(self)
     if step is not None or _is_duration(bins):
         return _histogram_step(self, t1, t2, bins, step)
     return _bucket_counts(self, t1, t2, bins, False)
 
 
-cdef object _Timelog_counts(Timelog self, object t1, object t2, object step):
+cdef object _Timelog_counts(_TimelogState self, object t1, object t2, object step):
     _log_require_open(self)
     step = _step_to_units(step, self._unit, "counts(): step")
     return _bucket_counts(self, t1, t2, step, True)[0]
 
 
-cdef object _log_neighbour(Timelog self, int which, int64_t t):
+cdef object _log_neighbour(_TimelogState self, int which, int64_t t):
     cdef tl_snapshot_t *snap = NULL
     cdef tl_status_t st
     cdef tl_ts_t out = 0

@@ -345,7 +345,7 @@ cdef class PageSpanObjectsView:
                         "view.copy() instead")
 
 
-cdef object _Timelog_views(Timelog self, object t1, object t2, object kind):
+cdef object _Timelog_views(_TimelogState self, object t1, object t2, object kind):
     cdef _Snapshot snap
     _log_require_open(self)
     if kind != "segment":

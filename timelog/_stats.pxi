@@ -2,7 +2,7 @@
 # tl_stats() summary behind repr(), and validate().
 
 
-cdef object _Timelog_stats(Timelog self):
+cdef object _Timelog_stats(_TimelogState self):
     cdef tl_stats_t s
     cdef tl_status_t st
     cdef tl_log_t *log = self._log
@@ -88,7 +88,7 @@ cdef object _Timelog_stats(Timelog self):
     }
 
 
-cdef object _Timelog_validate(Timelog self):
+cdef object _Timelog_validate(_TimelogState self):
     cdef tl_status_t st
     cdef const char *why = NULL
     cdef tl_log_t *log = _log_wbegin(self)
@@ -105,7 +105,7 @@ cdef object _Timelog_validate(Timelog self):
             why.decode("utf-8", "replace") if why is not NULL else "no reason given"))
 
 
-cdef dict _log_summary(Timelog self):
+cdef dict _log_summary(_TimelogState self):
     """What repr() and _repr_html_() show, from ONE tl_stats() call.
 
     tl_stats reads counters and the visible bounds, never the records,

@@ -30,7 +30,7 @@ cdef bint _is_duration(object v):
         not isinstance(v, (int, _np.integer)) and isinstance(getattr(v, "freqstr", None), str))
 
 
-cdef tuple _histogram_step(Timelog log, object t1, object t2, object bins, object step):
+cdef tuple _histogram_step(_TimelogState log, object t1, object t2, object bins, object step):
     """histogram() with a bucket width (step=, or a duration as bins): the
     buckets, edges included, are those of counts(t1, t2, step)."""
     if step is not None and not (type(bins) is int and bins == 10):
@@ -139,7 +139,7 @@ cdef class _Windows:
                         "inside a live engine of this process")
 
 
-cdef _Windows _windows(Timelog log, object t1, object t2, object every):
+cdef _Windows _windows(_TimelogState log, object t1, object t2, object every):
     """windows(): bounds resolved like counts() on the snapshot all windows read."""
     cdef int unit = log._unit
     cdef _Windows w
@@ -282,14 +282,14 @@ cdef tuple _next_arrays(TimelogIter self, Py_ssize_t want):
 
 # ---------------------------------------------------------------- reprs (issue 18 item 6)
 
-cdef object _owner_unit(Timelog owner):
+cdef object _owner_unit(_TimelogState owner):
     """The owner's time_unit name, or None (no owner: no ISO text)."""
     if owner is None:
         return None
     return _UNIT_NAMES.get(owner._unit)
 
 
-cdef str _iter_iso(Timelog owner, int kind, int64_t t1, int64_t t2):
+cdef str _iter_iso(_TimelogState owner, int kind, int64_t t1, int64_t t2):
     """" = [ISO, ISO)": an iterator's range as UTC times, after its ticks."""
     unit = _owner_unit(owner)
     if unit is None or kind == _K_ALL:
