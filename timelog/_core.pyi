@@ -100,6 +100,8 @@ class _OperationalStats(TypedDict):
     retired_queue_len: int
     dropped_handles: int
     snapshots: int
+    covered_drops_total: int
+    compactions_bounded_total: int
 
 class _ConfigEcho(TypedDict):
     time_unit: _TimeUnit
