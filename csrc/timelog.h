@@ -131,7 +131,9 @@ typedef struct tl_config {
                                   * wholly hidden sources, which always run) */
     size_t compaction_target_bytes; /* max bytes of one L1 output segment (default 64 MiB) */
     size_t compaction_max_inputs;   /* max L0 inputs per policy compaction (0 = all) */
-    size_t compaction_max_windows;  /* max windows per policy compaction (0 = all) */
+    size_t compaction_max_windows;  /* max L1 windows one policy compaction writes (0 = all):
+                                     * oldest data first; an L0 segment wider than this
+                                     * is compacted alone; tl_compact ignores it */
     tl_allocator_t alloc;           /* zeroed = libc */
     tl_on_drop_fn on_drop;          /* may be NULL */
     void *on_drop_ctx;
@@ -287,15 +289,16 @@ typedef struct tl_stats {
     uint64_t peak_bytes;
     uint64_t alloc_calls, alloc_failures;
     uint64_t seals, flushes, compactions, busy_events;
-    uint64_t retired_len;       /* handles waiting to be released */
-    uint64_t dropped_handles;   /* handles released so far */
-    uint64_t snapshots;         /* snapshots currently pinned */
-    uint64_t covered_drops;     /* sources dropped whole because deletes hid them all */
-    tl_ts_t window_width;       /* width new L1 windows get now */
-    double adaptive_density;    /* EWMA records per tick (0 = no estimate yet) */
-    uint64_t adaptive_samples;  /* density samples in the estimate */
-    uint64_t adaptive_resizes;  /* times the width changed */
-    uint64_t adaptive_failures; /* compactions failed in a row */
+    uint64_t retired_len;         /* handles waiting to be released */
+    uint64_t dropped_handles;     /* handles released so far */
+    uint64_t snapshots;           /* snapshots currently pinned */
+    uint64_t covered_drops;       /* sources dropped whole because deletes hid them all */
+    tl_ts_t window_width;         /* width new L1 windows get now */
+    double adaptive_density;      /* EWMA records per tick (0 = no estimate yet) */
+    uint64_t adaptive_samples;    /* density samples in the estimate */
+    uint64_t adaptive_resizes;    /* times the width changed */
+    uint64_t adaptive_failures;   /* compactions failed in a row */
+    uint64_t compactions_bounded; /* policy compactions compaction_max_windows cut short */
 } tl_stats_t;
 
 TL_NODISCARD tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out);

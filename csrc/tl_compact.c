@@ -18,6 +18,11 @@
  * changes, so duplicates never straddle two segments and L1 stays strictly
  * disjoint (prev.max < next.min).
  *
+ * Plan (tl_compact_plan, policy compactions only): which inputs one
+ * bounded compaction takes. It walks the windows the merge would write
+ * without merging (binary searches, no memory), so a bound costs little
+ * next to the compaction it bounds.
+ *
  * Threads: reads only immutable inputs; may run on a maintenance thread.
  */
 #include "tl_compact.h"
@@ -175,6 +180,100 @@ static tl_status_t drop_all(tl_mem_t *m, tl_hlist_t *l, const tl_segment_t *s) {
     return TL_OK;
 }
 
+/* ---------------------------------------------------------------- plan */
+
+/* Windows a merge of l0[0, n) writes, counted up to cap + 1: the merge's
+ * window walk (start_segment) without the merge. From the lowest
+ * timestamp, take the lowest record not yet inside a counted window; its
+ * window (placed as the merge places it, with its source's width) is the
+ * next one the merge starts; skip past it. Each step costs n binary
+ * searches, so a count costs O(windows * n * log records) and no memory. */
+static size_t count_windows(const tl_compact_in_t *in, size_t n, size_t cap) {
+    size_t count = 0;
+    tl_ts_t from = TL_TS_MIN;
+    for (;;) {
+        bool found = false;
+        tl_ts_t ts = 0;
+        uint32_t src = 0;
+        for (size_t i = 0; i < n; i++) {
+            const tl_segment_t *s = in->l0[i];
+            if (s->max < from) continue;
+            size_t k = tl_segment_lower_bound(s, from);
+            if (k < s->recs->n && (!found || s->recs->ts[k] < ts)) {
+                found = true;
+                ts = s->recs->ts[k];
+                src = (uint32_t)i;
+            }
+        }
+        if (!found) return count;
+        tl_window_t w = window_for(in, ts, width_of_src(in, src));
+        if (++count > cap || w.hi == TL_TS_MAX) return count;
+        from = w.hi + 1;
+    }
+}
+
+void tl_compact_plan(const tl_compact_in_t *in, size_t max_inputs, size_t max_windows,
+                     tl_compact_plan_t *plan) {
+    size_t n = in->n_l0;
+    if (max_inputs != 0 && n > max_inputs) n = max_inputs;
+    plan->n_l0 = n;
+    plan->fold_debt = in->fold_debt;
+    plan->fold_l1_end = 0;
+    plan->windows = 0;
+    plan->bounded = false;
+    if (max_windows == 0) return;
+
+    /* L0: the longest prefix within the bound, but never less than the
+     * oldest segment (alone over the bound: progress first). Window counts
+     * only grow with the prefix, so a binary search finds it in O(log n)
+     * counts; lo only ever holds a prefix that was counted within it. */
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        if (count_windows(in, mid, max_windows) <= max_windows) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    size_t take = lo == 0 && n > 0 ? 1 : lo;
+    size_t windows = count_windows(in, take, max_windows);
+    plan->n_l0 = take;
+    plan->bounded = take < n;
+
+    /* Debt: L1 segments are sorted and disjoint, each inside its window,
+     * and consecutive ones may share a window. */
+    if (in->fold_debt) {
+        tl_compact_in_t chosen = *in;
+        chosen.n_l0 = take;
+        bool have_last = false;
+        tl_ts_t last_lo = 0;
+        for (size_t i = 0; i < in->n_l1; i++) {
+            const tl_segment_t *s = in->l1[i];
+            if (tl_tombs_max_seq_in(in->tombs, s->min, s->max) <= s->wm) continue;
+            bool counted = (have_last && s->window.lo == last_lo) ||
+                           l0_meets(&chosen, s->window.lo, s->window.hi);
+            if (!counted) {
+                if (windows >= max_windows) {
+                    /* Fold l1[0, i) only (none if i == 0: the L0 part
+                     * used the whole bound). windows < max_windows
+                     * when take == 0, so with no L0 one always fits. */
+                    plan->fold_debt = i > 0;
+                    plan->fold_l1_end = i;
+                    plan->bounded = true;
+                    break;
+                }
+                windows++;
+                have_last = true;
+                last_lo = s->window.lo;
+            }
+        }
+    }
+    plan->windows = windows;
+}
+
+/* ---------------------------------------------------------------- run */
+
 tl_status_t tl_compact_run(const tl_compact_in_t *in, tl_compact_out_t *out) {
     tl_mem_t *m = in->mem;
     memset(out, 0, sizeof(*out));
@@ -197,8 +296,9 @@ tl_status_t tl_compact_run(const tl_compact_in_t *in, tl_compact_out_t *out) {
 
     for (size_t i = 0; i < in->n_l1; i++) {
         const tl_segment_t *s = in->l1[i];
+        bool fold = in->fold_debt && (in->fold_l1_end == 0 || i < in->fold_l1_end);
         bool touched = l0_meets(in, s->min, s->max) ||
-                       (in->fold_debt && tl_tombs_max_seq_in(in->tombs, s->min, s->max) > s->wm);
+                       (fold && tl_tombs_max_seq_in(in->tombs, s->min, s->max) > s->wm);
         role[i] = !touched ? 0 : fully_hidden(in->tombs, s) ? 2 : 1;
     }
     for (size_t i = 0; i < in->n_l0; i++) {

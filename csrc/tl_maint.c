@@ -44,21 +44,24 @@ static tl_status_t flush_and_forget(tl_log_t *log) {
     return st;
 }
 
-/* Compacts the oldest n_l0 L0 segments (and, with fold_debt, every L1
- * segment with delete debt) into L1. */
-static tl_status_t compact(tl_log_t *log, size_t n_l0, bool fold_debt) {
+/* A compaction of the oldest L0 segments (and, with fold_debt, of the L1
+ * segments with delete debt) into L1. A policy compaction passes the
+ * compaction_max_inputs / compaction_max_windows bounds (tl_compact_plan
+ * picks what fits); the explicit tl_compact passes 0, 0: it promises a
+ * fully compacted log, so it takes everything however long that takes. */
+static tl_status_t compact(tl_log_t *log, size_t max_inputs, size_t max_windows, bool fold_debt) {
     tl_mem_t *m = &log->mem;
     tl_manifest_t *man = tl_state_pin_manifest(log);
     tl_tombs_t *tombs;
     tl_seq_t seq;
     tl_state_pin_tombs(log, &tombs, &seq);
-    if (n_l0 > man->n_l0) n_l0 = man->n_l0;
+    size_t n_l0 = 0;
     tl_status_t st = TL_OK;
-    if (n_l0 == 0 && (!fold_debt || tombs == NULL)) goto out;
+    if (man->n_l0 == 0 && (!fold_debt || tombs == NULL)) goto out;
     tl_compact_in_t in = {
         .mem = m,
         .l0 = man->l0,
-        .n_l0 = n_l0,
+        .n_l0 = man->n_l0,
         .l1 = man->l1,
         .n_l1 = man->n_l1,
         .tombs = tombs,
@@ -69,6 +72,12 @@ static tl_status_t compact(tl_log_t *log, size_t n_l0, bool fold_debt) {
         .page_recs = log->page_recs,
         .target_recs = log->target_recs,
     };
+    tl_compact_plan_t plan;
+    tl_compact_plan(&in, max_inputs, max_windows, &plan);
+    n_l0 = plan.n_l0;
+    in.n_l0 = plan.n_l0;
+    in.fold_debt = plan.fold_debt;
+    in.fold_l1_end = plan.fold_l1_end;
     tl_compact_out_t res;
     st = tl_compact_run(&in, &res);
     if (st != TL_OK) goto out;
@@ -83,6 +92,7 @@ static tl_status_t compact(tl_log_t *log, size_t n_l0, bool fold_debt) {
         if (st != TL_OK) tl_retire_unreserve(&log->retire, res.dropped.n);
     }
     if (st == TL_OK) tl_state_count(&log->compactions, 1);
+    if (st == TL_OK && plan.bounded) tl_state_count(&log->compactions_bounded, 1);
     tl_compact_out_free(m, &res);
 out:
     if (n_l0 > 0 || st != TL_OK) {
@@ -165,10 +175,12 @@ static tl_status_t run_action(tl_log_t *log, tl_maint_action_t a, survey_memo_t 
         return TL_OK;
     }
     case TL_MA_COMPACT_L0: {
-        size_t k = log->cfg.compaction_max_inputs;
-        return compact(log, k == 0 ? SIZE_MAX : k, false);
+        return compact(log, log->cfg.compaction_max_inputs, log->cfg.compaction_max_windows, false);
     }
-    case TL_MA_COMPACT_DEBT: return compact(log, SIZE_MAX, true);
+    /* Debt compactions merge every L0 segment (max_inputs is about L0
+     * fan-out), but their windows are bounded like any policy compaction:
+     * folding debt in the lowest windows first, step after step. */
+    case TL_MA_COMPACT_DEBT: return compact(log, 0, log->cfg.compaction_max_windows, true);
     case TL_MA_NONE: break;
     }
     return TL_OK;
@@ -205,7 +217,7 @@ tl_status_t tl_maint__compact(tl_log_t *log) {
     tl_status_t st = seal_all(log);
     if (st == TL_OK) st = tl_flush__memruns(log);
     drop_spare(log);
-    if (st == TL_OK) st = compact(log, SIZE_MAX, true);
+    if (st == TL_OK) st = compact(log, 0, 0, true); /* explicit: no bound */
     tl_mutex_unlock(&log->maint_mu);
     return st;
 }

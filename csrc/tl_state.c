@@ -54,6 +54,7 @@ tl_status_t tl_state_open(const tl_config_t *cfg, tl_log_t **out) {
     atomic_init(&log->busy_events, 0);
     atomic_init(&log->dropped, 0);
     atomic_init(&log->covered_drops, 0);
+    atomic_init(&log->compactions_bounded, 0);
     /* Build up in order; on failure undo exactly what was done. */
     int done = 0;
     st = TL_ERR(TL_ENOMEM);

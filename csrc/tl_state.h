@@ -93,6 +93,8 @@ struct tl_log {
     atomic_uint_fast64_t covered_drops; /* sources dropped whole (tl_reclaim.c) */
     tl_adaptive_t adapt;                /* window width state: changed with maint_mu and lock
                           * held, so either one suffices to read it */
+    /* Policy compactions compaction_max_windows cut short (tl_maint.c). */
+    atomic_uint_fast64_t compactions_bounded;
 };
 
 /* ---------------------------------------------------------------- lifecycle */

@@ -69,6 +69,7 @@ tl_status_t tl_stats__collect(tl_log_t *log, tl_stats_t *out) {
     out->retired_len = tl_retire_len(&log->retire);
     out->dropped_handles = load(&log->dropped);
     out->covered_drops = load(&log->covered_drops);
+    out->compactions_bounded = load(&log->compactions_bounded);
     tl_mutex_lock(&log->lock);
     out->snapshots = log->n_snaps;
     out->window_width = log->adapt.width;

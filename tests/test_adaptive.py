@@ -14,6 +14,7 @@ import pickle
 import warnings
 
 import pytest
+from model import Model, same_records
 
 from timelog import Timelog
 
@@ -283,3 +284,69 @@ def test_background_mode_adapts_too():
         assert st["flushes_seen"] >= 1
         assert st["window_size"] == pytest.approx(6000, rel=0.15)
         log._validate()
+
+
+# ---------------------------------------------------------------- compaction bounds
+
+
+def test_max_windows_bounds_each_policy_compaction():
+    """compaction={"max_windows": 2}: each maint_step compaction writes the
+    windows of the oldest L0 segments that fit in two (here two one-window
+    segments), repeated steps drain L0, stats() counts the bounded ones,
+    and the log equals the model record by record after every step."""
+    model = Model()
+    kw = dict(window_size=100, max_delta_segments=1, compaction={"max_windows": 2})
+    with manual(**kw) as log:
+        for w in (3, 7, 1, 9, 0, 5, 2, 8, 4, 6):  # oldest is not lowest
+            pairs = [(w * 100 + 3 * i, object()) for i in range(30)]
+            log.extend(pairs)
+            model.extend(pairs)
+            log.flush()  # one L0 segment per window
+        log.delete(430, 560)
+        model.delete_range(430, 560)
+        assert log.stats()["storage"]["segments_l0"] == 10
+        l1_before = 0
+        for _ in range(5):
+            assert log.maint_step()
+            st = log.stats()
+            # No L1 existed before: every L1 segment is a window written.
+            assert st["storage"]["segments_l1"] - l1_before <= 2
+            l1_before = st["storage"]["segments_l1"]
+            log._validate()
+            assert same_records(list(log), model.visible())
+        st = log.stats()
+        assert st["storage"]["segments_l0"] == 0
+        assert st["storage"]["segments_l1"] == 10
+        assert st["operational"]["compactions_total"] == 5
+        assert st["operational"]["compactions_bounded_total"] == 4
+        while log.maint_step():
+            pass
+        assert same_records(list(log), model.visible())
+
+
+def test_max_windows_lets_a_wide_segment_through_alone_and_compact_ignores_it():
+    """An L0 segment over more windows than the bound is compacted alone
+    (L0 still drains); an explicit compact() is never bounded."""
+    kw = dict(window_size=100, max_delta_segments=1, compaction={"max_windows": 2})
+    with manual(**kw) as log:
+        log.extend([(t, t) for t in range(0, 600, 20)])  # six windows
+        log.flush()
+        log.extend([(950, "a")])
+        log.flush()
+        assert log.maint_step()
+        st = log.stats()
+        assert st["storage"]["segments_l0"] == 1
+        assert st["storage"]["segments_l1"] == 6
+        assert log.maint_step()
+        assert log.stats()["storage"]["segments_l0"] == 0
+        assert log.stats()["operational"]["compactions_bounded_total"] == 1
+    with manual(**kw) as log:
+        for w in range(10):
+            log.extend([(w * 100 + i, i) for i in range(5)])
+            log.flush()
+        log.compact()
+        st = log.stats()
+        assert st["storage"]["segments_l0"] == 0
+        assert st["storage"]["segments_l1"] == 10
+        assert st["operational"]["compactions_bounded_total"] == 0
+        assert len(log) == 50

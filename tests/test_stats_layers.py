@@ -33,6 +33,7 @@ SECTIONS = {
         "dropped_handles",
         "snapshots",
         "covered_drops_total",
+        "compactions_bounded_total",
     },
 }
 

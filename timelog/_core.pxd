@@ -190,6 +190,7 @@ cdef extern from "timelog.h" nogil:
         uint64_t adaptive_samples
         uint64_t adaptive_resizes
         uint64_t adaptive_failures
+        uint64_t compactions_bounded
 
     tl_status_t tl_stats(tl_log_t *log, tl_stats_t *out)
     tl_status_t tl_validate(tl_log_t *log, const char **why)

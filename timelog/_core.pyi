@@ -7,7 +7,7 @@ from typing import Any, Literal, SupportsIndex, TypedDict, overload
 
 import numpy as np
 import numpy.typing as npt
-from typing_extensions import Self, Unpack
+from typing_extensions import Self, Unpack, deprecated
 
 _TimeUnit = Literal["s", "ms", "us", "ns"]
 _Maintenance = Literal["background", "disabled"]
@@ -100,6 +100,8 @@ class _OperationalStats(TypedDict):
     retired_queue_len: int
     dropped_handles: int
     snapshots: int
+    covered_drops_total: int
+    compactions_bounded_total: int
 
 class _ConfigEcho(TypedDict):
     time_unit: _TimeUnit
@@ -152,7 +154,32 @@ class TimelogSettings(TypedDict, total=False):
     compaction: CompactionConfig | None
     adaptive: AdaptiveConfig | None
 
+class _FlatSettings(TimelogSettings, total=False):
+    """TimelogSettings plus the deprecated flat spellings of the dict knobs
+    (adaptive_<key>=v is adaptive={<key>: v}, compaction_<key>=v is
+    compaction={<key>: v}; each use warns at runtime)."""
+
+    adaptive_target_records: int
+    adaptive_min_window: int
+    adaptive_max_window: int
+    adaptive_hysteresis_pct: float
+    adaptive_window_quantum: int
+    adaptive_alpha: float
+    adaptive_warmup_flushes: int
+    adaptive_stale_flushes: int
+    adaptive_failure_backoff_threshold: int
+    adaptive_failure_backoff_pct: float
+    compaction_target_bytes: int
+    compaction_max_inputs: int
+    compaction_max_windows: int
+
+_FLAT_DEPRECATED = (
+    "flat adaptive_<key>= / compaction_<key>= keywords are deprecated: "
+    "use adaptive={...} / compaction={...}"
+)
+
 class Timelog:
+    @overload
     def __init__(
         self,
         *,
@@ -176,14 +203,28 @@ class Timelog:
         adaptive: AdaptiveConfig | None = None,
         _fail_alloc: int | tuple[int, int] | None = None,  # internal: fault injection
     ) -> None: ...
+    # The flat spellings type-check (code written for timelog-lib keeps
+    # passing mypy --strict) and a checker that reports PEP 702
+    # deprecations flags them.
+    @overload
+    @deprecated(_FLAT_DEPRECATED)
+    def __init__(self, **settings: Unpack[_FlatSettings]) -> None: ...
     @classmethod
     def for_streaming(cls, **overrides: Unpack[TimelogSettings]) -> Self: ...
     @classmethod
     def for_bulk_ingest(cls, **overrides: Unpack[TimelogSettings]) -> Self: ...
     @classmethod
     def for_low_latency(cls, **overrides: Unpack[TimelogSettings]) -> Self: ...
+    @overload
     def reopen(self, **overrides: Unpack[TimelogSettings]) -> Self: ...
+    @overload
+    @deprecated(_FLAT_DEPRECATED)
+    def reopen(self, **overrides: Unpack[_FlatSettings]) -> Self: ...
+    @overload
     def configure(self, **overrides: Unpack[TimelogSettings]) -> Self: ...
+    @overload
+    @deprecated(_FLAT_DEPRECATED)
+    def configure(self, **overrides: Unpack[_FlatSettings]) -> Self: ...
 
     # writes
     # timelog-lib's parameter names, usable as keywords. With two arguments

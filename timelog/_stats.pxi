@@ -74,6 +74,7 @@ cdef object _Timelog_stats(_TimelogState self):
             "dropped_handles": s.dropped_handles,
             "snapshots": s.snapshots,
             "covered_drops_total": s.covered_drops,
+            "compactions_bounded_total": s.compactions_bounded,
         },
         "adaptive": {
             "enabled": ada is not None and ada["target_records"] > 0,

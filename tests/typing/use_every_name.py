@@ -12,6 +12,7 @@ import array
 import copy
 import datetime
 import pickle
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -68,7 +69,27 @@ def construction() -> Timelog:
     guarded.close()
     assert_type(guarded.configure(busy_policy="silent"), Timelog)
     guarded.close()
+    deprecated_flat_spellings()
     return log
+
+
+def deprecated_flat_spellings() -> None:
+    # timelog-lib's flat keywords still type-check (and run, with a
+    # DeprecationWarning): code written for it passes mypy --strict.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        flat = Timelog(
+            maintenance="disabled",
+            adaptive_target_records=1000,
+            adaptive_alpha=0.3,
+            compaction_target_bytes=32 << 20,
+            compaction_max_windows=2,
+        )
+        flat.close()
+        assert_type(flat.reopen(compaction_max_inputs=4), Timelog)
+        flat.close()
+        assert_type(flat.configure(adaptive_hysteresis_pct=5.0, window_size=60_000), Timelog)
+        flat.close()
 
 
 def writes(log: Timelog) -> None:
