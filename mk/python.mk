@@ -115,3 +115,12 @@ test-asan: venv $(VENV)/.headers-stamp ## build timelog._core with ASan+UBSan (b
 	fi
 	exit $$rc
 
+
+# ------------------------------------------------------------------ the example notebook
+
+.PHONY: notebook
+
+# docs/examples/exploring.ipynb is committed with its outputs (tables, the
+# plot); tests/test_notebook.py fails when they no longer match a fresh run.
+notebook: build ## re-execute docs/examples/exploring.ipynb headless and save its outputs
+	$(VPY) tools/run_notebook.py
