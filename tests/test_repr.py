@@ -425,3 +425,43 @@ def test_html_preview_of_a_million_records_reads_only_what_it_shows():
     assert [t for t, _ in rows][3:] == [iso(n + 10), iso(n + 10), iso(n + 20)]
     assert more == f"\u2026 {n + 1001 - 6:,} more records \u2026"
     log.close()
+
+
+def test_html_preview_is_consistent_while_a_writer_and_maintenance_run():
+    # Head, tail and the count between come from one snapshot: whatever the
+    # writer thread and the background worker do meanwhile, the preview is
+    # ordered, the head never passes the tail, and the shown plus the hidden
+    # records are the count of one state (a multiple of the batch size here).
+    import threading
+    import time
+
+    log = Timelog(maintenance="background", busy_policy="flush", memtable_max_bytes=64 * 1024)
+    stop = threading.Event()
+
+    def write():
+        t = 0
+        while not stop.is_set():
+            log.bulk_append(np.arange(t, t + 100, dtype=np.int64), list(range(100)))  # atomic
+            t += 100
+            if t % 5000 == 0:
+                del log[: t - 2000]  # cut the head in whole batches
+
+    th = threading.Thread(target=write)
+    th.start()
+    try:
+        seen = 0
+        while seen < 300:
+            out = log._repr_html_()
+            rows, more = preview_rows(out)
+            if rows is None:
+                continue
+            seen += 1
+            stamps = [int(np.datetime64(ts[:-1], "ms").astype(np.int64)) for ts, _ in rows]
+            assert stamps == sorted(stamps)
+            hidden = int(more.split()[1].replace(",", "")) if more else 0
+            assert (hidden + len(rows)) % 100 == 0
+            time.sleep(0.0005)  # let the writer run between reprs
+    finally:
+        stop.set()
+        th.join(10)
+        log.close()
