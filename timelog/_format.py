@@ -1,7 +1,8 @@
 """timelog._format: how a Timelog shows itself (repr, Jupyter HTML), in pure Python.
 
-timelog._core gathers the numbers (one ``tl_stats()`` call, see
-``Timelog._summary``); everything here only formats them.
+timelog._core gathers the numbers (one ``tl_stats()`` call, ``_log_summary``
+in _stats.pxi) and the previewed records (``_log_preview`` in _preview.pxi);
+everything here only formats them.
 """
 
 from __future__ import annotations
