@@ -343,11 +343,19 @@ cdef class _TimelogState:
         return _repr_text(name, _log_summary(self), self.time_unit)
 
     def _repr_html_(self):
-        """A small HTML table for Jupyter: size, time span and layers (all escaped)."""
+        """Small HTML tables for Jupyter: size, time span and layers, then the
+        first and last 3 records (ISO times, payload reprs cut to one line;
+        the whole log when it has at most 6). All escaped; no scan (see
+        _preview.pxi)."""
         if self._log is NULL:
             return _repr_html(type(self).__name__, None, "", "", "")
-        return _repr_html(type(self).__name__, _log_summary(self), self.time_unit,
-                          self.maintenance_mode, self.busy_policy)
+        summary = _log_summary(self)
+        # The records are read (and pinned by their references) before any
+        # payload __repr__ runs: one that closes or writes to this log sees
+        # a finished read.
+        preview = _log_preview(self)
+        return _repr_html(type(self).__name__, summary, self.time_unit,
+                          self.maintenance_mode, self.busy_policy, preview)
 
     # ------------------------------------------------------------ pandas
 
