@@ -711,6 +711,7 @@ CLOSED_OK = {
     "for_streaming",
     "for_bulk_ingest",
     "for_low_latency",
+    "from_arrow",  # a classmethod: it builds a new log
     "_alloc_calls",
     "_alloc_failures_injected",
     "_gate_state",
@@ -846,6 +847,7 @@ CLOSED_ALLOWED = {
     "for_streaming",
     "for_bulk_ingest",
     "for_low_latency",
+    "from_arrow",
     "_gate_state",
     "__reversed__",
 }

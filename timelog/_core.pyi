@@ -16,7 +16,9 @@ _BusyPolicy = Literal["raise", "silent", "flush"]
 # exactly into it (naive datetimes are UTC; pandas.Timestamp is a datetime).
 _Ts = int | SupportsIndex | datetime.datetime | np.datetime64
 # Any 1-D buffer of timestamps: int64 is read in place; int8..int32,
-# uint8..uint32, uint64 (<= 2**63-1) and datetime64 are converted.
+# uint8..uint32, uint64 (<= 2**63-1) and datetime64 are converted; so are a
+# tz-aware pandas DatetimeIndex/Series and Arrow timestamp or integer columns
+# (pyarrow arrays, Polars Series: anything with __arrow_c_array__/_stream__).
 _TimestampBuffer = (
     npt.NDArray[np.signedinteger[Any]]
     | npt.NDArray[np.unsignedinteger[Any]]
@@ -182,6 +184,17 @@ class Timelog:
     def for_bulk_ingest(cls, **overrides: Unpack[TimelogSettings]) -> Self: ...
     @classmethod
     def for_low_latency(cls, **overrides: Unpack[TimelogSettings]) -> Self: ...
+    @classmethod
+    def from_arrow(
+        cls,
+        data: Any,
+        ts: str = "ts",
+        value: str | Sequence[str] | None = "value",
+        *,
+        unpickle: bool | None = None,
+        # time_unit (one of settings) defaults to the ts column's unit here
+        **settings: Unpack[TimelogSettings],
+    ) -> Self: ...
     def reopen(self, **overrides: Unpack[TimelogSettings]) -> Self: ...
     def configure(self, **overrides: Unpack[TimelogSettings]) -> Self: ...
 

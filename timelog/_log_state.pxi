@@ -104,6 +104,38 @@ cdef class _TimelogState:
         kw.update(overrides)
         return cls(**kw)
 
+    @classmethod
+    def from_arrow(cls, data, ts="ts", value="value", *, time_unit=None, unpickle=None,
+                   **settings):
+        """A new log holding every row of Arrow ``data`` (docs/arrow.md, "Arrow in").
+
+        ``data``: a pyarrow Table or RecordBatch, or anything with
+        ``__arrow_c_stream__`` / ``__arrow_c_array__`` (a Polars or pandas
+        DataFrame, a DuckDB result, ``log.arrow()``); needs pyarrow.
+        ``ts`` names the timestamp column: an Arrow timestamp of any unit (a
+        time zone is allowed; the instants are UTC) or integers in
+        ``time_unit``; a null is a ValueError naming the row. ``value``
+        names the payload column, or is a list of columns (each payload a
+        dict ``{column: value}``) or None (every payload None). Nulls become
+        None. ``time_unit`` defaults to the timestamp column's unit ("ms"
+        for integers); a finer column is floored into a coarser unit, a
+        coarser one multiplied exactly (OverflowError if it does not fit).
+        A column that ``payload="pickle"`` exported holds pickles: pass
+        ``unpickle=True`` to restore the objects (only for data you trust)
+        or ``unpickle=False`` to keep the bytes. Other keywords are
+        constructor settings. Everything is converted first and stored in
+        one ``bulk_append``: bad input raises and builds no log.
+
+        >>> import pyarrow as pa                                 # doctest: +SKIP
+        >>> t = pa.table({"ts": pa.array([60, 0], pa.timestamp("s")),
+        ...               "value": ["b", "a"]})                  # doctest: +SKIP
+        >>> log = Timelog.from_arrow(t, maintenance="disabled")  # doctest: +SKIP
+        >>> list(log), log.time_unit                             # doctest: +SKIP
+        ([(0, 'a'), (60, 'b')], 's')
+        """
+        return _importlib.import_module("timelog._arrow_in").from_arrow(
+            cls, data, ts, value, time_unit, unpickle, settings)
+
     def reopen(self, **overrides):
         """Opens a fresh, empty engine on a closed log; returns ``self``.
 

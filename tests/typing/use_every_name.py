@@ -251,6 +251,10 @@ def pandas_and_pickling(log: Timelog) -> None:
         pass
     else:
         assert table.num_rows == len(frame) == len(log)
+        back = Timelog.from_arrow(table, "ts", "value", unpickle=True, time_unit="ms")
+        assert list(back) == list(log)
+        back.bulk_append(table.column("ts"), table.column("value"))
+        back.close()
     clone = pickle.loads(pickle.dumps(log))
     assert isinstance(clone, Timelog) and list(clone) == list(log)
     deep = copy.deepcopy(log)
