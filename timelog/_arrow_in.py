@@ -82,7 +82,9 @@ def _as_arrow_column(pa: Any, x: Any, name: str, allow_struct: bool = False) -> 
     return col
 
 
-def timestamp_column(x: Any, name: str = "bulk_append(): timestamps") -> np.ndarray:
+def timestamp_column(
+    x: Any, name: str = "bulk_append(): timestamps", unit: str | None = None
+) -> np.ndarray:
     """An Arrow timestamp or integer column as a 1-D NumPy array.
 
     ``timestamp[unit, tz]`` (any unit; the values are UTC instants whatever
@@ -127,8 +129,13 @@ def timestamp_column(x: Any, name: str = "bulk_append(): timestamps") -> np.ndar
         out = col.to_numpy()  # several chunks: one copy, concatenated
     else:
         out = col.to_numpy(zero_copy_only=True)
-    if pa.types.is_timestamp(t) and out.dtype != np.dtype("M8[%s]" % (t.unit,)):
-        out = out.astype("M8[%s]" % (t.unit,))  # not expected: pyarrow keeps the unit
+    if pa.types.is_timestamp(t):
+        if out.dtype != np.dtype("M8[%s]" % (t.unit,)):
+            out = out.astype("M8[%s]" % (t.unit,))  # not expected: pyarrow keeps the unit
+        if t.unit == unit:
+            # Already in the log's unit: plain int64, so that -2**63 (a valid
+            # timestamp; Arrow marks nulls apart) is not taken for NumPy's NaT.
+            out = out.view(np.int64)
     return out
 
 
@@ -292,11 +299,11 @@ def from_arrow(
         raise TypeError("unpickle must be None, True or False, got %r" % (unpickle,))
     table = read_table(data)
     unit = _unit_of(pa, table, ts)
-    # Everything is converted before the log exists: bad input builds nothing.
-    stamps = timestamp_column(table.column(ts), "column %r" % (ts,))
-    objs = payloads(table, value, unpickle, ts)
     if time_unit is None:
         time_unit = unit if unit is not None else "ms"  # the Timelog default
+    # Everything is converted before the log exists: bad input builds nothing.
+    stamps = timestamp_column(table.column(ts), "column %r" % (ts,), time_unit)
+    objs = payloads(table, value, unpickle, ts)
     settings = dict(settings, time_unit=time_unit)
     log = cls(**settings)
     try:

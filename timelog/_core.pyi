@@ -1,6 +1,7 @@
 """Type stubs for timelog._core (the compiled binding)."""
 
 import datetime
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, SupportsIndex, TypedDict, overload
@@ -369,6 +370,24 @@ class Timelog:
     def to_polars(
         self, t1: _Ts | None = None, t2: _Ts | None = None, *, payload: _Payload = "auto"
     ) -> Any: ...
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        t1: _Ts | None = None,
+        t2: _Ts | None = None,
+        *,
+        format: Literal["parquet", "arrow"] | None = None,
+        payload: Literal["auto", "pickle"] | None = "auto",
+    ) -> None: ...
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        format: Literal["parquet", "arrow"] | None = None,
+        unpickle: bool = True,
+        **overrides: Unpack[TimelogSettings],
+    ) -> Self: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
     def __setstate__(self, state: Any) -> None: ...
 

@@ -454,6 +454,51 @@ cdef class _TimelogState:
         """
         return _arrow_frame("to_polars", self, t1, t2, payload=payload)
 
+    # ------------------------------------------------------------ files (docs/arrow.md)
+
+    def save(self, path, t1=None, t2=None, *, format=None, payload="auto"):
+        """Writes ``[t1, t2)`` to a Parquet or Arrow IPC file (needs pyarrow).
+
+        The format follows the suffix: ``.parquet``/``.pq`` (Parquet),
+        ``.arrow``/``.feather``/``.ipc`` (Arrow IPC file), or ``format=``
+        ("parquet" or "arrow"). Columns ``ts`` (``timestamp[time_unit,
+        tz=UTC]``) and ``value``, in iteration order (duplicates kept), from
+        one snapshot; ``time_unit`` and the settings go into the schema
+        metadata, so :meth:`load` rebuilds the same log and any other tool
+        reads the table. ``payload="auto"`` writes an Arrow column when the
+        payloads are all one of int, float, bool, str or bytes (or None),
+        and pickles otherwise, so the round trip is exact; ``"pickle"``
+        always pickles; ``None`` saves timestamps only. The file is written
+        beside ``path`` and renamed over it: a failed save leaves an
+        existing file untouched. O(n).
+
+        >>> log = Timelog(time_unit="s", maintenance="disabled")
+        >>> log.extend([(60, "b"), (0, "a"), (60, "c")])
+        >>> log.save("/tmp/events.parquet")                   # doctest: +SKIP
+        >>> list(Timelog.load("/tmp/events.parquet")) == list(log)  # doctest: +SKIP
+        True
+        >>> log.close()
+        """
+        # A closed log says so whether or not pyarrow is installed.
+        _log_require_open(self)
+        _importlib.import_module("timelog._save_load").save(self, path, t1, t2, format, payload)
+
+    @classmethod
+    def load(cls, path, *, format=None, unpickle=True, **overrides):
+        """A new log holding what :meth:`save` wrote to ``path``.
+
+        Settings come from the file; keyword arguments override them (as in
+        :meth:`reopen`). The format follows the suffix, as in :meth:`save`.
+        A file that ``save`` did not write (no ``timelog`` schema metadata:
+        use :meth:`from_arrow` for any table), a damaged or truncated file,
+        or one whose metadata disagrees with its contents raises ValueError
+        naming the path, and builds no log. Pickled payloads are unpickled,
+        which runs code: load only files you trust, as with pickle
+        (``unpickle=False`` keeps the bytes). One ``bulk_append``. O(n).
+        """
+        return _importlib.import_module("timelog._save_load").load(
+            cls, path, format, unpickle, overrides)
+
     # ------------------------------------------------------------ pickling
 
     def __reduce__(self):

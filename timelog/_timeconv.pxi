@@ -223,7 +223,8 @@ cdef object _as_int64_timestamps(object x, int unit):
     elif _is_arrow_column(x):
         # pyarrow arrays, Polars Series...: nulls and types are checked there
         # (timelog/_arrow_in.py); the unit conversion is the datetime64 one below.
-        arr = _importlib.import_module("timelog._arrow_in").timestamp_column(x)
+        arr = _importlib.import_module("timelog._arrow_in").timestamp_column(
+            x, unit=_UNIT_NAMES[unit])
     elif hasattr(type(x), "__array__"):
         arr = _np.asarray(x)     # pandas Series / DatetimeIndex and the like
     else:
