@@ -291,6 +291,12 @@ def test_foreign_and_tampered_files(tmp_path):
         Timelog.load(tampered("new.parquet", table, version=99))
     with pytest.raises(ValueError, match="not Timelog.save's"):
         Timelog.load(tampered("other.parquet", table, format="something"))
+    bad_settings = dict(meta["settings"], _fail_alloc={"k": 1})
+    with pytest.raises(ValueError, match="unknown settings _fail_alloc"):
+        Timelog.load(tampered("private.parquet", table, settings=bad_settings))
+    bad_unit = dict(meta["settings"], time_unit="days")
+    with pytest.raises(ValueError, match="settings are not valid.*time_unit"):
+        Timelog.load(tampered("days.parquet", table, settings=bad_unit, time_unit="days"))
     with pytest.raises(ValueError, match="no valid 'settings'"):
         Timelog.load(tampered("nosettings.parquet", table, settings=None))
     bad = tmp_path / "badjson.parquet"

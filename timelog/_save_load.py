@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from timelog import _arrow_in, _arrow_payload
+from timelog._config import _DEFAULTS
 
 META_KEY = b"timelog"
 FORMAT_NAME = "timelog"
@@ -256,6 +257,10 @@ def _metadata(table: Any, path: str) -> dict:
             raise _bad(path, "its 'timelog' metadata has no valid %r" % (key,))
     if meta["payload"] not in _KINDS or meta["ts_encoding"] not in ("timestamp", "int64"):
         raise _bad(path, "its 'timelog' metadata is not Timelog.save's")
+    unknown = sorted(set(meta["settings"]) - set(_DEFAULTS))
+    if unknown:
+        # Only constructor knobs: never a private argument such as _fail_alloc.
+        raise _bad(path, "its metadata names unknown settings %s" % (", ".join(unknown),))
     if meta["settings"].get("time_unit") != meta["time_unit"]:
         raise _bad(path, "its 'timelog' metadata disagrees with itself (time_unit)")
     return meta
@@ -303,7 +308,10 @@ def load(cls: Any, path: Any, format: str | None, unpickle: bool, overrides: dic
                 raise _bad(path, str(e)) from None
     del table
     settings = dict(meta["settings"])
-    log = cls(**settings)
+    try:
+        log = cls(**settings)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise _bad(path, "its settings are not valid (%s)" % (e,)) from None
     try:
         if overrides:
             # reopen() applies overrides as it does for any log, converting
