@@ -690,6 +690,7 @@ MORE_CLOSED_CALLS = {
     "validate_public": lambda lg: lg.validate(),
     "arm_alloc_failure": lambda lg: lg._arm_alloc_failure(1),
     "windows": lambda lg: lg.windows(0, 10, "1ms"),
+    "save": lambda lg: lg.save("never-written.parquet"),
 }
 
 # Names that answer on a closed log (never raise).
@@ -711,6 +712,8 @@ CLOSED_OK = {
     "for_streaming",
     "for_bulk_ingest",
     "for_low_latency",
+    "from_arrow",  # classmethods: they build a new log
+    "load",
     "_alloc_calls",
     "_alloc_failures_injected",
     "_gate_state",
@@ -846,6 +849,8 @@ CLOSED_ALLOWED = {
     "for_streaming",
     "for_bulk_ingest",
     "for_low_latency",
+    "from_arrow",
+    "load",
     "_gate_state",
     "__reversed__",
 }

@@ -377,9 +377,8 @@ def test_pandas_timestamp():
         lg.bulk_append(pd.Series(pd.to_datetime(["2024-01-03"])), ["series"])
         assert lg[1704240000000] == ["series"]
         paris = pd.DatetimeIndex(["2024-01-04 01:00"], tz="Europe/Paris")
-        with pytest.raises(TypeError, match="object"):  # NumPy sees Timestamp objects
-            lg.bulk_append(paris, ["tz"])
-        lg.bulk_append(paris.tz_convert(None), ["tz"])  # UTC datetime64[ns]
-        assert lg[1704326400000] == ["tz"]
+        lg.bulk_append(paris, ["tz"])  # tz-aware: its UTC instants (issue 18, item 3)
+        lg.bulk_append(paris.tz_convert(None), ["naive"])  # UTC datetime64[ns]
+        assert lg[1704326400000] == ["tz", "naive"]
         lg.extend(pd.date_range("2024-02-01", periods=2, freq="h"), ["r0", "r1"])
         assert lg.count(pd.Timestamp("2024-02-01"), pd.Timestamp("2024-02-02")) == 2

@@ -261,7 +261,11 @@ cdef int _arrow_payloads(tlpy_stream_t *s, object mode, const tl_handle_t *h,
         raise MemoryError()
     nch = tlpy_stream_nchunks(s)
     for k, (name, arr) in enumerate(columns):
-        schema_cap, _ = arr.slice(0, 0).__arrow_c_array__()
+        if mode == "pickle":
+            # Marked, so that from_arrow/load know the column holds pickles.
+            schema_cap = payload_mod.pickle_field(arr.type).__arrow_c_schema__()
+        else:
+            schema_cap, _ = arr.slice(0, 0).__arrow_c_array__()
         if tlpy_stream_set_val_schema(s, k, tlpy_schema_of(schema_cap),
                                       (<str> name).encode("utf-8")) != 0:
             raise MemoryError()

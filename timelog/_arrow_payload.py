@@ -141,6 +141,14 @@ def _infer(pa, objs):
     return arr
 
 
+def pickle_field(arrow_type):
+    """The field of a payload="pickle" column: marked in its metadata
+    (timelog/_arrow_in.py reads the mark)."""
+    from timelog._arrow_in import PICKLE_KEY, PICKLE_VALUE
+
+    return require_pyarrow().field("value", arrow_type, metadata={PICKLE_KEY: PICKLE_VALUE})
+
+
 def convert(objs, mode):
     """``[(column name, pyarrow.Array)]`` of the payloads ``objs`` under ``mode``."""
     pa = require_pyarrow()

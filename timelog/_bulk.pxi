@@ -22,6 +22,10 @@ def _bulk_objects(objects):
         raise TypeError("bulk_append(): objects must be a sequence with a length "
                         "(list, tuple, object array, range, Series), got %s: pass "
                         "a list, e.g. list(objects)" % (kind.__name__,))
+    if _is_arrow_column(objects):
+        # A pyarrow array's items are pyarrow scalars: store the Python
+        # values instead (nulls are None), as from_arrow does.
+        return _importlib.import_module("timelog._arrow_in").objects_column(objects)
     dt = getattr(objects, "dtype", None)
     if isinstance(dt, _np.dtype) and dt.kind == "O" and getattr(objects, "ndim", 0) == 1:
         arr = _np.asarray(objects)

@@ -1,6 +1,7 @@
 """Type stubs for timelog._core (the compiled binding)."""
 
 import datetime
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, SupportsIndex, TypedDict, overload
@@ -16,7 +17,9 @@ _BusyPolicy = Literal["raise", "silent", "flush"]
 # exactly into it (naive datetimes are UTC; pandas.Timestamp is a datetime).
 _Ts = int | SupportsIndex | datetime.datetime | np.datetime64
 # Any 1-D buffer of timestamps: int64 is read in place; int8..int32,
-# uint8..uint32, uint64 (<= 2**63-1) and datetime64 are converted.
+# uint8..uint32, uint64 (<= 2**63-1) and datetime64 are converted; so are a
+# tz-aware pandas DatetimeIndex/Series and Arrow timestamp or integer columns
+# (pyarrow arrays, Polars Series: anything with __arrow_c_array__/_stream__).
 _TimestampBuffer = (
     npt.NDArray[np.signedinteger[Any]]
     | npt.NDArray[np.unsignedinteger[Any]]
@@ -215,6 +218,17 @@ class Timelog:
     def for_bulk_ingest(cls, **overrides: Unpack[TimelogSettings]) -> Self: ...
     @classmethod
     def for_low_latency(cls, **overrides: Unpack[TimelogSettings]) -> Self: ...
+    @classmethod
+    def from_arrow(
+        cls,
+        data: Any,
+        ts: str = "ts",
+        value: str | Sequence[str] | None = "value",
+        *,
+        unpickle: bool | None = None,
+        # time_unit (one of settings) defaults to the ts column's unit here
+        **settings: Unpack[TimelogSettings],
+    ) -> Self: ...
     @overload
     def reopen(self, **overrides: Unpack[TimelogSettings]) -> Self: ...
     @overload
@@ -397,6 +411,24 @@ class Timelog:
     def to_polars(
         self, t1: _Ts | None = None, t2: _Ts | None = None, *, payload: _Payload = "auto"
     ) -> Any: ...
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        t1: _Ts | None = None,
+        t2: _Ts | None = None,
+        *,
+        format: Literal["parquet", "arrow"] | None = None,
+        payload: Literal["auto", "pickle"] | None = "auto",
+    ) -> None: ...
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        format: Literal["parquet", "arrow"] | None = None,
+        unpickle: bool = True,
+        **overrides: Unpack[TimelogSettings],
+    ) -> Self: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
     def __setstate__(self, state: Any) -> None: ...
 

@@ -147,8 +147,11 @@ Stores one record. Amortized O(1).
         ``timestamps`` is any 1-D buffer: a NumPy array of any stride
         (``arr[::2]``, ``arr[::-1]``, a column of a 2-D array), an
         ``array('q')``, a memoryview, or an object NumPy converts through
-        ``__array__`` (a pandas Series or naive DatetimeIndex; a tz-aware
-        one becomes an object array: ``tz_convert(None)`` it first). int64
+        ``__array__`` (a pandas Series or DatetimeIndex; a tz-aware one
+        gives its UTC instants), or an Arrow column (a pyarrow array, a
+        Polars Series: ``__arrow_c_array__``/``__arrow_c_stream__``) of
+        timestamps or integers, where a null is a ValueError naming the row
+        (docs/arrow.md). int64
         is read in place (a strided buffer is first gathered into a
         contiguous one, with the GIL released); other dtypes are converted
         when that is lossless and rejected with a TypeError naming the dtype
@@ -166,7 +169,8 @@ Stores one record. Amortized O(1).
         (ValueError otherwise): a list or tuple (read in place), an object
         ndarray or object-dtype pandas Series (their objects, read through
         the array), or any other sequence such as a ``range``, a numeric
-        array or Series (the items its iteration yields). Generators,
+        array or Series (the items its iteration yields), or an Arrow
+        column (its Python values, nulls as None). Generators,
         iterators, sets, mappings and str/bytes raise TypeError: pass a list.
         The objects themselves are stored: the only per-record Python work
         is one reference count each. The engine call runs with the

@@ -104,6 +104,38 @@ cdef class _TimelogState:
         kw.update(overrides)
         return cls(**kw)
 
+    @classmethod
+    def from_arrow(cls, data, ts="ts", value="value", *, time_unit=None, unpickle=None,
+                   **settings):
+        """A new log holding every row of Arrow ``data`` (docs/arrow.md, "Arrow in").
+
+        ``data``: a pyarrow Table or RecordBatch, or anything with
+        ``__arrow_c_stream__`` / ``__arrow_c_array__`` (a Polars or pandas
+        DataFrame, a DuckDB result, ``log.arrow()``); needs pyarrow.
+        ``ts`` names the timestamp column: an Arrow timestamp of any unit (a
+        time zone is allowed; the instants are UTC) or integers in
+        ``time_unit``; a null is a ValueError naming the row. ``value``
+        names the payload column, or is a list of columns (each payload a
+        dict ``{column: value}``) or None (every payload None). Nulls become
+        None. ``time_unit`` defaults to the timestamp column's unit ("ms"
+        for integers); a finer column is floored into a coarser unit, a
+        coarser one multiplied exactly (OverflowError if it does not fit).
+        A column that ``payload="pickle"`` exported holds pickles: pass
+        ``unpickle=True`` to restore the objects (only for data you trust)
+        or ``unpickle=False`` to keep the bytes. Other keywords are
+        constructor settings. Everything is converted first and stored in
+        one ``bulk_append``: bad input raises and builds no log.
+
+        >>> import pyarrow as pa                                 # doctest: +SKIP
+        >>> t = pa.table({"ts": pa.array([60, 0], pa.timestamp("s")),
+        ...               "value": ["b", "a"]})                  # doctest: +SKIP
+        >>> log = Timelog.from_arrow(t, maintenance="disabled")  # doctest: +SKIP
+        >>> list(log), log.time_unit                             # doctest: +SKIP
+        ([(0, 'a'), (60, 'b')], 's')
+        """
+        return _importlib.import_module("timelog._arrow_in").from_arrow(
+            cls, data, ts, value, time_unit, unpickle, settings)
+
     def reopen(self, **overrides):
         """Opens a fresh, empty engine on a closed log; returns ``self``.
 
@@ -429,6 +461,51 @@ cdef class _TimelogState:
         >>> log.close()
         """
         return _arrow_frame("to_polars", self, t1, t2, payload=payload)
+
+    # ------------------------------------------------------------ files (docs/arrow.md)
+
+    def save(self, path, t1=None, t2=None, *, format=None, payload="auto"):
+        """Writes ``[t1, t2)`` to a Parquet or Arrow IPC file (needs pyarrow).
+
+        The format follows the suffix: ``.parquet``/``.pq`` (Parquet),
+        ``.arrow``/``.feather``/``.ipc`` (Arrow IPC file), or ``format=``
+        ("parquet" or "arrow"). Columns ``ts`` (``timestamp[time_unit,
+        tz=UTC]``) and ``value``, in iteration order (duplicates kept), from
+        one snapshot; ``time_unit`` and the settings go into the schema
+        metadata, so :meth:`load` rebuilds the same log and any other tool
+        reads the table. ``payload="auto"`` writes an Arrow column when the
+        payloads are all one of int, float, bool, str or bytes (or None),
+        and pickles otherwise, so the round trip is exact; ``"pickle"``
+        always pickles; ``None`` saves timestamps only. The file is written
+        beside ``path`` and renamed over it: a failed save leaves an
+        existing file untouched. O(n).
+
+        >>> log = Timelog(time_unit="s", maintenance="disabled")
+        >>> log.extend([(60, "b"), (0, "a"), (60, "c")])
+        >>> log.save("/tmp/events.parquet")                   # doctest: +SKIP
+        >>> list(Timelog.load("/tmp/events.parquet")) == list(log)  # doctest: +SKIP
+        True
+        >>> log.close()
+        """
+        # A closed log says so whether or not pyarrow is installed.
+        _log_require_open(self)
+        _importlib.import_module("timelog._save_load").save(self, path, t1, t2, format, payload)
+
+    @classmethod
+    def load(cls, path, *, format=None, unpickle=True, **overrides):
+        """A new log holding what :meth:`save` wrote to ``path``.
+
+        Settings come from the file; keyword arguments override them (as in
+        :meth:`reopen`). The format follows the suffix, as in :meth:`save`.
+        A file that ``save`` did not write (no ``timelog`` schema metadata:
+        use :meth:`from_arrow` for any table), a damaged or truncated file,
+        or one whose metadata disagrees with its contents raises ValueError
+        naming the path, and builds no log. Pickled payloads are unpickled,
+        which runs code: load only files you trust, as with pickle
+        (``unpickle=False`` keeps the bytes). One ``bulk_append``. O(n).
+        """
+        return _importlib.import_module("timelog._save_load").load(
+            cls, path, format, unpickle, overrides)
 
     # ------------------------------------------------------------ pickling
 

@@ -87,3 +87,21 @@ cdef object _Timelog_setstate(_TimelogState self, object state):
         self._busy_events = 0
     if closed:
         self.close()
+
+
+# ---------------------------------------------------------------- save/load helpers
+# (timelog/_save_load.py: the settings a file records, bounds as ints)
+
+def _log_settings(_TimelogState log):
+    """A JSON-ready copy of the log's constructor settings (as reopen keeps them)."""
+    _log_require_open(log)
+    settings = dict(log._settings)
+    for name in ("compaction", "adaptive"):
+        if settings[name] is not None:
+            settings[name] = dict(settings[name])
+    return settings
+
+
+def _ts_of(_TimelogState log, t):
+    """A timestamp (int, datetime, datetime64...) as an int in the log's unit."""
+    return _ts(t, log._unit)

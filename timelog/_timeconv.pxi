@@ -177,6 +177,34 @@ cdef object _dt64_array_to_unit(object arr, int unit):
     return _np.array(out, dtype=_np.int64)
 
 
+cdef bint _is_tz_datetimes(object x):
+    """A tz-aware pandas DatetimeIndex / Series / DatetimeArray (dtype
+    DatetimeTZDtype), which NumPy would turn into an object array."""
+    dt = getattr(x, "dtype", None)
+    return (type(dt).__name__ == "DatetimeTZDtype" and getattr(dt, "tz", None) is not None
+            and hasattr(x, "array"))
+
+
+cdef object _tz_datetimes_utc(object x):
+    """Its instants as datetime64[its unit] (UTC), without a copy: a tz-aware
+    pandas column stores UTC int64 values (asi8), the zone is display only.
+    NaT stays NaT (int64 min), which the datetime64 path reports."""
+    return _np.asarray(x.array.asi8).view("M8[%s]" % (getattr(x.dtype, "unit", "ns"),))
+
+
+cdef bint _is_arrow_column(object x):
+    """Arrow data (the PyCapsule interface) that NumPy does not describe
+    itself: a pandas Series has both, and its own dtype is the better guide."""
+    kind = type(x)
+    if not (hasattr(kind, "__arrow_c_array__") or hasattr(kind, "__arrow_c_stream__")):
+        return False
+    if isinstance(getattr(x, "dtype", None), _np.dtype):
+        return False
+    # Without pyarrow an object that also has __array__ still goes through NumPy.
+    return (not hasattr(kind, "__array__")
+            or _importlib.import_module("timelog._arrow_in").have_pyarrow())
+
+
 cdef object _as_int64_timestamps(object x, int unit):
     """Any 1-D buffer of timestamps -> an object exposing a native int64 buffer.
 
@@ -190,6 +218,13 @@ cdef object _as_int64_timestamps(object x, int unit):
         # Through memoryview so that only the buffer protocol decides the
         # dtype (np.asarray(b"...") would make a 0-d bytes array instead).
         arr = _np.asarray(memoryview(x))     # a view of the buffer, not a copy
+    elif _is_tz_datetimes(x):
+        arr = _tz_datetimes_utc(x)
+    elif _is_arrow_column(x):
+        # pyarrow arrays, Polars Series...: nulls and types are checked there
+        # (timelog/_arrow_in.py); the unit conversion is the datetime64 one below.
+        arr = _importlib.import_module("timelog._arrow_in").timestamp_column(
+            x, unit=_UNIT_NAMES[unit])
     elif hasattr(type(x), "__array__"):
         arr = _np.asarray(x)     # pandas Series / DatetimeIndex and the like
     else:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import array
 import copy
 import datetime
+import os
 import pickle
+import tempfile
 import warnings
 from typing import Any, Literal
 
@@ -272,6 +274,16 @@ def pandas_and_pickling(log: Timelog) -> None:
         pass
     else:
         assert table.num_rows == len(frame) == len(log)
+        back = Timelog.from_arrow(table, "ts", "value", unpickle=True, time_unit="ms")
+        assert list(back) == list(log)
+        back.bulk_append(table.column("ts"), table.column("value"))
+        back.close()
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "log.parquet")
+            log.save(path, 0, None, format="parquet", payload="auto")
+            loaded = Timelog.load(path, format=None, unpickle=True, maintenance="disabled")
+            assert list(loaded) == list(log)
+            loaded.close()
     clone = pickle.loads(pickle.dumps(log))
     assert isinstance(clone, Timelog) and list(clone) == list(log)
     deep = copy.deepcopy(log)
