@@ -259,12 +259,13 @@ def test_zero_and_negative_steps_are_value_errors(log, bad):
             call()
 
 
-# A timedelta64 without a unit: NumPy >= 2.5 deprecates building one (a
-# DeprecationWarning, an error under this suite's filterwarnings), but users on
-# older NumPy still have them and the step parser must still refuse them.
+# Timedelta64s without a unit: NumPy >= 2.5 deprecates building one (a
+# DeprecationWarning, an error under this suite's filterwarnings), but users
+# may still hold them and the step parser must still refuse them.
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.filterwarnings("ignore", "The 'generic' unit", DeprecationWarning)
     _GENERIC_TIMEDELTA = np.timedelta64(5)
+    _GENERIC_NAT = np.timedelta64("NaT")
 
 
 @pytest.mark.parametrize(
@@ -277,7 +278,7 @@ with warnings.catch_warnings():
         None,
         object(),
         _GENERIC_TIMEDELTA,
-        np.timedelta64("NaT"),
+        _GENERIC_NAT,
         "",
         "abc",
         "1 parsec",
