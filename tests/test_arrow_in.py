@@ -346,3 +346,17 @@ def test_from_arrow_of_to_pandas_round_trips():
         src.extend([(2, "b"), (1, "a"), (2, "c")])
         with Timelog.from_arrow(src.to_pandas()) as lg:  # the index "ts" is a column
             assert lg.time_unit == "us" and list(lg) == list(src)
+
+
+def test_int64_min_with_a_unit_change_names_the_value_not_nat(log):
+    # -2**63 is a valid Arrow timestamp; converted into another unit through
+    # NumPy it would read as NaT. The error says what the column holds, and
+    # nothing is stored; in the column's own unit it is stored as is.
+    log[5] = "keep"
+    col = pa.array([0, -(2**63)], type=pa.timestamp("ns", tz="UTC"))
+    with pytest.raises(ValueError, match=r"row 1 holds -2\*\*63 ns.*time_unit is 'ns'"):
+        log.bulk_append(col, ["a", "b"])
+    assert list(log) == [(5, "keep")]
+    with Timelog(time_unit="ns", maintenance="disabled") as lg:
+        lg.bulk_append(col, ["a", "b"])
+        assert list(lg) == [(-(2**63), "b"), (0, "a")]

@@ -31,6 +31,7 @@ import numpy as np
 # (timelog/_arrow.pxi), so that the column is known to hold pickles.
 PICKLE_KEY = b"timelog.payload"
 PICKLE_VALUE = b"pickle"
+_INT64_MIN = -(2**63)
 
 
 def require_pyarrow(what: str) -> Any:
@@ -136,6 +137,19 @@ def timestamp_column(
             # Already in the log's unit: plain int64, so that -2**63 (a valid
             # timestamp; Arrow marks nulls apart) is not taken for NumPy's NaT.
             out = out.view(np.int64)
+        elif len(out):
+            # The unit conversion goes through datetime64, where -2**63 is NaT:
+            # say so here rather than let it surface as a "NaT" the user's
+            # column does not hold.
+            raw = out.view(np.int64)
+            if raw.min() == _INT64_MIN:
+                row = int(np.argmin(raw))
+                raise ValueError(
+                    "%s: row %d holds -2**63 %s, which the conversion into the "
+                    "log's time_unit %r cannot carry (NumPy reads that value as "
+                    "NaT); store it in a log whose time_unit is %r, or drop that "
+                    "row; nothing was stored" % (name, row, t.unit, unit, t.unit)
+                )
     return out
 
 
