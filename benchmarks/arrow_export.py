@@ -25,16 +25,15 @@ Run: .venv/bin/python benchmarks/arrow_export.py [--n 10000000] [--runs 5] [--se
 """
 
 import argparse
-import gc
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from timing import median_ms
+
 from timelog import Timelog
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -88,20 +87,6 @@ def _reference_to_numpy(n, runs):
     )
     ms, spread = (float(x) for x in out.stdout.split())
     return ms, spread
-
-
-def _median_ms(fn, runs, check):
-    out = fn()  # warm-up, and the correctness check
-    check(out)
-    del out
-    times = []
-    for _ in range(runs):
-        gc.collect()
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-        del out
-    return statistics.median(times) * 1e3, (max(times) - min(times)) * 1e3
 
 
 def main():
@@ -167,7 +152,7 @@ def main():
     print("arrow chunks: %d (pyarrow %s)" % (chunks, pa.__version__))
     print("%-18s %10s %10s %12s" % ("case", "median ms", "spread ms", "ns/record"))
     for name, fn, check in cases:
-        ms, spread = _median_ms(fn, args.runs, check)
+        ms, spread = median_ms(fn, args.runs, check)
         print("%-18s %10.1f %10.1f %12.2f" % (name, ms, spread, ms * 1e6 / n))
     log.close()
     ref = _reference_to_numpy(n, args.runs)

@@ -21,33 +21,17 @@ Run: .venv/bin/python benchmarks/save_load.py [--n 10000000] [--n-objects 100000
 """
 
 import argparse
-import gc
 import os
 import pickle
-import statistics
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from timing import median_ms
+
 from timelog import Timelog
-
-
-def _median_ms(fn, runs, check=None):
-    out = fn()  # warm-up, and the correctness check
-    if check is not None:
-        check(out)
-    _dispose(out)
-    times = []
-    for _ in range(runs):
-        gc.collect()
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-        _dispose(out)
-    return statistics.median(times) * 1e3, (max(times) - min(times)) * 1e3
 
 
 def _dispose(out):
@@ -67,16 +51,16 @@ def _case(title, log, runs, folder):
 
     rows = []
     blob = pickle.dumps(log, protocol=5)
-    base_dump = _median_ms(lambda: pickle.dumps(log, protocol=5), runs)
-    base_load = _median_ms(lambda: pickle.loads(blob), runs, check)
+    base_dump = median_ms(lambda: pickle.dumps(log, protocol=5), runs)
+    base_load = median_ms(lambda: pickle.loads(blob), runs, check, _dispose)
     rows.append(("pickle.dumps", base_dump, len(blob), base_dump[0]))
     rows.append(("pickle.loads", base_load, None, base_load[0]))
     blob = b""  # free it before the file cases
     for fmt, suffix in (("parquet", ".parquet"), ("arrow", ".arrow")):
         path = os.path.join(folder, "bench" + suffix)
-        save = _median_ms(lambda: log.save(path), runs)
+        save = median_ms(lambda: log.save(path), runs)
         size = os.path.getsize(path)
-        load = _median_ms(lambda: Timelog.load(path), runs, check)
+        load = median_ms(lambda: Timelog.load(path), runs, check, _dispose)
         rows.append(("save " + fmt, save, size, base_dump[0]))
         rows.append(("load " + fmt, load, None, base_load[0]))
     print("\n%s (%d records, medians of %d runs)" % (title, n, runs))
