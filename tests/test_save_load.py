@@ -5,9 +5,11 @@ types included (1 and 1.0 are equal but not the same payload).
 """
 
 import datetime as dt
+import inspect
 import json
 import os
 import pickle
+import struct
 from fractions import Fraction
 
 import numpy as np
@@ -361,3 +363,25 @@ def test_without_pyarrow_the_error_says_what_to_install(tmp_path, monkeypatch):
     assert list(log) == [(1, "a"), (2, "b")]
     assert not (tmp_path / "x.parquet").exists()
     log.close()
+
+
+def test_a_flipped_bit_in_a_parquet_data_page_fails_the_load(tmp_path):
+    # Parquet pages carry CRCs (written and verified): without them this flip
+    # would load a different float, silently.
+    if "page_checksum_verification" not in inspect.signature(pq.ParquetFile).parameters:
+        pytest.skip("this pyarrow has no Parquet page checksums (pyarrow >= 14)")
+    path = tmp_path / "log.parquet"
+    values = np.random.default_rng(18).random(1000).tolist()  # incompressible
+    with Timelog(maintenance="disabled") as log:
+        log.extend(zip(range(1000), values))
+        log.save(path)
+    data = bytearray(path.read_bytes())
+    at = data.find(struct.pack("<d", values[500]))
+    assert at > 0, "the float is stored as is (snappy keeps literals)"
+    data[at + 3] ^= 0x10
+    path.write_bytes(bytes(data))
+    # other readers see the damage too, since the CRCs are standard Parquet
+    with pytest.raises(OSError, match="(?i)checksum|crc"):
+        pq.ParquetFile(path, page_checksum_verification=True).read()
+    with pytest.raises(ValueError, match="damaged or truncated.*nothing was loaded"):
+        Timelog.load(path)

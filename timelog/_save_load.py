@@ -21,6 +21,7 @@ pyarrow is imported lazily (timelog/_arrow_in.py).
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import secrets
@@ -173,7 +174,10 @@ def _write_atomically(pa: Any, table: Any, path: str, fmt: str) -> None:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            pq.write_table(table, tmp)
+            # Page CRCs (a Parquet feature other readers verify too): a
+            # flipped bit in a data page fails the load instead of loading
+            # other values.
+            pq.write_table(table, tmp, **_checksum_option(pq.write_table, "write_page_checksum"))
         else:
             with pa.OSFile(tmp, "wb") as sink:
                 with pa.ipc.new_file(sink, table.schema) as writer:
@@ -192,6 +196,14 @@ def _write_atomically(pa: Any, table: Any, path: str, fmt: str) -> None:
         raise
 
 
+def _checksum_option(fn: Any, name: str) -> dict:
+    """{name: True} where this pyarrow's fn takes it (pyarrow >= 14), else {}."""
+    try:
+        return {name: True} if name in inspect.signature(fn).parameters else {}
+    except (TypeError, ValueError):  # no signature to read: go without
+        return {}
+
+
 def _bad(path: str, why: str) -> ValueError:
     return ValueError("Timelog.load(%r): %s; nothing was loaded" % (path, why))
 
@@ -205,11 +217,17 @@ def _read(pa: Any, path: str, fmt: str) -> Any:
             import pyarrow.parquet as pq
 
             # One file (read_table would read a directory as a dataset).
-            with pq.ParquetFile(path) as f:
+            verify = _checksum_option(pq.ParquetFile, "page_checksum_verification")
+            with pq.ParquetFile(path, **verify) as f:
                 return f.read()
         with pa.memory_map(path, "r") as source:
             return pa.ipc.open_file(source).read_all()
-    except pa.ArrowException as e:
+    except (pa.ArrowException, OSError) as e:
+        # pyarrow reports a failed page CRC (and other IO-status problems) as
+        # an OSError with no errno; a real one (permissions, EIO) has its errno
+        # and keeps its type.
+        if isinstance(e, OSError) and e.errno is not None:
+            raise
         other = "Arrow IPC" if fmt == "parquet" else "Parquet"
         raise _bad(
             path,
