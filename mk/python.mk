@@ -74,8 +74,13 @@ pytest: build ## run the Python test suite against the in-place build
 # too early is a heap-use-after-free report. detect_leaks=0: CPython itself
 # leaves allocations behind at exit (not ours to chase here; the engine's own
 # leaks are checked by ctest-asan and leakcheck). allocator_may_return_null:
-# some tests ask for impossible sizes and expect MemoryError. Fails on any
-# sanitizer report, even one printed from a finalizer or a thread.
+# some tests ask for impossible sizes and expect MemoryError. libstdc++ is
+# preloaded too: python3 does not link it, so ASan's __cxa_throw interceptor
+# would find no real __cxa_throw when pyarrow (C++) throws, and abort the
+# process ("CHECK failed: asan_interceptors.cpp ... real___cxa_throw") on the
+# first exception pyarrow raises and catches itself, e.g. reading a file
+# that is not Parquet. Fails on any sanitizer report, even one printed from
+# a finalizer or a thread.
 ASAN_PY_DIR        := build/asan
 ASAN_PY_CFLAGS     := -g -fsanitize=address,undefined -fno-omit-frame-pointer \
                       -fno-sanitize-recover=all
@@ -84,12 +89,14 @@ ASAN_TORTURE_EXAMPLES ?= 30
 # The memory-safety subset of the suite (the whole suite takes far longer
 # than the ~5 minutes this target aims at on 2 cores). test_repr.py is in it
 # because the log's HTML preview turns pinned handles into objects and has a
-# payload __repr__ close the log (2 s).
+# payload __repr__ close the log (2 s). test_arrow_in.py and
+# test_save_load.py hand Arrow buffers to bulk_append (about 15 s together).
 ASAN_PY_TESTS      ?= tests/test_release_safety.py tests/test_reentry_storm.py \
                       tests/test_gc_torture.py tests/test_reentrancy.py \
                       tests/test_concurrency.py tests/test_snapshot_lifetime.py \
                       tests/test_object_release.py tests/test_busy.py \
-                      tests/test_arrow.py tests/test_repr.py
+                      tests/test_arrow.py tests/test_repr.py \
+                      tests/test_arrow_in.py tests/test_save_load.py
 
 .PHONY: test-asan
 test-asan: venv $(VENV)/.headers-stamp ## build timelog._core with ASan+UBSan (build/asan) and run the memory-safety tests on it
@@ -98,10 +105,12 @@ test-asan: venv $(VENV)/.headers-stamp ## build timelog._core with ASan+UBSan (b
 	  $(VPY) setup.py -q build_ext -j 2 --build-lib $(ASAN_PY_DIR)/lib --build-temp $(ASAN_PY_DIR)/tmp
 	cp timelog/*.py timelog/py.typed $(ASAN_PY_DIR)/lib/timelog/
 	libasan=$$($(CC) -print-file-name=libasan.so)
+	libstdcxx=$$($(CC) -print-file-name=libstdc++.so.6)
+	[[ -e $$libstdcxx ]] || libstdcxx=    # no C++ runtime: nothing can throw
 	log=$(CURDIR)/$(ASAN_PY_DIR)/pytest.log
 	tests=$$(for t in $(ASAN_PY_TESTS); do printf '%s ' "$(CURDIR)/$$t"; done)
 	cd $(ASAN_PY_DIR)/lib
-	export LD_PRELOAD="$$libasan" PYTHONMALLOC=malloc TIMELOG_STORM_SECONDS=$(ASAN_STORM_SECONDS) \
+	export LD_PRELOAD="$$libasan $$libstdcxx" PYTHONMALLOC=malloc TIMELOG_STORM_SECONDS=$(ASAN_STORM_SECONDS) \
 	  TIMELOG_TORTURE_EXAMPLES=$(ASAN_TORTURE_EXAMPLES) \
 	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
