@@ -31,6 +31,11 @@ if __name__ == "__main__":  # run from a checkout: the in-place build
 
 from timelog import Timelog, TimelogBusyError
 
+try:  # optional: the readers also export Arrow tables when it is there
+    import pyarrow as _pa
+except ImportError:
+    _pa = None
+
 SHAPES = ("cutoff", "range", "point", "mixed")
 
 # Payload accounting. itertools.count's next() is atomic under the GIL, so
@@ -147,18 +152,27 @@ def early_late(samples, attr):
 
 
 def _reader(log, now, stop, counter):
-    """Short reads of the live window: counts, small slices, iteration."""
+    """Short reads of the live window: counts, small slices, iteration,
+    chunked arrays, and (with pyarrow) an Arrow table of the timestamps,
+    whose zero-copy buffers hold a snapshot pin until the table is dropped."""
     i = 0
     while not stop.is_set():
         t = now[0]
         try:
-            if i % 3 == 0:
+            kind = i % 5
+            if kind == 0:
                 log.count(max(0, t - 50_000), t)
-            elif i % 3 == 1:
+            elif kind == 1:
                 for _ in log.range(max(0, t - 1000), t):
                     pass
-            else:
+            elif kind == 2:
                 log[max(0, t - 200) : t]
+            elif kind == 3:
+                with log.range(max(0, t - 2000), t) as it:
+                    while len(it.next_arrays(512)[0]):
+                        pass
+            elif _pa is not None:
+                _pa.table(log.arrow(max(0, t - 2000), t, payload=None)).num_rows
         except Exception:
             if stop.is_set():
                 return
