@@ -471,21 +471,23 @@ static size_t step_and_observe(tl_log_t *log, size_t *l0_retired) {
     return w;
 }
 
-static tl_config_t bounded_config(tlt_env_t *env, size_t max_windows) {
+/* A log whose policy compactions write at most max_windows windows of 100
+ * (maintenance disabled, any L0 segment due), and an empty model beside it. */
+static tl_log_t *open_bounded(tlt_env_t *env, size_t max_windows, tlt_model_t *m) {
     tl_config_t cfg;
     tlt_small_config(env, &cfg); /* windows of 100, maintenance disabled */
     cfg.max_delta_segments = 1;  /* any L0 segment is due: steps drain L0 */
     cfg.compaction_max_windows = max_windows;
-    return cfg;
+    tl_log_t *log;
+    TLT_OK(tlt_open_cfg(env, &cfg, &log));
+    tlt_model_init(m);
+    return log;
 }
 
 Test(maint, issue_17_max_windows_bounds_each_policy_compaction) {
     TLT_ENV(env);
-    tl_config_t cfg = bounded_config(&env, 2);
-    tl_log_t *log;
-    TLT_OK(tlt_open_cfg(&env, &cfg, &log));
     tlt_model_t m;
-    tlt_model_init(&m);
+    tl_log_t *log = open_bounded(&env, 2, &m);
     tl_handle_t h = 1;
     /* L1 over windows 0..9 first (an explicit compact: unbounded). */
     for (int i = 0; i < 100; i++) {
@@ -535,11 +537,8 @@ Test(maint, issue_17_max_windows_bounds_each_policy_compaction) {
  * then the rest go within the bound; L0 drains and the policy goes idle. */
 Test(maint, issue_17_a_segment_wider_than_max_windows_is_compacted_alone) {
     TLT_ENV(env);
-    tl_config_t cfg = bounded_config(&env, 2);
-    tl_log_t *log;
-    TLT_OK(tlt_open_cfg(&env, &cfg, &log));
     tlt_model_t m;
-    tlt_model_init(&m);
+    tl_log_t *log = open_bounded(&env, 2, &m);
     tl_handle_t h = 1;
     l0_batch(log, &m, 0, 20, 30, &h);  /* [0, 580]: windows 0..5 */
     l0_batch(log, &m, 50, 1, 10, &h);  /* window 0 */
@@ -572,11 +571,8 @@ Test(maint, issue_17_a_segment_wider_than_max_windows_is_compacted_alone) {
  * debt falls under the threshold; the explicit compact folds the rest. */
 Test(maint, issue_17_debt_compactions_fold_the_lowest_windows_first) {
     TLT_ENV(env);
-    tl_config_t cfg = bounded_config(&env, 3);
-    tl_log_t *log;
-    TLT_OK(tlt_open_cfg(&env, &cfg, &log));
     tlt_model_t m;
-    tlt_model_init(&m);
+    tl_log_t *log = open_bounded(&env, 3, &m);
     for (tl_ts_t ts = 0; ts < 1000; ts++) {
         TLT_W(tl_append(log, ts, (tl_handle_t)ts + 1));
         tlt_model_add(&m, ts, (tl_handle_t)ts + 1);
@@ -631,11 +627,8 @@ Test(maint, issue_17_bounded_step_survives_every_allocation_failure) {
     bool succeeded = false;
     for (uint64_t k = 1; k < 200 && !succeeded; k++) {
         TLT_ENV(env);
-        tl_config_t cfg = bounded_config(&env, 2);
-        tl_log_t *log;
-        TLT_OK(tlt_open_cfg(&env, &cfg, &log));
         tlt_model_t m;
-        tlt_model_init(&m);
+        tl_log_t *log = open_bounded(&env, 2, &m);
         tl_handle_t h = 1;
         for (int i = 0; i < 5; i++) l0_batch(log, &m, (4 - i) * 100 + 3, 7, 12, &h);
         model_delete(log, &m, 310, 330);
