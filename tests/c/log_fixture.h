@@ -234,6 +234,18 @@ static inline tl_stats_t stats_of(tl_log_t *log) {
     return st;
 }
 
+/* Runs policy steps until the policy has nothing left (TL_EOF); returns how
+ * many it took (TL_EBUSY counts as a step: the worker may hold the turn). */
+static inline size_t steps_until_idle(tl_log_t *log) {
+    size_t n = 0;
+    for (;;) {
+        tl_status_t st = tl_maint_step(log);
+        if (st == TL_EOF) return n;
+        cr_assert(st == TL_OK || st == TL_EBUSY, "maint_step -> %s", tl_strerror(st));
+        cr_assert_lt(++n, 10000, "maint_step never went idle");
+    }
+}
+
 /* Timestamps at and near both int64 ends and around 0, as an initializer
  * (a static array here would be unused, hence a warning, in some suites). */
 #define TLT_EXTREMES                                                                        \
