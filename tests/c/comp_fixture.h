@@ -20,6 +20,7 @@
 
 #include "test_util.h"
 #include "tl_alloc.h"
+#include "tl_window.h"
 
 typedef struct tc {
     tlt_alloc_t a;
@@ -89,6 +90,24 @@ static inline tl_ts_t *tc_sorted_random(tlt_rng_t *rng, size_t n, tl_ts_t lo, tl
     for (size_t i = 0; i < n; i++) a[i] = tlt_rng_range(rng, lo, hi);
     qsort(a, n, sizeof *a, tc_cmp_ts);
     return a;
+}
+
+__extension__ typedef __int128 i128;
+
+/* The window of ts by exact arithmetic: floor((ts - origin) / size) in 128
+ * bits, clamped to the int64 range. The reference tl_window.c is checked
+ * against (test_window.c) and compaction outcomes are built from
+ * (compact_scenario.h). */
+static inline tl_window_t oracle_window(tl_ts_t ts, tl_ts_t size, tl_ts_t origin) {
+    i128 d = (i128)ts - (i128)origin;
+    i128 k = d / size;
+    if (d % size < 0) k--; /* floor */
+    i128 lo = (i128)origin + k * (i128)size;
+    i128 hi = lo + (i128)size - 1;
+    if (lo < (i128)TL_TS_MIN) lo = TL_TS_MIN;
+    if (hi > (i128)TL_TS_MAX) hi = TL_TS_MAX;
+    tl_window_t w = {(tl_ts_t)lo, (tl_ts_t)hi};
+    return w;
 }
 
 #endif /* TLT_COMP_FIXTURE_H */

@@ -28,21 +28,6 @@
 #include "comp_fixture.h"
 #include "tl_compact.h"
 
-__extension__ typedef __int128 i128;
-
-/* Exact window arithmetic (the reference of test_window.c). */
-static inline tl_window_t oracle_window(tl_ts_t ts, tl_ts_t size, tl_ts_t origin) {
-    i128 d = (i128)ts - (i128)origin;
-    i128 k = d / size;
-    if (d % size < 0) k--;
-    i128 lo = (i128)origin + k * (i128)size;
-    i128 hi = lo + (i128)size - 1;
-    if (lo < (i128)TL_TS_MIN) lo = TL_TS_MIN;
-    if (hi > (i128)TL_TS_MAX) hi = TL_TS_MAX;
-    tl_window_t w = {(tl_ts_t)lo, (tl_ts_t)hi};
-    return w;
-}
-
 typedef struct add {
     tl_ts_t lo, hi;
     tl_seq_t seq;
